@@ -1,0 +1,329 @@
+"""Every event model. Each class names its event type and topic; the registry below lists them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from . import topics
+from .envelope import EventPayload
+
+SyncFrequency = Literal["realtime", "hourly", "daily", "weekly", "manual"]
+SyncType = Literal["full", "incremental", "realtime", "manual"]
+Severity = Literal["info", "low", "medium", "high", "critical"]
+
+
+# --- installation lifecycle (published by installer) -----------------------------------
+
+
+class InstallationEvent(EventPayload):
+    topic: ClassVar[str] = topics.INSTALLATION_LIFECYCLE.name
+
+    installation_id: uuid.UUID
+    org_id: uuid.UUID
+    integration_key: str
+    revision: int = Field(ge=1, description="Installation revision after this change; orders events.")
+    actor: str = Field(description="User or service that made the change.")
+
+    def partition_key(self) -> str:
+        return str(self.installation_id)
+
+    def dedup_key(self) -> str:
+        return f"{self.event_type}:{self.installation_id}:{self.revision}"
+
+
+class InstallationInstalled(InstallationEvent):
+    event_type: ClassVar[str] = "installation.installed"
+
+
+class InstallationConfigured(InstallationEvent):
+    event_type: ClassVar[str] = "installation.configured"
+    config_version: int
+    config_hash: str
+    settings: dict[str, Any] = Field(description="Non-secret settings only.")
+    credential_ref: str | None
+
+
+class InstallationEnabled(InstallationEvent):
+    event_type: ClassVar[str] = "installation.enabled"
+    config_version: int
+    settings: dict[str, Any]
+    credential_ref: str | None
+    sync_frequency: SyncFrequency
+
+
+class InstallationDisabled(InstallationEvent):
+    event_type: ClassVar[str] = "installation.disabled"
+
+
+class InstallationUninstalled(InstallationEvent):
+    event_type: ClassVar[str] = "installation.uninstalled"
+
+
+# --- credentials (published by vault-gateway) ------------------------------------------
+
+
+class CredentialEvent(EventPayload):
+    topic: ClassVar[str] = topics.CREDENTIAL_LIFECYCLE.name
+
+    installation_id: uuid.UUID
+    org_id: uuid.UUID
+    credential_ref: str
+
+    def partition_key(self) -> str:
+        return str(self.installation_id)
+
+
+class CredentialStored(CredentialEvent):
+    event_type: ClassVar[str] = "credential.stored"
+    version: int
+    kind: str = Field(description="What the credential is for, e.g. 'connector' or 'webhook_signing'.")
+
+    def dedup_key(self) -> str:
+        return f"{self.event_type}:{self.credential_ref}:{self.version}"
+
+
+class CredentialShredded(CredentialEvent):
+    event_type: ClassVar[str] = "credential.shredded"
+
+    def dedup_key(self) -> str:
+        return f"{self.event_type}:{self.credential_ref}"
+
+
+# --- sync jobs (requested by installer, run by sync-runner) ----------------------------
+
+
+class SyncEvent(EventPayload):
+    topic: ClassVar[str] = topics.SYNC_JOBS.name
+
+    installation_id: uuid.UUID
+    org_id: uuid.UUID
+    integration_key: str
+
+    def partition_key(self) -> str:
+        return str(self.installation_id)
+
+
+class SyncRequested(SyncEvent):
+    topic: ClassVar[str] = topics.SYNC_REQUESTS.name
+    event_type: ClassVar[str] = "sync.requested"
+    request_id: uuid.UUID
+    sync_type: SyncType
+    requested_by: str
+    config_version: int
+    settings: dict[str, Any] = Field(description="Non-secret connector settings.")
+    credential_ref: str | None
+
+    def dedup_key(self) -> str:
+        return f"{self.event_type}:{self.request_id}"
+
+
+class SyncStarted(SyncEvent):
+    event_type: ClassVar[str] = "sync.started"
+    job_id: uuid.UUID
+    sync_type: SyncType
+
+    def dedup_key(self) -> str:
+        return f"{self.event_type}:{self.job_id}"
+
+
+class SyncProgress(SyncEvent):
+    event_type: ClassVar[str] = "sync.progress"
+    job_id: uuid.UUID
+    stream: str
+    processed_records: int
+    failed_records: int
+
+    def dedup_key(self) -> str:
+        return f"{self.event_type}:{self.job_id}:{self.stream}:{self.processed_records}"
+
+
+class SyncCompleted(SyncEvent):
+    event_type: ClassVar[str] = "sync.completed"
+    job_id: uuid.UUID
+    processed_records: int
+    published_events: int
+    failed_records: int
+    duration_ms: int
+
+    def dedup_key(self) -> str:
+        return f"{self.event_type}:{self.job_id}"
+
+
+class SyncFailed(SyncEvent):
+    event_type: ClassVar[str] = "sync.failed"
+    job_id: uuid.UUID
+    error_class: Literal["authentication", "permission", "transient", "permanent", "configuration", "internal"]
+    error_message: str
+
+    def dedup_key(self) -> str:
+        return f"{self.event_type}:{self.job_id}"
+
+
+# --- health and webhooks ---------------------------------------------------------------
+
+
+class IntegrationHealthChanged(EventPayload):
+    topic: ClassVar[str] = topics.INTEGRATION_HEALTH.name
+    event_type: ClassVar[str] = "integration.health_changed"
+
+    installation_id: uuid.UUID
+    org_id: uuid.UUID
+    integration_key: str
+    status: Literal["healthy", "degraded", "down"]
+    checked_at: datetime
+    details: dict[str, Any] = Field(default_factory=dict)
+
+    def partition_key(self) -> str:
+        return str(self.installation_id)
+
+    def dedup_key(self) -> str:
+        return f"{self.event_type}:{self.installation_id}:{self.checked_at.isoformat()}"
+
+
+class WebhookReceived(EventPayload):
+    topic: ClassVar[str] = topics.WEBHOOKS.name
+    event_type: ClassVar[str] = "webhook.received"
+
+    installation_id: uuid.UUID
+    org_id: uuid.UUID
+    integration_key: str
+    delivery_id: str = Field(description="Vendor delivery id, or 'sha256:<hash of body>' when none is sent.")
+    payload_sha256: str
+    event_count: int
+    received_at: datetime
+
+    def partition_key(self) -> str:
+        return str(self.installation_id)
+
+    def dedup_key(self) -> str:
+        return f"{self.event_type}:{self.installation_id}:{self.delivery_id}"
+
+
+# --- domain entities (published by sync-runner and webhook-ingest) ---------------------
+
+
+class Provenance(BaseModel):
+    """Where an entity came from, so an auditor can trace it to the vendor response."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    installation_id: uuid.UUID
+    integration_key: str
+    connector_version: str
+    stream: str
+    external_id: str
+    raw_sha256: str = Field(description="SHA-256 of the vendor record as received (canonical JSON).")
+    sync_job_id: uuid.UUID | None = None
+    webhook_delivery_id: str | None = None
+    cursor_from: str | None = None
+    cursor_to: str | None = None
+
+
+class DomainEntity(EventPayload):
+    entity_type: ClassVar[str]
+
+    entity_id: uuid.UUID
+    org_id: uuid.UUID
+    provenance: Provenance
+    attributes: dict[str, Any] = Field(default_factory=dict, description="Vendor fields kept as-is.")
+
+    def partition_key(self) -> str:
+        return str(self.entity_id)
+
+    def dedup_key(self) -> str:
+        return f"{self.event_type}:{self.entity_id}:{self.provenance.raw_sha256}"
+
+
+class Risk(DomainEntity):
+    topic: ClassVar[str] = topics.RISKS.name
+    event_type: ClassVar[str] = "risk.observed"
+    entity_type: ClassVar[str] = "risk"
+
+    title: str
+    description: str | None = None
+    severity: Severity
+    score: int | None = Field(default=None, ge=0, le=100)
+    status: Literal["open", "in_progress", "resolved", "suppressed"]
+    category: str | None = None
+    asset_external_id: str | None = None
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+
+
+class Asset(DomainEntity):
+    topic: ClassVar[str] = topics.ASSETS.name
+    event_type: ClassVar[str] = "asset.observed"
+    entity_type: ClassVar[str] = "asset"
+
+    name: str
+    asset_type: Literal["host", "user", "cloud_resource", "application", "network_device", "other"]
+    hostname: str | None = None
+    ip_addresses: list[str] = Field(default_factory=list)
+    mac_addresses: list[str] = Field(default_factory=list)
+    os: str | None = None
+    os_version: str | None = None
+    status: str | None = None
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+
+
+class Vulnerability(DomainEntity):
+    topic: ClassVar[str] = topics.VULNERABILITIES.name
+    event_type: ClassVar[str] = "vulnerability.observed"
+    entity_type: ClassVar[str] = "vulnerability"
+
+    title: str
+    severity: Severity
+    cve_ids: list[str] = Field(default_factory=list)
+    cvss_score: float | None = Field(default=None, ge=0, le=10)
+    status: Literal["open", "fixed", "reopened", "accepted"]
+    asset_external_id: str | None = None
+    first_found: datetime | None = None
+    last_found: datetime | None = None
+
+
+class Indicator(DomainEntity):
+    topic: ClassVar[str] = topics.INDICATORS.name
+    event_type: ClassVar[str] = "indicator.observed"
+    entity_type: ClassVar[str] = "indicator"
+
+    indicator_type: Literal["ipv4", "ipv6", "domain", "url", "md5", "sha1", "sha256", "email", "other"]
+    value: str
+    severity: Severity
+    confidence: int | None = Field(default=None, ge=0, le=100)
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+
+
+class Alert(DomainEntity):
+    topic: ClassVar[str] = topics.ALERTS.name
+    event_type: ClassVar[str] = "alert.observed"
+    entity_type: ClassVar[str] = "alert"
+
+    title: str
+    severity: Severity
+    status: Literal["new", "in_progress", "resolved", "closed"]
+    detected_at: datetime | None = None
+    asset_external_id: str | None = None
+    tactic: str | None = None
+    technique: str | None = None
+
+
+EVENT_MODELS: tuple[type[EventPayload], ...] = (
+    InstallationInstalled, InstallationConfigured, InstallationEnabled, InstallationDisabled,
+    InstallationUninstalled, CredentialStored, CredentialShredded, SyncRequested, SyncStarted,
+    SyncProgress, SyncCompleted, SyncFailed, IntegrationHealthChanged, WebhookReceived,
+    Risk, Asset, Vulnerability, Indicator, Alert,
+)
+DOMAIN_MODELS: tuple[type[DomainEntity], ...] = (Risk, Asset, Vulnerability, Indicator, Alert)
+
+
+def model_for(event_type: str) -> type[EventPayload]:
+    for model in EVENT_MODELS:
+        if model.event_type == event_type:
+            return model
+    raise KeyError(event_type)

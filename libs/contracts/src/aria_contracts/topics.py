@@ -1,0 +1,96 @@
+"""The topic registry: every Kafka topic, declared once, created from here."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+DAY_MS = 24 * 60 * 60 * 1000
+
+
+class Topic(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    key: str
+    partitions: int
+    cleanup_policy: Literal["delete", "compact"]
+    retention_ms: int
+    description: str
+
+    def config(self) -> dict[str, str]:
+        """Broker-side topic configs."""
+        cfg = {"cleanup.policy": self.cleanup_policy, "retention.ms": str(self.retention_ms)}
+        if self.cleanup_policy == "compact":
+            # Entity topics hold current state forever; compaction keeps the newest per key.
+            cfg["min.compaction.lag.ms"] = str(60_000)
+        return cfg
+
+
+INSTALLATION_LIFECYCLE = Topic(
+    name="aria.installation.lifecycle", key="installation_id", partitions=3,
+    cleanup_policy="delete", retention_ms=30 * DAY_MS,
+    description="Installed, configured, enabled, disabled, uninstalled.",
+)
+CREDENTIAL_LIFECYCLE = Topic(
+    name="aria.credential.lifecycle", key="installation_id", partitions=3,
+    cleanup_policy="delete", retention_ms=30 * DAY_MS,
+    description="Credential stored, rotated, shredded (metadata only, never values).",
+)
+SYNC_REQUESTS = Topic(
+    name="aria.sync.requested", key="installation_id", partitions=3,
+    cleanup_policy="delete", retention_ms=7 * DAY_MS,
+    description="Requests to run a sync for one installation.",
+)
+SYNC_JOBS = Topic(
+    name="aria.sync.jobs", key="installation_id", partitions=3,
+    cleanup_policy="delete", retention_ms=30 * DAY_MS,
+    description="Sync job lifecycle and progress.",
+)
+INTEGRATION_HEALTH = Topic(
+    name="aria.integration.health", key="installation_id", partitions=3,
+    cleanup_policy="compact", retention_ms=-1,
+    description="Latest health of every installation.",
+)
+WEBHOOKS = Topic(
+    name="aria.webhook.received", key="installation_id", partitions=3,
+    cleanup_policy="delete", retention_ms=7 * DAY_MS,
+    description="Verified, deduplicated vendor webhook deliveries (metadata).",
+)
+RISKS = Topic(
+    name="aria.entity.risk", key="entity_id", partitions=3, cleanup_policy="compact",
+    retention_ms=-1, description="Normalized risks, keyed by deterministic entity id.",
+)
+ASSETS = Topic(
+    name="aria.entity.asset", key="entity_id", partitions=3, cleanup_policy="compact",
+    retention_ms=-1, description="Normalized assets (devices, hosts, accounts).",
+)
+VULNERABILITIES = Topic(
+    name="aria.entity.vulnerability", key="entity_id", partitions=3, cleanup_policy="compact",
+    retention_ms=-1, description="Normalized vulnerabilities.",
+)
+INDICATORS = Topic(
+    name="aria.entity.indicator", key="entity_id", partitions=3, cleanup_policy="compact",
+    retention_ms=-1, description="Normalized threat indicators.",
+)
+ALERTS = Topic(
+    name="aria.entity.alert", key="entity_id", partitions=3, cleanup_policy="compact",
+    retention_ms=-1, description="Normalized vendor alerts and detections.",
+)
+DEAD_LETTERS = Topic(
+    name="aria.deadletter", key="installation_id", partitions=3, cleanup_policy="delete",
+    retention_ms=14 * DAY_MS, description="Records or messages that could not be processed, with the reason.",
+)
+
+REGISTRY: tuple[Topic, ...] = (
+    INSTALLATION_LIFECYCLE, CREDENTIAL_LIFECYCLE, SYNC_REQUESTS, SYNC_JOBS, INTEGRATION_HEALTH,
+    WEBHOOKS, RISKS, ASSETS, VULNERABILITIES, INDICATORS, ALERTS, DEAD_LETTERS,
+)
+
+
+def by_name(name: str) -> Topic:
+    for topic in REGISTRY:
+        if topic.name == name:
+            return topic
+    raise KeyError(name)

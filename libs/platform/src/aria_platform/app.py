@@ -1,0 +1,154 @@
+"""Builds one process that runs a service's FastAPI app and its FastStream subscribers together."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import httpx
+import structlog
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from faststream.kafka import KafkaRouter
+from faststream.specification import AsyncAPI, get_asyncapi_html
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from .auth import TokenVerifier
+from .db import create_pool
+from .kafka import create_broker
+from .metrics import HTTP_LATENCY, HTTP_REQUESTS
+from .outbox import OutboxRelay
+from .runtime import Runtime
+from .settings import ServiceSettings
+from .problems import install_problem_handlers
+from .telemetry import instrument_app
+
+log = structlog.get_logger(__name__)
+Hook = Callable[[Runtime], Awaitable[None]]
+ReadinessCheck = Callable[[Runtime], Awaitable[None]]
+
+
+@dataclass
+class ServiceDefinition:
+    """Everything main.py wires together for one service."""
+
+    name: str
+    title: str
+    description: str
+    settings: ServiceSettings
+    routers: Sequence[APIRouter] = ()
+    kafka_routers: Sequence[KafkaRouter] = ()
+    on_start: Sequence[Hook] = ()
+    on_stop: Sequence[Hook] = ()
+    readiness: Sequence[ReadinessCheck] = ()
+    outbox: bool = True
+    version: str = "0.1.0"
+    openapi_tags: list[dict] = field(default_factory=list)
+
+
+def create_app(service: ServiceDefinition) -> FastAPI:
+    settings = service.settings
+    broker = create_broker(settings.kafka_bootstrap, client_id=f"aria-{service.name}")
+    for router in service.kafka_routers:
+        broker.include_router(router)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        pool = await create_pool(settings.database_url)
+        runtime = Runtime(settings=settings, pool=pool, broker=broker, http=httpx.AsyncClient(timeout=10.0))
+        app.state.runtime = runtime
+        broker.context.set_global("runtime", runtime)
+        await broker.start()
+        relay = OutboxRelay(pool, broker, poll_interval_s=settings.outbox_poll_interval_s) if service.outbox else None
+        if relay:
+            await relay.start()
+        for hook in service.on_start:
+            await hook(runtime)
+        log.info("service started", port=settings.http_port)
+        try:
+            yield
+        finally:
+            # Stop taking work, finish what is in flight, then release connections.
+            for hook in reversed(service.on_stop):
+                await hook(runtime)
+            await broker.stop()
+            if relay:
+                await relay.stop()
+            await runtime.http.aclose()
+            await pool.close()
+            log.info("service stopped")
+
+    app = FastAPI(title=service.title, description=service.description, version=service.version,
+                  lifespan=lifespan, openapi_tags=service.openapi_tags or None)
+    app.state.token_verifier = TokenVerifier(
+        secret=settings.jwt_secret.get_secret_value() if settings.jwt_secret else None,
+        jwks_url=settings.jwt_jwks_url, issuer=settings.jwt_issuer, audience=settings.jwt_audience,
+    )
+    install_problem_handlers(app)
+    _install_metrics(app, service.name)
+    _install_probes(app, service)
+    _install_asyncapi(app, service, broker)
+    for router in service.routers:
+        app.include_router(router)
+    instrument_app(app)
+    return app
+
+
+def _install_metrics(app: FastAPI, name: str) -> None:
+    @app.middleware("http")
+    async def count(request: Request, call_next):
+        start = time.perf_counter()
+        response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        HTTP_REQUESTS.labels(name, request.method, route, str(response.status_code)).inc()
+        HTTP_LATENCY.labels(name, request.method, route).observe(time.perf_counter() - start)
+        return response
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def _install_probes(app: FastAPI, service: ServiceDefinition) -> None:
+    @app.get("/healthz", tags=["operations"], summary="Liveness: the process is up")
+    async def healthz() -> dict:
+        return {"status": "ok", "service": service.name}
+
+    @app.get("/readyz", tags=["operations"], summary="Readiness: Postgres, Kafka and dependencies answer")
+    async def readyz(request: Request) -> JSONResponse:
+        runtime: Runtime = request.app.state.runtime
+        checks: dict[str, str] = {}
+
+        async def postgres(rt: Runtime) -> None:
+            await rt.pool.fetchval("SELECT 1")
+
+        async def kafka(rt: Runtime) -> None:
+            if not await rt.broker.ping(timeout=2.0):
+                raise RuntimeError("broker unreachable")
+
+        named = [("postgres", postgres), ("kafka", kafka)] + [(c.__name__, c) for c in service.readiness]
+        for check_name, check in named:
+            try:
+                await asyncio.wait_for(check(runtime), 3.0)
+                checks[check_name] = "ok"
+            except Exception as exc:  # readiness reports, never raises
+                checks[check_name] = f"failing: {type(exc).__name__}"
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse({"status": "ready" if ready else "not_ready", "checks": checks},
+                            status_code=200 if ready else 503)
+
+
+def _install_asyncapi(app: FastAPI, service: ServiceDefinition, broker) -> None:
+    def spec():
+        return AsyncAPI(broker, title=f"aria-{service.name} events", version=service.version).to_specification()
+
+    @app.get("/asyncapi.json", tags=["operations"], summary="AsyncAPI document of this service's Kafka events")
+    async def asyncapi_json() -> Response:
+        return Response(spec().to_json(), media_type="application/json")
+
+    @app.get("/asyncapi", include_in_schema=False)
+    async def asyncapi_html() -> HTMLResponse:
+        return HTMLResponse(get_asyncapi_html(spec()))

@@ -1,0 +1,43 @@
+"""Settings every service shares; each service subclasses ServiceSettings with its own fields."""
+
+from __future__ import annotations
+
+import sys
+from typing import TypeVar
+
+from pydantic import SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ARIA_", extra="ignore")
+
+    service_name: str
+    database_url: str
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    log_level: str = "INFO"
+    # HS256 key for local use; production sets jwt_jwks_url instead.
+    jwt_secret: SecretStr | None = None
+    jwt_jwks_url: str | None = None
+    jwt_issuer: str = "aria"
+    jwt_audience: str = "aria-marketplace"
+    outbox_poll_interval_s: float = 1.0
+    shutdown_grace_s: float = 10.0
+
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+def load_settings(cls: type[S]) -> S:
+    """Read settings from the environment; on a missing or bad value, say which and exit."""
+    try:
+        return cls()
+    except ValidationError as exc:
+        lines = [f"invalid configuration for {cls.__name__}:"]
+        for err in exc.errors():
+            name = "ARIA_" + "_".join(str(p) for p in err["loc"]).upper()
+            lines.append(f"  {name}: {err['msg']}")
+        print("\n".join(lines), file=sys.stderr)
+        raise SystemExit(2) from None
