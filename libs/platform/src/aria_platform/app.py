@@ -19,6 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from .auth import TokenVerifier
 from .db import create_pool
 from .kafka import create_broker
+from .logging import configure_logging
 from .metrics import HTTP_LATENCY, HTTP_REQUESTS
 from .outbox import OutboxRelay
 from .runtime import Runtime
@@ -51,6 +52,7 @@ class ServiceDefinition:
 
 def create_app(service: ServiceDefinition) -> FastAPI:
     settings = service.settings
+    configure_logging(settings.service_name, settings.log_level)
     broker = create_broker(settings.kafka_bootstrap, client_id=f"aria-{service.name}")
     for router in service.kafka_routers:
         broker.include_router(router)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import orjson
 from faststream.kafka import KafkaBroker
@@ -24,6 +25,8 @@ def create_broker(bootstrap: str, *, client_id: str) -> KafkaBroker:
         enable_idempotence=True,
         middlewares=[KafkaTelemetryMiddleware(tracer_provider=trace.get_tracer_provider())],
         apply_types=True,
+        # Through the root logger, so broker logs are JSON with trace ids like everything else.
+        logger=logging.getLogger("aria.kafka"),
     )
 
 

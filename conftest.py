@@ -1,0 +1,1 @@
+pytest_plugins = ["aria_platform.testing"]

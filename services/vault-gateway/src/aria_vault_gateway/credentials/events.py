@@ -1,0 +1,25 @@
+"""Kafka adapter: an uninstalled installation's credentials are crypto-shredded."""
+
+from __future__ import annotations
+
+from faststream import Context
+from faststream.kafka import KafkaRouter
+
+from aria_contracts import Envelope
+from aria_contracts.events import InstallationUninstalled
+from aria_contracts.topics import INSTALLATION_LIFECYCLE
+from aria_platform.runtime import Runtime
+
+from . import service
+
+router = KafkaRouter()
+
+
+@router.subscriber(INSTALLATION_LIFECYCLE.name, group_id="vault-gateway.shredder", auto_offset_reset="earliest",
+                   ack_policy="nack_on_error", description="Shred credentials of uninstalled installations")
+async def on_installation_event(envelope: Envelope, runtime: Runtime = Context("runtime")) -> None:
+    if envelope.type != InstallationUninstalled.event_type:
+        return
+    event = envelope.payload(InstallationUninstalled)
+    await service.shred_installation(pool=runtime.pool, vault=runtime.extras["vault"], actor="event:uninstalled",
+                                     installation_id=event.installation_id, org_id=event.org_id)

@@ -1,0 +1,130 @@
+"""Store, lease, rotate and shred credentials. Plain functions; adapters live in views/events."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import asyncpg
+import structlog
+
+from aria_contracts.events import CredentialShredded, CredentialStored
+from aria_platform.outbox import enqueue, traced
+from aria_platform.problems import Problem
+
+from ..vault import CredentialUnreadable, Vault, VaultUnavailable
+from . import repo
+
+log = structlog.get_logger(__name__)
+SOURCE = "vault-gateway"
+
+
+def vault_unavailable(reason: str) -> Problem:
+    return Problem(503, "vault_unavailable", "Credential store unavailable",
+                   f"Vault is unavailable ({reason}); nothing was written", headers={"Retry-After": "5"})
+
+
+async def store_credential(*, pool: asyncpg.Pool, vault: Vault, actor: str, org_id: uuid.UUID,
+                           installation_id: uuid.UUID, name: str, kind: str, secrets: dict[str, str],
+                           rotation_frequency_days: int | None) -> asyncpg.Record:
+    """Vault first: if it fails nothing reaches Postgres. Metadata + event commit together."""
+    try:
+        version = await vault.store(installation_id=installation_id, name=name, secrets=secrets)
+    except VaultUnavailable as exc:
+        await repo.audit(pool, credential_ref=None, org_id=org_id, installation_id=installation_id,
+                         action="store", actor=actor, outcome="failed", reason="vault unavailable")
+        raise vault_unavailable(str(exc)) from None
+    async with pool.acquire() as conn, conn.transaction():
+        row = await repo.upsert_credential(conn, org_id=org_id, installation_id=installation_id, name=name, kind=kind,
+                                           version=version, field_names=sorted(secrets),
+                                           rotation_frequency_days=rotation_frequency_days)
+        await repo.audit(conn, credential_ref=row["credential_ref"], org_id=org_id, installation_id=installation_id,
+                         action="store", actor=actor, outcome="ok")
+        await enqueue(conn, traced(
+            CredentialStored(installation_id=installation_id, org_id=org_id, credential_ref=str(row["credential_ref"]),
+                             version=version, kind=kind),
+            source=SOURCE, org_id=org_id, installation_id=installation_id))
+    return row
+
+
+async def lease_credential(*, pool: asyncpg.Pool, vault: Vault, actor: str, credential_ref: uuid.UUID,
+                           installation_id: uuid.UUID, ttl_s: int) -> dict:
+    """Decrypted secrets for one installation's credential, to a service allowed to lease."""
+    row = await repo.get_credential(pool, credential_ref)
+    if row is None or row["installation_id"] != installation_id or row["shredded_at"] is not None:
+        # One answer for "missing", "someone else's" and "shredded": no oracle for probing refs.
+        await repo.audit(pool, credential_ref=credential_ref, org_id=row["org_id"] if row else None,
+                         installation_id=installation_id, action="lease", actor=actor, outcome="denied",
+                         reason="no such credential for this installation")
+        raise Problem(404, "credential_not_found", "Credential not found",
+                      "no live credential with this reference for this installation")
+    try:
+        secrets = await vault.read(installation_id=installation_id, name=row["name"])
+    except VaultUnavailable as exc:
+        raise vault_unavailable(str(exc)) from None
+    except CredentialUnreadable:
+        await repo.audit(pool, credential_ref=credential_ref, org_id=row["org_id"], installation_id=installation_id,
+                         action="lease", actor=actor, outcome="failed", reason="unreadable")
+        raise Problem(410, "credential_destroyed", "Credential destroyed", "the credential can no longer be read")
+    await repo.audit(pool, credential_ref=credential_ref, org_id=row["org_id"], installation_id=installation_id,
+                     action="lease", actor=actor, outcome="ok")
+    return {
+        "credential_ref": str(credential_ref),
+        "version": row["current_version"],
+        "secrets": secrets,
+        "expires_at": (datetime.now(timezone.utc) + timedelta(seconds=ttl_s)).isoformat(),
+    }
+
+
+async def rotate_credential(*, pool: asyncpg.Pool, vault: Vault, actor: str, credential_ref: uuid.UUID) -> asyncpg.Record:
+    """Rotate the installation's key and rewrap the stored ciphertext to the new key version."""
+    row = await repo.get_credential(pool, credential_ref)
+    if row is None or row["shredded_at"] is not None:
+        raise Problem(404, "credential_not_found", "Credential not found", "no live credential with this reference")
+    try:
+        version = await vault.rotate_key(installation_id=row["installation_id"], name=row["name"])
+    except VaultUnavailable as exc:
+        raise vault_unavailable(str(exc)) from None
+    async with pool.acquire() as conn, conn.transaction():
+        await repo.record_rotation(conn, credential_ref, version)
+        await repo.audit(conn, credential_ref=credential_ref, org_id=row["org_id"],
+                         installation_id=row["installation_id"], action="rotate", actor=actor, outcome="ok")
+        await enqueue(conn, traced(
+            CredentialStored(installation_id=row["installation_id"], org_id=row["org_id"],
+                             credential_ref=str(credential_ref), version=version, kind=row["kind"]),
+            source=SOURCE, org_id=row["org_id"], installation_id=row["installation_id"]))
+        return await repo.get_credential(conn, credential_ref)
+
+
+async def rotate_due_credentials(*, pool: asyncpg.Pool, vault: Vault) -> int:
+    """Scheduled rotation by each credential's rotation frequency."""
+    rotated = 0
+    for row in await repo.due_for_rotation(pool):
+        await rotate_credential(pool=pool, vault=vault, actor="scheduler", credential_ref=row["credential_ref"])
+        rotated += 1
+    return rotated
+
+
+async def shred_installation(*, pool: asyncpg.Pool, vault: Vault, actor: str, installation_id: uuid.UUID,
+                             org_id: uuid.UUID | None) -> int:
+    """Crypto-shred every credential of an installation. Idempotent."""
+    rows = await repo.credentials_of_installation(pool, installation_id)
+    try:
+        await vault.shred(installation_id=installation_id, names=[r["name"] for r in rows])
+    except VaultUnavailable as exc:
+        raise vault_unavailable(str(exc)) from None
+    async with pool.acquire() as conn, conn.transaction():
+        await repo.mark_shredded(conn, installation_id)
+        for row in rows:
+            await repo.audit(conn, credential_ref=row["credential_ref"], org_id=row["org_id"],
+                             installation_id=installation_id, action="shred", actor=actor, outcome="ok")
+            if row["shredded_at"] is None:
+                await enqueue(conn, traced(
+                    CredentialShredded(installation_id=installation_id, org_id=row["org_id"],
+                                       credential_ref=str(row["credential_ref"])),
+                    source=SOURCE, org_id=row["org_id"], installation_id=installation_id))
+    return len(rows)
+
+
+async def audit_trail(*, pool: asyncpg.Pool, installation_id: uuid.UUID, limit: int) -> list[dict]:
+    return [dict(r) for r in await repo.audit_trail(pool, installation_id, limit=limit)]

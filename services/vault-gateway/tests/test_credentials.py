@@ -1,0 +1,128 @@
+import uuid
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from aria_platform.testing import KafkaProbe, bearer, migrated_database, running_app, service_token
+from aria_vault_gateway.main import define
+from aria_vault_gateway.settings import VaultGatewaySettings
+
+MIGRATIONS = Path(__file__).parents[1] / "src/aria_vault_gateway/migrations"
+SECRET = "s3cr3t-VAULT-GATEWAY-canary-7f1c"
+
+
+@pytest.fixture(scope="module")
+async def database(infra, kafka_topics):
+    return await migrated_database(infra, "vault_gateway", MIGRATIONS)
+
+
+def settings_for(infra, database, **overrides) -> VaultGatewaySettings:
+    values = dict(database_url=database, kafka_bootstrap=infra.kafka_bootstrap, vault_addr=infra.vault_addr,
+                  vault_role_id=infra.vault_role_id, vault_secret_id=infra.vault_secret_id,
+                  jwt_secret=infra.jwt_secret, outbox_poll_interval_s=0.2)
+    values.update(overrides)
+    return VaultGatewaySettings(**values)
+
+
+@pytest.fixture(scope="module")
+async def client(infra, database):
+    async with running_app(__import__("aria_platform.app", fromlist=["create_app"]).create_app(
+            define(settings_for(infra, database)))) as c:
+        yield c
+
+
+def as_service(infra, name):
+    return bearer(service_token(infra, name))
+
+
+async def store(client, infra, installation_id, org_id, secrets):
+    return await client.put(f"/internal/v1/installations/{installation_id}/credentials/connector",
+                            json={"org_id": str(org_id), "secrets": secrets}, headers=as_service(infra, "installer"))
+
+
+async def test_store_then_lease_returns_the_secret_and_postgres_never_holds_it(client, infra, database):
+    inst, org = uuid.uuid4(), uuid.uuid4()
+    async with KafkaProbe(infra.kafka_bootstrap, "aria.credential.lifecycle") as probe:
+        stored = await store(client, infra, inst, org, {"client_secret": SECRET})
+        assert stored.status_code == 200, stored.text
+        ref = stored.json()["credential_ref"]
+        assert stored.json()["field_names"] == ["client_secret"] and SECRET not in stored.text
+        events = await probe.wait_for(lambda e: e.data.get("credential_ref") == ref)
+    assert events and events[0].type == "credential.stored" and SECRET not in events[0].model_dump_json()
+
+    lease = await client.post(f"/internal/v1/credentials/{ref}/lease", json={"installation_id": str(inst)},
+                              headers=as_service(infra, "sync-runner"))
+    assert lease.status_code == 200 and lease.json()["secrets"] == {"client_secret": SECRET}
+
+    conn = await asyncpg.connect(database)
+    try:
+        dump = ""
+        for table in ("integration_credentials", "credential_audit", "outbox"):
+            dump += "".join(str(dict(r)) for r in await conn.fetch(f"SELECT * FROM {table}"))
+        actions = [r["action"] for r in await conn.fetch(
+            "SELECT action FROM credential_audit WHERE installation_id = $1 ORDER BY id", inst)]
+    finally:
+        await conn.close()
+    assert SECRET not in dump
+    assert actions == ["store", "lease"]
+
+
+async def test_lease_is_scoped_to_the_installation_and_to_allowed_services(client, infra):
+    inst, org = uuid.uuid4(), uuid.uuid4()
+    ref = (await store(client, infra, inst, org, {"api_key": "k"})).json()["credential_ref"]
+    other = await client.post(f"/internal/v1/credentials/{ref}/lease", json={"installation_id": str(uuid.uuid4())},
+                              headers=as_service(infra, "sync-runner"))
+    assert other.status_code == 404 and other.json()["code"] == "credential_not_found"
+    wrong_service = await client.post(f"/internal/v1/credentials/{ref}/lease", json={"installation_id": str(inst)},
+                                      headers=as_service(infra, "catalog"))
+    assert wrong_service.status_code == 403 and wrong_service.json()["code"] == "service_not_allowed"
+    anonymous = await client.post(f"/internal/v1/credentials/{ref}/lease", json={"installation_id": str(inst)})
+    assert anonymous.status_code == 401
+    assert anonymous.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_rotation_rewraps_and_shredding_makes_old_ciphertext_unreadable(client, infra):
+    inst, org = uuid.uuid4(), uuid.uuid4()
+    ref = (await store(client, infra, inst, org, {"client_secret": SECRET})).json()["credential_ref"]
+    admin = httpx.Client(base_url=infra.vault_addr, headers={"X-Vault-Token": infra.vault_admin_token})
+    path = f"/v1/aria-kv/data/installations/{inst}/connector"
+    before = admin.get(path).json()["data"]["data"]["ciphertext"]
+
+    rotated = await client.post(f"/internal/v1/credentials/{ref}/rotate", headers=as_service(infra, "installer"))
+    assert rotated.status_code == 200 and rotated.json()["version"] == 2
+    after = admin.get(path).json()["data"]["data"]["ciphertext"]
+    assert before.startswith("vault:v1:") and after.startswith("vault:v2:")
+    lease = await client.post(f"/internal/v1/credentials/{ref}/lease", json={"installation_id": str(inst)},
+                              headers=as_service(infra, "webhook-ingest"))
+    assert lease.json()["secrets"] == {"client_secret": SECRET}
+
+    shred = await client.delete(f"/internal/v1/installations/{inst}/credentials", headers=as_service(infra, "installer"))
+    assert shred.status_code == 204
+    again = await client.delete(f"/internal/v1/installations/{inst}/credentials", headers=as_service(infra, "installer"))
+    assert again.status_code == 204, "shredding is idempotent"
+    gone = await client.post(f"/internal/v1/credentials/{ref}/lease", json={"installation_id": str(inst)},
+                             headers=as_service(infra, "sync-runner"))
+    assert gone.status_code == 404
+    for ciphertext in (before, after):
+        decrypt = admin.post(f"/v1/transit/decrypt/aria-inst-{inst}", json={"ciphertext": ciphertext})
+        assert decrypt.status_code >= 400, "ciphertext must be unreadable once the key is destroyed"
+
+
+async def test_vault_down_answers_503_and_writes_nothing(infra, database):
+    from aria_platform.app import create_app
+
+    settings = settings_for(infra, database, vault_addr="http://127.0.0.1:1")
+    inst = uuid.uuid4()
+    async with running_app(create_app(define(settings))) as down:
+        response = await store(down, infra, inst, uuid.uuid4(), {"client_secret": SECRET})
+        ready = await down.get("/readyz")
+    assert response.status_code == 503 and response.headers["retry-after"] == "5"
+    assert response.json()["code"] == "vault_unavailable" and SECRET not in response.text
+    assert ready.status_code == 503 and ready.json()["checks"]["vault"].startswith("failing")
+    conn = await asyncpg.connect(database)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM integration_credentials WHERE installation_id = $1", inst) == 0
+    finally:
+        await conn.close()
