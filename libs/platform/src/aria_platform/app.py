@@ -25,7 +25,7 @@ from .outbox import OutboxRelay
 from .runtime import Runtime
 from .settings import ServiceSettings
 from .problems import install_problem_handlers
-from .telemetry import instrument_app
+from .telemetry import configure_tracing, instrument_app
 
 log = structlog.get_logger(__name__)
 Hook = Callable[[Runtime], Awaitable[None]]
@@ -53,6 +53,7 @@ class ServiceDefinition:
 def create_app(service: ServiceDefinition) -> FastAPI:
     settings = service.settings
     configure_logging(settings.service_name, settings.log_level)
+    configure_tracing(settings.service_name)
     broker = create_broker(settings.kafka_bootstrap, client_id=f"aria-{service.name}")
     for router in service.kafka_routers:
         broker.include_router(router)

@@ -11,9 +11,7 @@ import uvicorn
 
 from .app import ServiceDefinition, create_app
 from .db import migrate
-from .logging import configure_logging
 from .settings import ServiceSettings
-from .telemetry import configure_tracing
 
 
 def service_cli(*, load_settings: Callable[[], ServiceSettings], define: Callable[[ServiceSettings], ServiceDefinition],
@@ -32,8 +30,6 @@ def service_cli(*, load_settings: Callable[[], ServiceSettings], define: Callabl
     def serve_cmd() -> None:
         """Run the HTTP API and the Kafka subscribers in one process."""
         settings = load_settings()
-        configure_logging(settings.service_name, settings.log_level)
-        configure_tracing(settings.service_name)
         app = create_app(define(settings))
         uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None,
                     timeout_graceful_shutdown=int(settings.shutdown_grace_s), access_log=False)

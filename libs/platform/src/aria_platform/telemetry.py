@@ -13,7 +13,14 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 
+_configured: TracerProvider | None = None
+
+
 def configure_tracing(service: str) -> TracerProvider:
+    """Once per process (tests run several services in one process: the first one names it)."""
+    global _configured
+    if _configured is not None:
+        return _configured
     provider = TracerProvider(resource=Resource.create({"service.name": f"aria-{service}"}))
     if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -22,6 +29,7 @@ def configure_tracing(service: str) -> TracerProvider:
     trace.set_tracer_provider(provider)
     HTTPXClientInstrumentor().instrument()
     AsyncPGInstrumentor().instrument()
+    _configured = provider
     return provider
 
 

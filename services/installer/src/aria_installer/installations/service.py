@@ -1,0 +1,236 @@
+"""Installation lifecycle: install, configure, test, enable, disable, suspend, sync now, uninstall.
+
+Every state change, its activity-log line and the event announcing it commit in one transaction
+(the event goes through the outbox). Secrets are split off before anything is written and sent
+to vault-gateway; Postgres keeps only settings, a config hash and the credential reference.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from typing import Any
+
+import asyncpg
+import orjson
+
+from aria_connectors import registry
+from aria_contracts.events import (
+    InstallationConfigured,
+    InstallationDisabled,
+    InstallationEnabled,
+    InstallationInstalled,
+    InstallationUninstalled,
+    SyncRequested,
+)
+from aria_platform.auth import Principal
+from aria_platform.internal import InternalClient
+from aria_platform.outbox import enqueue, traced
+from aria_platform.problems import Problem, not_found
+
+from ..activity import repo as activity
+from . import repo
+from .states import next_state
+
+SOURCE = "installer"
+
+
+def _plugin(integration_key: str):
+    try:
+        return registry.get(integration_key)
+    except registry.UnknownConnector:
+        raise Problem(404, "unknown_integration", "Unknown integration",
+                      f"no integration with key {integration_key!r} in the catalog") from None
+
+
+async def _load(conn, *, principal: Principal, installation_id: uuid.UUID, for_update: bool = False) -> asyncpg.Record:
+    row = await repo.get(conn, org_id=principal.org_id, installation_id=installation_id, for_update=for_update)
+    if row is None:
+        raise not_found("installation")
+    return row
+
+
+def _event_base(row: asyncpg.Record, revision: int, actor: str) -> dict[str, Any]:
+    return dict(installation_id=row["id"], org_id=row["org_id"], integration_key=row["integration_key"],
+                revision=revision, actor=actor)
+
+
+async def _announce(conn, payload, row: asyncpg.Record) -> None:
+    await enqueue(conn, traced(payload, source=SOURCE, org_id=row["org_id"], installation_id=row["id"]))
+
+
+def request_hash(body: Any) -> str:
+    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+async def install(*, pool: asyncpg.Pool, principal: Principal, integration_key: str,
+                  idempotency_key: str | None) -> tuple[asyncpg.Record, bool]:
+    """Install an integration for the caller's organization. Returns (installation, created).
+
+    Idempotent per organization + integration: installing again returns the live installation.
+    """
+    _plugin(integration_key)
+    async with pool.acquire() as conn, conn.transaction():
+        if idempotency_key:
+            seen = await repo.idempotent_response(conn, org_id=principal.org_id, key=idempotency_key)
+            if seen is not None:
+                if seen["request_hash"] != request_hash({"integration_key": integration_key}):
+                    raise Problem(422, "idempotency_key_reused", "Idempotency-Key reused",
+                                  "this Idempotency-Key was used with a different request")
+                row = await repo.get(conn, org_id=principal.org_id, installation_id=uuid.UUID(seen["response"]["id"]))
+                if row is not None:
+                    return row, False
+        installation_id = uuid.uuid4()
+        created = await repo.insert_installation(conn, installation_id=installation_id, org_id=principal.org_id,
+                                                 integration_key=integration_key, installed_by=principal.subject)
+        if not created:
+            row = await repo.live_installation_of(conn, org_id=principal.org_id, integration_key=integration_key)
+            return row, False
+        row = await repo.get(conn, org_id=principal.org_id, installation_id=installation_id)
+        await activity.add(conn, installation_id=installation_id, org_id=principal.org_id, activity_type="install",
+                           status="success", actor=principal.subject, message=f"installed {integration_key}")
+        await _announce(conn, InstallationInstalled(**_event_base(row, 1, principal.subject)), row)
+        if idempotency_key:
+            await repo.remember_response(conn, org_id=principal.org_id, key=idempotency_key,
+                                         request_hash=request_hash({"integration_key": integration_key}),
+                                         status_code=201, response={"id": str(installation_id)})
+        return row, True
+
+
+async def configure(*, pool: asyncpg.Pool, vault_gateway: InternalClient, principal: Principal,
+                    installation_id: uuid.UUID, config: dict[str, Any], sync_frequency: str | None) -> asyncpg.Record:
+    """Validate against the connector's JSON Schema, send secrets to vault-gateway, keep the rest."""
+    async with pool.acquire() as conn:
+        current = await _load(conn, principal=principal, installation_id=installation_id)
+    next_state("configure", current["status"])
+    plugin = _plugin(current["integration_key"])
+    secret_fields = set(plugin.manifest.secret_fields())
+    kept_secrets = set(current["secret_fields"] or []) if current["credential_ref"] else set()
+    # A reconfiguration may leave secret fields out to keep the stored ones.
+    candidate = {**{f: "********" for f in kept_secrets - config.keys()}, **config}
+    errors = plugin.validate_config(candidate)
+    if errors:
+        raise Problem(422, "config_invalid", "Configuration is invalid",
+                      "the configuration does not match the integration's schema",
+                      errors=[{"field": e.path, "message": e.message} for e in errors])
+    settings, secrets = plugin.split_config(config)
+    credential_ref = current["credential_ref"]
+    if secrets:
+        response = await vault_gateway.request(
+            "PUT", f"/internal/v1/installations/{installation_id}/credentials/connector",
+            json={"org_id": str(principal.org_id), "kind": "connector", "secrets": secrets})
+        if response.status_code != 200:
+            raise Problem(502, "credential_store_failed", "Credential could not be stored",
+                          f"vault-gateway answered {response.status_code}")
+        credential_ref = uuid.UUID(response.json()["credential_ref"])
+        credential_version = response.json()["version"]
+    else:
+        credential_version = None
+    stored_secret_fields = sorted((secrets.keys() | kept_secrets) & secret_fields)
+    config_hash = request_hash({"settings": settings, "secret_fields": stored_secret_fields,
+                                "credential": [str(credential_ref), credential_version]})
+
+    async with pool.acquire() as conn, conn.transaction():
+        row = await _load(conn, principal=principal, installation_id=installation_id, for_update=True)
+        status = next_state("configure", row["status"])
+        version = await repo.insert_configuration(conn, installation_id=installation_id, settings=settings,
+                                                  secret_fields=stored_secret_fields, config_hash=config_hash,
+                                                  credential_ref=credential_ref, created_by=principal.subject)
+        extra = {"sync_frequency": sync_frequency} if sync_frequency else {}
+        revision = await repo.set_state(conn, installation_id=installation_id, status=status, **extra)
+        await activity.add(conn, installation_id=installation_id, org_id=principal.org_id, activity_type="configure",
+                           status="success", actor=principal.subject, message=f"configuration version {version}",
+                           details={"config_version": version, "changed_secrets": sorted(secrets)})
+        await _announce(conn, InstallationConfigured(
+            **_event_base(row, revision, principal.subject), config_version=version, config_hash=config_hash,
+            settings=settings, credential_ref=str(credential_ref) if credential_ref else None), row)
+        if status == "enabled":
+            # Running installations pick up the new settings through a fresh enabled event.
+            await _announce(conn, _enabled_event(await repo.get(conn, org_id=principal.org_id,
+                                                                installation_id=installation_id),
+                                                 revision, principal.subject), row)
+        return await repo.get(conn, org_id=principal.org_id, installation_id=installation_id)
+
+
+def _enabled_event(row: asyncpg.Record, revision: int, actor: str) -> InstallationEnabled:
+    return InstallationEnabled(**_event_base(row, revision, actor), config_version=row["config_version"],
+                               settings=row["settings"],
+                               credential_ref=str(row["credential_ref"]) if row["credential_ref"] else None,
+                               sync_frequency=row["sync_frequency"])
+
+
+async def change_state(*, pool: asyncpg.Pool, principal: Principal, installation_id: uuid.UUID,
+                       action: str) -> asyncpg.Record:
+    """enable / disable / suspend."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = await _load(conn, principal=principal, installation_id=installation_id, for_update=True)
+        status = next_state(action, row["status"])
+        if action == "enable" and row["config_version"] is None:
+            raise Problem(409, "not_configured", "Installation is not configured", "configure it before enabling",
+                          current_state=row["status"])
+        revision = await repo.set_state(conn, installation_id=installation_id, status=status)
+        await activity.add(conn, installation_id=installation_id, org_id=principal.org_id, activity_type="state_change",
+                           status="success", actor=principal.subject, message=f"{row['status']} -> {status}")
+        updated = await repo.get(conn, org_id=principal.org_id, installation_id=installation_id)
+        if action == "enable":
+            await _announce(conn, _enabled_event(updated, revision, principal.subject), row)
+        else:
+            await _announce(conn, InstallationDisabled(**_event_base(row, revision, principal.subject)), row)
+        return updated
+
+
+async def request_sync(*, pool: asyncpg.Pool, principal: Principal, installation_id: uuid.UUID, sync_type: str,
+                       request_id: uuid.UUID | None) -> uuid.UUID:
+    async with pool.acquire() as conn, conn.transaction():
+        row = await _load(conn, principal=principal, installation_id=installation_id, for_update=True)
+        next_state("sync", row["status"])
+        request_id = request_id or uuid.uuid4()
+        await activity.add(conn, installation_id=installation_id, org_id=principal.org_id, activity_type="sync",
+                           status="info", actor=principal.subject, message=f"{sync_type} sync requested",
+                           details={"request_id": str(request_id)})
+        await _announce(conn, SyncRequested(
+            installation_id=row["id"], org_id=row["org_id"], integration_key=row["integration_key"],
+            request_id=request_id, sync_type=sync_type, requested_by=principal.subject,
+            config_version=row["config_version"], settings=row["settings"],
+            credential_ref=str(row["credential_ref"]) if row["credential_ref"] else None), row)
+        return request_id
+
+
+async def test_connection(*, pool: asyncpg.Pool, sync_runner: InternalClient, principal: Principal,
+                          installation_id: uuid.UUID) -> dict:
+    async with pool.acquire() as conn:
+        row = await _load(conn, principal=principal, installation_id=installation_id)
+    next_state("test", row["status"])
+    response = await sync_runner.request("POST", "/internal/v1/test-connection", json={
+        "org_id": str(row["org_id"]), "installation_id": str(row["id"]), "integration_key": row["integration_key"],
+        "settings": row["settings"], "credential_ref": str(row["credential_ref"]) if row["credential_ref"] else None})
+    if response.status_code != 200:
+        raise Problem(502, "connection_test_failed", "Connection test could not run",
+                      f"sync-runner answered {response.status_code}")
+    result = response.json()
+    async with pool.acquire() as conn:
+        await activity.add(conn, installation_id=installation_id, org_id=principal.org_id, activity_type="test",
+                           status="success" if result["ok"] else "failure", actor=principal.subject,
+                           message=result.get("message") or "", details={"latency_ms": result.get("latency_ms"),
+                                                                         "error_class": result.get("error_class")})
+    return result
+
+
+async def uninstall(*, pool: asyncpg.Pool, principal: Principal, installation_id: uuid.UUID) -> None:
+    """The uninstalled event makes vault-gateway crypto-shred the credentials."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = await _load(conn, principal=principal, installation_id=installation_id, for_update=True)
+        revision = await repo.mark_uninstalled(conn, installation_id=installation_id)
+        await activity.add(conn, installation_id=installation_id, org_id=principal.org_id, activity_type="uninstall",
+                           status="success", actor=principal.subject, message="uninstalled")
+        await _announce(conn, InstallationUninstalled(**_event_base(row, revision, principal.subject)), row)
+
+
+async def get(*, pool: asyncpg.Pool, principal: Principal, installation_id: uuid.UUID) -> asyncpg.Record:
+    async with pool.acquire() as conn:
+        return await _load(conn, principal=principal, installation_id=installation_id)
+
+
+async def list_page(*, pool: asyncpg.Pool, principal: Principal, after: tuple | None, limit: int) -> list[asyncpg.Record]:
+    async with pool.acquire() as conn:
+        return await repo.list_for_org(conn, org_id=principal.org_id, after=after, limit=limit)

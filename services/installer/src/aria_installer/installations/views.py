@@ -1,0 +1,154 @@
+"""Public installation API. Viewers read, operators sync and test, admins change things."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from aria_platform.auth import Principal, require_role
+from aria_platform.pagination import decode_cursor, encode_cursor
+from aria_platform.problems import Problem
+from aria_platform.runtime import Runtime, get_runtime
+
+from . import service
+
+router = APIRouter(prefix="/v1/installations", tags=["installations"])
+SyncFrequency = Literal["realtime", "hourly", "daily", "weekly", "manual"]
+
+
+class InstallRequest(BaseModel):
+    integration_key: str = Field(min_length=1, max_length=100, examples=["crowdstrike_falcon"])
+
+
+class ConfigureRequest(BaseModel):
+    config: dict[str, Any] = Field(description="Settings and secrets, as the integration's config schema describes. "
+                                               "Secret fields go to vault-gateway and are never returned.",
+                                   examples=[{"base_url": "https://api.crowdstrike.com", "client_id": "abc",
+                                              "client_secret": "..."}])
+    sync_frequency: SyncFrequency | None = None
+
+
+class SyncRequest(BaseModel):
+    sync_type: Literal["incremental", "full"] = "incremental"
+
+
+class Installation(BaseModel):
+    id: uuid.UUID
+    integration_key: str
+    status: str
+    revision: int
+    sync_frequency: str
+    auto_sync: bool
+    health_status: str
+    last_sync_at: datetime | None
+    last_sync_status: str | None
+    error_count: int
+    last_error: str | None
+    config_version: int | None
+    settings: dict[str, Any] | None = Field(description="Non-secret settings only.")
+    secret_fields: list[str] = Field(description="Names of secret fields stored in the vault; never their values.")
+    webhook_url: str
+    installed_by: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class InstallationPage(BaseModel):
+    items: list[Installation]
+    next_cursor: str | None
+
+
+def _out(request: Request, row) -> Installation:
+    base = request.app.state.runtime.settings.webhook_base_url.rstrip("/")
+    return Installation(**{k: row[k] for k in Installation.model_fields if k not in ("webhook_url", "secret_fields")},
+                        secret_fields=list(row["secret_fields"] or []), webhook_url=f"{base}/v1/webhooks/{row['id']}")
+
+
+@router.post("", status_code=201, response_model=Installation, summary="Install an integration",
+             responses={200: {"description": "Already installed: the live installation"},
+                        404: {"description": "Unknown integration"}})
+async def install(body: InstallRequest, request: Request, response: Response, rt: Runtime = Depends(get_runtime),
+                  principal: Principal = Depends(require_role("admin")),
+                  idempotency_key: str | None = Header(default=None, max_length=200)) -> Installation:
+    row, created = await service.install(pool=rt.pool, principal=principal, integration_key=body.integration_key,
+                                         idempotency_key=idempotency_key)
+    if not created:
+        response.status_code = 200
+    return _out(request, row)
+
+
+@router.get("", response_model=InstallationPage, summary="List the organization's installations")
+async def list_installations(request: Request, cursor: str | None = None, limit: int = Query(50, ge=1, le=200),
+                             rt: Runtime = Depends(get_runtime),
+                             principal: Principal = Depends(require_role("viewer"))) -> InstallationPage:
+    after = decode_cursor(cursor, arity=2)
+    if after:
+        try:
+            after = (datetime.fromisoformat(after[0]), uuid.UUID(after[1]))
+        except ValueError:
+            raise Problem(400, "invalid_cursor", "Invalid cursor", "use the next_cursor of a previous page") from None
+    rows = await service.list_page(pool=rt.pool, principal=principal, after=after, limit=limit + 1)
+    items = [_out(request, r) for r in rows[:limit]]
+    more = len(rows) > limit
+    return InstallationPage(items=items, next_cursor=encode_cursor([items[-1].created_at.isoformat(), str(items[-1].id)])
+                            if more else None)
+
+
+@router.get("/{installation_id}", response_model=Installation, summary="Get one installation")
+async def get_installation(installation_id: uuid.UUID, request: Request, rt: Runtime = Depends(get_runtime),
+                           principal: Principal = Depends(require_role("viewer"))) -> Installation:
+    return _out(request, await service.get(pool=rt.pool, principal=principal, installation_id=installation_id))
+
+
+@router.put("/{installation_id}/configuration", response_model=Installation,
+            summary="Configure (validated against the integration's config schema)")
+async def configure(installation_id: uuid.UUID, body: ConfigureRequest, request: Request,
+                    rt: Runtime = Depends(get_runtime),
+                    principal: Principal = Depends(require_role("admin"))) -> Installation:
+    row = await service.configure(pool=rt.pool, vault_gateway=rt.extras["vault_gateway"], principal=principal,
+                                  installation_id=installation_id, config=body.config,
+                                  sync_frequency=body.sync_frequency)
+    return _out(request, row)
+
+
+@router.post("/{installation_id}/test", summary="Test the connection with the stored configuration")
+async def test_connection(installation_id: uuid.UUID, rt: Runtime = Depends(get_runtime),
+                          principal: Principal = Depends(require_role("operator"))) -> dict:
+    return await service.test_connection(pool=rt.pool, sync_runner=rt.extras["sync_runner"], principal=principal,
+                                         installation_id=installation_id)
+
+
+def _state_route(action: str):
+    async def change(installation_id: uuid.UUID, request: Request, rt: Runtime = Depends(get_runtime),
+                     principal: Principal = Depends(require_role("admin"))) -> Installation:
+        row = await service.change_state(pool=rt.pool, principal=principal, installation_id=installation_id,
+                                         action=action)
+        return _out(request, row)
+
+    change.__name__ = action
+    return change
+
+
+for _action in ("enable", "disable", "suspend"):
+    router.add_api_route(f"/{{installation_id}}/{_action}", _state_route(_action), methods=["POST"],
+                         response_model=Installation, summary=f"{_action.capitalize()} the installation",
+                         responses={409: {"description": "Not allowed from the current state"}})
+
+
+@router.post("/{installation_id}/sync", status_code=202, summary="Sync now (jumps the schedule)")
+async def sync_now(installation_id: uuid.UUID, body: SyncRequest | None = None, rt: Runtime = Depends(get_runtime),
+                   principal: Principal = Depends(require_role("operator")),
+                   idempotency_key: uuid.UUID | None = Header(default=None)) -> dict:
+    request_id = await service.request_sync(pool=rt.pool, principal=principal, installation_id=installation_id,
+                                            sync_type=(body or SyncRequest()).sync_type, request_id=idempotency_key)
+    return {"request_id": str(request_id), "status": "requested"}
+
+
+@router.delete("/{installation_id}", status_code=204, summary="Uninstall (credentials are crypto-shredded)")
+async def uninstall(installation_id: uuid.UUID, rt: Runtime = Depends(get_runtime),
+                    principal: Principal = Depends(require_role("admin"))) -> None:
+    await service.uninstall(pool=rt.pool, principal=principal, installation_id=installation_id)

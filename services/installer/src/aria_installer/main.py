@@ -1,0 +1,37 @@
+"""Wires the installer: routes, subscribers, clients for vault-gateway and sync-runner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aria_platform.app import ServiceDefinition
+from aria_platform.cli import service_cli
+from aria_platform.internal import InternalClient
+from aria_platform.runtime import Runtime
+
+from .activity import views as activity_views
+from .installations import events as installation_events
+from .installations import views as installation_views
+from .settings import InstallerSettings, load
+
+
+async def _start(rt: Runtime) -> None:
+    s: InstallerSettings = rt.settings  # type: ignore[assignment]
+    common = dict(service="installer", secret=s.jwt_secret.get_secret_value() if s.jwt_secret else "",
+                  issuer=s.jwt_issuer, audience=s.jwt_audience)
+    rt.extras["vault_gateway"] = InternalClient(rt.http, s.vault_gateway_url, target="vault-gateway", **common)
+    rt.extras["sync_runner"] = InternalClient(rt.http, s.sync_runner_url, target="sync-runner", **common)
+
+
+def define(settings: InstallerSettings) -> ServiceDefinition:
+    return ServiceDefinition(
+        name="installer", title="ARIA installer",
+        description="Install, configure, test, enable, disable, sync and uninstall integrations for an "
+                    "organization. Secrets go to vault-gateway; every change is in the activity log and "
+                    "announced on Kafka through a transactional outbox.",
+        settings=settings, routers=[installation_views.router, activity_views.router],
+        kafka_routers=[installation_events.router], on_start=[_start],
+    )
+
+
+cli = service_cli(load_settings=load, define=define, migrations=Path(__file__).parent / "migrations")

@@ -1,0 +1,205 @@
+import dataclasses
+import uuid
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from aria_platform.app import create_app
+from aria_platform.testing import (KafkaProbe, bearer, migrated_database, running_app, service_token, serving,
+                                   user_token)
+from aria_installer.main import define
+from aria_installer.settings import InstallerSettings
+from aria_vault_gateway.main import define as define_vault_gateway
+from aria_vault_gateway.settings import VaultGatewaySettings
+
+ROOT = Path(__file__).parents[2]
+SECRET = "installer-canary-SECRET-93b1"
+LIFECYCLE = "aria.installation.lifecycle"
+
+
+@pytest.fixture(scope="module")
+async def vault_gateway_url(infra, kafka_topics):
+    db = await migrated_database(infra, "vault_gateway", ROOT / "vault-gateway/src/aria_vault_gateway/migrations")
+    settings = VaultGatewaySettings(database_url=db, kafka_bootstrap=infra.kafka_bootstrap, vault_addr=infra.vault_addr,
+                                    vault_role_id=infra.vault_role_id, vault_secret_id=infra.vault_secret_id,
+                                    jwt_secret=infra.jwt_secret, outbox_poll_interval_s=0.2)
+    async with serving(create_app(define_vault_gateway(settings))) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+async def database(infra, kafka_topics):
+    return await migrated_database(infra, "installer", ROOT / "installer/src/aria_installer/migrations")
+
+
+@pytest.fixture(scope="module")
+def settings(infra, database, vault_gateway_url):
+    return InstallerSettings(database_url=database, kafka_bootstrap=infra.kafka_bootstrap, jwt_secret=infra.jwt_secret,
+                             vault_gateway_url=vault_gateway_url, outbox_poll_interval_s=0.2)
+
+
+@pytest.fixture(scope="module")
+async def client(settings):
+    async with running_app(create_app(define(settings))) as c:
+        yield c
+
+
+@pytest.fixture
+def org(infra):
+    org_id = uuid.uuid4()
+    return org_id, {role: bearer(user_token(infra, org_id=org_id, role=role)) for role in ("viewer", "operator", "admin")}
+
+
+CONFIG = {"base_url": "http://127.0.0.1:9", "client_id": "client-1", "client_secret": SECRET}
+
+
+async def table_dump(database) -> str:
+    conn = await asyncpg.connect(database)
+    try:
+        text = ""
+        for table in ("integration_installations", "integration_configurations", "integration_activity_logs",
+                      "outbox", "idempotency_keys"):
+            text += "".join(str(dict(r)) for r in await conn.fetch(f"SELECT * FROM {table}"))
+        return text
+    finally:
+        await conn.close()
+
+
+async def test_install_is_idempotent_per_org_and_integration(client, org):
+    _, h = org
+    first = await client.post("/v1/installations", json={"integration_key": "crowdstrike_falcon"}, headers=h["admin"])
+    again = await client.post("/v1/installations", json={"integration_key": "crowdstrike_falcon"}, headers=h["admin"])
+    assert first.status_code == 201 and again.status_code == 200
+    assert first.json()["id"] == again.json()["id"] and first.json()["status"] == "configuring"
+
+
+async def test_idempotency_key_replays_and_rejects_a_different_body(client, org):
+    _, h = org
+    headers = {**h["admin"], "Idempotency-Key": "k-1"}
+    first = await client.post("/v1/installations", json={"integration_key": "generic_webhook"}, headers=headers)
+    replay = await client.post("/v1/installations", json={"integration_key": "generic_webhook"}, headers=headers)
+    other = await client.post("/v1/installations", json={"integration_key": "crowdstrike_falcon"}, headers=headers)
+    assert first.status_code == 201 and replay.json()["id"] == first.json()["id"]
+    assert other.status_code == 422 and other.json()["code"] == "idempotency_key_reused"
+
+
+async def test_bad_requests_get_problems_and_write_nothing(client, org, infra, database):
+    _, h = org
+    before = await table_dump(database)
+    unknown = await client.post("/v1/installations", json={"integration_key": "nope"}, headers=h["admin"])
+    assert unknown.status_code == 404 and unknown.json()["code"] == "unknown_integration"
+    assert unknown.headers["content-type"] == "application/problem+json"
+    no_token = await client.post("/v1/installations", json={"integration_key": "crowdstrike_falcon"})
+    assert no_token.status_code == 401 and no_token.json()["code"] == "missing_token"
+    viewer = await client.post("/v1/installations", json={"integration_key": "crowdstrike_falcon"}, headers=h["viewer"])
+    assert viewer.status_code == 403 and viewer.json()["code"] == "insufficient_role"
+    forged = await client.get("/v1/installations", headers=bearer("not.a.jwt"))
+    assert forged.status_code == 401 and forged.json()["code"] == "invalid_token"
+    assert await table_dump(database) == before
+
+
+async def test_configure_validates_and_keeps_secrets_out_of_postgres_and_kafka(client, org, database, infra):
+    org_id, h = org
+    inst = (await client.post("/v1/installations", json={"integration_key": "crowdstrike_falcon"},
+                              headers=h["admin"])).json()
+    bad = await client.put(f"/v1/installations/{inst['id']}/configuration",
+                           json={"config": {"base_url": "not a url", "client_secret": SECRET}}, headers=h["admin"])
+    assert bad.status_code == 422 and bad.json()["code"] == "config_invalid"
+    assert {e["field"] for e in bad.json()["errors"]} >= {"client_id"}
+    assert SECRET not in bad.text
+
+    async with KafkaProbe(infra.kafka_bootstrap, LIFECYCLE) as probe:
+        ok = await client.put(f"/v1/installations/{inst['id']}/configuration", json={"config": CONFIG},
+                              headers=h["admin"])
+        assert ok.status_code == 200, ok.text
+        events = await probe.wait_for(lambda e: e.type == "installation.configured" and e.data["installation_id"] == inst["id"])
+    body = ok.json()
+    assert body["status"] == "disabled" and body["config_version"] == 1
+    assert body["secret_fields"] == ["client_secret"] and "client_secret" not in body["settings"]
+    assert SECRET not in ok.text and SECRET not in await table_dump(database)
+    assert events and SECRET not in events[0].model_dump_json() and events[0].org_id == org_id
+    assert events[0].data["credential_ref"]
+
+    # Reconfiguring without the secret keeps the stored credential.
+    again = await client.put(f"/v1/installations/{inst['id']}/configuration",
+                             json={"config": {"base_url": "http://127.0.0.1:9", "client_id": "client-2"}},
+                             headers=h["admin"])
+    assert again.status_code == 200 and again.json()["config_version"] == 2
+    assert again.json()["secret_fields"] == ["client_secret"]
+
+
+async def test_state_machine_and_sync_request(client, org, infra):
+    org_id, h = org
+    inst = (await client.post("/v1/installations", json={"integration_key": "crowdstrike_falcon"},
+                              headers=h["admin"])).json()
+    early = await client.post(f"/v1/installations/{inst['id']}/enable", headers=h["admin"])
+    assert early.status_code == 409 and early.json()["current_state"] == "configuring"
+    await client.put(f"/v1/installations/{inst['id']}/configuration", json={"config": CONFIG}, headers=h["admin"])
+    not_enabled = await client.post(f"/v1/installations/{inst['id']}/sync", headers=h["operator"])
+    assert not_enabled.status_code == 409 and not_enabled.json()["current_state"] == "disabled"
+
+    async with KafkaProbe(infra.kafka_bootstrap, LIFECYCLE, "aria.sync.requested") as probe:
+        enabled = await client.post(f"/v1/installations/{inst['id']}/enable", headers=h["admin"])
+        assert enabled.status_code == 200 and enabled.json()["status"] == "enabled"
+        operator_enable = await client.post(f"/v1/installations/{inst['id']}/disable", headers=h["operator"])
+        assert operator_enable.status_code == 403
+        sync = await client.post(f"/v1/installations/{inst['id']}/sync", headers=h["operator"])
+        assert sync.status_code == 202
+        requested = await probe.wait_for(lambda e: e.type == "sync.requested" and e.data["installation_id"] == inst["id"])
+        enabled_events = [e for e in probe.seen if e[1].type == "installation.enabled"]
+    assert requested[0].data["request_id"] == sync.json()["request_id"]
+    assert requested[0].data["settings"]["client_id"] == "client-1" and requested[0].traceparent
+    assert enabled_events and enabled_events[0][1].data["credential_ref"] == requested[0].data["credential_ref"]
+
+
+async def test_other_organizations_installation_is_not_found(client, org, infra):
+    _, h = org
+    inst = (await client.post("/v1/installations", json={"integration_key": "crowdstrike_falcon"},
+                              headers=h["admin"])).json()
+    stranger = bearer(user_token(infra, org_id=uuid.uuid4(), role="admin"))
+    for method, path in (("GET", ""), ("POST", "/enable"), ("DELETE", ""), ("GET", "/activity")):
+        response = await client.request(method, f"/v1/installations/{inst['id']}{path}", headers=stranger)
+        assert response.status_code == 404 and response.json()["code"] == "not_found", (method, path)
+
+
+async def test_activity_log_filters_and_pages(client, org):
+    _, h = org
+    inst = (await client.post("/v1/installations", json={"integration_key": "crowdstrike_falcon"},
+                              headers=h["admin"])).json()
+    await client.put(f"/v1/installations/{inst['id']}/configuration", json={"config": CONFIG}, headers=h["admin"])
+    await client.post(f"/v1/installations/{inst['id']}/enable", headers=h["admin"])
+    await client.post(f"/v1/installations/{inst['id']}/disable", headers=h["admin"])
+    page1 = (await client.get(f"/v1/installations/{inst['id']}/activity?limit=2", headers=h["viewer"])).json()
+    page2 = (await client.get(f"/v1/installations/{inst['id']}/activity?limit=2&cursor={page1['next_cursor']}",
+                              headers=h["viewer"])).json()
+    types = [a["activity_type"] for a in page1["items"] + page2["items"]]
+    assert types == ["state_change", "state_change", "configure", "install"] and page2["next_cursor"] is None
+    only = (await client.get(f"/v1/installations/{inst['id']}/activity?type=configure", headers=h["viewer"])).json()
+    assert [a["activity_type"] for a in only["items"]] == ["configure"]
+    bad = await client.get(f"/v1/installations/{inst['id']}/activity?cursor=%%%", headers=h["viewer"])
+    assert bad.status_code == 400 and bad.json()["code"] == "invalid_cursor"
+
+
+async def test_an_event_committed_while_the_relay_is_down_arrives_once_later(settings, org, infra):
+    """The outbox: the state change commits with its event; a relay started later publishes it once."""
+    org_id, h = org
+    # Its own database, so no other running relay can publish the row.
+    database = await migrated_database(infra, "installer", ROOT / "installer/src/aria_installer/migrations")
+    settings = settings.model_copy(update={"database_url": database})
+    stopped = dataclasses.replace(define(settings), outbox=False)
+    async with running_app(create_app(stopped)) as without_relay:
+        inst = (await without_relay.post("/v1/installations", json={"integration_key": "crowdstrike_falcon"},
+                                         headers=h["admin"])).json()
+    conn = await asyncpg.connect(database)
+    try:
+        waiting = await conn.fetchval("SELECT count(*) FROM outbox WHERE key = $1", inst["id"])
+    finally:
+        await conn.close()
+    assert waiting == 1
+    async with KafkaProbe(infra.kafka_bootstrap, LIFECYCLE) as probe:
+        async with running_app(create_app(define(settings))):
+            await probe.wait_for(lambda e: e.data.get("installation_id") == inst["id"])
+            await probe.drain(1.0)
+    installed = [e for _, e, _ in probe.seen if e.data.get("installation_id") == inst["id"]]
+    assert [e.type for e in installed] == ["installation.installed"]
