@@ -1,0 +1,216 @@
+"""The runtime instance of a connector for one installation."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from datetime import datetime
+from typing import Any, AsyncIterator, Mapping
+
+import httpx
+from aria_contracts.events import DomainEntity
+
+from ..errors import BadWebhookPayload, ConfigurationError, ConnectorError, MappingError
+from .http import ApiClient, Authenticator, RetryPolicy
+from .manifest import Manifest
+from .mapping import external_id_of, map_record
+from .paths import get_path
+from .streams import StreamReader
+from .templates import render
+from .types import (
+    ConnectionTestResult,
+    HealthStatus,
+    InstallationContext,
+    RecordError,
+    RuntimeOptions,
+    SyncBatch,
+    WebhookParseResult,
+    WebhookVerdict,
+)
+from . import webhook as wh
+
+CHECKPOINT_VERSION = 1
+
+
+class DeclarativeConnector:
+    """Runs a manifest. Subclass it (and pass the class to ConnectorPlugin) when a vendor
+    needs code: override ``transform_record`` or any method below."""
+
+    def __init__(self, manifest: Manifest, context: InstallationContext, settings: dict[str, Any],
+                 secrets: dict[str, Any], http: httpx.AsyncClient, options: RuntimeOptions | None = None) -> None:
+        self.manifest = manifest
+        self.context = context
+        self.settings = dict(settings)
+        self._secrets = dict(secrets)
+        self.http = http
+        self.options = options or RuntimeOptions()
+        self.retry = RetryPolicy.build(manifest.rate_limits, self.options)
+        self.template_ctx: dict[str, Any] = {"settings": self.settings, "secrets": self._secrets}
+        self.api: ApiClient | None = None
+        if manifest.api is not None:
+            try:
+                base_url = str(render(manifest.api.base_url, self.template_ctx))
+            except KeyError as exc:
+                raise ConfigurationError(f"missing configuration value for {exc.args[0]}") from None
+            auth = Authenticator(manifest.api.auth, self.template_ctx, base_url, http, self.retry)
+            self.api = ApiClient(base_url=base_url, auth=auth, http=http, retry=self.retry,
+                                 limits=manifest.rate_limits, default_headers=dict(manifest.api.default_headers),
+                                 timeout=self.options.request_timeout_seconds)
+
+    def __repr__(self) -> str:  # never show secrets
+        return f"<{type(self).__name__} {self.manifest.key} installation={self.context.installation_id}>"
+
+    # -- connection test / health ------------------------------------------------------------
+
+    async def test_connection(self) -> ConnectionTestResult:
+        start = time.perf_counter()
+        if self.api is None or self.manifest.api is None:
+            return ConnectionTestResult(True, 0.0, "webhook-only connector: nothing to call", None)
+        req = self.manifest.api.connection_test
+        try:
+            await self.api.request(req.method, str(render(req.path, self.template_ctx)),
+                                   params=render(req.params, self.template_ctx) or None,
+                                   json=render(req.json_body, self.template_ctx) if req.json_body else None,
+                                   what="connection test")
+        except ConnectorError as exc:
+            return ConnectionTestResult(False, _ms(start), exc.message, exc.error_class)
+        return ConnectionTestResult(True, _ms(start), f"connected to {self.manifest.name}", None)
+
+    async def health_check(self) -> HealthStatus:
+        start = time.perf_counter()
+        if self.api is None or self.manifest.api is None:
+            return HealthStatus("healthy", 0.0, {"mode": "webhook"})
+        req = self.manifest.api.health_check or self.manifest.api.connection_test
+        limits = self.manifest.rate_limits
+        try:
+            resp = await self.api.request(req.method, str(render(req.path, self.template_ctx)),
+                                          params=render(req.params, self.template_ctx) or None,
+                                          json=render(req.json_body, self.template_ctx) if req.json_body else None,
+                                          what="health check")
+        except ConnectorError as exc:
+            status = "degraded" if exc.error_class == "transient" and exc.status_code == 429 else "down"
+            return HealthStatus(status, _ms(start), {"error_class": exc.error_class, "error": exc.message,
+                                                     "http_status": exc.status_code})
+        details: dict[str, Any] = {"http_status": resp.status_code}
+        status = "healthy"
+        remaining = _int(resp.headers.get(limits.remaining_header)) if limits.remaining_header else None
+        limit = _int(resp.headers.get(limits.limit_header)) if limits.limit_header else None
+        if remaining is not None:
+            details["rate_limit_remaining"] = remaining
+        if limit is not None:
+            details["rate_limit_limit"] = limit
+        if remaining is not None and limit:
+            if remaining / limit < limits.degraded_below_fraction:
+                status = "degraded"
+                details["reason"] = "rate limit budget nearly exhausted"
+        return HealthStatus(status, _ms(start), details)
+
+    # -- sync -------------------------------------------------------------------------------
+
+    def stream_names(self) -> list[str]:
+        return [s.name for s in (self.manifest.api.streams if self.manifest.api else [])]
+
+    async def sync(self, checkpoint: dict[str, Any] | None = None, job_id: uuid.UUID | None = None,
+                   *, streams: list[str] | None = None) -> AsyncIterator[SyncBatch]:
+        if self.manifest.api is None or not self.manifest.api.streams:
+            raise ConfigurationError(f"{self.manifest.key} does not support polling sync")
+        state = _load_checkpoint(checkpoint)
+        wanted = streams or self.stream_names()
+        unknown = set(wanted) - set(self.stream_names())
+        if unknown:
+            raise ConfigurationError(f"unknown streams: {sorted(unknown)}")
+        for spec in self.manifest.api.streams:
+            if spec.name not in wanted:
+                continue
+            reader = StreamReader(self, spec, state["streams"].get(spec.name), job_id)
+            async for page in reader.pages():
+                if spec.incremental is not None:
+                    state["streams"][spec.name] = page.state.dump()
+                if page.events or page.errors or page.changed:
+                    yield SyncBatch(stream=spec.name, events=page.events,
+                                    checkpoint=json.loads(json.dumps(state)), record_errors=page.errors)
+
+    # -- webhooks ---------------------------------------------------------------------------
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes, secrets: dict[str, Any] | None,
+                       now: datetime) -> WebhookVerdict:
+        spec = self.manifest.webhook
+        delivery_id = wh.body_delivery_id(body) if spec is None else wh.delivery_id_of(spec, headers, body)
+        if spec is None:
+            return WebhookVerdict(False, delivery_id, "connector does not accept webhooks")
+        ok, reason = wh.verify(spec, headers, body, secrets if secrets is not None else self._secrets, now)
+        challenge = wh.challenge_response(spec, body) if ok else None
+        return WebhookVerdict(ok, delivery_id, reason, challenge)
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes, delivery_id: str) -> WebhookParseResult:
+        spec = self.manifest.webhook
+        if spec is None:
+            raise BadWebhookPayload(f"{self.manifest.key} does not accept webhooks")
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            raise BadWebhookPayload("body is not JSON") from None
+        records = get_path(data, spec.payload.records_path) if spec.payload.records_path else data
+        if spec.payload.records_path is None:
+            records = [records]
+        if not isinstance(records, list):
+            raise BadWebhookPayload(f"no list at {spec.payload.records_path!r}")
+        events: list[DomainEntity] = []
+        errors: list[RecordError] = []
+        for i, rec in enumerate(records):
+            kind = get_path(rec, spec.payload.type_field) if (spec.payload.type_field and isinstance(rec, dict)) else None
+            mapping = spec.payload.types.get(str(kind)) if kind is not None else None
+            mapping = mapping or spec.payload.types.get("default")
+            if mapping is None:
+                errors.append(RecordError("webhook", None, f"record {i}: unsupported type"))
+                continue
+            try:
+                events.append(map_record(
+                    self.transform_record("webhook", rec), mapping, org_id=self.context.org_id,
+                    integration_key=self.context.integration_key, installation_id=self.context.installation_id,
+                    connector_version=self.manifest.version, stream=f"webhook.{kind or 'default'}",
+                    webhook_delivery_id=delivery_id,
+                ))
+            except MappingError as exc:
+                errors.append(RecordError("webhook", external_id_of(rec, mapping), f"record {i}: {exc}"))
+        return WebhookParseResult(events, errors)
+
+    def webhook_events(self, headers: Mapping[str, str], body: bytes, delivery_id: str) -> list[DomainEntity]:
+        """Events of a verified delivery. Raises BadWebhookPayload when the body is malformed
+        or when no record at all could be mapped; individual bad records are skipped
+        (see ``parse_webhook`` for their errors)."""
+        result = self.parse_webhook(headers, body, delivery_id)
+        if result.record_errors and not result.events:
+            raise BadWebhookPayload(f"no record could be mapped: {result.record_errors[0].reason}")
+        return result.events
+
+    # -- hooks / lifecycle --------------------------------------------------------------------
+
+    def transform_record(self, stream: str, record: Any) -> Any:
+        """Override for vendor quirks the manifest cannot express."""
+        return record
+
+    async def close(self) -> None:
+        if self.api is not None:
+            self.api.auth.invalidate()
+        self._secrets.clear()
+
+
+def _load_checkpoint(checkpoint: dict[str, Any] | None) -> dict[str, Any]:
+    if not checkpoint:
+        return {"version": CHECKPOINT_VERSION, "streams": {}}
+    if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("streams", {}), dict):
+        raise ConfigurationError("checkpoint is not a connector checkpoint")
+    return {"version": CHECKPOINT_VERSION, "streams": json.loads(json.dumps(checkpoint.get("streams", {})))}
+
+
+def _ms(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000, 3)
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None

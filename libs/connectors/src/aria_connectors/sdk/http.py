@@ -1,0 +1,287 @@
+"""HTTP runtime of a connector instance: auth, retries, rate limits, error classification.
+
+* 401 on an API call: the cached token is dropped and fetched again, once; a second 401
+  is an AuthenticationError.
+* 403: PermissionDenied. Other 4xx: PermanentError.
+* 429: the wait the vendor asks for (Retry-After et al.) is honoured, up to max_retries.
+* 5xx and network errors: exponential backoff (base * 2**attempt, capped), up to
+  max_retries, then TransientError.
+Messages carry status codes and the vendor's error message, never credentials.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urljoin
+
+import httpx
+
+from ..errors import (
+    AuthenticationError,
+    ConfigurationError,
+    ConnectorError,
+    PermanentError,
+    PermissionDenied,
+    TransientError,
+)
+from .manifest import ApiKeyAuth, Auth, BasicAuth, BearerAuth, NoAuth, OAuth2ClientCredentials, RateLimits
+from .templates import render
+from .types import RuntimeOptions
+
+
+@dataclass
+class RetryPolicy:
+    max_retries: int
+    backoff_base: float
+    backoff_max: float
+    max_retry_after: float
+
+    @classmethod
+    def build(cls, limits: RateLimits, options: RuntimeOptions) -> "RetryPolicy":
+        pick = lambda o, d: d if o is None else o  # noqa: E731
+        return cls(
+            max_retries=pick(options.max_retries, limits.max_retries),
+            backoff_base=pick(options.backoff_base_seconds, limits.backoff_base_seconds),
+            backoff_max=pick(options.backoff_max_seconds, limits.backoff_max_seconds),
+            max_retry_after=pick(options.max_retry_after_seconds, limits.max_retry_after_seconds),
+        )
+
+    def backoff(self, attempt: int) -> float:
+        return min(self.backoff_max, self.backoff_base * (2**attempt))
+
+
+def vendor_message(resp: httpx.Response) -> str:
+    """The vendor's own error text (CrowdStrike: errors[].message), trimmed."""
+    try:
+        body = resp.json()
+    except ValueError:
+        return resp.reason_phrase or ""
+    msgs: list[str] = []
+    if isinstance(body, dict):
+        errs = body.get("errors")
+        if isinstance(errs, list):
+            msgs = [str(e.get("message")) for e in errs if isinstance(e, dict) and e.get("message")]
+        for key in ("error_description", "message", "error"):
+            if not msgs and isinstance(body.get(key), str):
+                msgs = [body[key]]
+    return "; ".join(msgs)[:300] or (resp.reason_phrase or "")
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After-like header: delta seconds, HTTP date or epoch seconds."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    now = time.time() if now is None else now
+    try:
+        num = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        return max(0.0, when.timestamp() - now)
+    if num > 1_000_000_000:  # an epoch timestamp (CrowdStrike's X-RateLimit-RetryAfter)
+        return max(0.0, num - now)
+    return max(0.0, num)
+
+
+class Authenticator:
+    """Applies one auth scheme. OAuth2 tokens live on this object, i.e. per connector instance."""
+
+    def __init__(self, spec: Auth, ctx: dict[str, Any], base_url: str, http: httpx.AsyncClient,
+                 retry: RetryPolicy, clock=time.monotonic) -> None:
+        self.spec = spec
+        self.ctx = ctx
+        self.base_url = base_url
+        self.http = http
+        self.retry = retry
+        self.clock = clock
+        self._token: str | None = None
+        self._expires_at: float = 0.0
+        self._lock = asyncio.Lock()
+        self.token_fetches = 0
+
+    def _r(self, template: str) -> str:
+        try:
+            return str(render(template, self.ctx))
+        except KeyError as exc:
+            raise ConfigurationError(f"missing configuration value for {exc.args[0]}") from None
+
+    def invalidate(self) -> None:
+        self._token = None
+        self._expires_at = 0.0
+
+    async def headers(self) -> dict[str, str]:
+        spec = self.spec
+        if isinstance(spec, NoAuth):
+            return {}
+        if isinstance(spec, ApiKeyAuth):
+            return {spec.header: spec.prefix + self._r(spec.value)}
+        if isinstance(spec, BearerAuth):
+            return {"Authorization": f"Bearer {self._r(spec.token)}"}
+        if isinstance(spec, BasicAuth):
+            raw = f"{self._r(spec.username)}:{self._r(spec.password)}".encode()
+            return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+        assert isinstance(spec, OAuth2ClientCredentials)
+        return {"Authorization": f"Bearer {await self._oauth_token()}"}
+
+    async def _oauth_token(self) -> str:
+        async with self._lock:
+            spec = self.spec
+            assert isinstance(spec, OAuth2ClientCredentials)
+            if self._token and self.clock() < self._expires_at:
+                return self._token
+            url = urljoin(self.base_url.rstrip("/") + "/", self._r(spec.token_url).lstrip("/")) \
+                if not spec.token_url.startswith("http") else self._r(spec.token_url)
+            form = dict(spec.extra_form)
+            headers = {"Accept": "application/json"}
+            client_id, client_secret = self._r(spec.client_id), self._r(spec.client_secret)
+            if spec.client_auth == "form":
+                form.update(client_id=client_id, client_secret=client_secret)
+            else:
+                headers["Authorization"] = "Basic " + base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
+            form.setdefault("grant_type", "client_credentials")
+            if spec.scope:
+                form["scope"] = spec.scope
+            resp = await send_with_retries(self.http, "POST", url, self.retry, data=form, headers=headers,
+                                           what="token request")
+            if resp.status_code in (400, 401, 403):
+                raise AuthenticationError(
+                    f"token request rejected (HTTP {resp.status_code}): {vendor_message(resp)}",
+                    status_code=resp.status_code,
+                )
+            raise_for_status(resp, "token request")
+            try:
+                body = resp.json()
+                token = body["access_token"]
+            except (ValueError, KeyError, TypeError):
+                raise AuthenticationError("token response has no access_token") from None
+            expires_in = float(body.get("expires_in") or spec.default_expires_in)
+            margin = min(spec.refresh_margin_seconds, expires_in / 10)
+            self._token = token
+            self._expires_at = self.clock() + expires_in - margin
+            self.token_fetches += 1
+            return token
+
+
+def raise_for_status(resp: httpx.Response, what: str) -> None:
+    code = resp.status_code
+    if code < 400:
+        return
+    msg = f"{what} failed (HTTP {code}): {vendor_message(resp)}"
+    if code == 401:
+        raise AuthenticationError(msg, status_code=code)
+    if code == 403:
+        raise PermissionDenied(msg, status_code=code)
+    if code == 429 or code >= 500:
+        raise TransientError(msg, status_code=code)
+    raise PermanentError(msg, status_code=code)
+
+
+async def send_with_retries(http: httpx.AsyncClient, method: str, url: str, retry: RetryPolicy, *,
+                            what: str, limits: RateLimits | None = None, **kwargs: Any) -> httpx.Response:
+    """Send, retrying 429 (after the vendor's wait) and 5xx / network errors (backoff).
+
+    Returns the final response (may be a non-retryable 4xx) or raises TransientError.
+    """
+    retry_headers = (limits.retry_after_headers if limits else ["Retry-After"])
+    attempt = 0
+    while True:
+        try:
+            resp = await http.request(method, url, **kwargs)
+        except httpx.TransportError as exc:
+            if attempt >= retry.max_retries:
+                raise TransientError(f"{what}: network error after {attempt + 1} attempts: {type(exc).__name__}") from None
+            await asyncio.sleep(retry.backoff(attempt))
+            attempt += 1
+            continue
+        if resp.status_code == 429:
+            wait = None
+            for h in retry_headers:
+                wait = parse_retry_after(resp.headers.get(h))
+                if wait is not None:
+                    break
+            if wait is None:
+                wait = retry.backoff(attempt)
+            if attempt >= retry.max_retries or wait > retry.max_retry_after:
+                raise TransientError(f"{what}: rate limited (HTTP 429) after {attempt + 1} attempts",
+                                     status_code=429, retry_after=wait)
+            await asyncio.sleep(wait)
+            attempt += 1
+            continue
+        if resp.status_code >= 500:
+            if attempt >= retry.max_retries:
+                raise TransientError(
+                    f"{what} failed (HTTP {resp.status_code}) after {attempt + 1} attempts: {vendor_message(resp)}",
+                    status_code=resp.status_code,
+                )
+            await asyncio.sleep(retry.backoff(attempt))
+            attempt += 1
+            continue
+        return resp
+
+
+class ApiClient:
+    """Authenticated requests against one installation's vendor API."""
+
+    def __init__(self, *, base_url: str, auth: Authenticator, http: httpx.AsyncClient, retry: RetryPolicy,
+                 limits: RateLimits, default_headers: dict[str, str], timeout: float) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.auth = auth
+        self.http = http
+        self.retry = retry
+        self.limits = limits
+        self.default_headers = default_headers
+        self.timeout = timeout
+        self.last_response: httpx.Response | None = None
+
+    def url(self, path: str) -> str:
+        if path.startswith(("http://", "https://")):
+            return path
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    async def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
+                      json: Any = None, what: str = "request") -> httpx.Response:
+        reauthed = False
+        while True:
+            headers = {"Accept": "application/json", **self.default_headers, **(await self.auth.headers())}
+            resp = await send_with_retries(
+                self.http, method, self.url(path), self.retry, what=what, limits=self.limits,
+                params=_clean_params(params), json=json, headers=headers, timeout=self.timeout,
+            )
+            self.last_response = resp
+            if resp.status_code == 401 and not reauthed and isinstance(self.auth.spec, OAuth2ClientCredentials):
+                self.auth.invalidate()
+                reauthed = True
+                continue
+            raise_for_status(resp, what)
+            return resp
+
+    async def request_json(self, method: str, path: str, **kw: Any) -> Any:
+        resp = await self.request(method, path, **kw)
+        try:
+            return resp.json()
+        except ValueError:
+            raise PermanentError(f"{kw.get('what', 'request')}: response is not JSON") from None
+
+
+def _clean_params(params: dict[str, Any] | None) -> dict[str, Any] | None:
+    if params is None:
+        return None
+    return {k: v for k, v in params.items() if v is not None}
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+__all__ = ["ApiClient", "Authenticator", "ConnectorError", "RetryPolicy", "parse_retry_after", "vendor_message"]

@@ -1,0 +1,385 @@
+"""Connector manifest: the declarative description of a connector.
+
+A manifest is YAML. It is first validated against ``manifest.schema.json`` (shipped with
+the SDK, generated from the models below: ``python -m aria_connectors.sdk.manifest``
+rewrites it, a test checks it is current), then loaded into these pydantic models.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import jsonschema
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ..errors import ManifestError
+
+SCHEMA_PATH = Path(__file__).with_name("manifest.schema.json")
+
+Category = Literal[
+    "edr", "siem", "soar", "vulnerability_management", "identity", "cloud_security",
+    "threat_intelligence", "email_security", "network_security", "itsm", "custom",
+]
+PricingModel = Literal["free", "freemium", "paid", "vendor_license", "contact_sales"]
+Complexity = Literal["low", "medium", "high"]
+Capability = Literal["sync", "incremental", "webhook", "test_connection", "health_check", "push_actions"]
+DataType = Literal["risk", "asset", "alert", "vulnerability", "indicator"]
+AuthType = Literal["oauth2_client_credentials", "api_key", "bearer", "basic", "none", "hmac_signature"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- rate limits / retries ------------------------------------------------------------
+
+
+class RateLimits(_Model):
+    requests_per_minute: int | None = Field(default=None, description="Documented vendor budget.")
+    limit_header: str | None = Field(default=None, description="Header with the request budget.")
+    remaining_header: str | None = Field(default=None, description="Header with the remaining budget.")
+    retry_after_headers: list[str] = Field(
+        default_factory=lambda: ["Retry-After"],
+        description="Headers read on 429, in order. Values: seconds, an HTTP date, or an epoch timestamp.",
+    )
+    max_retries: int = Field(default=3, ge=0, le=10)
+    backoff_base_seconds: float = Field(default=1.0, ge=0)
+    backoff_max_seconds: float = Field(default=30.0, ge=0)
+    max_retry_after_seconds: float = Field(default=120.0, ge=0, description="Longer waits fail as transient.")
+    degraded_below_fraction: float = Field(default=0.1, ge=0, le=1, description="Remaining/limit under this: degraded.")
+
+
+# --- auth -----------------------------------------------------------------------------
+
+
+class OAuth2ClientCredentials(_Model):
+    type: Literal["oauth2_client_credentials"]
+    token_url: str = Field(description="Absolute, or relative to api.base_url.")
+    client_id: str = Field(description="Template, e.g. '{settings.client_id}'.")
+    client_secret: str = Field(description="Template, e.g. '{secrets.client_secret}'.")
+    client_auth: Literal["form", "basic"] = "form"
+    scope: str | None = None
+    extra_form: dict[str, str] = Field(default_factory=dict)
+    refresh_margin_seconds: float = Field(default=60, ge=0)
+    default_expires_in: float = Field(default=1800, gt=0)
+
+
+class ApiKeyAuth(_Model):
+    type: Literal["api_key"]
+    header: str
+    value: str = Field(description="Template, e.g. '{secrets.api_key}'.")
+    prefix: str = ""
+
+
+class BearerAuth(_Model):
+    type: Literal["bearer"]
+    token: str
+
+
+class BasicAuth(_Model):
+    type: Literal["basic"]
+    username: str
+    password: str
+
+
+class NoAuth(_Model):
+    type: Literal["none"]
+
+
+Auth = OAuth2ClientCredentials | ApiKeyAuth | BearerAuth | BasicAuth | NoAuth
+
+
+# --- requests, pagination, streams ----------------------------------------------------
+
+
+class RequestSpec(_Model):
+    method: Literal["GET", "POST"] = "GET"
+    path: str = Field(description="Template appended to api.base_url.")
+    params: dict[str, Any] = Field(default_factory=dict)
+    json_body: dict[str, Any] | None = Field(default=None, alias="json")
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class OffsetPagination(_Model):
+    type: Literal["offset"]
+    offset_param: str = "offset"
+    limit_param: str = "limit"
+    page_size: int = Field(default=100, ge=1)
+    max_page_size: int | None = None
+    total_path: str | None = Field(default=None, description="Path of the total count in the response.")
+
+
+class CursorPagination(_Model):
+    type: Literal["cursor"]
+    cursor_param: str = Field(description="Request parameter carrying the next token.")
+    next_cursor_path: str = Field(description="Response path of the next token; empty or missing ends paging.")
+    limit_param: str | None = "limit"
+    page_size: int = Field(default=100, ge=1)
+    in_body: bool = Field(default=False, description="Send the token in the JSON body instead of the query.")
+
+
+class LinkHeaderPagination(_Model):
+    type: Literal["link_header"]
+    limit_param: str | None = "per_page"
+    page_size: int = Field(default=100, ge=1)
+
+
+class NoPagination(_Model):
+    type: Literal["none"]
+
+
+Pagination = OffsetPagination | CursorPagination | LinkHeaderPagination | NoPagination
+
+
+class HydrateSpec(_Model):
+    """Second request turning the ids a query returned into full records."""
+
+    request: RequestSpec = Field(description="Use '{ids}' (the whole list) in params or json.")
+    record_selector: str = "resources"
+    id_field: str = Field(description="Field of a hydrated record holding the id the query returned.")
+    batch_size: int = Field(default=100, ge=1)
+
+
+class IncrementalSpec(_Model):
+    cursor_field: str = Field(description="Record path of the monotonically increasing timestamp.")
+    cursor_type: Literal["datetime", "number", "string"] = "datetime"
+    tie_breaker_field: str | None = Field(default=None, description="Defaults to the mapping's external_id path.")
+    filter_param: str = Field(description="Request parameter carrying the cursor filter.")
+    filter_template: str = Field(description="Template with {cursor}, e.g. \"updated_timestamp:>='{cursor}'\". Must be inclusive (>=).")
+    initial_filter: str | None = Field(default=None, description="Value of filter_param on a first (full) sync.")
+
+
+class FieldSpec(_Model):
+    path: str | None = None
+    paths: list[str] | None = Field(default=None, description="Several paths collected into a list (nulls dropped).")
+    const: Any = None
+    map: dict[str, Any] | None = Field(default=None, description="Value translation; keys compared as strings.")
+    map_default: Any = Field(default=None, description="Used when a value is not in map (else the record fails).")
+    default: Any = Field(default=None, description="Used when the path is missing or null.")
+    as_list: bool = False
+    lower: bool = False
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "FieldSpec":
+        sources = [self.path is not None, self.paths is not None, self.const is not None]
+        if sum(sources) > 1:
+            raise ValueError("give only one of path, paths, const")
+        if sum(sources) == 0 and self.default is None:
+            raise ValueError("give one of path, paths, const or default")
+        return self
+
+
+class MappingSpec(_Model):
+    entity: DataType
+    external_id: str = Field(description="Record path of the vendor id.")
+    fields: dict[str, FieldSpec | str] = Field(description="Model field -> FieldSpec, or a bare path.")
+    attributes: dict[str, str] = Field(default_factory=dict, description="attribute name -> record path.")
+
+
+class StreamSpec(_Model):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    description: str | None = None
+    request: RequestSpec
+    record_selector: str = Field(description="Response path of the records (or ids when hydrate is set).")
+    pagination: Pagination = Field(default_factory=lambda: NoPagination(type="none"), discriminator="type")
+    hydrate: HydrateSpec | None = None
+    incremental: IncrementalSpec | None = None
+    mapping: MappingSpec
+
+
+# --- webhooks -------------------------------------------------------------------------
+
+
+class WebhookSignature(_Model):
+    algorithm: Literal["hmac-sha256", "hmac-sha1", "hmac-sha512"] = "hmac-sha256"
+    encoding: Literal["hex", "base64"] = "hex"
+    header: str
+    prefix: str = Field(default="", description="Stripped before comparing, e.g. 'sha256='.")
+    secret_field: str = Field(description="Secret config field holding the signing secret.")
+    signed_content: str = Field(default="{body}", description="Template over {timestamp}, {body}, {delivery_id}.")
+
+
+class WebhookTimestamp(_Model):
+    header: str
+    format: Literal["unix", "unix_ms", "iso8601"] = "unix"
+    tolerance_seconds: int = Field(default=300, ge=1)
+
+
+class WebhookChallenge(_Model):
+    """URL-verification handshake: a body carrying ``request_field`` is echoed back."""
+
+    request_field: str
+    response_field: str
+
+
+class WebhookPayloadType(_Model):
+    mapping: MappingSpec
+
+
+class WebhookPayload(_Model):
+    records_path: str | None = Field(default=None, description="Path of the record list; None = body is one record.")
+    type_field: str | None = Field(default=None, description="Record field choosing the mapping.")
+    types: dict[str, MappingSpec] = Field(description="type value (or 'default') -> mapping.")
+
+
+class WebhookSpec(_Model):
+    signature: WebhookSignature
+    timestamp: WebhookTimestamp | None = None
+    delivery_id_header: str | None = None
+    challenge: WebhookChallenge | None = None
+    payload: WebhookPayload
+
+
+# --- api / manifest -------------------------------------------------------------------
+
+
+class ApiSpec(_Model):
+    base_url: str = Field(description="Template, e.g. '{settings.base_url}'.")
+    auth: Auth = Field(discriminator="type")
+    default_headers: dict[str, str] = Field(default_factory=dict)
+    connection_test: RequestSpec
+    health_check: RequestSpec | None = None
+    streams: list[StreamSpec] = Field(default_factory=list)
+
+
+class Manifest(_Model):
+    manifest_version: Literal[1] = 1
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]{1,63}$")
+    name: str
+    vendor: str
+    product: str
+    category: Category
+    description: str
+    version: str = Field(pattern=r"^\d+\.\d+\.\d+([-+].+)?$")
+    documentation_url: str
+    support_url: str | None = None
+    icon_url: str | None = None
+    pricing_model: PricingModel
+    official: bool = False
+    community: bool = False
+    beta: bool = False
+    deprecated: bool = False
+    installation_complexity: Complexity = "low"
+    capabilities: list[Capability]
+    data_types: list[DataType]
+    auth_methods: list[AuthType]
+    config_schema: dict[str, Any] = Field(description="JSON Schema of settings + secrets; secrets carry 'x-secret': true.")
+    rate_limits: RateLimits = Field(default_factory=RateLimits)
+    api: ApiSpec | None = None
+    webhook: WebhookSpec | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Manifest":
+        if ("sync" in self.capabilities) != bool(self.api and self.api.streams):
+            raise ValueError("capability 'sync' requires api.streams (and api.streams requires 'sync')")
+        if "incremental" in self.capabilities and not (self.api and all(s.incremental for s in self.api.streams)):
+            raise ValueError("capability 'incremental' requires an incremental spec on every stream")
+        if ("webhook" in self.capabilities) != (self.webhook is not None):
+            raise ValueError("capability 'webhook' and the webhook section go together")
+        if "test_connection" in self.capabilities and self.api is None:
+            raise ValueError("capability 'test_connection' requires an api section")
+        if self.webhook is not None and self.webhook.signature.secret_field not in self.secret_fields():
+            raise ValueError("webhook.signature.secret_field must be an x-secret field of config_schema")
+        names = [s.name for s in (self.api.streams if self.api else [])]
+        if len(names) != len(set(names)):
+            raise ValueError("stream names must be unique")
+        try:
+            jsonschema.Draft202012Validator.check_schema(self.config_schema)
+        except jsonschema.SchemaError as exc:
+            raise ValueError(f"config_schema is not a valid JSON Schema: {exc.message}") from None
+        if self.config_schema.get("type") != "object":
+            raise ValueError("config_schema must describe an object")
+        return self
+
+    def secret_fields(self) -> list[str]:
+        props = self.config_schema.get("properties", {})
+        return [name for name, spec in props.items() if isinstance(spec, dict) and spec.get("x-secret") is True]
+
+    def stream(self, name: str) -> StreamSpec:
+        for s in self.api.streams if self.api else []:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+    def catalog_entry(self) -> dict[str, Any]:
+        """Flat, JSON-able catalog metadata."""
+        return {
+            "key": self.key,
+            "name": self.name,
+            "vendor": self.vendor,
+            "product": self.product,
+            "category": self.category,
+            "description": self.description,
+            "version": self.version,
+            "documentation_url": self.documentation_url,
+            "support_url": self.support_url,
+            "icon_url": self.icon_url,
+            "pricing_model": self.pricing_model,
+            "official": self.official,
+            "community": self.community,
+            "beta": self.beta,
+            "deprecated": self.deprecated,
+            "installation_complexity": self.installation_complexity,
+            "capabilities": list(self.capabilities),
+            "data_types": list(self.data_types),
+            "auth_methods": list(self.auth_methods),
+            "streams": [s.name for s in (self.api.streams if self.api else [])],
+            "supports_webhook": self.webhook is not None,
+            "webhook": None if self.webhook is None else self.webhook.model_dump(
+                mode="json", include={"signature", "timestamp", "delivery_id_header"}),
+            "rate_limits": self.rate_limits.model_dump(mode="json"),
+            "config_schema": json.loads(json.dumps(self.config_schema)),
+            "secret_fields": self.secret_fields(),
+        }
+
+
+def generated_schema() -> dict[str, Any]:
+    schema = Manifest.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://aria.example/schemas/connector-manifest.schema.json"
+    return schema
+
+
+@lru_cache(maxsize=1)
+def manifest_json_schema() -> dict[str, Any]:
+    return json.loads(SCHEMA_PATH.read_text())
+
+
+def validate_manifest_dict(data: Any) -> Manifest:
+    """JSON Schema first (structural, author-friendly errors), then the model (semantic checks)."""
+    validator = jsonschema.Draft202012Validator(manifest_json_schema())
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = [f"/{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors[:10]]
+        raise ManifestError("manifest does not match manifest.schema.json:\n  " + "\n  ".join(lines))
+    try:
+        return Manifest.model_validate(data)
+    except ValidationError as exc:
+        raise ManifestError(f"invalid manifest: {exc}") from None
+
+
+def load_manifest(path: str | Path) -> Manifest:
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ManifestError(f"{path}: not valid YAML: {exc}") from None
+    try:
+        return validate_manifest_dict(data)
+    except ManifestError as exc:
+        raise ManifestError(f"{path}: {exc}") from None
+
+
+if __name__ == "__main__":  # pragma: no cover - maintenance entry point
+    text = json.dumps(generated_schema(), indent=2, sort_keys=True) + "\n"
+    if "--check" in sys.argv:
+        sys.exit(0 if SCHEMA_PATH.read_text() == text else 1)
+    SCHEMA_PATH.write_text(text)
+    print(f"wrote {SCHEMA_PATH}")

@@ -1,0 +1,81 @@
+"""Value types exchanged between the SDK and the services."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from aria_contracts.events import DomainEntity
+
+
+@dataclass(frozen=True)
+class InstallationContext:
+    org_id: uuid.UUID
+    installation_id: uuid.UUID
+    integration_key: str
+
+
+@dataclass(frozen=True)
+class ConfigError:
+    path: str
+    message: str
+
+
+@dataclass(frozen=True)
+class ConnectionTestResult:
+    ok: bool
+    latency_ms: float
+    message: str
+    error_class: str | None = None
+
+
+@dataclass(frozen=True)
+class HealthStatus:
+    status: Literal["healthy", "degraded", "down"]
+    latency_ms: float
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RecordError:
+    stream: str
+    external_id: str | None
+    reason: str
+
+
+@dataclass
+class SyncBatch:
+    stream: str
+    events: list[DomainEntity]
+    checkpoint: dict[str, Any]
+    record_errors: list[RecordError] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class WebhookVerdict:
+    ok: bool
+    delivery_id: str
+    reason: str | None = None
+    challenge_response: dict[str, Any] | None = None
+
+
+@dataclass
+class WebhookParseResult:
+    events: list[DomainEntity]
+    record_errors: list[RecordError] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RuntimeOptions:
+    """Knobs a caller may override per instance (tests make delays tiny).
+
+    ``None`` means "use the manifest's rate_limits value".
+    """
+
+    max_retries: int | None = None
+    backoff_base_seconds: float | None = None
+    backoff_max_seconds: float | None = None
+    max_retry_after_seconds: float | None = None
+    page_size: int | None = None
+    request_timeout_seconds: float = 30.0

@@ -1,0 +1,5 @@
+"""Generic HMAC webhook: push-only connector, fully declarative (manifest.yaml)."""
+
+from aria_connectors.sdk.plugin import ConnectorPlugin
+
+connector = ConnectorPlugin.from_package(__name__)

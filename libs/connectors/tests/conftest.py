@@ -1,0 +1,100 @@
+"""Fixtures of the connector test-suite: one simulator per connector (real HTTP), reset per test."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+
+from aria_connectors import registry
+from aria_connectors.sdk import ConnectorPlugin, InstallationContext, RuntimeOptions
+from aria_connectors.sdk.templates import render
+from aria_connectors.testing import SimulatorControl, SimulatorServer
+
+PLUGINS = registry.discover(strict=True)
+KEYS = sorted(PLUGINS)
+
+# Tiny backoff so 5xx retries are fast; Retry-After values from simulators are honoured as sent.
+FAST = dict(max_retries=2, backoff_base_seconds=0.01, backoff_max_seconds=0.05, max_retry_after_seconds=5)
+
+
+@dataclass
+class Harness:
+    key: str
+    plugin: ConnectorPlugin
+    fixtures: dict[str, Any]
+    http: httpx.AsyncClient
+    url: str | None = None
+    control: SimulatorControl | None = None
+    instances: list = field(default_factory=list)
+    default_context: InstallationContext = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.default_context = InstallationContext(org_id=uuid.uuid4(), installation_id=uuid.uuid4(),
+                                                   integration_key=self.key)
+
+    def has(self, capability: str) -> bool:
+        return capability in self.plugin.manifest.capabilities
+
+    def require(self, capability: str) -> None:
+        if not self.has(capability):
+            pytest.skip(f"{self.key} does not declare capability {capability!r}")
+
+    def config(self, **overrides: Any) -> dict[str, Any]:
+        cfg = render(self.fixtures.get("config", {}), {"simulator_url": self.url or ""})
+        return {**cfg, **overrides}
+
+    def context(self) -> InstallationContext:
+        return InstallationContext(org_id=uuid.uuid4(), installation_id=uuid.uuid4(), integration_key=self.key)
+
+    def create(self, config: dict[str, Any] | None = None, *, context: InstallationContext | None = None,
+               **options: Any):
+        settings, secrets = self.plugin.split_config(self.config() if config is None else config)
+        runtime = {**FAST, **(self.fixtures.get("runtime") or {}), **options}
+        inst = self.plugin.create(context or self.default_context, settings, secrets, self.http,
+                                  options=RuntimeOptions(**runtime))
+        self.instances.append(inst)
+        return inst
+
+
+@pytest.fixture(scope="session")
+def simulator_servers():
+    started: dict[str, tuple[SimulatorServer, SimulatorControl]] = {}
+
+    def get(plugin: ConnectorPlugin):
+        if plugin.key not in started:
+            module = plugin.simulator_module()
+            if module is None or not hasattr(module, "create_app"):
+                return None
+            options = (plugin.conformance or {}).get("simulator", {}).get("options", {})
+            server = SimulatorServer(module.create_app(**options)).start()
+            started[plugin.key] = (server, SimulatorControl(server.url))
+        return started[plugin.key]
+
+    yield get
+    for server, control in started.values():
+        control.close()
+        server.stop()
+
+
+@pytest.fixture(params=KEYS)
+async def harness(request, simulator_servers):
+    plugin = PLUGINS[request.param]
+    fixtures = plugin.conformance
+    if fixtures is None:
+        pytest.fail(f"{plugin.key} ships no conformance.yaml")
+    async with httpx.AsyncClient(timeout=10) as http:
+        h = Harness(plugin.key, plugin, fixtures, http)
+        sim = simulator_servers(plugin)
+        if sim is not None:
+            server, control = sim
+            control.reset()
+            h.url, h.control = server.url, control
+        yield h
+        for inst in h.instances:
+            await inst.close()
+        if h.control is not None:
+            h.control.clear_faults()
