@@ -54,7 +54,8 @@ def create_app(service: ServiceDefinition) -> FastAPI:
     settings = service.settings
     configure_logging(settings.service_name, settings.log_level)
     configure_tracing(settings.service_name)
-    broker = create_broker(settings.kafka_bootstrap, client_id=f"aria-{service.name}")
+    broker = create_broker(settings.kafka_bootstrap, client_id=f"aria-{service.name}",
+                           graceful_timeout_s=settings.shutdown_grace_s)
     for router in service.kafka_routers:
         broker.include_router(router)
 

@@ -16,7 +16,7 @@ from aria_contracts.events import EVENT_MODELS
 _TOPIC_BY_TYPE = {m.event_type: m.topic for m in EVENT_MODELS}
 
 
-def create_broker(bootstrap: str, *, client_id: str) -> KafkaBroker:
+def create_broker(bootstrap: str, *, client_id: str, graceful_timeout_s: float = 10.0) -> KafkaBroker:
     """acks=all + idempotence: a publish returns only once the event is durably in Kafka."""
     return KafkaBroker(
         bootstrap,
@@ -25,6 +25,8 @@ def create_broker(bootstrap: str, *, client_id: str) -> KafkaBroker:
         enable_idempotence=True,
         middlewares=[KafkaTelemetryMiddleware(tracer_provider=trace.get_tracer_provider())],
         apply_types=True,
+        # On shutdown, handlers in flight get this long to finish before the consumer stops.
+        graceful_timeout=graceful_timeout_s,
         # Through the root logger, so broker logs are JSON with trace ids like everything else.
         logger=logging.getLogger("aria.kafka"),
     )

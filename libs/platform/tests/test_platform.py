@@ -1,0 +1,132 @@
+import uuid
+from pathlib import Path
+
+import pytest
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel
+
+from aria_contracts import Envelope
+from aria_contracts.events import InstallationInstalled
+from aria_platform.app import ServiceDefinition, create_app
+from aria_platform.auth import Principal, require_role, require_service
+from aria_platform.db import create_pool, migrate
+from aria_platform.outbox import claim, enqueue
+from aria_platform.pagination import decode_cursor, encode_cursor
+from aria_platform.problems import Problem
+from aria_platform.settings import ServiceSettings, load_settings
+from aria_platform.testing import (KafkaProbe, bearer, create_database, running_app, service_token, user_token)
+
+router = APIRouter()
+
+
+class Body(BaseModel):
+    name: str
+
+
+@router.post("/things")
+async def make_thing(body: Body, who: Principal = Depends(require_role("operator"))) -> dict:
+    if body.name == "taken":
+        raise Problem(409, "thing_exists", "Conflict", "a thing with this name exists")
+    return {"org": str(who.org_id)}
+
+
+@router.get("/internal")
+async def internal(who: Principal = Depends(require_service("installer"))) -> dict:
+    return {"service": who.service}
+
+
+@pytest.fixture(scope="module")
+async def database(infra, kafka_topics, tmp_path_factory):
+    url = await create_database(infra, "platform")
+    await migrate(url, tmp_path_factory.mktemp("no-service-migrations"))
+    return url
+
+
+@pytest.fixture(scope="module")
+async def client(infra, database):
+    settings = ServiceSettings(service_name="platform-test", database_url=database, jwt_secret=infra.jwt_secret,
+                               kafka_bootstrap=infra.kafka_bootstrap, outbox_poll_interval_s=0.2)
+    async with running_app(create_app(ServiceDefinition(name="platform-test", title="t", description="d",
+                                                        settings=settings, routers=[router]))) as c:
+        yield c
+
+
+async def test_probes_metrics_and_asyncapi(client):
+    assert (await client.get("/healthz")).json()["status"] == "ok"
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["checks"] == {"postgres": "ok", "kafka": "ok"}
+    await client.get("/healthz")
+    assert "aria_http_requests_total" in (await client.get("/metrics")).text
+    assert (await client.get("/asyncapi.json")).json()["asyncapi"]
+
+
+async def test_errors_are_problem_json_with_stable_codes(client, infra):
+    org = uuid.uuid4()
+    op = bearer(user_token(infra, org_id=org, role="operator"))
+    cases = [
+        (await client.post("/things", json={"name": "x"}), 401, "missing_token"),
+        (await client.post("/things", json={"name": "x"}, headers=bearer(user_token(infra, org_id=org, role="viewer"))),
+         403, "insufficient_role"),
+        (await client.post("/things", json={"nom": 1}, headers=op), 422, "validation_error"),
+        (await client.post("/things", json={"name": "taken"}, headers=op), 409, "thing_exists"),
+        (await client.get("/nowhere"), 404, "not_found"),
+        (await client.get("/internal", headers=op), 403, "service_not_allowed"),
+    ]
+    for response, status, code in cases:
+        assert response.status_code == status and response.json()["code"] == code, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+    assert (await client.post("/things", json={"name": "x"}, headers=op)).json() == {"org": str(org)}
+    assert (await client.get("/internal", headers=bearer(service_token(infra, "installer")))).json() == {
+        "service": "installer"}
+
+
+async def test_validation_errors_never_echo_input_values(client, infra):
+    op = bearer(user_token(infra, org_id=uuid.uuid4(), role="operator"))
+    response = await client.post("/things", json={"name": {"secret": "hunter2-value"}}, headers=op)
+    assert response.status_code == 422 and "hunter2-value" not in response.text
+
+
+def test_cursor_round_trip_and_tampering():
+    assert decode_cursor(encode_cursor(["2026-01-01", "abc"]), arity=2) == ["2026-01-01", "abc"]
+    for bad in ("%%%", encode_cursor([1]), "bm90IGpzb24"):
+        with pytest.raises(Problem) as err:
+            decode_cursor(bad, arity=2)
+        assert err.value.code == "invalid_cursor"
+
+
+def test_missing_settings_name_the_variable(monkeypatch, capsys):
+    monkeypatch.delenv("ARIA_DATABASE_URL", raising=False)
+    with pytest.raises(SystemExit) as exit_:
+        load_settings(ServiceSettings)
+    assert exit_.value.code == 2 and "ARIA_DATABASE_URL" in capsys.readouterr().err
+
+
+async def test_migrations_apply_once_and_refuse_edited_files(infra, tmp_path):
+    url = await create_database(infra, "migrations")
+    (tmp_path / "0001_things.sql").write_text("CREATE TABLE things (id int);")
+    assert await migrate(url, tmp_path) == ["platform/0001_outbox_inbox.sql", "0001_things.sql"]
+    assert await migrate(url, tmp_path) == []
+    (tmp_path / "0001_things.sql").write_text("CREATE TABLE things (id bigint);")
+    with pytest.raises(RuntimeError, match="changed after it was applied"):
+        await migrate(url, tmp_path)
+
+
+async def test_outbox_rows_reach_kafka_once_and_inbox_claims_once(client, infra, database):
+    inst, org = uuid.uuid4(), uuid.uuid4()
+    envelope = Envelope.wrap(InstallationInstalled(installation_id=inst, org_id=org, integration_key="k", revision=1,
+                                                   actor="t"), source="test", org_id=org, installation_id=inst)
+    async with KafkaProbe(infra.kafka_bootstrap, "aria.installation.lifecycle") as probe:
+        pool = await create_pool(database)
+        conn = await pool.acquire()
+        try:
+            async with conn.transaction():
+                await enqueue(conn, envelope)
+            got = await probe.wait_for(lambda e: e.event_id == envelope.event_id)
+            await probe.drain(0.5)
+            assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
+            assert await claim(conn, consumer="c", dedup_key=envelope.dedup_key) is True
+            assert await claim(conn, consumer="c", dedup_key=envelope.dedup_key) is False
+        finally:
+            await pool.release(conn)
+            await pool.close()
+    assert len([e for _, e, _ in probe.seen if e.event_id == envelope.event_id]) == 1 and got
