@@ -1,0 +1,103 @@
+"""Browse the catalog: search, filter, facet, paginate, and one entry with its setup requirements."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, get_args
+
+import asyncpg
+
+from aria_platform.problems import Problem
+
+from . import repo
+from .query import DIMENSIONS, CatalogQuery, build_query, decode_cursor, encode_cursor
+
+# Facet dimension → column (unnest: for array columns).
+FACETS = {"category": "category", "capability": "unnest:capabilities", "data_type": "unnest:data_types",
+          "auth_method": "unnest:auth_methods", "pricing_model": "pricing_model"}
+
+
+def _sdk_vocabulary() -> dict[str, set[str]]:
+    """Values the connector SDK allows in manifests: valid filters even before a connector uses them."""
+    try:
+        from aria_connectors.sdk import manifest as m
+
+        return {"category": set(get_args(m.Category)), "capability": set(get_args(m.Capability)),
+                "data_type": set(get_args(m.DataType)), "auth_method": set(get_args(m.AuthType)),
+                "pricing_model": set(get_args(m.PricingModel))}
+    except Exception:  # the SDK may rename these; the catalog's own values still count
+        return {}
+
+
+_SDK_VOCABULARY = _sdk_vocabulary()
+
+
+async def vocabulary(pool: asyncpg.Pool) -> dict[str, set[str]]:
+    present = await repo.vocabulary(pool)
+    return {d: set(present[d]) | _SDK_VOCABULARY.get(d, set()) for d in DIMENSIONS}
+
+
+async def parse_query(*, pool: asyncpg.Pool, values: dict[str, list[str]], **params: Any) -> CatalogQuery:
+    return build_query(values=values, vocabulary=await vocabulary(pool), **params)
+
+
+def _summary(row: asyncpg.Record) -> dict[str, Any]:
+    item = {k: v for k, v in dict(row).items() if k != "sort_value"}
+    item["average_rating"] = float(item["average_rating"])
+    return item
+
+
+async def search(*, pool: asyncpg.Pool, org_id: uuid.UUID, query: CatalogQuery, cursor: str | None,
+                 limit: int) -> dict[str, Any]:
+    after = decode_cursor(query, cursor) if cursor else None
+    rows = await repo.list_page(pool, q=query, org_id=org_id, after=after, limit=limit + 1)
+    page, more = rows[:limit], len(rows) > limit
+    next_cursor = encode_cursor(query, page[-1]["sort_value"], page[-1]["key"]) if more and page else None
+    return {"items": [_summary(r) for r in page], "next_cursor": next_cursor, "limit": limit, "sort": query.sort}
+
+
+async def facets(*, pool: asyncpg.Pool, org_id: uuid.UUID, query: CatalogQuery) -> dict[str, Any]:
+    rows = await repo.facet_counts(pool, q=query, org_id=org_id, dimensions=FACETS)
+    out: dict[str, Any] = {"total": 0, **{d: [] for d in FACETS}}
+    for row in rows:
+        if row["dimension"] == "_total":
+            out["total"] = row["count"]
+        else:
+            out[row["dimension"]].append({"value": row["value"], "count": row["count"]})
+    for d in FACETS:
+        out[d].sort(key=lambda f: (-f["count"], f["value"]))
+    return out
+
+
+def configuration_requirements(schema: dict[str, Any], secret_fields: list[str]) -> list[dict[str, Any]]:
+    """One line per configuration field the install wizard must ask for (JSON Schema → form)."""
+    props = schema.get("properties") or {}
+    required = set(schema.get("required") or [])
+    out = []
+    for name, spec in props.items():
+        spec = spec if isinstance(spec, dict) else {}
+        secret = (name in secret_fields or bool(spec.get("x-secret")) or bool(spec.get("writeOnly"))
+                  or spec.get("format") == "password")
+        kind = spec.get("type", "string")
+        field = {"field": name, "type": "/".join(kind) if isinstance(kind, list) else kind,
+                 "title": spec.get("title") or name, "description": spec.get("description"),
+                 "required": name in required, "secret": secret}
+        if "format" in spec:
+            field["format"] = spec["format"]
+        if "enum" in spec:
+            field["enum"] = spec["enum"]
+        if "default" in spec and not secret:
+            field["default"] = spec["default"]
+        out.append(field)
+    return out
+
+
+async def get_integration(*, pool: asyncpg.Pool, org_id: uuid.UUID, key: str) -> dict[str, Any]:
+    row = await repo.get_entry(pool, key=key, org_id=org_id)
+    if row is None:
+        raise Problem(404, "integration_not_found", "Integration not found", f"no integration with key {key!r}")
+    entry = dict(row)
+    entry["average_rating"] = float(entry["average_rating"])
+    entry["configuration_requirements"] = configuration_requirements(entry["config_schema"], entry["secret_fields"])
+    entry["removed_from_registry_at"] = entry.pop("removed_at")
+    return entry

@@ -1,0 +1,85 @@
+import asyncpg
+
+from aria_catalog.registry_sync import service as registry_sync
+from aria_platform.db import create_pool
+
+
+async def _rows(database, sql, *args):
+    conn = await asyncpg.connect(database)
+    try:
+        return await conn.fetch(sql, *args)
+    finally:
+        await conn.close()
+
+
+async def test_sync_is_idempotent_records_versions_and_deprecates_removed_keys(infra, kafka_topics, h):
+    database = await h.new_database(infra)
+    pool = await create_pool(database)
+    try:
+        entries = [h.entry("alpha_edr", "Alpha EDR", "Alpha"), h.entry("beta_siem", "Beta SIEM", "Beta",
+                                                                         category="siem")]
+        first = await registry_sync.sync_catalog(pool=pool, entries=entries)
+        assert sorted(first.added) == ["alpha_edr", "beta_siem"]
+        before = {r["key"]: r["updated_at"] for r in await _rows(database, "SELECT key, updated_at FROM integration_catalog")}
+
+        second = await registry_sync.sync_catalog(pool=pool, entries=entries)
+        assert not second.changed and sorted(second.unchanged) == ["alpha_edr", "beta_siem"]
+        after = {r["key"]: r["updated_at"] for r in await _rows(database, "SELECT key, updated_at FROM integration_catalog")}
+        assert after == before, "an unchanged registry writes nothing"
+        assert len(await _rows(database, "SELECT 1 FROM catalog_versions")) == 2
+
+        bumped = [h.entry("alpha_edr", "Alpha EDR", "Alpha", version="1.1.0"), entries[1]]
+        third = await registry_sync.sync_catalog(pool=pool, entries=bumped)
+        assert third.version_changed == ["alpha_edr"] and third.unchanged == ["beta_siem"]
+        history = await registry_sync.history(pool=pool, key="alpha_edr")
+        assert [(r["change"], r["version"], r["previous_version"]) for r in history] == [
+            ("added", "1.0.0", None), ("version_changed", "1.1.0", "1.0.0")]
+
+        fourth = await registry_sync.sync_catalog(pool=pool, entries=bumped[:1])
+        assert fourth.removed == ["beta_siem"]
+        beta = (await _rows(database, "SELECT is_deprecated, removed_at, version FROM integration_catalog "
+                                      "WHERE key = 'beta_siem'"))[0]
+        assert beta["is_deprecated"] and beta["removed_at"] is not None and beta["version"] == "1.0.0"
+        assert not (await registry_sync.sync_catalog(pool=pool, entries=bumped[:1])).changed
+
+        # Coming back restores it (not deprecated unless its manifest says so).
+        fifth = await registry_sync.sync_catalog(pool=pool, entries=bumped)
+        assert fifth.restored == ["beta_siem"]
+        beta = (await _rows(database, "SELECT is_deprecated, removed_at FROM integration_catalog WHERE key = 'beta_siem'"))[0]
+        assert not beta["is_deprecated"] and beta["removed_at"] is None
+        assert [r["change"] for r in await registry_sync.history(pool=pool, key="beta_siem")] == [
+            "added", "removed", "restored"]
+    finally:
+        await pool.close()
+
+
+async def test_sync_tolerates_optional_keys_and_rejects_bad_entries(infra, kafka_topics, h):
+    database = await h.new_database(infra)
+    pool = await create_pool(database)
+    try:
+        minimal = {"key": "minimal_one", "name": "Minimal", "vendor": "Min", "category": "custom", "version": "0.1.0"}
+        report = await registry_sync.sync_catalog(pool=pool, entries=[minimal, {"key": "Bad Key!"}, {"name": "x"}])
+        assert report.added == ["minimal_one"] and len(report.skipped) == 2
+        row = (await _rows(database, "SELECT * FROM integration_catalog WHERE key = 'minimal_one'"))[0]
+        assert row["capabilities"] == [] and row["supports_webhooks"] is False and row["config_schema"] == "{}"
+        # An empty registry (packaging fault) deprecates nothing.
+        assert not (await registry_sync.sync_catalog(pool=pool, entries=[])).removed
+    finally:
+        await pool.close()
+
+
+async def test_service_start_syncs_from_the_connector_registry(infra, kafka_topics, h):
+    from aria_connectors import registry
+
+    expected = set(registry.discover())
+    assert expected, "the connector registry should ship at least one connector"
+    database = await h.new_database(infra)
+    _, client_cm = h.app_client(infra, database, registry_sync_on_start=True)
+    async with client_cm:
+        keys = {r["key"] for r in await _rows(database, "SELECT key FROM integration_catalog WHERE NOT is_deprecated")}
+    assert keys == expected
+    # A second start changes nothing.
+    _, client_cm = h.app_client(infra, database, registry_sync_on_start=True)
+    async with client_cm:
+        pass
+    assert len(await _rows(database, "SELECT 1 FROM catalog_versions")) == len(expected)
