@@ -1,0 +1,218 @@
+"""Receive a vendor webhook: admit, verify, dedup, publish. Plain functions; views adapt HTTP.
+
+Order of checks for POST /v1/webhooks/{installation_id} (each failure is problem+json):
+unknown / not live installation or connector without webhooks → 404; rate limit → 429; content
+type (views) → 415; size (views) → 413; signature with the leased secret → 401; payload → 400;
+then one Postgres transaction: insert the delivery (a replay → 200 duplicate), publish the
+events with acks=all, commit → 202. Kafka failing rolls the row back → 503, so the vendor's
+retry is accepted later and nothing is lost or half-recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import asyncpg
+import httpx
+import structlog
+from faststream.kafka import KafkaBroker
+from prometheus_client import Counter
+
+from aria_connectors import BadWebhookPayload, ConnectorPlugin, InstallationContext, registry
+from aria_contracts.events import WebhookReceived
+from aria_platform import kafka
+from aria_platform.outbox import traced
+from aria_platform.problems import Problem
+
+from ..endpoints import service as endpoints
+from .limits import TokenBuckets, retry_after_header
+from .secrets import LeasedSecrets, SecretUnavailable
+from . import repo
+
+log = structlog.get_logger(__name__)
+SOURCE = "webhook-ingest"
+DELIVERIES = Counter("aria_webhook_deliveries_total", "Webhook deliveries by outcome", ["outcome"])
+# A lease older than this is renewed once when a signature does not verify (the secret may have
+# just been replaced); younger leases are trusted, so forged floods cannot hammer vault-gateway.
+RELEASE_AFTER_S = 5.0
+_REASON_MAX = 300
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status_code: int
+    body: dict[str, Any]
+
+
+def endpoint_not_found() -> Problem:
+    # One answer for unknown, not live and no-webhook installations: no oracle for probing ids.
+    return Problem(404, "webhook_endpoint_not_found", "Webhook endpoint not found",
+                   "no live webhook endpoint for this installation")
+
+
+class Connectors:
+    """Connector plugins by key, loaded once per process (plugins hold no tenant state)."""
+
+    def __init__(self) -> None:
+        self._plugins: dict[str, ConnectorPlugin] = {}
+
+    def get(self, key: str) -> ConnectorPlugin | None:
+        plugin = self._plugins.get(key)
+        if plugin is None:
+            try:
+                plugin = registry.get(key)
+            except registry.UnknownConnector:
+                log.warning("unknown connector for webhook endpoint", integration_key=key)
+                return None
+            self._plugins[key] = plugin
+        return plugin
+
+
+async def admit(*, pool: asyncpg.Pool, limiter: TokenBuckets, connectors: Connectors,
+                installation_id: uuid.UUID) -> tuple[asyncpg.Record, ConnectorPlugin]:
+    """The live endpoint and its connector, or 404; then one token from its bucket, or 429."""
+    endpoint = await endpoints.live_endpoint(pool=pool, installation_id=installation_id)
+    plugin = connectors.get(endpoint["integration_key"]) if endpoint is not None else None
+    if endpoint is None or plugin is None or plugin.manifest.webhook is None:
+        DELIVERIES.labels("not_found").inc()
+        raise endpoint_not_found()
+    wait = limiter.take(installation_id)
+    if wait is not None:
+        DELIVERIES.labels("rate_limited").inc()
+        raise Problem(429, "rate_limited", "Too many deliveries",
+                      "this installation's webhook rate limit is exceeded; retry later",
+                      headers={"Retry-After": retry_after_header(wait)})
+    return endpoint, plugin
+
+
+async def reject(*, pool: asyncpg.Pool, endpoint: asyncpg.Record, status: int, code: str, title: str, detail: str,
+                 delivery_id: str | None = None, payload_sha256: str | None = None) -> Problem:
+    """Record a rejected delivery (reason only) and return the problem to answer with."""
+    await repo.insert_outcome(pool, installation_id=endpoint["installation_id"], org_id=endpoint["org_id"],
+                              delivery_id=delivery_id, payload_sha256=payload_sha256, status="rejected",
+                              reason=f"{code}: {detail}"[:_REASON_MAX])
+    DELIVERIES.labels(code).inc()
+    log.info("webhook rejected", installation_id=str(endpoint["installation_id"]), code=code, reason=detail)
+    return Problem(status, code, title, detail)
+
+
+async def receive(*, pool: asyncpg.Pool, broker: KafkaBroker, http: httpx.AsyncClient, secrets: LeasedSecrets,
+                  endpoint: asyncpg.Record, plugin: ConnectorPlugin, headers: Mapping[str, str], body: bytes,
+                  publish_timeout_s: float) -> Outcome:
+    """Verify, normalize, dedup and publish one delivery whose size and content type were checked."""
+    installation_id, org_id = endpoint["installation_id"], endpoint["org_id"]
+    received_at = datetime.now(timezone.utc)
+    payload_sha256 = hashlib.sha256(body).hexdigest()
+    context = InstallationContext(org_id=org_id, installation_id=installation_id,
+                                  integration_key=endpoint["integration_key"])
+    try:
+        leased, age = await secrets.get(installation_id=installation_id, credential_ref=endpoint["credential_ref"])
+    except SecretUnavailable:
+        raise await reject(pool=pool, endpoint=endpoint, status=401, code="signing_secret_unavailable",
+                           title="Webhook cannot be verified", payload_sha256=payload_sha256,
+                           detail="no signing secret is configured for this installation") from None
+    instance = plugin.create(context=context, settings=dict(endpoint["settings"] or {}), secrets=leased, http=http)
+    verdict = instance.verify_webhook(headers, body, leased, datetime.now(timezone.utc))
+    if not verdict.ok and age >= RELEASE_AFTER_S:
+        leased, _ = await secrets.get(installation_id=installation_id, credential_ref=endpoint["credential_ref"],
+                                      max_age_s=RELEASE_AFTER_S)
+        verdict = instance.verify_webhook(headers, body, leased, datetime.now(timezone.utc))
+    if not verdict.ok:
+        raise await reject(pool=pool, endpoint=endpoint, status=401, code="invalid_signature",
+                           title="Webhook signature rejected", detail=verdict.reason or "signature not valid",
+                           delivery_id=verdict.delivery_id, payload_sha256=payload_sha256)
+    if verdict.challenge_response is not None:
+        # URL-verification handshake: answered, nothing recorded or published.
+        DELIVERIES.labels("challenge").inc()
+        return Outcome(200, verdict.challenge_response)
+
+    try:
+        events = instance.webhook_events(headers, body, verdict.delivery_id)
+    except BadWebhookPayload as exc:
+        raise await reject(pool=pool, endpoint=endpoint, status=400, code="malformed_payload",
+                           title="Webhook payload not understood", detail=exc.message,
+                           delivery_id=verdict.delivery_id, payload_sha256=payload_sha256) from None
+    except Exception:
+        log.exception("connector failed on a webhook", integration_key=endpoint["integration_key"],
+                      installation_id=str(installation_id))
+        await reject(pool=pool, endpoint=endpoint, status=500, code="webhook_processing_failed",
+                     title="Webhook processing failed", detail="the connector failed on this payload",
+                     delivery_id=verdict.delivery_id, payload_sha256=payload_sha256)
+        raise Problem(500, "webhook_processing_failed", "Webhook processing failed",
+                      "the error was logged; retry later") from None
+
+    received = WebhookReceived(installation_id=installation_id, org_id=org_id,
+                               integration_key=endpoint["integration_key"], delivery_id=verdict.delivery_id,
+                               payload_sha256=payload_sha256, event_count=len(events),
+                               received_at=received_at)
+    envelopes = [traced(e, source=SOURCE, org_id=org_id, installation_id=installation_id) for e in events]
+    envelopes.append(traced(received, source=SOURCE, org_id=org_id, installation_id=installation_id))
+    return await _record_and_publish(pool=pool, broker=broker, endpoint=endpoint, delivery_id=verdict.delivery_id,
+                                     payload_sha256=payload_sha256, envelopes=envelopes, event_count=len(events),
+                                     publish_timeout_s=publish_timeout_s)
+
+
+class _PublishFailed(Exception):
+    pass
+
+
+async def _record_and_publish(*, pool: asyncpg.Pool, broker: KafkaBroker, endpoint: asyncpg.Record, delivery_id: str,
+                              payload_sha256: str, envelopes: list, event_count: int,
+                              publish_timeout_s: float) -> Outcome:
+    installation_id, org_id = endpoint["installation_id"], endpoint["org_id"]
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            row_id = await repo.insert_accepted(conn, installation_id=installation_id, org_id=org_id,
+                                                delivery_id=delivery_id, payload_sha256=payload_sha256,
+                                                event_count=event_count)
+            if row_id is None:
+                await repo.insert_outcome(conn, installation_id=installation_id, org_id=org_id,
+                                          delivery_id=delivery_id, payload_sha256=payload_sha256,
+                                          status="duplicate", reason="delivery id already accepted")
+                DELIVERIES.labels("duplicate").inc()
+                return Outcome(200, {"status": "duplicate", "delivery_id": delivery_id})
+            try:
+                # acks=all: returns only once every event is durably in Kafka.
+                await asyncio.wait_for(kafka.publish_batch(broker, envelopes), publish_timeout_s)
+            except Exception as exc:
+                raise _PublishFailed(type(exc).__name__) from exc  # leaving the block rolls the row back
+    except _PublishFailed as exc:
+        # Some events may have reached Kafka before the failure; the vendor's retry republishes
+        # them with the same deterministic ids and dedup keys, so consumers see no duplicate fact.
+        log.warning("kafka publish failed; delivery rolled back", installation_id=str(installation_id),
+                    delivery_id=delivery_id, error=str(exc))
+        DELIVERIES.labels("kafka_unavailable").inc()
+        raise Problem(503, "kafka_unavailable", "Temporarily unable to accept the delivery",
+                      "events could not be published; nothing was recorded, retry later",
+                      headers={"Retry-After": "10"}) from None
+    DELIVERIES.labels("accepted").inc()
+    log.info("webhook accepted", installation_id=str(installation_id), delivery_id=delivery_id, events=event_count)
+    return Outcome(202, {"status": "accepted", "delivery_id": delivery_id, "events": event_count})
+
+
+def encode_cursor(row_id: int) -> str:
+    return f"d{row_id}"
+
+
+def decode_cursor(cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    if not (cursor.startswith("d") and cursor[1:].isdigit()):
+        raise Problem(400, "invalid_cursor", "Invalid cursor", "use the next_cursor of a previous page")
+    return int(cursor[1:])
+
+
+async def list_deliveries(*, pool: asyncpg.Pool, installation_id: uuid.UUID, org_id: uuid.UUID | None,
+                          cursor: str | None, limit: int) -> dict:
+    """Newest first; `next_cursor` is None on the last page."""
+    rows = await repo.list_deliveries(pool, installation_id=installation_id, org_id=org_id,
+                                      before_id=decode_cursor(cursor), limit=limit + 1)
+    page = rows[:limit]
+    return {"items": [dict(r) for r in page],
+            "next_cursor": encode_cursor(page[-1]["id"]) if len(rows) > limit else None}

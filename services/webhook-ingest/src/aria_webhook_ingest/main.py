@@ -1,0 +1,46 @@
+"""Wires webhook-ingest: settings → lease client, rate limiter → routes and lifecycle subscriber."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aria_platform.app import ServiceDefinition
+from aria_platform.cli import service_cli
+from aria_platform.internal import InternalClient
+from aria_platform.runtime import Runtime
+
+from .deliveries import views as delivery_views
+from .deliveries.limits import TokenBuckets
+from .deliveries.secrets import LeasedSecrets
+from .deliveries.service import Connectors
+from .endpoints import events as endpoint_events
+from .settings import WebhookIngestSettings, load
+
+
+async def _start(rt: Runtime) -> None:
+    s: WebhookIngestSettings = rt.settings  # type: ignore[assignment]
+    if s.jwt_secret is None:
+        raise RuntimeError("ARIA_JWT_SECRET is required to call vault-gateway with a service identity")
+    client = InternalClient(rt.http, s.vault_gateway_url, service="webhook-ingest",
+                            secret=s.jwt_secret.get_secret_value(), issuer=s.jwt_issuer, audience=s.jwt_audience,
+                            target="vault-gateway")
+    rt.extras["secrets"] = LeasedSecrets(client, ttl_s=s.secret_cache_s)
+    rt.extras["limiter"] = TokenBuckets(rate_per_s=s.rate_limit_per_s, burst=s.rate_limit_burst)
+    rt.extras["connectors"] = Connectors()
+
+
+def define(settings: WebhookIngestSettings) -> ServiceDefinition:
+    return ServiceDefinition(
+        name="webhook-ingest", title="ARIA webhook-ingest",
+        description="Public endpoints where vendors push webhooks: verified by signature with the installation's "
+                    "leased secret, size- and rate-limited, deduplicated by delivery id, normalized by the "
+                    "connector and published to Kafka (acks=all) before the vendor gets 202.",
+        settings=settings, routers=[delivery_views.public, delivery_views.internal],
+        kafka_routers=[endpoint_events.build_router(group_id=settings.endpoints_group_id)],
+        on_start=[_start],
+        # Deliveries are published synchronously inside their transaction; nothing uses the outbox.
+        outbox=False,
+    )
+
+
+cli = service_cli(load_settings=load, define=define, migrations=Path(__file__).parent / "migrations")

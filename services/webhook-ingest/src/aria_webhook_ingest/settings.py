@@ -1,0 +1,22 @@
+from aria_platform.settings import ServiceSettings, load_settings
+
+
+class WebhookIngestSettings(ServiceSettings):
+    service_name: str = "webhook-ingest"
+    http_port: int = 8005
+    vault_gateway_url: str = "http://127.0.0.1:8003"
+    # Largest body accepted (Content-Length and bytes actually read); bigger → 413.
+    max_body_bytes: int = 1024 * 1024
+    # Token bucket per installation, per process: sustained rate and burst. Over it → 429.
+    rate_limit_per_s: float = 20.0
+    rate_limit_burst: int = 50
+    # How long a leased signing secret is reused before asking vault-gateway again.
+    secret_cache_s: float = 30.0
+    # Kafka publish (acks=all) must finish within this; otherwise the delivery is rolled back → 503.
+    publish_timeout_s: float = 10.0
+    # Consumer group that keeps webhook_endpoints current from the installation lifecycle topic.
+    endpoints_group_id: str = "webhook-ingest.endpoints"
+
+
+def load() -> WebhookIngestSettings:
+    return load_settings(WebhookIngestSettings)
