@@ -1,0 +1,108 @@
+"""What a job and a connection test share: leasing the credential and opening a connector.
+
+Secrets live only in the connector instance for the duration of one job or test: they are
+leased from vault-gateway, handed to ``plugin.create`` and never logged, stored or put in an
+error message (messages are built from status codes and our own text only).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import structlog
+
+from aria_connectors import InstallationContext, registry
+from aria_connectors.errors import ConnectorError
+from aria_platform.internal import InternalClient
+from aria_platform.problems import Problem
+from aria_platform.runtime import Runtime
+
+from .outbound import guarded_client
+from .settings import SyncRunnerSettings
+
+log = structlog.get_logger(__name__)
+SERVICE = "sync-runner"
+
+
+class RunError(Exception):
+    """A classified failure outside the connector (lease, unknown connector, internal)."""
+
+    def __init__(self, error_class: str, message: str):
+        super().__init__(message)
+        self.error_class, self.message = error_class, message
+
+
+def classify(exc: BaseException) -> tuple[str, str]:
+    if isinstance(exc, (RunError, ConnectorError)):
+        return exc.error_class, exc.message  # type: ignore[union-attr]
+    return "internal", f"unexpected error ({type(exc).__name__}); see sync-runner logs"
+
+
+async def wire(rt: Runtime) -> None:
+    """on_start hook: the vault-gateway client and the one guarded client for vendor HTTP."""
+    ensure_wired(rt)
+
+
+def ensure_wired(rt: Runtime) -> None:
+    """Idempotent; subscribers call it too, because the broker starts before on_start hooks run."""
+    if "outbound" in rt.extras:
+        return
+    s: SyncRunnerSettings = rt.settings  # type: ignore[assignment]
+    if s.jwt_secret is None:
+        raise RuntimeError("sync-runner needs ARIA_JWT_SECRET to sign its service identity for vault-gateway")
+    rt.extras["vault_gateway"] = InternalClient(
+        rt.http, s.vault_gateway_url, service=SERVICE, secret=s.jwt_secret.get_secret_value(),
+        issuer=s.jwt_issuer, audience=s.jwt_audience, target="vault-gateway")
+    rt.extras["outbound"] = guarded_client(allowlist=s.outbound_allowlist, timeout_s=s.outbound_timeout_s,
+                                           max_redirects=s.outbound_max_redirects)
+    rt.extras["active_jobs"] = set()
+
+
+async def unwire(rt: Runtime) -> None:
+    client: httpx.AsyncClient | None = rt.extras.get("outbound")
+    if client is not None:
+        await client.aclose()
+
+
+def plugin_for(integration_key: str):
+    try:
+        return registry.get(integration_key)
+    except registry.UnknownConnector:
+        raise RunError("configuration", f"no connector {integration_key!r} is installed in sync-runner") from None
+
+
+async def lease_secrets(vault_gateway: InternalClient, *, credential_ref: str | None,
+                        installation_id: uuid.UUID) -> dict[str, Any]:
+    """The installation's secret fields, or {} when it has no credential."""
+    if not credential_ref:
+        return {}
+    try:
+        ref = uuid.UUID(str(credential_ref))
+    except ValueError:
+        raise RunError("configuration", "credential reference is not a valid reference") from None
+    try:
+        response = await vault_gateway.request("POST", f"/internal/v1/credentials/{ref}/lease",
+                                               json={"installation_id": str(installation_id)})
+    except Problem as exc:
+        raise RunError("transient", f"could not lease the credential: {exc.detail}") from None
+    if response.status_code == 200:
+        return dict(response.json()["secrets"])
+    if response.status_code == 404:
+        raise RunError("configuration", "credential not found for this installation (never stored or shredded)")
+    if response.status_code == 410:
+        raise RunError("configuration", "credential was destroyed; store the credential again")
+    if response.status_code in (401, 403):
+        raise RunError("internal", f"vault-gateway refused sync-runner's identity (HTTP {response.status_code})")
+    raise RunError("internal", f"vault-gateway answered HTTP {response.status_code} to the lease")
+
+
+def open_instance(plugin, *, org_id: uuid.UUID, installation_id: uuid.UUID, integration_key: str,
+                  settings: dict[str, Any], secrets: dict[str, Any], http: httpx.AsyncClient):
+    """A new connector instance (one per job or test), holding this installation's secrets only."""
+    context = InstallationContext(org_id=org_id, installation_id=installation_id, integration_key=integration_key)
+    secret_names = set(plugin.manifest.secret_fields())
+    # Settings travel through Kafka and Postgres: a secret field there is ignored, only the lease counts.
+    settings = {k: v for k, v in settings.items() if k not in secret_names}
+    return plugin.create(context=context, settings=settings, secrets=secrets, http=http)

@@ -1,0 +1,82 @@
+"""Internal HTTP API over sync jobs (for installer)."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from datetime import datetime
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
+
+from aria_platform.auth import Principal, require_service
+from aria_platform.problems import Problem
+from aria_platform.runtime import Runtime, get_runtime
+
+from . import service
+
+router = APIRouter(prefix="/internal/v1", tags=["sync jobs (internal)"])
+
+
+class SyncJobOut(BaseModel):
+    id: uuid.UUID
+    org_id: uuid.UUID
+    installation_id: uuid.UUID
+    integration_key: str
+    request_id: uuid.UUID
+    sync_type: str
+    status: str
+    progress_percent: int
+    total_records: int | None
+    processed_records: int
+    failed_records: int
+    published_events: int
+    started_at: datetime | None
+    completed_at: datetime | None
+    retry_count: int
+    max_retries: int
+    error_class: str | None
+    error_message: str | None
+    triggered_by: str
+    config_version: int | None
+    connector_version: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class SyncJobPage(BaseModel):
+    items: list[SyncJobOut]
+    next_cursor: str | None
+
+
+def _encode(cursor: tuple[datetime, uuid.UUID] | None) -> str | None:
+    if cursor is None:
+        return None
+    return base64.urlsafe_b64encode(f"{cursor[0].isoformat()}|{cursor[1]}".encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        at, _, job_id = raw.partition("|")
+        return datetime.fromisoformat(at), uuid.UUID(job_id)
+    except (ValueError, UnicodeDecodeError):
+        raise Problem(422, "invalid_cursor", "Invalid cursor", "pass back the next_cursor of a previous page") from None
+
+
+@router.get("/installations/{installation_id}/sync-jobs", response_model=SyncJobPage,
+            summary="Sync jobs of an installation, newest first (cursor pagination)")
+async def list_jobs(installation_id: uuid.UUID, limit: int = Query(50, ge=1, le=200), cursor: str | None = None,
+                    rt: Runtime = Depends(get_runtime),
+                    caller: Principal = Depends(require_service("installer"))) -> SyncJobPage:
+    items, nxt = await service.list_jobs(pool=rt.pool, installation_id=installation_id, limit=limit,
+                                         cursor=_decode(cursor))
+    return SyncJobPage(items=[SyncJobOut(**i) for i in items], next_cursor=_encode(nxt))
+
+
+@router.get("/sync-jobs/{job_id}", response_model=SyncJobOut, summary="One sync job")
+async def get_job(job_id: uuid.UUID, rt: Runtime = Depends(get_runtime),
+                  caller: Principal = Depends(require_service("installer"))) -> SyncJobOut:
+    return SyncJobOut(**await service.get_job(pool=rt.pool, job_id=job_id))

@@ -1,0 +1,28 @@
+"""Wires sync-runner: settings → vault-gateway client + guarded vendor HTTP client → routes, subscribers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aria_platform.app import ServiceDefinition
+from aria_platform.cli import service_cli
+
+from . import connectors
+from .connections import views as connection_views
+from .jobs import events as job_events
+from .jobs import views as job_views
+from .settings import SyncRunnerSettings, load
+
+
+def define(settings: SyncRunnerSettings) -> ServiceDefinition:
+    return ServiceDefinition(
+        name="sync-runner", title="ARIA sync-runner",
+        description="Runs connector syncs: leases credentials from vault-gateway, pulls vendor data through an "
+                    "SSRF-guarded client, publishes normalized entity events and job lifecycle events.",
+        settings=settings, routers=[connection_views.router, job_views.router],
+        kafka_routers=[job_events.build_router(group_id=settings.sync_group_id)],
+        on_start=[connectors.wire], on_stop=[connectors.unwire],
+    )
+
+
+cli = service_cli(load_settings=load, define=define, migrations=Path(__file__).parent / "migrations")
