@@ -65,12 +65,13 @@ def create_app(service: ServiceDefinition) -> FastAPI:
         runtime = Runtime(settings=settings, pool=pool, broker=broker, http=httpx.AsyncClient(timeout=10.0))
         app.state.runtime = runtime
         broker.context.set_global("runtime", runtime)
+        # Hooks first: subscribers may get a message as soon as the broker starts.
+        for hook in service.on_start:
+            await hook(runtime)
         await broker.start()
         relay = OutboxRelay(pool, broker, poll_interval_s=settings.outbox_poll_interval_s) if service.outbox else None
         if relay:
             await relay.start()
-        for hook in service.on_start:
-            await hook(runtime)
         log.info("service started", port=settings.http_port)
         try:
             yield

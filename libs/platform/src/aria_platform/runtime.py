@@ -10,6 +10,7 @@ import httpx
 from fastapi import Request
 from faststream.kafka import KafkaBroker
 
+from .internal import InternalClient
 from .settings import ServiceSettings
 
 
@@ -20,6 +21,14 @@ class Runtime:
     broker: KafkaBroker
     http: httpx.AsyncClient
     extras: dict[str, Any] = field(default_factory=dict)
+
+    def internal_client(self, base_url: str, *, target: str) -> InternalClient:
+        """A client for another service's internal API, signed with this service's identity."""
+        s = self.settings
+        if s.jwt_secret is None:
+            raise RuntimeError(f"{s.service_name} needs ARIA_JWT_SECRET to sign its service identity for {target}")
+        return InternalClient(self.http, base_url, service=s.service_name, secret=s.jwt_secret.get_secret_value(),
+                              issuer=s.jwt_issuer, audience=s.jwt_audience, target=target)
 
 
 def get_runtime(request: Request) -> Runtime:

@@ -6,7 +6,6 @@ from pathlib import Path
 
 from aria_platform.app import ServiceDefinition
 from aria_platform.cli import service_cli
-from aria_platform.internal import InternalClient
 from aria_platform.runtime import Runtime
 
 from .activity import views as activity_views
@@ -17,10 +16,8 @@ from .settings import InstallerSettings, load
 
 async def _start(rt: Runtime) -> None:
     s: InstallerSettings = rt.settings  # type: ignore[assignment]
-    common = dict(service="installer", secret=s.jwt_secret.get_secret_value() if s.jwt_secret else "",
-                  issuer=s.jwt_issuer, audience=s.jwt_audience)
-    rt.extras["vault_gateway"] = InternalClient(rt.http, s.vault_gateway_url, target="vault-gateway", **common)
-    rt.extras["sync_runner"] = InternalClient(rt.http, s.sync_runner_url, target="sync-runner", **common)
+    rt.extras["vault_gateway"] = rt.internal_client(s.vault_gateway_url, target="vault-gateway")
+    rt.extras["sync_runner"] = rt.internal_client(s.sync_runner_url, target="sync-runner")
 
 
 def define(settings: InstallerSettings) -> ServiceDefinition:

@@ -23,7 +23,6 @@ from .outbound import guarded_client
 from .settings import SyncRunnerSettings
 
 log = structlog.get_logger(__name__)
-SERVICE = "sync-runner"
 
 
 class RunError(Exception):
@@ -50,11 +49,7 @@ def ensure_wired(rt: Runtime) -> None:
     if "outbound" in rt.extras:
         return
     s: SyncRunnerSettings = rt.settings  # type: ignore[assignment]
-    if s.jwt_secret is None:
-        raise RuntimeError("sync-runner needs ARIA_JWT_SECRET to sign its service identity for vault-gateway")
-    rt.extras["vault_gateway"] = InternalClient(
-        rt.http, s.vault_gateway_url, service=SERVICE, secret=s.jwt_secret.get_secret_value(),
-        issuer=s.jwt_issuer, audience=s.jwt_audience, target="vault-gateway")
+    rt.extras["vault_gateway"] = rt.internal_client(s.vault_gateway_url, target="vault-gateway")
     rt.extras["outbound"] = guarded_client(allowlist=s.outbound_allowlist, timeout_s=s.outbound_timeout_s,
                                            max_redirects=s.outbound_max_redirects)
     rt.extras["active_jobs"] = set()

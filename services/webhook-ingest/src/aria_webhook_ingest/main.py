@@ -6,7 +6,6 @@ from pathlib import Path
 
 from aria_platform.app import ServiceDefinition
 from aria_platform.cli import service_cli
-from aria_platform.internal import InternalClient
 from aria_platform.runtime import Runtime
 
 from .deliveries import views as delivery_views
@@ -19,11 +18,7 @@ from .settings import WebhookIngestSettings, load
 
 async def _start(rt: Runtime) -> None:
     s: WebhookIngestSettings = rt.settings  # type: ignore[assignment]
-    if s.jwt_secret is None:
-        raise RuntimeError("ARIA_JWT_SECRET is required to call vault-gateway with a service identity")
-    client = InternalClient(rt.http, s.vault_gateway_url, service="webhook-ingest",
-                            secret=s.jwt_secret.get_secret_value(), issuer=s.jwt_issuer, audience=s.jwt_audience,
-                            target="vault-gateway")
+    client = rt.internal_client(s.vault_gateway_url, target="vault-gateway")
     rt.extras["secrets"] = LeasedSecrets(client, ttl_s=s.secret_cache_s)
     rt.extras["limiter"] = TokenBuckets(rate_per_s=s.rate_limit_per_s, burst=s.rate_limit_burst)
     rt.extras["connectors"] = Connectors()
