@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# README command 2, and what CI runs (.ci/run):
+#   uv sync, dev infrastructure (deploy/local/infra.sh up --dev), then in order
+#   1. import contracts   uv run --frozen lint-imports   (skipped while .importlinter is missing)
+#   2. manifests          deploy/local/validate.sh        (Kubernetes + docker compose)
+#   3. tests              uv run --frozen pytest "$@"
+# Every step runs even if an earlier one failed; the exit status is non-zero if any failed.
+# On exit Kafka and OpenBao are stopped unless ARIA_KEEP_INFRA=1 (PostgreSQL keeps running).
+set -uo pipefail
+
+LOG_TAG="test"
+# shellcheck source=deploy/local/lib.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
+cd "$REPO_ROOT" || exit 1
+
+cleanup() {
+  local rc=$?
+  if [ "${ARIA_KEEP_INFRA:-0}" = 1 ]; then
+    log "ARIA_KEEP_INFRA=1: leaving Kafka and OpenBao running (deploy/local/infra.sh down stops them)"
+  else
+    "$LOCAL_DIR_SCRIPTS/infra.sh" down || true
+  fi
+  exit "$rc"
+}
+
+ensure_uv
+log "uv sync --frozen --all-packages"
+uv sync --frozen --all-packages || die "uv sync failed"
+
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+"$LOCAL_DIR_SCRIPTS/infra.sh" up --dev || die "infrastructure did not start"
+# shellcheck disable=SC1090
+. "$INFRA_ENV"
+
+declare -a results=()
+failed=0
+step() { # name command...
+  local name=$1 rc
+  shift
+  log "=== $name: $*"
+  "$@"
+  rc=$?
+  if [ $rc = 0 ]; then
+    results+=("PASS  $name")
+  else
+    results+=("FAIL  $name (exit $rc)")
+    failed=1
+  fi
+}
+
+if [ -f .importlinter ]; then
+  step "import contracts" uv run --frozen lint-imports
+else
+  log "=== import contracts: skipped, .importlinter does not exist yet"
+  results+=("SKIP  import contracts (.importlinter missing)")
+fi
+step "manifests" "$LOCAL_DIR_SCRIPTS/validate.sh"
+step "pytest" uv run --frozen pytest "$@"
+
+log "summary:"
+for r in "${results[@]}"; do log "  $r"; done
+exit $failed
