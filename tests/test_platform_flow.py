@@ -11,6 +11,7 @@ import uuid
 import asyncpg
 import httpx
 import pytest
+from opentelemetry import context, propagate
 
 from aria_connectors.vendors.generic_webhook.simulator import sign
 from aria_contracts import entity_id
@@ -82,8 +83,13 @@ async def test_install_configure_sync_and_uninstall_crowdstrike(platform, api, o
     trace_id = os.urandom(16).hex()
     traceparent = f"00-{trace_id}-{os.urandom(8).hex()}-01"
     async with KafkaProbe(infra.kafka_bootstrap, *ENTITY_TOPICS, "aria.sync.jobs") as probe:
-        sync = await api.post(f"{installer}/v1/installations/{inst['id']}/sync",
-                              headers={**h["operator"], "traceparent": traceparent})
+        # As a traced caller would: if this process's httpx is instrumented it sends a child of our span.
+        token = context.attach(propagate.extract({"traceparent": traceparent}))
+        try:
+            sync = await api.post(f"{installer}/v1/installations/{inst['id']}/sync",
+                                  headers={**h["operator"], "traceparent": traceparent})
+        finally:
+            context.detach(token)
         assert sync.status_code == 202
         done = await probe.wait_for(lambda e: e.type in ("sync.completed", "sync.failed")
                                     and e.data["installation_id"] == inst["id"], timeout=60)

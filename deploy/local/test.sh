@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # README command 2, and what CI runs (.ci/run):
 #   uv sync, dev infrastructure (deploy/local/infra.sh up --dev), then in order
-#   1. import contracts   uv run --frozen lint-imports   (skipped while .importlinter is missing)
+#   1. import contracts   uv run --frozen lint-imports   (.importlinter)
 #   2. manifests          deploy/local/validate.sh        (Kubernetes + docker compose)
 #   3. tests              uv run --frozen pytest "$@"
 # Every step runs even if an earlier one failed; the exit status is non-zero if any failed.
@@ -49,12 +49,7 @@ step() { # name command...
   fi
 }
 
-if [ -f .importlinter ]; then
-  step "import contracts" uv run --frozen lint-imports
-else
-  log "=== import contracts: skipped, .importlinter does not exist yet"
-  results+=("SKIP  import contracts (.importlinter missing)")
-fi
+step "import contracts" uv run --frozen lint-imports
 step "manifests" "$LOCAL_DIR_SCRIPTS/validate.sh"
 step "pytest" uv run --frozen pytest "$@"
 
