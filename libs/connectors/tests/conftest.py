@@ -98,3 +98,51 @@ async def harness(request, simulator_servers):
             await inst.close()
         if h.control is not None:
             h.control.clear_faults()
+
+
+# --- quality tiers: record per-connector outcomes of the tagged conformance tests --------------
+#
+# Each conformance test carries @pytest.mark.quality("<criterion>"). The hooks below record, for
+# every connector (the `harness` parameter), "passed" / "failed" / "skipped" per test; the last
+# test of the session (test_quality.py) turns them into tiers and compares them with the
+# committed aria_connectors/quality.json (ARIA_WRITE_QUALITY=1 rewrites it first).
+
+QUALITY_OUTCOMES: dict[tuple[str, str], str] = {}  # (test function, connector key) -> outcome
+QUALITY_DESELECTED: list[str] = []
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "quality(criterion): conformance criterion this test demonstrates "
+                                       "(see aria_connectors.sdk.quality)")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    # the quality check must see every other test's outcome: run it last
+    last = [i for i in items if i.path.name == "test_quality.py"]
+    items[:] = [i for i in items if i.path.name != "test_quality.py"] + last
+
+
+def pytest_deselected(items):
+    QUALITY_DESELECTED.extend(i.nodeid for i in items if i.get_closest_marker("quality"))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    callspec = getattr(item, "callspec", None)
+    if item.get_closest_marker("quality") is None or callspec is None or "harness" not in callspec.params:
+        return
+    key = (item.originalname, callspec.params["harness"])
+    if report.failed:
+        QUALITY_OUTCOMES[key] = "failed"
+    elif report.skipped and QUALITY_OUTCOMES.get(key) != "failed":
+        QUALITY_OUTCOMES[key] = "skipped"
+    elif report.when == "call" and report.passed and key not in QUALITY_OUTCOMES:
+        QUALITY_OUTCOMES[key] = "passed"
+
+
+@pytest.fixture
+def quality_results():
+    """(outcomes, deselected quality-tagged node ids) recorded so far in this session."""
+    return QUALITY_OUTCOMES, QUALITY_DESELECTED

@@ -1,5 +1,8 @@
 """The ONE conformance suite every discovered connector must pass, against its simulator
-over real HTTP. Adding a connector adds fixtures (its conformance.yaml), never tests here."""
+over real HTTP. Adding a connector adds fixtures (its conformance.yaml), never tests here.
+
+Every test carries ``@pytest.mark.quality(criterion)``: conftest.py records the outcomes per
+connector and computes its quality tier (see aria_connectors.sdk.quality)."""
 
 from __future__ import annotations
 
@@ -14,8 +17,10 @@ import pytest
 import yaml
 
 from aria_connectors.errors import BadWebhookPayload, ConnectorError
+from aria_connectors.sdk import PushRequest
 from aria_connectors.sdk.manifest import manifest_json_schema
 from aria_connectors.sdk.mapping import MODELS, canonical_json
+from aria_contracts.events import Provenance
 from aria_contracts.ids import entity_id
 
 CATALOG_FIELDS = {
@@ -60,6 +65,7 @@ def assert_entities_valid(h, instance, events, job_id=None):
 # --- manifest / config -------------------------------------------------------------------------
 
 
+@pytest.mark.quality("manifest")
 def test_manifest_and_config_schema(harness):
     m = harness.plugin.manifest
     raw = yaml.safe_load((harness.plugin.directory / "manifest.yaml").read_text())
@@ -92,6 +98,7 @@ def test_manifest_and_config_schema(harness):
 # --- connection -------------------------------------------------------------------------------
 
 
+@pytest.mark.quality("auth")
 async def test_connection_good_and_bad_credentials(harness):
     harness.require("test_connection")
     good = await harness.create().test_connection()
@@ -104,6 +111,7 @@ async def test_connection_good_and_bad_credentials(harness):
         assert str(value) not in bad.message
 
 
+@pytest.mark.quality("auth")
 async def test_instances_are_isolated(harness):
     harness.require("test_connection")
     bad_cfg = harness.config(**harness.fixtures["bad_config"])
@@ -113,6 +121,7 @@ async def test_instances_are_isolated(harness):
     assert (await good.test_connection()).ok  # the bad instance did not disturb the good one
 
 
+@pytest.mark.quality("health")
 async def test_health_check(harness):
     harness.require("health_check")
     health = await harness.create().health_check()
@@ -124,6 +133,7 @@ async def test_health_check(harness):
 # --- sync -------------------------------------------------------------------------------------
 
 
+@pytest.mark.quality("ingest")
 async def test_full_sync(harness):
     harness.require("sync")
     import uuid
@@ -143,6 +153,7 @@ async def test_full_sync(harness):
         json.dumps(b.checkpoint)
 
 
+@pytest.mark.quality("ingest")
 async def test_raw_hash_is_canonical_json_of_vendor_record(harness):
     harness.require("sync")
     inst = harness.create()
@@ -157,6 +168,7 @@ async def test_raw_hash_is_canonical_json_of_vendor_record(harness):
     assert canonical_json({"b": 1, "a": [1, 2]}) == '{"a":[1,2],"b":1}'
 
 
+@pytest.mark.quality("ingest")
 async def test_pagination_spans_three_pages(harness):
     harness.require("sync")
     await collect(harness.create(), None, None)
@@ -165,6 +177,7 @@ async def test_pagination_spans_three_pages(harness):
         assert requests.get(stream.request.path, 0) >= 3, f"{stream.name}: fewer than 3 pages"
 
 
+@pytest.mark.quality("incremental")
 async def test_incremental_rerun_and_append(harness):
     harness.require("incremental")
     first = await collect(harness.create(), None, None)
@@ -192,6 +205,7 @@ async def test_incremental_rerun_and_append(harness):
     assert events_of(final) == []
 
 
+@pytest.mark.quality("incremental")
 async def test_updated_records_are_picked_up(harness):
     harness.require("incremental")
     first = await collect(harness.create(), None, None)
@@ -204,6 +218,7 @@ async def test_updated_records_are_picked_up(harness):
         assert e.entity_id in old and old[e.entity_id] != e.provenance.raw_sha256
 
 
+@pytest.mark.quality("incremental")
 async def test_resume_from_any_batch_checkpoint(harness):
     harness.require("incremental")
     full = events_of(await collect(harness.create(), None, None))
@@ -215,6 +230,7 @@ async def test_resume_from_any_batch_checkpoint(harness):
     assert {e.entity_id for e in resumed} == {e.entity_id for e in full}, "resume lost records"
 
 
+@pytest.mark.quality("error_classification")
 async def test_malformed_record_is_counted_and_skipped(harness):
     harness.require("incremental")
     first = await collect(harness.create(), None, None)
@@ -229,6 +245,7 @@ async def test_malformed_record_is_counted_and_skipped(harness):
     assert events_of(again) == [] and not [e for b in again for e in b.record_errors]
 
 
+@pytest.mark.quality("rate_limits")
 async def test_rate_limit_retry_after_is_honoured(harness):
     harness.require("sync")
     inst = harness.create()
@@ -240,6 +257,7 @@ async def test_rate_limit_retry_after_is_honoured(harness):
     assert sum(len(b.events) for b in batches) == sum(expected_counts(harness).values())
 
 
+@pytest.mark.quality("error_classification")
 async def test_server_errors_retried_then_transient(harness):
     harness.require("sync")
     inst = harness.create()
@@ -257,6 +275,7 @@ async def test_server_errors_retried_then_transient(harness):
     assert (await inst.health_check()).status == "healthy"
 
 
+@pytest.mark.quality("auth")
 async def test_expired_token_is_refetched_once(harness):
     harness.require("sync")
     if harness.plugin.manifest.api.auth.type != "oauth2_client_credentials":
@@ -279,6 +298,8 @@ def signed(h, body: bytes, ts: int, delivery_id: str | None = None) -> dict[str,
     return module.sign_webhook(secrets, body, ts, delivery_id)
 
 
+@pytest.mark.quality("auth")
+@pytest.mark.quality("webhooks")
 async def test_webhook_verification(harness):
     harness.require("webhook")
     inst = harness.create()
@@ -314,6 +335,8 @@ async def test_webhook_verification(harness):
             assert str(v) not in (verdict.reason or "")
 
 
+@pytest.mark.quality("ingest")
+@pytest.mark.quality("webhooks")
 async def test_webhook_payload_mapping(harness):
     harness.require("webhook")
     inst = harness.create()
@@ -336,14 +359,199 @@ async def test_webhook_payload_mapping(harness):
             inst.webhook_events(headers, bad.encode(), delivery)
 
 
+@pytest.mark.quality("manifest")
 async def test_capabilities_match_behaviour(harness):
     inst = harness.create()
     if not harness.has("sync"):
         with pytest.raises(ConnectorError) as info:
             await collect(inst)
         assert info.value.error_class == "configuration"
+        with pytest.raises(ConnectorError) as info:
+            await inst.preview()
+        assert info.value.error_class == "configuration"
+    with pytest.raises(ConnectorError) as info:
+        await inst.push("no_such_action", PushRequest())
+    assert info.value.error_class == "configuration"
+    assert inst.push_actions() == [a.name for a in harness.plugin.manifest.push]
     if not harness.has("webhook"):
         verdict = inst.verify_webhook({}, b"{}", {}, datetime.now(timezone.utc))
         assert not verdict.ok
         with pytest.raises(BadWebhookPayload):
             inst.webhook_events({}, b"{}", verdict.delivery_id)
+
+
+# --- preview ----------------------------------------------------------------------------------
+
+
+@pytest.mark.quality("preview")
+async def test_preview_is_a_dry_run(harness):
+    harness.require("sync")
+    streams = harness.plugin.manifest.api.streams
+    before = harness.control.state()["requests"]
+    result = await harness.create().preview(max_pages=2)
+    after = harness.control.state()["requests"]
+    json.dumps(result.as_dict())
+    expected = expected_counts(harness)
+    per_path: Counter = Counter(s.request.path for s in streams)
+    for path, n in per_path.items():
+        assert after.get(path, 0) - before.get(path, 0) <= 2 * n, f"preview read more than 2 pages of {path}"
+    by_entity: Counter = Counter()
+    for spec in streams:
+        assert 1 <= result.pages[spec.name] <= 2
+        by_entity[spec.mapping.entity] += expected.get(spec.name, 0)
+    assert set(result.counts) == set(by_entity)
+    for entity, n in result.counts.items():
+        assert 0 < n < by_entity[entity], f"{entity}: preview should see some, not all (>= 3 pages) records"
+        assert len(result.samples[entity]) == min(5, n)
+        assert all(e.entity_type == entity for e in result.samples[entity])
+    assert result.truncated
+    assert_entities_valid(harness, harness.instances[-1], [e for v in result.samples.values() for e in v])
+    assert not result.record_errors
+    # nothing was persisted: a first sync afterwards still publishes everything
+    assert len(events_of(await collect(harness.create(), None, None))) == sum(expected.values())
+
+
+# --- push actions -------------------------------------------------------------------------------
+
+DEFAULT_EVENTS = {
+    "risk": {"title": "Conformance risk", "severity": "high", "status": "open"},
+    "alert": {"title": "Conformance alert", "severity": "medium", "status": "new"},
+    "indicator": {"indicator_type": "domain", "value": "evil.example", "severity": "high"},
+    "vulnerability": {"title": "Conformance vulnerability", "severity": "critical", "status": "open"},
+    "asset": {"name": "conformance-host", "asset_type": "host"},
+}
+
+
+def sample_event(h, entity_type: str, fields: dict | None = None):
+    import uuid
+
+    ctx = h.default_context
+    ext = f"conformance-{uuid.uuid4()}"
+    model = MODELS[entity_type]
+    provenance = Provenance(installation_id=uuid.uuid4(), integration_key="conformance_source",
+                            connector_version="1.0.0", stream="conformance", external_id=ext, raw_sha256="0" * 64)
+    return model(entity_id=entity_id(org_id=ctx.org_id, integration_key="conformance_source",
+                                     entity_type=entity_type, external_id=ext),
+                 org_id=ctx.org_id, provenance=provenance, **(fields or DEFAULT_EVENTS[entity_type]))
+
+
+def push_request(h, spec, vendor_id: str | None = None, event=None) -> PushRequest:
+    fx = (h.fixtures.get("push") or {}).get(spec.name, {})
+    if spec.input == "ticket":
+        return PushRequest(vendor_id=vendor_id, changes=fx.get("changes") or {"title": "Updated by conformance"},
+                           comment=fx.get("comment") or "Comment from the conformance suite.")
+    return PushRequest(event=event or sample_event(h, spec.input, fx.get("event")))
+
+
+def created(h) -> int:
+    state = h.control.state()
+    assert "created" in state, "push-capable simulators report 'created' in /_sim/state"
+    return state["created"]
+
+
+async def new_ticket(h, inst) -> str:
+    creators = [a for a in h.plugin.manifest.push if a.kind == "create_ticket"]
+    assert creators, "ticket actions (update_ticket, add_comment) need a create_ticket action"
+    return (await inst.push(creators[0].name, push_request(h, creators[0]))).vendor_id
+
+
+async def check_in_stream(h, vendor_id: str, stream: str | None, expect: dict | None) -> None:
+    if not stream or not expect:
+        return
+    events = [e for b in await collect(h.create(), None, None) if b.stream == stream for e in b.events]
+    match = [e for e in events if e.provenance.external_id == vendor_id]
+    assert match, f"pushed object {vendor_id} not found in stream {stream}"
+    for name, value in expect.items():
+        assert getattr(match[0], name) == value, f"{name}: {getattr(match[0], name)!r} != {value!r}"
+
+
+@pytest.mark.quality("push")
+async def test_push_actions(harness):
+    harness.require("push_actions")
+    inst = harness.create()
+    fixtures = harness.fixtures.get("push") or {}
+    ticket, stream = None, None
+    for spec in sorted(harness.plugin.manifest.push, key=lambda a: a.input == "ticket"):
+        fx = fixtures.get(spec.name, {})
+        if spec.input == "ticket" and ticket is None:
+            ticket = await new_ticket(harness, inst)
+        before = created(harness)
+        req = push_request(harness, spec, ticket)
+        result = await inst.push(spec.name, req)
+        assert result.vendor_id, f"{spec.name}: no vendor id"
+        assert result.status == {"send_event": "sent", "create_ticket": "created", "update_ticket": "updated",
+                                 "add_comment": "created"}[spec.kind]
+        assert json.loads(json.dumps(result.details)) == result.details
+        assert created(harness) == before + (0 if spec.kind == "update_ticket" else 1), \
+            f"{spec.name}: the simulator saw {created(harness) - before} creations"
+        if spec.kind == "create_ticket":
+            ticket, stream = result.vendor_id, fx.get("expect_in_stream")
+            again = await inst.push(spec.name, req)  # the platform re-delivers the same request
+            assert again.vendor_id == ticket and again.status == "duplicate" or spec.idempotency.strategy != "lookup"
+            assert again.vendor_id == ticket, "a re-delivered create made a second object"
+            assert created(harness) == before + 1
+        if spec.kind == "update_ticket":
+            assert result.vendor_id == ticket
+        await check_in_stream(harness, ticket if spec.input == "ticket" else result.vendor_id,
+                              stream or fx.get("expect_in_stream"), fx.get("expect"))
+
+
+@pytest.mark.quality("push")
+async def test_push_lost_response_is_not_applied_twice(harness):
+    """The vendor applies the write but the response is lost (5xx): an idempotent action is
+    retried without a second object; a non-idempotent one is not re-sent (outcome unknown)."""
+    harness.require("push_actions")
+    inst = harness.create()
+    ticket = None
+    for spec in harness.plugin.manifest.push:
+        if spec.input == "ticket" and ticket is None:
+            ticket = await new_ticket(harness, inst)
+        req = push_request(harness, spec, ticket)
+        before = created(harness)
+        harness.control.faults(503, 1, after_write=True)
+        if spec.idempotency.strategy == "none":
+            with pytest.raises(ConnectorError) as info:
+                await inst.push(spec.name, req)
+            assert info.value.error_class == "transient" and getattr(info.value, "outcome_unknown", False)
+        else:
+            result = await inst.push(spec.name, req)
+            assert result.vendor_id
+            if spec.kind != "update_ticket":
+                assert (await inst.push(spec.name, req)).vendor_id == result.vendor_id
+        assert created(harness) == before + (0 if spec.kind == "update_ticket" else 1), \
+            f"{spec.name}: applied {created(harness) - before} times"
+        harness.control.clear_faults()
+
+
+@pytest.mark.quality("push")
+@pytest.mark.quality("error_classification")
+async def test_push_errors_are_classified(harness):
+    harness.require("push_actions")
+    spec = harness.plugin.manifest.push[0]
+    ticket = await new_ticket(harness, harness.create()) if spec.input == "ticket" else None
+    bad = harness.create(harness.config(**harness.fixtures["bad_config"]))
+    with pytest.raises(ConnectorError) as info:
+        await bad.push(spec.name, push_request(harness, spec, ticket))
+    assert info.value.error_class == "authentication"
+    for value in harness.fixtures["bad_config"].values():
+        assert str(value) not in str(info.value)
+
+    inst = harness.create()
+    wrong = PushRequest(vendor_id=None) if spec.input != "ticket" else PushRequest(event=sample_event(harness, "risk"))
+    before_requests = sum(harness.control.state()["requests"].values())
+    with pytest.raises(ConnectorError) as info:
+        await inst.push(spec.name, wrong)
+    assert info.value.error_class == "permanent"
+    assert sum(harness.control.state()["requests"].values()) == before_requests, "an invalid push reached the vendor"
+
+    before = created(harness)
+    harness.control.faults(429, 1, retry_after=1)
+    start = time.monotonic()
+    await inst.push(spec.name, push_request(harness, spec, ticket))
+    assert time.monotonic() - start >= 0.95, "Retry-After was not waited out"
+    assert created(harness) == before + (0 if spec.kind == "update_ticket" else 1)
+
+    harness.control.faults(500, 50)
+    with pytest.raises(ConnectorError) as info:
+        await inst.push(spec.name, push_request(harness, spec, ticket))
+    assert info.value.error_class == "transient"

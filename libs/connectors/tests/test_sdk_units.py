@@ -64,3 +64,57 @@ def test_config_errors_never_echo_secrets():
     wh = registry.get("generic_webhook")
     errors = wh.validate_config({"signing_secret": "short-secret"})
     assert [e.path for e in errors] == ["signing_secret"] and "short-secret" not in errors[0].message
+
+
+def test_retry_after_epoch_milliseconds():
+    now = 1_700_000_000.0
+    assert parse_retry_after(str(int((now + 2) * 1000)), now) == pytest.approx(2)
+
+
+def test_error_rules_classify_by_body():
+    import httpx
+
+    from aria_connectors.sdk.http import status_of
+    from aria_connectors.sdk.manifest import ErrorRule
+
+    rules = [ErrorRule(path="errors.0.extensions.code", equals=["RATELIMITED"], error_class="rate_limited"),
+             ErrorRule(status=[200], path="errors.0.message", error_class="permanent")]
+    limited = httpx.Response(400, json={"errors": [{"message": "x", "extensions": {"code": "RATELIMITED"}}]})
+    assert status_of(limited, rules) == 429
+    assert status_of(httpx.Response(200, json={"errors": [{"message": "nope"}]}), rules) == 400
+    assert status_of(httpx.Response(200, json={"data": {}}), rules) == 200
+    assert status_of(httpx.Response(502, text="not json"), rules) == 502
+
+
+def test_push_helpers_and_manifest_rules():
+    from aria_connectors.sdk.paths import set_path
+    from aria_connectors.sdk.push import prune_nulls
+    from aria_connectors.sdk.quality import tier_of
+
+    assert prune_nulls({"a": None, "b": {"c": None}, "d": {"e": 1, "f": None}, "g": [None, 1], "h": ""}) == \
+        {"d": {"e": 1}, "g": [1], "h": ""}
+    assert set_path({"v": {"a": 1}}, "v.b.c", 2) == {"v": {"a": 1, "b": {"c": 2}}}
+    assert set_path(None, "x", 1) == {"x": 1}
+    passing = dict.fromkeys(("manifest", "auth", "ingest"), "pass")
+    assert tier_of({}) == "unrated" and tier_of(passing) == "bronze"
+    silver = {**passing, **dict.fromkeys(("incremental", "rate_limits", "error_classification"), "pass")}
+    assert tier_of(silver) == "silver"
+    assert tier_of({**silver, "health": "pass", "preview": "pass", "webhooks": "n/a", "push": "pass"}) == "gold"
+    assert tier_of({**silver, "health": "pass", "preview": "fail", "push": "pass"}) == "silver"
+
+    good = __import__("yaml").safe_load((registry.get("jira_cloud").directory / "manifest.yaml").read_text())
+    validate_manifest_dict(good)
+    unsafe = json.loads(json.dumps(good))
+    unsafe["push"][0]["idempotency"] = {"strategy": "none"}
+    no_cap = {**good, "capabilities": [c for c in good["capabilities"] if c != "push_actions"]}
+    bad_input = json.loads(json.dumps(good))
+    bad_input["push"][1]["input"] = "risk"
+    for broken in (unsafe, no_cap, bad_input):
+        with pytest.raises(ManifestError):
+            validate_manifest_dict(broken)
+
+
+def test_catalog_entry_reports_earned_quality():
+    entry = registry.get("jira_cloud").manifest.catalog_entry()
+    assert entry["quality_tier"] in ("unrated", "bronze", "silver", "gold")
+    assert [a["name"] for a in entry["push_actions"]] == ["create_ticket", "update_ticket", "add_comment"]

@@ -9,6 +9,9 @@ from .sdk import (
     DeclarativeConnector,
     HealthStatus,
     InstallationContext,
+    PreviewResult,
+    PushRequest,
+    PushResult,
     RecordError,
     RuntimeOptions,
     SyncBatch,
@@ -17,6 +20,7 @@ from .sdk import (
 
 __all__ = [
     "BadWebhookPayload", "ConfigError", "ConnectionTestResult", "ConnectorError", "ConnectorPlugin",
-    "DeclarativeConnector", "HealthStatus", "InstallationContext", "RecordError", "RuntimeOptions",
+    "DeclarativeConnector", "HealthStatus", "InstallationContext", "PreviewResult", "PushRequest",
+    "PushResult", "RecordError", "RuntimeOptions",
     "SyncBatch", "WebhookVerdict", "errors", "registry",
 ]

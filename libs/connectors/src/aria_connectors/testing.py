@@ -76,9 +76,9 @@ class SimulatorControl:
         return self.client.post("/_sim/records", json={"stream": stream, "count": count, "malformed": malformed,
                                                         "update": update}).raise_for_status().json()
 
-    def faults(self, status: int, count: int = 1, retry_after: int | None = None) -> None:
-        self.client.post("/_sim/faults", json={"status": status, "count": count,
-                                               "retry_after": retry_after}).raise_for_status()
+    def faults(self, status: int, count: int = 1, retry_after: int | None = None, *, after_write: bool = False) -> None:
+        self.client.post("/_sim/faults", json={"status": status, "count": count, "retry_after": retry_after,
+                                               "after_write": after_write}).raise_for_status()
 
     def clear_faults(self) -> None:
         self.client.post("/_sim/faults", json={"clear": True}).raise_for_status()

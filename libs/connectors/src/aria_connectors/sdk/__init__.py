@@ -8,6 +8,9 @@ from .types import (
     ConnectionTestResult,
     HealthStatus,
     InstallationContext,
+    PreviewResult,
+    PushRequest,
+    PushResult,
     RecordError,
     RuntimeOptions,
     SyncBatch,
@@ -17,6 +20,6 @@ from .types import (
 
 __all__ = [
     "ConfigError", "ConnectionTestResult", "ConnectorPlugin", "DeclarativeConnector", "HealthStatus",
-    "InstallationContext", "Manifest", "RecordError", "RuntimeOptions", "SyncBatch", "WebhookParseResult",
+    "InstallationContext", "Manifest", "PreviewResult", "PushRequest", "PushResult", "RecordError", "RuntimeOptions", "SyncBatch", "WebhookParseResult",
     "WebhookVerdict", "load_manifest",
 ]

@@ -13,7 +13,7 @@ from aria_contracts.events import DomainEntity
 
 from ..errors import BadWebhookPayload, ConfigurationError, ConnectorError, MappingError
 from .http import ApiClient, Authenticator, RetryPolicy
-from .manifest import Manifest
+from .manifest import Manifest, StreamSpec
 from .mapping import external_id_of, map_record
 from .paths import get_path
 from .streams import StreamReader
@@ -22,12 +22,16 @@ from .types import (
     ConnectionTestResult,
     HealthStatus,
     InstallationContext,
+    PreviewResult,
+    PushRequest,
+    PushResult,
     RecordError,
     RuntimeOptions,
     SyncBatch,
     WebhookParseResult,
     WebhookVerdict,
 )
+from . import push as push_mod
 from . import webhook as wh
 
 CHECKPOINT_VERSION = 1
@@ -42,6 +46,11 @@ class DeclarativeConnector:
         self.manifest = manifest
         self.context = context
         self.settings = dict(settings)
+        secret_names = set(manifest.secret_fields())
+        for name, prop in (manifest.config_schema.get("properties") or {}).items():
+            # JSON Schema defaults of settings the installation left out (templates may use them)
+            if name not in self.settings and name not in secret_names and isinstance(prop, dict) and "default" in prop:
+                self.settings[name] = prop["default"]
         self._secrets = dict(secrets)
         self.http = http
         self.options = options or RuntimeOptions()
@@ -56,7 +65,7 @@ class DeclarativeConnector:
             auth = Authenticator(manifest.api.auth, self.template_ctx, base_url, http, self.retry)
             self.api = ApiClient(base_url=base_url, auth=auth, http=http, retry=self.retry,
                                  limits=manifest.rate_limits, default_headers=dict(manifest.api.default_headers),
-                                 timeout=self.options.request_timeout_seconds)
+                                 timeout=self.options.request_timeout_seconds, error_rules=list(manifest.api.error_rules))
 
     def __repr__(self) -> str:  # never show secrets
         return f"<{type(self).__name__} {self.manifest.key} installation={self.context.installation_id}>"
@@ -123,13 +132,63 @@ class DeclarativeConnector:
         for spec in self.manifest.api.streams:
             if spec.name not in wanted:
                 continue
-            reader = StreamReader(self, spec, state["streams"].get(spec.name), job_id)
+            reader = self.stream_reader(spec, state["streams"].get(spec.name), job_id)
             async for page in reader.pages():
                 if spec.incremental is not None:
                     state["streams"][spec.name] = page.state.dump()
                 if page.events or page.errors or page.changed:
                     yield SyncBatch(stream=spec.name, events=page.events,
                                     checkpoint=json.loads(json.dumps(state)), record_errors=page.errors)
+
+    # -- preview (dry run) ------------------------------------------------------------------
+
+    async def preview(self, max_pages: int = 2, *, streams: list[str] | None = None,
+                      sample_size: int = 5) -> PreviewResult:
+        """What a first sync would publish, reading at most ``max_pages`` pages per stream.
+        Nothing is published and no checkpoint is produced; errors are classified as in sync."""
+        if self.manifest.api is None or not self.manifest.api.streams:
+            raise ConfigurationError(f"{self.manifest.key} does not support polling sync, so nothing to preview")
+        if max_pages < 1:
+            raise ConfigurationError("max_pages must be at least 1")
+        wanted = streams or self.stream_names()
+        unknown = set(wanted) - set(self.stream_names())
+        if unknown:
+            raise ConfigurationError(f"unknown streams: {sorted(unknown)}")
+        result = PreviewResult(counts={}, samples={})
+        for spec in self.manifest.api.streams:
+            if spec.name not in wanted:
+                continue
+            entity = spec.mapping.entity
+            result.counts.setdefault(entity, 0)
+            result.samples.setdefault(entity, [])
+            reader = self.stream_reader(spec, None, None)
+            pages = reader.pages()
+            try:
+                async for page in pages:
+                    result.counts[entity] += len(page.events)
+                    room = sample_size - len(result.samples[entity])
+                    result.samples[entity].extend(page.events[:max(room, 0)])
+                    result.record_errors.extend(page.errors)
+                    if reader.page_requests >= max_pages:
+                        result.truncated = True
+                        break
+            finally:
+                await pages.aclose()
+            result.pages[spec.name] = reader.page_requests
+        return result
+
+    # -- push actions -----------------------------------------------------------------------
+
+    def push_actions(self) -> list[str]:
+        return [a.name for a in self.manifest.push]
+
+    async def push(self, action: str, payload: PushRequest) -> PushResult:
+        """Run a manifest push action. Errors are classified as in sync (401 authentication, 403
+        permission, 429 waited out, 5xx retried then transient, other 4xx permanent). A request
+        that may already have reached the vendor is only sent again when the action is
+        idempotent (vendor de-duplication key, lookup-before-create, or a natural PUT/PATCH);
+        otherwise it fails transient with ``outcome_unknown``."""
+        return await push_mod.run_push(self, action, payload)
 
     # -- webhooks ---------------------------------------------------------------------------
 
@@ -186,6 +245,11 @@ class DeclarativeConnector:
         return result.events
 
     # -- hooks / lifecycle --------------------------------------------------------------------
+
+    def stream_reader(self, spec: StreamSpec, state: dict[str, Any] | None, job_id: uuid.UUID | None) -> StreamReader:
+        """The reader of one stream, used by sync and preview. Override to plug a StreamReader
+        subclass (asynchronous export jobs, XML); ``reader.page_requests`` counts pages for preview."""
+        return StreamReader(self, spec, state, job_id)
 
     def transform_record(self, stream: str, record: Any) -> Any:
         """Override for vendor quirks the manifest cannot express."""

@@ -30,7 +30,17 @@ from ..errors import (
     PermissionDenied,
     TransientError,
 )
-from .manifest import ApiKeyAuth, Auth, BasicAuth, BearerAuth, NoAuth, OAuth2ClientCredentials, RateLimits
+from .manifest import (
+    ApiKeyAuth,
+    Auth,
+    BasicAuth,
+    BearerAuth,
+    ErrorRule,
+    NoAuth,
+    OAuth2ClientCredentials,
+    RateLimits,
+)
+from .paths import get_path
 from .templates import render
 from .types import RuntimeOptions
 
@@ -67,9 +77,16 @@ def vendor_message(resp: httpx.Response) -> str:
         errs = body.get("errors")
         if isinstance(errs, list):
             msgs = [str(e.get("message")) for e in errs if isinstance(e, dict) and e.get("message")]
+        if not msgs and isinstance(body.get("errorMessages"), list):  # Jira
+            msgs = [str(m) for m in body["errorMessages"] if m]
+        if not msgs and isinstance(errs, dict):  # Jira field errors
+            msgs = [f"{k}: {v}" for k, v in errs.items()]
         for key in ("error_description", "message", "error"):
             if not msgs and isinstance(body.get(key), str):
                 msgs = [body[key]]
+        if not msgs and isinstance(body.get("error"), dict):  # ServiceNow
+            err = body["error"]
+            msgs = [str(x) for x in (err.get("message"), err.get("detail")) if x]
     return "; ".join(msgs)[:300] or (resp.reason_phrase or "")
 
 
@@ -89,6 +106,8 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
         if when.tzinfo is None:
             when = when.replace(tzinfo=timezone.utc)
         return max(0.0, when.timestamp() - now)
+    if num > 100_000_000_000:  # epoch milliseconds (Linear's X-RateLimit-Requests-Reset)
+        return max(0.0, num / 1000 - now)
     if num > 1_000_000_000:  # an epoch timestamp (CrowdStrike's X-RateLimit-RetryAfter)
         return max(0.0, num - now)
     return max(0.0, num)
@@ -173,8 +192,34 @@ class Authenticator:
             return token
 
 
-def raise_for_status(resp: httpx.Response, what: str) -> None:
-    code = resp.status_code
+_RULE_STATUS = {"authentication": 401, "permission": 403, "rate_limited": 429, "transient": 503, "permanent": 400}
+
+
+def status_of(resp: httpx.Response, rules: "list[ErrorRule] | None" = None) -> int:
+    """The HTTP status as the SDK classifies it: the real one, unless an error rule matched the body."""
+    if not rules:
+        return resp.status_code
+    body: Any = _MISSING_BODY
+    for rule in rules:
+        if rule.status is not None and resp.status_code not in rule.status:
+            continue
+        if body is _MISSING_BODY:
+            try:
+                body = resp.json()
+            except ValueError:
+                body = None
+        value = get_path(body, rule.path) if body is not None else None
+        if value is None or (rule.equals is not None and value not in rule.equals):
+            continue
+        return 200 if rule.error_class == "ok" else _RULE_STATUS[rule.error_class]
+    return resp.status_code
+
+
+_MISSING_BODY = object()
+
+
+def raise_for_status(resp: httpx.Response, what: str, code: int | None = None) -> None:
+    code = resp.status_code if code is None else code
     if code < 400:
         return
     msg = f"{what} failed (HTTP {code}): {vendor_message(resp)}"
@@ -187,11 +232,21 @@ def raise_for_status(resp: httpx.Response, what: str) -> None:
     raise PermanentError(msg, status_code=code)
 
 
+def _unknown_outcome(exc: TransientError) -> TransientError:
+    exc.outcome_unknown = True  # type: ignore[attr-defined]
+    return exc
+
+
 async def send_with_retries(http: httpx.AsyncClient, method: str, url: str, retry: RetryPolicy, *,
-                            what: str, limits: RateLimits | None = None, **kwargs: Any) -> httpx.Response:
+                            what: str, limits: RateLimits | None = None, rules: "list[ErrorRule] | None" = None,
+                            resend_unsafe: bool = True, **kwargs: Any) -> httpx.Response:
     """Send, retrying 429 (after the vendor's wait) and 5xx / network errors (backoff).
 
     Returns the final response (may be a non-retryable 4xx) or raises TransientError.
+    With ``resend_unsafe=False`` (a non-idempotent write) a request that may have reached the
+    vendor (5xx, timeout, dropped connection) is never sent again: it raises TransientError
+    with ``outcome_unknown = True``. 429s and connection failures are still retried (the
+    vendor refused or never saw the request).
     """
     retry_headers = (limits.retry_after_headers if limits else ["Retry-After"])
     attempt = 0
@@ -199,12 +254,17 @@ async def send_with_retries(http: httpx.AsyncClient, method: str, url: str, retr
         try:
             resp = await http.request(method, url, **kwargs)
         except httpx.TransportError as exc:
+            never_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
+            if not resend_unsafe and not never_sent:
+                raise _unknown_outcome(TransientError(
+                    f"{what}: network error ({type(exc).__name__}); the vendor may have applied it")) from None
             if attempt >= retry.max_retries:
                 raise TransientError(f"{what}: network error after {attempt + 1} attempts: {type(exc).__name__}") from None
             await asyncio.sleep(retry.backoff(attempt))
             attempt += 1
             continue
-        if resp.status_code == 429:
+        code = status_of(resp, rules)
+        if code == 429:
             wait = None
             for h in retry_headers:
                 wait = parse_retry_after(resp.headers.get(h))
@@ -218,7 +278,11 @@ async def send_with_retries(http: httpx.AsyncClient, method: str, url: str, retr
             await asyncio.sleep(wait)
             attempt += 1
             continue
-        if resp.status_code >= 500:
+        if code >= 500:
+            if not resend_unsafe:
+                raise _unknown_outcome(TransientError(
+                    f"{what} failed (HTTP {resp.status_code}); the vendor may have applied it: {vendor_message(resp)}",
+                    status_code=resp.status_code))
             if attempt >= retry.max_retries:
                 raise TransientError(
                     f"{what} failed (HTTP {resp.status_code}) after {attempt + 1} attempts: {vendor_message(resp)}",
@@ -234,7 +298,8 @@ class ApiClient:
     """Authenticated requests against one installation's vendor API."""
 
     def __init__(self, *, base_url: str, auth: Authenticator, http: httpx.AsyncClient, retry: RetryPolicy,
-                 limits: RateLimits, default_headers: dict[str, str], timeout: float) -> None:
+                 limits: RateLimits, default_headers: dict[str, str], timeout: float,
+                 error_rules: "list[ErrorRule] | None" = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.auth = auth
         self.http = http
@@ -242,6 +307,7 @@ class ApiClient:
         self.limits = limits
         self.default_headers = default_headers
         self.timeout = timeout
+        self.error_rules = list(error_rules or [])
         self.last_response: httpx.Response | None = None
 
     def url(self, path: str) -> str:
@@ -250,20 +316,24 @@ class ApiClient:
         return f"{self.base_url}/{path.lstrip('/')}"
 
     async def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
-                      json: Any = None, what: str = "request") -> httpx.Response:
+                      json: Any = None, what: str = "request", headers: dict[str, str] | None = None,
+                      resend_unsafe: bool = True) -> httpx.Response:
         reauthed = False
         while True:
-            headers = {"Accept": "application/json", **self.default_headers, **(await self.auth.headers())}
+            all_headers = {"Accept": "application/json", **self.default_headers, **(headers or {}),
+                           **(await self.auth.headers())}
             resp = await send_with_retries(
-                self.http, method, self.url(path), self.retry, what=what, limits=self.limits,
-                params=_clean_params(params), json=json, headers=headers, timeout=self.timeout,
+                self.http, method, self.url(path), self.retry, what=what, limits=self.limits, rules=self.error_rules,
+                resend_unsafe=resend_unsafe, params=_clean_params(params), json=json, headers=all_headers,
+                timeout=self.timeout,
             )
             self.last_response = resp
-            if resp.status_code == 401 and not reauthed and isinstance(self.auth.spec, OAuth2ClientCredentials):
+            code = status_of(resp, self.error_rules)
+            if code == 401 and not reauthed and isinstance(self.auth.spec, OAuth2ClientCredentials):
                 self.auth.invalidate()
                 reauthed = True
                 continue
-            raise_for_status(resp, what)
+            raise_for_status(resp, what, code)
             return resp
 
     async def request_json(self, method: str, path: str, **kw: Any) -> Any:

@@ -98,7 +98,7 @@ Auth = OAuth2ClientCredentials | ApiKeyAuth | BearerAuth | BasicAuth | NoAuth
 
 
 class RequestSpec(_Model):
-    method: Literal["GET", "POST"] = "GET"
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "GET"
     path: str = Field(description="Template appended to api.base_url.")
     params: dict[str, Any] = Field(default_factory=dict)
     json_body: dict[str, Any] | None = Field(default=None, alias="json")
@@ -122,7 +122,11 @@ class CursorPagination(_Model):
     next_cursor_path: str = Field(description="Response path of the next token; empty or missing ends paging.")
     limit_param: str | None = "limit"
     page_size: int = Field(default=100, ge=1)
-    in_body: bool = Field(default=False, description="Send the token in the JSON body instead of the query.")
+    in_body: bool = Field(default=False, description="Send the token in the JSON body instead of the query "
+                                                     "(cursor_param may then be a dotted path, e.g. 'variables.after').")
+    limit_in_body: bool = Field(default=False, description="Send limit_param in the JSON body (dotted path allowed).")
+    has_more_path: str | None = Field(default=None, description="Response path of a 'more pages' flag (GraphQL "
+                                                                "pageInfo.hasNextPage); falsy ends paging.")
 
 
 class LinkHeaderPagination(_Model):
@@ -153,7 +157,14 @@ class IncrementalSpec(_Model):
     tie_breaker_field: str | None = Field(default=None, description="Defaults to the mapping's external_id path.")
     filter_param: str = Field(description="Request parameter carrying the cursor filter.")
     filter_template: str = Field(description="Template with {cursor}, e.g. \"updated_timestamp:>='{cursor}'\". Must be inclusive (>=).")
-    initial_filter: str | None = Field(default=None, description="Value of filter_param on a first (full) sync.")
+    initial_filter: str | None = Field(default=None, description="Value of filter_param on a first (full) sync (a template).")
+    filter_in_body: bool = Field(default=False, description="Put the filter in the JSON body (filter_param a dotted path).")
+    cursor_lookback_seconds: float = Field(default=0, ge=0, description="Subtracted from a datetime cursor before "
+                                           "it is put in the filter (vendor time zones, eventual consistency); "
+                                           "re-read records are dropped, not re-published.")
+    cursor_format: str | None = Field(default=None, description="strftime format the cursor is rendered with in the "
+                                                                "filter (e.g. Jira JQL '%Y-%m-%d %H:%M'); it truncates, "
+                                                                "so the inclusive filter only re-reads, never skips.")
 
 
 class FieldSpec(_Model):
@@ -237,6 +248,83 @@ class WebhookSpec(_Model):
     payload: WebhookPayload
 
 
+# --- error classification -------------------------------------------------------------
+
+
+class ErrorRule(_Model):
+    """Classify a response by its body, for vendors whose HTTP status does not say it all
+    (GraphQL APIs answer 200 or 400 with ``errors[].extensions.code``)."""
+
+    status: list[int] | None = Field(default=None, description="HTTP statuses the rule applies to (None: any).")
+    path: str = Field(description="Response body path, e.g. 'errors.0.extensions.code'.")
+    equals: list[Any] | None = Field(default=None, description="Values that match (None: any non-null value).")
+    error_class: Literal["authentication", "permission", "rate_limited", "transient", "permanent", "ok"] = Field(
+        description="rate_limited is retried like a 429 (honouring rate_limits.retry_after_headers); "
+                    "transient like a 5xx; ok accepts the response.")
+
+
+# --- push actions ---------------------------------------------------------------------
+
+PushKind = Literal["send_event", "create_ticket", "update_ticket", "add_comment"]
+
+
+class PushLookup(_Model):
+    """Lookup-before-create: a request finding an object created earlier for the same external reference."""
+
+    request: RequestSpec
+    record_selector: str = Field(description="Response path of the matching objects (a list) or of one object.")
+    id_path: str = Field(description="Path of the vendor id inside one matching object.")
+
+
+class PushIdempotency(_Model):
+    strategy: Literal["header", "body", "lookup", "natural", "none"] = Field(
+        description="header: the vendor de-duplicates on a key sent in `header`; body: the key is in the request "
+                    "body (e.g. a client-chosen id); lookup: find an earlier object by external reference before "
+                    "creating; natural: the request is idempotent by itself (PUT/PATCH of fields); none: not "
+                    "idempotent - never re-sent once it may have reached the vendor.")
+    header: str | None = None
+    lookup: PushLookup | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> "PushIdempotency":
+        if self.strategy == "header" and not self.header:
+            raise ValueError("idempotency strategy 'header' needs header")
+        if self.strategy == "lookup" and self.lookup is None:
+            raise ValueError("idempotency strategy 'lookup' needs lookup")
+        return self
+
+
+class PushAction(_Model):
+    """One outbound action. Templates see ``{settings.*}``, ``{secrets.*}``, ``{event.*}`` (the contract event as
+    JSON), ``{vendor_id}``, ``{changes.*}`` (title, description, severity, status, ...), ``{comment}``,
+    ``{external_ref}``, ``{idempotency_key}``, ``{idempotency_uuid}`` and ``{values.*}`` (computed below)."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    kind: PushKind
+    description: str | None = None
+    input: Literal["risk", "asset", "alert", "vulnerability", "indicator", "ticket"] = Field(
+        description="Contract entity type the request carries (send_event/create_ticket), or 'ticket' "
+                    "(update_ticket/add_comment: a vendor id plus changes or a comment).")
+    values: dict[str, FieldSpec | str] = Field(default_factory=dict, description="Derived values ({values.x}), "
+                                               "FieldSpecs over the template context, e.g. severity -> priority.")
+    request: RequestSpec
+    omit_nulls: bool = Field(default=True, description="Drop null values (then empty objects) from the JSON body.")
+    vendor_id_path: str | None = Field(default=None, description="Response path of the created object's id "
+                                                                 "(None: the request's vendor_id).")
+    vendor_url: str | None = Field(default=None, description="Template of a link to the object ({vendor_id}).")
+    idempotency: PushIdempotency
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "PushAction":
+        if self.kind in ("update_ticket", "add_comment") and self.input != "ticket":
+            raise ValueError(f"{self.kind} actions take input 'ticket'")
+        if self.kind in ("send_event", "create_ticket") and self.input == "ticket":
+            raise ValueError(f"{self.kind} actions take a contract entity type as input")
+        if self.kind == "create_ticket" and self.idempotency.strategy in ("none", "natural"):
+            raise ValueError("create_ticket must be idempotent (strategy header, body or lookup)")
+        return self
+
+
 # --- api / manifest -------------------------------------------------------------------
 
 
@@ -246,6 +334,7 @@ class ApiSpec(_Model):
     default_headers: dict[str, str] = Field(default_factory=dict)
     connection_test: RequestSpec
     health_check: RequestSpec | None = None
+    error_rules: list[ErrorRule] = Field(default_factory=list, description="Body-based classification, first match wins.")
     streams: list[StreamSpec] = Field(default_factory=list)
 
 
@@ -274,6 +363,7 @@ class Manifest(_Model):
     rate_limits: RateLimits = Field(default_factory=RateLimits)
     api: ApiSpec | None = None
     webhook: WebhookSpec | None = None
+    push: list[PushAction] = Field(default_factory=list, description="Outbound actions (capability push_actions).")
 
     @model_validator(mode="after")
     def _consistent(self) -> "Manifest":
@@ -290,6 +380,13 @@ class Manifest(_Model):
         names = [s.name for s in (self.api.streams if self.api else [])]
         if len(names) != len(set(names)):
             raise ValueError("stream names must be unique")
+        if ("push_actions" in self.capabilities) != bool(self.push):
+            raise ValueError("capability 'push_actions' and the push section go together")
+        if self.push and self.api is None:
+            raise ValueError("push actions need the api section")
+        actions = [a.name for a in self.push]
+        if len(actions) != len(set(actions)):
+            raise ValueError("push action names must be unique")
         try:
             jsonschema.Draft202012Validator.check_schema(self.config_schema)
         except jsonschema.SchemaError as exc:
@@ -308,8 +405,18 @@ class Manifest(_Model):
                 return s
         raise KeyError(name)
 
+    def push_action(self, name: str) -> PushAction:
+        for a in self.push:
+            if a.name == name:
+                return a
+        raise KeyError(name)
+
     def catalog_entry(self) -> dict[str, Any]:
-        """Flat, JSON-able catalog metadata."""
+        """Flat, JSON-able catalog metadata. ``quality_tier`` is earned in the conformance suite
+        (``aria_connectors/quality.json``), never declared by the manifest."""
+        from .quality import quality_of
+
+        quality = quality_of(self.key)
         return {
             "key": self.key,
             "name": self.name,
@@ -337,6 +444,10 @@ class Manifest(_Model):
             "rate_limits": self.rate_limits.model_dump(mode="json"),
             "config_schema": json.loads(json.dumps(self.config_schema)),
             "secret_fields": self.secret_fields(),
+            "push_actions": [{"name": a.name, "kind": a.kind, "input": a.input, "description": a.description}
+                             for a in self.push],
+            "quality_tier": quality["tier"],
+            "quality_criteria": quality["criteria"],
         }
 
 

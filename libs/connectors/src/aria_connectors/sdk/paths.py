@@ -22,3 +22,16 @@ def get_path(data: Any, path: str | None, default: Any = None) -> Any:
         if cur is _MISSING:
             return default
     return cur
+
+
+def set_path(data: Any, path: str, value: Any) -> dict[str, Any]:
+    """A copy of ``data`` (a dict or None) with ``value`` at dotted ``path``; intermediate dicts are copied."""
+    out: dict[str, Any] = dict(data or {})
+    cur = out
+    parts = path.split(".")
+    for part in parts[:-1]:
+        nxt = cur.get(part)
+        cur[part] = dict(nxt) if isinstance(nxt, dict) else {}
+        cur = cur[part]
+    cur[parts[-1]] = value
+    return out

@@ -21,6 +21,7 @@ Link-paginated streams keep the first filter and follow the vendor's tokens.
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, AsyncIterator
 
@@ -29,7 +30,7 @@ import httpx
 from ..errors import ConfigurationError, MappingError, PermanentError
 from .manifest import CursorPagination, LinkHeaderPagination, OffsetPagination, StreamSpec
 from .mapping import cursor_key, external_id_of, map_record
-from .paths import get_path
+from .paths import get_path, set_path
 from .templates import render
 from .types import RecordError
 
@@ -84,13 +85,31 @@ class StreamReader:
     def _page_size(self, default: int) -> int:
         return self.conn.options.page_size or default
 
-    def _filter_params(self, anchor: StreamState) -> dict[str, Any]:
+    def _filter_value(self, anchor: StreamState) -> Any:
         inc = self.spec.incremental
         if inc is None:
-            return {}
+            return None
         if anchor.cursor is None:
-            return {inc.filter_param: inc.initial_filter} if inc.initial_filter else {}
-        return {inc.filter_param: self._render(inc.filter_template, cursor=anchor.cursor)}
+            return self._render(inc.initial_filter) if inc.initial_filter else None
+        cursor = anchor.cursor
+        if inc.cursor_type == "datetime" and (inc.cursor_format or inc.cursor_lookback_seconds):
+            dt = cursor_key(cursor, "datetime")[0] - timedelta(seconds=inc.cursor_lookback_seconds)
+            cursor = dt.strftime(inc.cursor_format) if inc.cursor_format else dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return self._render(inc.filter_template, cursor=cursor)
+
+    def _filter_params(self, anchor: StreamState) -> dict[str, Any]:
+        inc = self.spec.incremental
+        value = self._filter_value(anchor)
+        if inc is None or inc.filter_in_body or value is None:
+            return {}
+        return {inc.filter_param: value}
+
+    def _filter_body(self, body: Any, anchor: StreamState) -> Any:
+        inc = self.spec.incremental
+        if inc is None or not inc.filter_in_body:
+            return body
+        value = self._filter_value(anchor)
+        return body if value is None else set_path(body, inc.filter_param, value)
 
     async def _hydrate(self, ids: list[Any]) -> list[Any]:
         spec = self.spec.hydrate
@@ -197,7 +216,8 @@ class StreamReader:
             while True:
                 anchor = StreamState(self.state.cursor, set(self.state.seen))
                 params = {**base_params, **self._filter_params(anchor), pag.limit_param: limit, pag.offset_param: offset}
-                body = await self.conn.api.request_json(req.method, path, params=params, json=json_body, what=what)
+                body = await self.conn.api.request_json(req.method, path, params=params,
+                                                        json=self._filter_body(json_body, anchor), what=what)
                 self.page_requests += 1
                 records, n = await self._records_of(body)
                 page = self._process(records, anchor)
@@ -213,15 +233,18 @@ class StreamReader:
 
         anchor = StreamState(self.state.cursor, set(self.state.seen))
         params = {**base_params, **self._filter_params(anchor)}
+        json_body = self._filter_body(json_body, anchor)
         if isinstance(pag, CursorPagination):
-            if pag.limit_param:
+            if pag.limit_param and pag.limit_in_body:
+                json_body = set_path(json_body, pag.limit_param, self._page_size(pag.page_size))
+            elif pag.limit_param:
                 params[pag.limit_param] = self._page_size(pag.page_size)
             token = None
             while True:
-                p, j = dict(params), (dict(json_body) if json_body is not None else None)
+                p, j = dict(params), json_body
                 if token is not None:
                     if pag.in_body:
-                        j = {**(j or {}), pag.cursor_param: token}
+                        j = set_path(j, pag.cursor_param, token)
                     else:
                         p[pag.cursor_param] = token
                 body = await self.conn.api.request_json(req.method, path, params=p, json=j, what=what)
@@ -230,6 +253,8 @@ class StreamReader:
                 yield self._process(records, anchor)
                 token = get_path(body, pag.next_cursor_path)
                 if not token or n == 0:
+                    return
+                if pag.has_more_path is not None and not get_path(body, pag.has_more_path):
                     return
         elif isinstance(pag, LinkHeaderPagination):
             if pag.limit_param:

@@ -79,3 +79,47 @@ class RuntimeOptions:
     max_retry_after_seconds: float | None = None
     page_size: int | None = None
     request_timeout_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
+class PushRequest:
+    """What to push. ``event`` for send_event / create_ticket actions (a contract entity);
+    ``vendor_id`` (the vendor's id of the ticket) plus ``changes`` or ``comment`` for
+    update_ticket / add_comment. ``external_ref`` defaults to the event's entity id and is the
+    reference lookup-before-create searches for; ``idempotency_key`` defaults to a key derived
+    from installation, action and reference, so a re-delivered request is recognised."""
+
+    event: DomainEntity | None = None
+    vendor_id: str | None = None
+    changes: dict[str, Any] = field(default_factory=dict)
+    comment: str | None = None
+    external_ref: str | None = None
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class PushResult:
+    vendor_id: str
+    status: Literal["sent", "created", "updated", "duplicate"]
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class PreviewResult:
+    """A dry-run of a sync: nothing was published, no checkpoint was produced."""
+
+    counts: dict[str, int]
+    samples: dict[str, list[DomainEntity]]
+    record_errors: list[RecordError] = field(default_factory=list)
+    pages: dict[str, int] = field(default_factory=dict)
+    truncated: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "counts": dict(self.counts),
+            "samples": {k: [e.model_dump(mode="json") for e in v] for k, v in self.samples.items()},
+            "record_errors": [{"stream": e.stream, "external_id": e.external_id, "reason": e.reason}
+                              for e in self.record_errors],
+            "pages": dict(self.pages),
+            "truncated": self.truncated,
+        }

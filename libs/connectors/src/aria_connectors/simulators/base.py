@@ -7,7 +7,11 @@ the conformance suite; never part of a vendor API):
 * ``POST /_sim/records`` ``{"stream": s, "count": n, "malformed": m, "update": u}`` appends n good and
   m malformed records newer than every existing one, and re-touches u existing records.
 * ``POST /_sim/faults`` ``{"status": 500|429|503, "count": n, "retry_after": 1}`` makes the next n API
-  responses fail; ``{"clear": true}`` removes pending faults.
+  responses fail; with ``"after_write": true`` the next n *writes* (creates, updates, comments) are
+  carried out and then answered with the fault (a lost response); ``{"clear": true}`` removes
+  pending faults.
+* Simulators with writes report ``"created": n`` in ``/_sim/state``: objects created through the API
+  (the conformance suite checks that a retried push is not applied twice).
 * ``POST /_sim/expire_tokens`` invalidates every issued bearer token.
 * ``POST /_sim/reset`` restores the seeded initial state.
 """
@@ -29,6 +33,7 @@ from starlette.routing import Route
 class Fault:
     status: int
     retry_after: int | None = None
+    after_write: bool = False
 
 
 @dataclass
@@ -47,6 +52,18 @@ class ControlState:
         self.requests.clear()
         self.window_start = time.monotonic()
         self.window_count = 0
+
+    def take_fault(self) -> Fault | None:
+        """The fault for a request about to be processed (faults queued ``after_write`` wait for a write)."""
+        if self.faults and not self.faults[0].after_write:
+            return self.faults.popleft()
+        return None
+
+    def take_write_fault(self) -> Fault | None:
+        """After a write was carried out: the fault its response must be replaced with, if any."""
+        if self.faults and self.faults[0].after_write:
+            return self.faults.popleft()
+        return None
 
     def take_budget(self) -> tuple[bool, int, float]:
         """(allowed, remaining, seconds until the window resets)."""
@@ -86,7 +103,8 @@ def control_routes(
             control.faults.clear()
         else:
             for _ in range(int(body.get("count", 1))):
-                control.faults.append(Fault(int(body.get("status", 500)), body.get("retry_after")))
+                control.faults.append(Fault(int(body.get("status", 500)), body.get("retry_after"),
+                                            bool(body.get("after_write", False))))
         return JSONResponse({"pending": len(control.faults)})
 
     async def post_expire(request: Request) -> Response:

@@ -1,0 +1,151 @@
+"""Session-based stream reading: a Python escape hatch for vendors whose pages are NOT
+ordered by the incremental cursor (asynchronous export/search jobs, id-ordered listings).
+
+A *session* is one vendor-side traversal: an export job and its chunks, a search job and
+its result pages, or an id-ordered listing. The SDK's per-stream checkpoint
+``{"cursor", "seen"}`` keeps meaning the anchor every session filters on; while a session
+is in progress the checkpoint also carries ``"pending": {<vendor progress>, "max_cursor",
+"max_seen"}``. The anchor only advances to the running maximum when the session
+completes, so a run resumed from a mid-session checkpoint continues the same session
+(same job, next chunk / page) and neither loses records that sat in unread pages with
+older cursors nor repeats records already published. If the vendor no longer knows the
+session (job expired), the reader restarts from the anchor: records of the old session
+may be published again (same raw hash, so consumers deduplicate them).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any, AsyncIterator
+
+from aria_connectors.errors import ConfigurationError
+from aria_connectors.sdk import DeclarativeConnector, SyncBatch
+from aria_connectors.sdk.types import PreviewResult
+from aria_connectors.sdk.manifest import StreamSpec
+from aria_connectors.sdk.streams import Page, StreamReader, StreamState
+
+CHECKPOINT_VERSION = 1
+
+
+class SessionReader(StreamReader):
+    """Subclasses implement ``session()``: an async generator of pages that sets
+    ``self.pending`` (vendor progress, JSON-able) after each page and ``None`` at the end."""
+
+    def __init__(self, conn: DeclarativeConnector, spec: StreamSpec, state: dict[str, Any] | None,
+                 job_id: uuid.UUID | None) -> None:
+        super().__init__(conn, spec, state, job_id)
+        self.anchor = StreamState(self.state.cursor, set(self.state.seen))
+        pending = (state or {}).get("pending") if spec.incremental is not None else None
+        self.pending: dict[str, Any] | None = dict(pending) if isinstance(pending, dict) else None
+        if self.pending is not None:
+            max_cursor = self.pending.pop("max_cursor", None)
+            max_seen = self.pending.pop("max_seen", None) or []
+            if max_cursor is not None:
+                self.state = StreamState(max_cursor, set(map(str, max_seen)))
+
+    def checkpoint(self) -> dict[str, Any]:
+        if self.pending is None:
+            return self.state.dump()
+        return {**self.anchor.dump(), "pending": {**self.pending, "max_cursor": self.state.cursor,
+                                                  "max_seen": sorted(self.state.seen)}}
+
+    def process(self, records: list[Any]) -> Page:
+        return self._process([self.conn.transform_record(self.spec.name, r) for r in records], self.anchor)
+
+    def restart(self) -> None:
+        """The vendor forgot the session: start over from the anchor."""
+        self.pending = None
+        self.state = StreamState(self.anchor.cursor, set(self.anchor.seen))
+
+    def empty_page(self) -> Page:
+        return Page([], [], self.state, False)
+
+    async def session(self) -> AsyncIterator[Page]:  # pragma: no cover - abstract
+        raise NotImplementedError
+        yield
+
+    async def pages(self) -> AsyncIterator[Page]:
+        async for page in self.session():
+            yield page
+
+
+class SessionConnector(DeclarativeConnector):
+    """Runs ``reader_classes[stream]`` (a SessionReader or any StreamReader) per stream and
+    stores ``reader.checkpoint()``; streams not listed use the SDK's StreamReader."""
+
+    reader_classes: dict[str, type[StreamReader]] = {}
+
+    async def sync(self, checkpoint: dict[str, Any] | None = None, job_id: uuid.UUID | None = None,
+                   *, streams: list[str] | None = None) -> AsyncIterator[SyncBatch]:
+        if self.manifest.api is None or not self.manifest.api.streams:
+            raise ConfigurationError(f"{self.manifest.key} does not support polling sync")
+        state = _load_checkpoint(checkpoint)
+        wanted = streams or self.stream_names()
+        unknown = set(wanted) - set(self.stream_names())
+        if unknown:
+            raise ConfigurationError(f"unknown streams: {sorted(unknown)}")
+        for spec in self.manifest.api.streams:
+            if spec.name not in wanted:
+                continue
+            cls = self.reader_classes.get(spec.name, StreamReader)
+            reader = cls(self, spec, state["streams"].get(spec.name), job_id)
+            async for page in reader.pages():
+                changed = page.changed
+                if spec.incremental is not None:
+                    new = reader.checkpoint() if isinstance(reader, SessionReader) else page.state.dump()
+                    changed = changed or new != state["streams"].get(spec.name)
+                    state["streams"][spec.name] = new
+                if page.events or page.errors or changed:
+                    yield SyncBatch(stream=spec.name, events=page.events,
+                                    checkpoint=json.loads(json.dumps(state)), record_errors=page.errors)
+
+
+    async def preview(self, max_pages: int = 2, *, streams: list[str] | None = None,
+                      sample_size: int = 5) -> PreviewResult:
+        """The SDK's dry run, with this connector's readers (same contract as
+        ``DeclarativeConnector.preview``). An export/search job started by a preview is left
+        to expire on the vendor side."""
+        if self.manifest.api is None or not self.manifest.api.streams:
+            raise ConfigurationError(f"{self.manifest.key} does not support polling sync, so nothing to preview")
+        if max_pages < 1:
+            raise ConfigurationError("max_pages must be at least 1")
+        wanted = streams or self.stream_names()
+        unknown = set(wanted) - set(self.stream_names())
+        if unknown:
+            raise ConfigurationError(f"unknown streams: {sorted(unknown)}")
+        result = PreviewResult(counts={}, samples={})
+        for spec in self.manifest.api.streams:
+            if spec.name not in wanted:
+                continue
+            entity = spec.mapping.entity
+            result.counts.setdefault(entity, 0)
+            result.samples.setdefault(entity, [])
+            reader = self.reader_classes.get(spec.name, StreamReader)(self, spec, None, None)
+            pages = reader.pages()
+            try:
+                async for page in pages:
+                    result.counts[entity] += len(page.events)
+                    room = sample_size - len(result.samples[entity])
+                    result.samples[entity].extend(page.events[:max(room, 0)])
+                    result.record_errors.extend(page.errors)
+                    if reader.page_requests >= max_pages:
+                        result.truncated = True
+                        break
+            finally:
+                await pages.aclose()
+            result.pages[spec.name] = reader.page_requests
+        return result
+
+
+def _load_checkpoint(checkpoint: dict[str, Any] | None) -> dict[str, Any]:
+    if not checkpoint:
+        return {"version": CHECKPOINT_VERSION, "streams": {}}
+    if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("streams", {}), dict):
+        raise ConfigurationError("checkpoint is not a connector checkpoint")
+    return {"version": CHECKPOINT_VERSION, "streams": json.loads(json.dumps(checkpoint.get("streams", {})))}
+
+
+def poll_delay(conn: DeclarativeConnector, attempt: int, cap: float = 10.0) -> float:
+    """Wait between job-status polls: the instance's backoff policy, capped."""
+    return min(cap, conn.retry.backoff(attempt))

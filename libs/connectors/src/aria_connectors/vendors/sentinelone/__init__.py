@@ -1,0 +1,5 @@
+"""SentinelOne: threats (-> Risk) and agents (-> Asset), declaratively (manifest.yaml)."""
+
+from aria_connectors.sdk.plugin import ConnectorPlugin
+
+connector = ConnectorPlugin.from_package(__name__)

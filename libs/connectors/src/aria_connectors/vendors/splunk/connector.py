@@ -1,0 +1,124 @@
+"""Splunk: asynchronous search jobs (Python escape hatch).
+
+The stream's ``request`` in manifest.yaml is the result paging
+(``GET /services/search/jobs/{sid}/results?output_mode=json&offset=&count=``); this
+module creates the job (``POST /services/search/jobs``, form-encoded: ``search``,
+``earliest_time``, ``latest_time``, ``output_mode=json``), polls
+``GET /services/search/jobs/{sid}`` until ``dispatchState`` is ``DONE`` (``FAILED`` is a
+permanent error) and pages the results. Results are not in cursor order (Splunk returns
+newest first), so the job is a session (``aria_connectors.sdk.sessions``): a checkpoint taken mid-job resumes
+the same ``sid`` at the next offset; an expired job (404) is searched again.
+
+Incremental: ``earliest_time`` is the cursor (``_time``) in epoch seconds, rounded down,
+so the window is inclusive; ``latest_time`` is ``now`` fixed when the job is created.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timezone
+from typing import Any, AsyncIterator
+
+from aria_connectors.errors import ConnectorError, PermanentError
+from aria_connectors.sdk.http import Authenticator, raise_for_status, send_with_retries
+from aria_connectors.sdk.manifest import BasicAuth
+from aria_connectors.sdk.mapping import cursor_key
+from aria_connectors.sdk.streams import Page
+
+from aria_connectors.sdk.sessions import SessionConnector, SessionReader, poll_delay
+
+JOBS_PATH = "/services/search/jobs"
+STATUS_PATH = "/services/search/jobs/{sid}"
+MAX_POLLS = 720
+DEFAULT_COUNT = 1000
+
+
+class SearchJobReader(SessionReader):
+    async def _create(self) -> str:
+        search = str(self.conn.settings.get("search") or "search `notable`").strip()
+        if not search.startswith(("search ", "|")):
+            search = "search " + search
+        form: dict[str, Any] = {"search": search, "output_mode": "json", "exec_mode": "normal",
+                                "latest_time": "now"}
+        earliest = str(self.conn.settings.get("initial_earliest_time") or "-30d@d")
+        if self.anchor.cursor is not None:
+            dt, _ = cursor_key(self.anchor.cursor, "datetime")
+            earliest = str(int(dt.astimezone(timezone.utc).timestamp()))
+        form["earliest_time"] = earliest
+        what = f"stream {self.spec.name}: create search job"
+        api = self.conn.api
+        resp = await send_with_retries(api.http, "POST", api.url(JOBS_PATH), api.retry, what=what, limits=api.limits,
+                                       data=form, headers={"Accept": "application/json", **api.default_headers,
+                                                           **(await api.auth.headers())},
+                                       timeout=api.timeout)
+        api.last_response = resp
+        raise_for_status(resp, what)
+        try:
+            sid = resp.json().get("sid")
+        except (ValueError, AttributeError):
+            sid = None
+        if not sid:
+            raise PermanentError(f"{what}: response has no sid")
+        return str(sid)
+
+    async def _status(self, sid: str) -> dict[str, Any] | None:
+        try:
+            body = await self.conn.api.request_json("GET", STATUS_PATH.format(sid=sid), params={"output_mode": "json"},
+                                                    what=f"stream {self.spec.name}: search job status")
+        except ConnectorError as exc:
+            if exc.status_code == 404:
+                return None
+            raise
+        try:
+            return body["entry"][0]["content"]
+        except (KeyError, IndexError, TypeError):
+            raise PermanentError(f"stream {self.spec.name}: search job status has no entry content") from None
+
+    async def session(self) -> AsyncIterator[Page]:
+        name = self.spec.name
+        if self.pending is not None and await self._status(str(self.pending.get("sid"))) is None:
+            self.restart()
+        if self.pending is None:
+            self.pending = {"sid": await self._create(), "offset": 0}
+        sid = str(self.pending["sid"])
+        for attempt in range(MAX_POLLS):
+            content = await self._status(sid)
+            if content is None:
+                raise PermanentError(f"stream {name}: search job {sid} disappeared")
+            state = content.get("dispatchState")
+            if state == "FAILED" or content.get("isFailed"):
+                raise PermanentError(f"stream {name}: search job failed: {content.get('messages') or state}")
+            if state == "DONE" or content.get("isDone"):
+                break
+            await asyncio.sleep(poll_delay(self.conn, attempt))
+        else:
+            raise PermanentError(f"stream {name}: search job not done after {MAX_POLLS} polls")
+        count = self.conn.options.page_size or DEFAULT_COUNT
+        base = dict(self._render(self.spec.request.params))
+        path = self._render(self.spec.request.path, sid=sid)
+        while True:
+            offset = int(self.pending["offset"])
+            body = await self.conn.api.request_json("GET", path, params={**base, "offset": offset, "count": count},
+                                                    what=f"stream {name}: results")
+            self.page_requests += 1
+            results = body.get("results") if isinstance(body, dict) else None
+            if not isinstance(results, list):
+                raise PermanentError(f"stream {name}: results response has no results list")
+            done = len(results) < count
+            self.pending["offset"] = offset + len(results)
+            if done:
+                self.pending = None
+            yield self.process(results)
+            if done:
+                return
+
+
+class SplunkConnector(SessionConnector):
+    reader_classes = {"notables": SearchJobReader}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The manifest's auth is the bearer token; without one, basic auth with username/password.
+        if self.api is not None and not self._secrets.get("token") and self.settings.get("username"):
+            spec = BasicAuth(type="basic", username="{settings.username}", password="{secrets.password}")
+            self.api.auth = Authenticator(spec, self.template_ctx, self.api.base_url, self.http, self.retry)
