@@ -313,13 +313,77 @@ class Alert(DomainEntity):
     technique: str | None = None
 
 
+class Ticket(DomainEntity):
+    """A ticket in an ITSM tool, created by a push action or read back by a sync."""
+
+    topic: ClassVar[str] = topics.TICKETS.name
+    event_type: ClassVar[str] = "ticket.observed"
+    entity_type: ClassVar[str] = "ticket"
+
+    vendor_ticket_id: str
+    key: str | None = Field(default=None, description="Human-facing key, e.g. 'SEC-42' or 'INC0010001'.")
+    title: str
+    status: Literal["open", "in_progress", "resolved", "closed"]
+    vendor_status: str | None = None
+    priority: str | None = None
+    url: str | None = None
+    linked_entity_id: uuid.UUID | None = Field(default=None, description="The risk/alert the ticket tracks.")
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+# --- platform-wide and failure events -------------------------------------------------
+
+PLATFORM_ORG = uuid.UUID(int=0)
+"""org_id of envelopes about the platform itself (catalog changes), not about one organization."""
+
+
+class CatalogEntryChanged(EventPayload):
+    topic: ClassVar[str] = topics.CATALOG_CHANGES.name
+    event_type: ClassVar[str] = "catalog.entry_changed"
+
+    integration_key: str
+    change: Literal["added", "version_changed", "updated", "removed", "restored"]
+    version: str
+    previous_version: str | None = None
+
+    def partition_key(self) -> str:
+        return self.integration_key
+
+    def dedup_key(self) -> str:
+        return f"{self.event_type}:{self.integration_key}:{self.change}:{self.version}"
+
+
+class DeadLetter(EventPayload):
+    """A record or message that could not be processed, kept with the reason instead of lost."""
+
+    topic: ClassVar[str] = topics.DEAD_LETTERS.name
+    event_type: ClassVar[str] = "deadletter.recorded"
+
+    installation_id: uuid.UUID
+    org_id: uuid.UUID
+    integration_key: str
+    origin: str = Field(description="Where it failed, e.g. 'sync:alerts' or 'push:create_ticket'.")
+    external_id: str | None = None
+    reason: str
+    job_id: uuid.UUID | None = None
+    raw_sha256: str | None = Field(default=None, description="Hash of the record; the record itself is not kept.")
+    failed_at: datetime
+
+    def partition_key(self) -> str:
+        return str(self.installation_id)
+
+    def dedup_key(self) -> str:
+        return f"{self.event_type}:{self.installation_id}:{self.origin}:{self.external_id}:{self.raw_sha256}"
+
+
 EVENT_MODELS: tuple[type[EventPayload], ...] = (
     InstallationInstalled, InstallationConfigured, InstallationEnabled, InstallationDisabled,
     InstallationUninstalled, CredentialStored, CredentialShredded, SyncRequested, SyncStarted,
     SyncProgress, SyncCompleted, SyncFailed, IntegrationHealthChanged, WebhookReceived,
-    Risk, Asset, Vulnerability, Indicator, Alert,
+    Risk, Asset, Vulnerability, Indicator, Alert, Ticket, CatalogEntryChanged, DeadLetter,
 )
-DOMAIN_MODELS: tuple[type[DomainEntity], ...] = (Risk, Asset, Vulnerability, Indicator, Alert)
+DOMAIN_MODELS: tuple[type[DomainEntity], ...] = (Risk, Asset, Vulnerability, Indicator, Alert, Ticket)
 
 
 def model_for(event_type: str) -> type[EventPayload]:

@@ -78,6 +78,14 @@ ALERTS = Topic(
     name="aria.entity.alert", key="entity_id", partitions=3, cleanup_policy="compact",
     retention_ms=-1, description="Normalized vendor alerts and detections.",
 )
+TICKETS = Topic(
+    name="aria.entity.ticket", key="entity_id", partitions=3, cleanup_policy="compact",
+    retention_ms=-1, description="Tickets in ITSM tools (Jira, ServiceNow, ...), with their status synced back.",
+)
+CATALOG_CHANGES = Topic(
+    name="aria.catalog.changes", key="integration_key", partitions=1, cleanup_policy="compact",
+    retention_ms=-1, description="Integrations added, updated or removed from the catalog.",
+)
 DEAD_LETTERS = Topic(
     name="aria.deadletter", key="installation_id", partitions=3, cleanup_policy="delete",
     retention_ms=14 * DAY_MS, description="Records or messages that could not be processed, with the reason.",
@@ -85,7 +93,7 @@ DEAD_LETTERS = Topic(
 
 REGISTRY: tuple[Topic, ...] = (
     INSTALLATION_LIFECYCLE, CREDENTIAL_LIFECYCLE, SYNC_REQUESTS, SYNC_JOBS, INTEGRATION_HEALTH,
-    WEBHOOKS, RISKS, ASSETS, VULNERABILITIES, INDICATORS, ALERTS, DEAD_LETTERS,
+    WEBHOOKS, RISKS, ASSETS, VULNERABILITIES, INDICATORS, ALERTS, TICKETS, CATALOG_CHANGES, DEAD_LETTERS,
 )
 
 

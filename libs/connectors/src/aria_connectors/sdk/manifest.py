@@ -28,7 +28,7 @@ Category = Literal[
 PricingModel = Literal["free", "freemium", "paid", "vendor_license", "contact_sales"]
 Complexity = Literal["low", "medium", "high"]
 Capability = Literal["sync", "incremental", "webhook", "test_connection", "health_check", "push_actions"]
-DataType = Literal["risk", "asset", "alert", "vulnerability", "indicator"]
+DataType = Literal["risk", "asset", "alert", "vulnerability", "indicator", "ticket"]
 AuthType = Literal["oauth2_client_credentials", "api_key", "bearer", "basic", "none", "hmac_signature"]
 
 
