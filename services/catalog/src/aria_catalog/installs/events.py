@@ -14,20 +14,25 @@ from aria_platform.runtime import Runtime
 from . import service
 
 log = structlog.get_logger(__name__)
-router = KafkaRouter()
 _STATE = {InstallationInstalled.event_type: (InstallationInstalled, True),
           InstallationUninstalled.event_type: (InstallationUninstalled, False)}
 
 
-@router.subscriber(INSTALLATION_LIFECYCLE.name, group_id="catalog.install-counts", auto_offset_reset="earliest",
-                   ack_policy="nack_on_error", description="Install counts and installed-in-org ledger")
-async def on_installation_event(envelope: Envelope, runtime: Runtime = Context("runtime")) -> None:
-    if envelope.type not in _STATE:
-        return
-    model, installed = _STATE[envelope.type]
-    event = envelope.payload(model)
-    outcome = await service.record_installation_state(
-        pool=runtime.pool, installation_id=event.installation_id, org_id=event.org_id,
-        integration_key=event.integration_key, installed=installed, revision=event.revision)
-    log.debug("installation event applied", type=envelope.type, installation_id=str(event.installation_id),
-              outcome=outcome)
+def build_router() -> KafkaRouter:
+    """A new router per app: subscribers belong to one broker, never shared between apps."""
+    router = KafkaRouter()
+
+    @router.subscriber(INSTALLATION_LIFECYCLE.name, group_id="catalog.install-counts", auto_offset_reset="earliest",
+                       ack_policy="nack_on_error", description="Install counts and installed-in-org ledger")
+    async def on_installation_event(envelope: Envelope, runtime: Runtime = Context("runtime")) -> None:
+        if envelope.type not in _STATE:
+            return
+        model, installed = _STATE[envelope.type]
+        event = envelope.payload(model)
+        outcome = await service.record_installation_state(
+            pool=runtime.pool, installation_id=event.installation_id, org_id=event.org_id,
+            integration_key=event.integration_key, installed=installed, revision=event.revision)
+        log.debug("installation event applied", type=envelope.type, installation_id=str(event.installation_id),
+                  outcome=outcome)
+
+    return router

@@ -11,16 +11,19 @@ from aria_platform.runtime import Runtime
 
 from . import outcomes
 
-router = KafkaRouter()
 
+def build_router() -> KafkaRouter:
+    """A new router per app: subscribers belong to one broker, never shared between apps."""
+    router = KafkaRouter()
 
-@router.subscriber(SYNC_JOBS.name, group_id="installer.sync-outcomes", auto_offset_reset="earliest",
-                   ack_policy="nack_on_error", description="Last sync, error count and last error per installation")
-async def on_sync_job(envelope: Envelope, runtime: Runtime = Context("runtime")) -> None:
-    await outcomes.record_sync_event(pool=runtime.pool, envelope=envelope)
+    @router.subscriber(SYNC_JOBS.name, group_id="installer.sync-outcomes", auto_offset_reset="earliest",
+                       ack_policy="nack_on_error", description="Last sync, error count and last error per installation")
+    async def on_sync_job(envelope: Envelope, runtime: Runtime = Context("runtime")) -> None:
+        await outcomes.record_sync_event(pool=runtime.pool, envelope=envelope)
 
+    @router.subscriber(INTEGRATION_HEALTH.name, group_id="installer.health", auto_offset_reset="earliest",
+                       ack_policy="nack_on_error", description="Health status per installation")
+    async def on_health(envelope: Envelope, runtime: Runtime = Context("runtime")) -> None:
+        await outcomes.record_health_event(pool=runtime.pool, envelope=envelope)
 
-@router.subscriber(INTEGRATION_HEALTH.name, group_id="installer.health", auto_offset_reset="earliest",
-                   ack_policy="nack_on_error", description="Health status per installation")
-async def on_health(envelope: Envelope, runtime: Runtime = Context("runtime")) -> None:
-    await outcomes.record_health_event(pool=runtime.pool, envelope=envelope)
+    return router

@@ -12,14 +12,18 @@ from aria_platform.runtime import Runtime
 
 from . import service
 
-router = KafkaRouter()
 
+def build_router() -> KafkaRouter:
+    """A new router per app: subscribers belong to one broker, never shared between apps."""
+    router = KafkaRouter()
 
-@router.subscriber(INSTALLATION_LIFECYCLE.name, group_id="vault-gateway.shredder", auto_offset_reset="earliest",
-                   ack_policy="nack_on_error", description="Shred credentials of uninstalled installations")
-async def on_installation_event(envelope: Envelope, runtime: Runtime = Context("runtime")) -> None:
-    if envelope.type != InstallationUninstalled.event_type:
-        return
-    event = envelope.payload(InstallationUninstalled)
-    await service.shred_installation(pool=runtime.pool, vault=runtime.extras["vault"], actor="event:uninstalled",
-                                     installation_id=event.installation_id, org_id=event.org_id)
+    @router.subscriber(INSTALLATION_LIFECYCLE.name, group_id="vault-gateway.shredder", auto_offset_reset="earliest",
+                       ack_policy="nack_on_error", description="Shred credentials of uninstalled installations")
+    async def on_installation_event(envelope: Envelope, runtime: Runtime = Context("runtime")) -> None:
+        if envelope.type != InstallationUninstalled.event_type:
+            return
+        event = envelope.payload(InstallationUninstalled)
+        await service.shred_installation(pool=runtime.pool, vault=runtime.extras["vault"], actor="event:uninstalled",
+                                         installation_id=event.installation_id, org_id=event.org_id)
+
+    return router
