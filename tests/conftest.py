@@ -67,6 +67,7 @@ def platform(infra: Infra, kafka_topics, tmp_path_factory) -> Platform:
         "ARIA_WEBHOOK_BASE_URL": urls["webhook-ingest"],
         "ARIA_OUTBOUND_ALLOWLIST": "127.0.0.1,localhost",
         "ARIA_OUTBOX_POLL_INTERVAL_S": "0.2",
+        "ARIA_KAFKA_GROUP_PREFIX": os.environ.get("ARIA_KAFKA_GROUP_PREFIX", ""),
     }
     platform = Platform(urls=urls, databases=databases, logs={}, simulator_url="")
 

@@ -24,7 +24,14 @@ class ServiceSettings(BaseSettings):
     jwt_issuer: str = "aria"
     jwt_audience: str = "aria-marketplace"
     outbox_poll_interval_s: float = 1.0
+    # Prepended to every consumer group: lets test runs or staging stacks share one Kafka cluster.
+    kafka_group_prefix: str = ""
     shutdown_grace_s: float = 10.0
+
+
+    def group(self, name: str) -> str:
+        """The consumer group id for a subscriber named `name`."""
+        return self.kafka_group_prefix + name
 
 
 S = TypeVar("S", bound=ServiceSettings)

@@ -34,7 +34,7 @@ def define(settings: CatalogSettings) -> ServiceDefinition:
         name="catalog", title="ARIA catalog",
         description="The integration marketplace catalog: every connector the platform ships, searchable and "
                     "filterable, with install counts kept from installation lifecycle events.",
-        settings=settings, routers=[catalog_views.router], kafka_routers=[install_events.build_router()],
+        settings=settings, routers=[catalog_views.router], kafka_routers=[install_events.build_router(settings)],
         on_start=[_sync_registry],
         openapi_tags=[{"name": "catalog", "description": "Browse and search integrations (any user role)."}],
     )

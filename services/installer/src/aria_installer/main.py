@@ -27,7 +27,7 @@ def define(settings: InstallerSettings) -> ServiceDefinition:
                     "organization. Secrets go to vault-gateway; every change is in the activity log and "
                     "announced on Kafka through a transactional outbox.",
         settings=settings, routers=[installation_views.router, activity_views.router],
-        kafka_routers=[installation_events.build_router()], on_start=[_start],
+        kafka_routers=[installation_events.build_router(settings)], on_start=[_start],
     )
 
 

@@ -20,7 +20,7 @@ def define(settings: SyncRunnerSettings) -> ServiceDefinition:
         description="Runs connector syncs: leases credentials from vault-gateway, pulls vendor data through an "
                     "SSRF-guarded client, publishes normalized entity events and job lifecycle events.",
         settings=settings, routers=[connection_views.router, job_views.router],
-        kafka_routers=[job_events.build_router(group_id=settings.sync_group_id)],
+        kafka_routers=[job_events.build_router(group_id=settings.group(settings.sync_group_id))],
         on_start=[connectors.wire], on_stop=[connectors.unwire],
     )
 

@@ -61,7 +61,7 @@ def define(settings: VaultGatewaySettings) -> ServiceDefinition:
         name="vault-gateway", title="ARIA vault-gateway",
         description="Internal credential service: the only holder of a Vault token. Stores, leases, rotates "
                     "and crypto-shreds installation credentials; metadata and audit in Postgres, never values.",
-        settings=settings, routers=[credential_views.router], kafka_routers=[credential_events.build_router()],
+        settings=settings, routers=[credential_views.router], kafka_routers=[credential_events.build_router(settings)],
         on_start=[_start], on_stop=[_stop], readiness=[vault],
     )
 

@@ -31,7 +31,7 @@ def define(settings: WebhookIngestSettings) -> ServiceDefinition:
                     "leased secret, size- and rate-limited, deduplicated by delivery id, normalized by the "
                     "connector and published to Kafka (acks=all) before the vendor gets 202.",
         settings=settings, routers=[delivery_views.public, delivery_views.internal],
-        kafka_routers=[endpoint_events.build_router(group_id=settings.endpoints_group_id)],
+        kafka_routers=[endpoint_events.build_router(group_id=settings.group(settings.endpoints_group_id))],
         on_start=[_start],
         # Deliveries are published synchronously inside their transaction; nothing uses the outbox.
         outbox=False,

@@ -10,6 +10,7 @@ from aria_contracts import Envelope
 from aria_contracts.events import InstallationInstalled, InstallationUninstalled
 from aria_contracts.topics import INSTALLATION_LIFECYCLE
 from aria_platform.runtime import Runtime
+from aria_platform.settings import ServiceSettings
 
 from . import service
 
@@ -18,11 +19,12 @@ _STATE = {InstallationInstalled.event_type: (InstallationInstalled, True),
           InstallationUninstalled.event_type: (InstallationUninstalled, False)}
 
 
-def build_router() -> KafkaRouter:
+def build_router(settings: ServiceSettings) -> KafkaRouter:
     """A new router per app: subscribers belong to one broker, never shared between apps."""
     router = KafkaRouter()
 
-    @router.subscriber(INSTALLATION_LIFECYCLE.name, group_id="catalog.install-counts", auto_offset_reset="earliest",
+    @router.subscriber(INSTALLATION_LIFECYCLE.name, group_id=settings.group("catalog.install-counts"),
+                       auto_offset_reset="earliest",
                        ack_policy="nack_on_error", description="Install counts and installed-in-org ledger")
     async def on_installation_event(envelope: Envelope, runtime: Runtime = Context("runtime")) -> None:
         if envelope.type not in _STATE:
