@@ -145,7 +145,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from aria_connectors.simulators.base import ControlState, control_routes, retry_after_seconds
+from aria_connectors.simulators.base import ControlState, seed_records, simulator_app
 
 DEMO_API_KEY = "demo-api-key-0123456789"
 T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
@@ -171,10 +171,7 @@ class Simulator:
         self.findings: dict[str, dict[str, Any]] = {}
         self.ticks = 0
         self.malformed = 0
-        for _ in range(self.options["records"]):
-            self.add()
-        for _ in range(self.options["malformed"]):
-            self.add(malformed=True)
+        seed_records(self.add, self.options["records"], self.options["malformed"])
 
     def now(self) -> str:
         ts = iso(T0 + timedelta(minutes=self.ticks // self.per_timestamp))
@@ -201,16 +198,12 @@ class Simulator:
         return ids
 
     def guard(self, request: Request) -> tuple[Response | None, dict[str, str]]:
-        self.control.requests[request.url.path] += 1
-        allowed, remaining, reset_in = self.control.take_budget()
-        headers = {"X-RateLimit-Limit": str(self.control.rate_limit), "X-RateLimit-Remaining": str(remaining)}
-        if not allowed:
-            return JSONResponse({"error": "rate limit exceeded"}, 429,
-                                {**headers, "Retry-After": str(retry_after_seconds(reset_in))}), headers
-        fault = self.control.take_fault()
-        if fault is not None:
-            extra = {"Retry-After": str(int(fault.retry_after or 1))} if fault.status == 429 else {}
-            return JSONResponse({"error": "simulated fault"}, fault.status, {**headers, **extra}), headers
+        gate = self.control.admit(request)
+        headers = {"X-RateLimit-Limit": str(self.control.rate_limit), "X-RateLimit-Remaining": str(gate.remaining)}
+        if gate.status == 429:
+            return JSONResponse({"error": "rate limit exceeded"}, 429, {**headers, "Retry-After": str(gate.retry_after)}), headers
+        if gate.status is not None:
+            return JSONResponse({"error": "simulated fault"}, gate.status, headers), headers
         if request.headers.get("x-api-key") != self.api_key:
             return JSONResponse({"error": "invalid API key"}, 401, headers), headers
         return None, headers
@@ -252,13 +245,10 @@ class Simulator:
         return {"added": added, "updated": self.touch(update) if update else []}
 
     def app(self) -> Starlette:
-        app = Starlette(routes=[
+        return simulator_app(self, [
             Route("/api/v1/me", self.me, methods=["GET"]),
             Route("/api/v1/findings", self.list_findings, methods=["GET"]),
-            *control_routes(self.control, state=self.state, add_records=self.add_records, reset=self.reset),
         ])
-        app.state.simulator = self
-        return app
 
 
 def create_app(**options: Any) -> Starlette:

@@ -134,9 +134,12 @@ class DeclarativeConnector:
                 continue
             reader = self.stream_reader(spec, state["streams"].get(spec.name), job_id)
             async for page in reader.pages():
+                changed = page.changed
                 if spec.incremental is not None:
-                    state["streams"][spec.name] = page.state.dump()
-                if page.events or page.errors or page.changed:
+                    new = reader.checkpoint()
+                    changed = changed or new != state["streams"].get(spec.name)
+                    state["streams"][spec.name] = new
+                if page.events or page.errors or changed:
                     yield SyncBatch(stream=spec.name, events=page.events,
                                     checkpoint=json.loads(json.dumps(state)), record_errors=page.errors)
 

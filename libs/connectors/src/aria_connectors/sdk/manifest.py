@@ -135,11 +135,22 @@ class LinkHeaderPagination(_Model):
     page_size: int = Field(default=100, ge=1)
 
 
+class NextUrlPagination(_Model):
+    """The response body carries the full URL of the next page (OData ``@odata.nextLink``, Azure
+    ARM ``nextLink``): it is requested as is, since it already holds every query parameter."""
+
+    type: Literal["next_url"]
+    next_url_path: str = Field(description="Response path of the next page's URL; escape dots inside a key "
+                                           "('@odata\\.nextLink'). Missing or empty ends paging.")
+    limit_param: str | None = Field(default=None, description="Page-size parameter of the first request ($top).")
+    page_size: int = Field(default=100, ge=1)
+
+
 class NoPagination(_Model):
     type: Literal["none"]
 
 
-Pagination = OffsetPagination | CursorPagination | LinkHeaderPagination | NoPagination
+Pagination = OffsetPagination | CursorPagination | LinkHeaderPagination | NextUrlPagination | NoPagination
 
 
 class HydrateSpec(_Model):

@@ -15,17 +15,12 @@ may be published again (same raw hash, so consumers deduplicate them).
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any, AsyncIterator
 
-from aria_connectors.errors import ConfigurationError
-from aria_connectors.sdk import DeclarativeConnector, SyncBatch
-from aria_connectors.sdk.types import PreviewResult
+from aria_connectors.sdk import DeclarativeConnector
 from aria_connectors.sdk.manifest import StreamSpec
 from aria_connectors.sdk.streams import Page, StreamReader, StreamState
-
-CHECKPOINT_VERSION = 1
 
 
 class SessionReader(StreamReader):
@@ -71,79 +66,15 @@ class SessionReader(StreamReader):
 
 
 class SessionConnector(DeclarativeConnector):
-    """Runs ``reader_classes[stream]`` (a SessionReader or any StreamReader) per stream and
-    stores ``reader.checkpoint()``; streams not listed use the SDK's StreamReader."""
+    """Runs ``reader_classes[stream]`` (a SessionReader or any StreamReader) per stream through
+    the ``stream_reader()`` hook, so sync and preview are the SDK's; streams not listed use the
+    SDK's StreamReader. An export/search job started by a preview is left to expire on the
+    vendor side."""
 
     reader_classes: dict[str, type[StreamReader]] = {}
 
-    async def sync(self, checkpoint: dict[str, Any] | None = None, job_id: uuid.UUID | None = None,
-                   *, streams: list[str] | None = None) -> AsyncIterator[SyncBatch]:
-        if self.manifest.api is None or not self.manifest.api.streams:
-            raise ConfigurationError(f"{self.manifest.key} does not support polling sync")
-        state = _load_checkpoint(checkpoint)
-        wanted = streams or self.stream_names()
-        unknown = set(wanted) - set(self.stream_names())
-        if unknown:
-            raise ConfigurationError(f"unknown streams: {sorted(unknown)}")
-        for spec in self.manifest.api.streams:
-            if spec.name not in wanted:
-                continue
-            cls = self.reader_classes.get(spec.name, StreamReader)
-            reader = cls(self, spec, state["streams"].get(spec.name), job_id)
-            async for page in reader.pages():
-                changed = page.changed
-                if spec.incremental is not None:
-                    new = reader.checkpoint() if isinstance(reader, SessionReader) else page.state.dump()
-                    changed = changed or new != state["streams"].get(spec.name)
-                    state["streams"][spec.name] = new
-                if page.events or page.errors or changed:
-                    yield SyncBatch(stream=spec.name, events=page.events,
-                                    checkpoint=json.loads(json.dumps(state)), record_errors=page.errors)
-
-
-    async def preview(self, max_pages: int = 2, *, streams: list[str] | None = None,
-                      sample_size: int = 5) -> PreviewResult:
-        """The SDK's dry run, with this connector's readers (same contract as
-        ``DeclarativeConnector.preview``). An export/search job started by a preview is left
-        to expire on the vendor side."""
-        if self.manifest.api is None or not self.manifest.api.streams:
-            raise ConfigurationError(f"{self.manifest.key} does not support polling sync, so nothing to preview")
-        if max_pages < 1:
-            raise ConfigurationError("max_pages must be at least 1")
-        wanted = streams or self.stream_names()
-        unknown = set(wanted) - set(self.stream_names())
-        if unknown:
-            raise ConfigurationError(f"unknown streams: {sorted(unknown)}")
-        result = PreviewResult(counts={}, samples={})
-        for spec in self.manifest.api.streams:
-            if spec.name not in wanted:
-                continue
-            entity = spec.mapping.entity
-            result.counts.setdefault(entity, 0)
-            result.samples.setdefault(entity, [])
-            reader = self.reader_classes.get(spec.name, StreamReader)(self, spec, None, None)
-            pages = reader.pages()
-            try:
-                async for page in pages:
-                    result.counts[entity] += len(page.events)
-                    room = sample_size - len(result.samples[entity])
-                    result.samples[entity].extend(page.events[:max(room, 0)])
-                    result.record_errors.extend(page.errors)
-                    if reader.page_requests >= max_pages:
-                        result.truncated = True
-                        break
-            finally:
-                await pages.aclose()
-            result.pages[spec.name] = reader.page_requests
-        return result
-
-
-def _load_checkpoint(checkpoint: dict[str, Any] | None) -> dict[str, Any]:
-    if not checkpoint:
-        return {"version": CHECKPOINT_VERSION, "streams": {}}
-    if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("streams", {}), dict):
-        raise ConfigurationError("checkpoint is not a connector checkpoint")
-    return {"version": CHECKPOINT_VERSION, "streams": json.loads(json.dumps(checkpoint.get("streams", {})))}
+    def stream_reader(self, spec: StreamSpec, state: dict[str, Any] | None, job_id: uuid.UUID | None) -> StreamReader:
+        return self.reader_classes.get(spec.name, StreamReader)(self, spec, state, job_id)
 
 
 def poll_delay(conn: DeclarativeConnector, attempt: int, cap: float = 10.0) -> float:

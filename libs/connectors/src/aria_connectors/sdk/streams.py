@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator
 import httpx
 
 from ..errors import ConfigurationError, MappingError, PermanentError
-from .manifest import CursorPagination, LinkHeaderPagination, OffsetPagination, StreamSpec
+from .manifest import CursorPagination, LinkHeaderPagination, NextUrlPagination, OffsetPagination, StreamSpec
 from .mapping import cursor_key, external_id_of, map_record
 from .paths import get_path, set_path
 from .templates import render
@@ -36,6 +36,11 @@ from .types import RecordError
 
 if TYPE_CHECKING:
     from .connector import DeclarativeConnector
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    u = httpx.URL(url)
+    return u.scheme, u.host, u.port
 
 
 @dataclass
@@ -70,6 +75,10 @@ class StreamReader:
         self.state = StreamState.load(state) if spec.incremental else StreamState()
         self.start_cursor = self.state.cursor
         self.page_requests = 0
+
+    def checkpoint(self) -> dict[str, Any]:
+        """This stream's checkpoint after the pages read so far (sync stores it)."""
+        return self.state.dump()
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -110,6 +119,15 @@ class StreamReader:
             return body
         value = self._filter_value(anchor)
         return body if value is None else set_path(body, inc.filter_param, value)
+
+    def _same_origin(self, url: str | None) -> str | None:
+        """A next-page URL from the vendor must stay on the API's origin: credentials are never
+        sent to a host the response names."""
+        if url is None or not url.startswith(("http://", "https://")):
+            return url
+        if _origin(url) != _origin(self.conn.api.base_url):
+            raise PermanentError(f"stream {self.spec.name}: next page URL leaves the API origin")
+        return url
 
     async def _hydrate(self, ids: list[Any]) -> list[Any]:
         spec = self.spec.hydrate
@@ -256,7 +274,8 @@ class StreamReader:
                     return
                 if pag.has_more_path is not None and not get_path(body, pag.has_more_path):
                     return
-        elif isinstance(pag, LinkHeaderPagination):
+        elif isinstance(pag, (LinkHeaderPagination, NextUrlPagination)):
+            # the next page's URL (Link header or body) carries every query parameter itself
             if pag.limit_param:
                 params[pag.limit_param] = self._page_size(pag.page_size)
             url: str | None = path
@@ -272,7 +291,12 @@ class StreamReader:
                     raise PermanentError(f"{what}: response is not JSON") from None
                 records, n = await self._records_of(body)
                 yield self._process(records, anchor)
-                url = resp.links.get("next", {}).get("url") if n else None
+                if isinstance(pag, LinkHeaderPagination):
+                    url = resp.links.get("next", {}).get("url")
+                else:
+                    nxt = get_path(body, pag.next_url_path)
+                    url = nxt if isinstance(nxt, str) and nxt else None
+                url = self._same_origin(url) if n else None
         else:
             body = await self.conn.api.request_json(req.method, path, params=params, json=json_body, what=what)
             self.page_requests += 1

@@ -18,12 +18,15 @@ the conformance suite; never part of a vendor API):
 
 from __future__ import annotations
 
+import base64
 import math
+import random
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -34,6 +37,19 @@ class Fault:
     status: int
     retry_after: int | None = None
     after_write: bool = False
+
+
+@dataclass(frozen=True)
+class Admission:
+    """What the control state says about one API request, before the simulator authenticates it.
+    ``status`` None: go ahead; else answer with it (429 with ``retry_after`` seconds, or a queued
+    fault's status). ``exhausted``: the 429 is the rate window's, not a queued fault."""
+
+    status: int | None
+    retry_after: int
+    remaining: int
+    reset_in: int
+    exhausted: bool = False
 
 
 @dataclass
@@ -75,6 +91,73 @@ class ControlState:
             return False, 0, reset_in
         self.window_count += 1
         return True, self.rate_limit - self.window_count, reset_in
+
+
+    def admit(self, request: Request, *, route: str | None = None, budget: bool = True) -> Admission:
+        """Count the request (under ``route`` too, when the vendor path has variables), take one
+        call from the rate budget (``budget=False``: the endpoint is not rate limited), then
+        the next queued fault. The simulator turns a refusal into the vendor's error body."""
+        self.requests[request.url.path] += 1
+        if route is not None and route != request.url.path:
+            self.requests[route] += 1
+        if budget:
+            allowed, remaining, reset_in = self.take_budget()
+        else:
+            allowed, remaining, reset_in = True, self.rate_limit, self.rate_window_seconds
+        reset = retry_after_seconds(reset_in)
+        if not allowed:
+            return Admission(429, reset, 0, reset, exhausted=True)
+        fault = self.take_fault()
+        if fault is not None:
+            return Admission(fault.status, int(fault.retry_after or 1), remaining, reset)
+        return Admission(None, 0, remaining, reset)
+
+
+def basic_credentials(request: Request) -> tuple[str, str]:
+    """(user, password) of a Basic ``Authorization`` header; ("", "") when absent or garbled."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return "", ""
+    try:
+        user, _, password = base64.b64decode(value, validate=True).decode().partition(":")
+    except (ValueError, UnicodeDecodeError):
+        return "", ""
+    return user, password
+
+
+class SeededData:
+    """Deterministic vendor data: a seeded RNG, and a clock per stream on which ``per_timestamp``
+    consecutive records share one step (so equal cursors straddle page boundaries, which the
+    conformance suite's tie-break tests need). ``malformed`` counts bad records per stream."""
+
+    def __init__(self, seed: int, per_timestamp: int = 2) -> None:
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self.per_timestamp = max(1, per_timestamp)
+        self.seq: Counter[str] = Counter()
+        self.malformed: Counter[str] = Counter()
+
+    def step(self, stream: str = "records") -> int:
+        """The clock step of the next record of ``stream``."""
+        n = self.seq[stream]
+        self.seq[stream] += 1
+        return n // self.per_timestamp
+
+
+def seed_records(add: Callable[..., Any], count: int, malformed: int) -> None:
+    """``count`` good then ``malformed`` bad records through ``add(malformed=...)``."""
+    for _ in range(count):
+        add()
+    for _ in range(malformed):
+        add(malformed=True)
+
+
+def append_records(add: Callable[..., dict[str, Any]], touch: Callable[[int], list[str]], count: int, malformed: int,
+                   update: int, id_field: str = "id") -> dict[str, Any]:
+    """The ``POST /_sim/records`` answer of a one-stream simulator: ids added, ids re-touched."""
+    added = [str(add()[id_field]) for _ in range(count)]
+    added += [str(add(malformed=True)[id_field]) for _ in range(malformed)]
+    return {"added": added, "updated": touch(update) if update else []}
 
 
 def control_routes(
@@ -128,3 +211,12 @@ def control_routes(
 
 def retry_after_seconds(seconds: float) -> int:
     return max(1, math.ceil(seconds))
+
+
+def simulator_app(sim: Any, routes: list[Route], *, expire_tokens: Callable[[], None] | None = None) -> Starlette:
+    """The ASGI app of a simulator object (``control``, ``state()``, ``add_records()``, ``reset()``):
+    its vendor ``routes`` plus the control protocol; ``app.state.simulator`` is the object."""
+    app = Starlette(routes=[*routes, *control_routes(sim.control, state=sim.state, add_records=sim.add_records,
+                                                     reset=sim.reset, expire_tokens=expire_tokens)])
+    app.state.simulator = sim
+    return app

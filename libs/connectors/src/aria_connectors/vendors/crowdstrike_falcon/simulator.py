@@ -47,7 +47,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from aria_connectors.simulators.base import ControlState, control_routes, retry_after_seconds
+from aria_connectors.simulators.base import ControlState, seed_records, simulator_app
 
 DEMO_CLIENT_ID = "demo-client-id"
 DEMO_CLIENT_SECRET = "demo-client-secret"
@@ -103,10 +103,7 @@ class FalconData:
         self.malformed = {"alerts": 0, "hosts": 0}
         for _ in range(max(hosts, 1) if alerts else hosts):
             self.add_host()
-        for _ in range(alerts):
-            self.add_alert()
-        for _ in range(malformed):
-            self.add_alert(malformed=True)
+        seed_records(self.add_alert, alerts, malformed)
 
     def _next_seq(self, stream: str) -> int:
         n = self.seq[stream]
@@ -383,22 +380,15 @@ class FalconSimulator:
 
     async def guard(self, request: Request, *, auth: bool = True) -> tuple[JSONResponse | None, dict[str, str]]:
         """Rate limit, injected faults and bearer auth, in the gateway's order."""
-        self.control.requests[request.url.path] += 1
-        allowed, remaining, reset_in = self.control.take_budget()
-        headers = self._headers(remaining)
-        if not allowed:
-            wait = retry_after_seconds(reset_in)
+        gate = self.control.admit(request)
+        headers = self._headers(gate.remaining)
+        if gate.status == 429:
             return self.error(429, "API rate limit exceeded.", {
-                **headers, "Retry-After": str(wait), "X-RateLimit-RetryAfter": str(int(time.time()) + wait)}), headers
-        if self.control.faults:
-            fault = self.control.faults.popleft()
-            extra = dict(headers)
-            if fault.status == 429:
-                wait = int(fault.retry_after or 1)
-                extra.update({"Retry-After": str(wait), "X-RateLimit-RetryAfter": str(int(time.time()) + wait)})
-                return self.error(429, "API rate limit exceeded.", extra), headers
-            return self.error(fault.status, "Internal Server Error" if fault.status == 500 else "Service Unavailable",
-                              extra), headers
+                **headers, "Retry-After": str(gate.retry_after),
+                "X-RateLimit-RetryAfter": str(int(time.time()) + gate.retry_after)}), headers
+        if gate.status is not None:
+            return self.error(gate.status, "Internal Server Error" if gate.status == 500 else "Service Unavailable",
+                              headers), headers
         if auth:
             value = request.headers.get("authorization", "")
             token = value[7:] if value.lower().startswith("bearer ") else ""
@@ -528,18 +518,13 @@ class FalconSimulator:
         self.tokens.clear()
 
     def app(self) -> Starlette:
-        routes = [
+        return simulator_app(self, [
             Route("/oauth2/token", self.token, methods=["POST"]),
             Route("/alerts/queries/alerts/v2", self.query_alerts, methods=["GET"]),
             Route("/alerts/entities/alerts/v2", self.alert_entities, methods=["POST"]),
             Route("/devices/queries/devices/v1", self.query_devices, methods=["GET"]),
             Route("/devices/entities/devices/v2", self.device_entities, methods=["GET", "POST"]),
-            *control_routes(self.control, state=self.state, add_records=self.add_records, reset=self.reset,
-                            expire_tokens=self.expire_tokens),
-        ]
-        app = Starlette(routes=routes)
-        app.state.simulator = self
-        return app
+        ], expire_tokens=self.expire_tokens)
 
 
 def create_app(**options: Any) -> Starlette:

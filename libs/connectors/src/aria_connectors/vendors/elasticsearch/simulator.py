@@ -41,7 +41,6 @@ import base64
 import fnmatch
 import hashlib
 import json
-import random
 import re
 import time
 import uuid
@@ -53,7 +52,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from aria_connectors.simulators.base import ControlState, control_routes, retry_after_seconds
+from aria_connectors.simulators.base import ControlState, SeededData, seed_records, simulator_app
 
 DEMO_KEY_ID, DEMO_API_KEY = "demo-key-id", "demo-api-key"
 DEMO_USER, DEMO_PASSWORD = "elastic", "demo-password"
@@ -109,20 +108,13 @@ class EsError(Exception):
         self.status, self.type, self.reason = status, type_, reason
 
 
-class AlertsData:
+class AlertsData(SeededData):
     def __init__(self, seed: int, alerts: int, malformed: int = 0, per_timestamp: int = 2,
                  spaces: tuple[str, ...] = ("default",)) -> None:
-        self.rng = random.Random(seed)
-        self.seed = seed
-        self.per_timestamp = max(1, per_timestamp)
+        super().__init__(seed, per_timestamp)
         self.spaces = spaces
-        self.seq = 0
         self.docs: dict[str, dict[str, Any]] = {}  # _id -> {"_index", "_id", "_source"}
-        self.malformed = 0
-        for _ in range(alerts):
-            self.add()
-        for _ in range(malformed):
-            self.add(malformed=True)
+        seed_records(self.add, alerts, malformed)
 
     @staticmethod
     def concrete(space: str) -> str:
@@ -132,15 +124,13 @@ class AlertsData:
         return {f".alerts-security.alerts-{s}": self.concrete(s) for s in self.spaces}
 
     def ts(self) -> str:
-        n = self.seq
-        self.seq += 1
-        bucket = n // self.per_timestamp
+        bucket = self.step()
         return _iso_ms(T0 + timedelta(minutes=bucket, milliseconds=bucket * 37 % 1000))
 
     def add(self, malformed: bool = False) -> dict[str, Any]:
         rng = self.rng
         ts = self.ts()
-        n = self.seq
+        n = self.seq["records"]
         name, tactic, tactic_id, tech_id, tech_name, severity, risk = rng.choice(RULES)
         hostname, platform, os_name, os_version = rng.choice(HOSTS)
         space = self.spaces[n % len(self.spaces)]
@@ -205,7 +195,7 @@ class AlertsData:
         if malformed:
             src["kibana.alert.severity"] = "severe?"  # not an Elastic severity
             src["kibana.alert.rule.name"] = None
-            self.malformed += 1
+            self.malformed["alerts"] += 1
         doc = {"_index": self.concrete(space), "_id": alert_uuid, "_source": src}
         self.docs[alert_uuid] = doc
         return doc
@@ -390,21 +380,15 @@ class ElasticsearchSimulator:
         return None
 
     def guard(self, request: Request) -> tuple[JSONResponse | None, dict[str, Any] | None]:
-        self.control.requests[request.url.path] += 1
-        allowed, _remaining, reset_in = self.control.take_budget()
+        gate = self.control.admit(request)
         rejected = "rejected execution of coordinating operation [coordinating_and_primary_bytes=0, replica_bytes=0, all_bytes=0]"
-        if not allowed:
-            return self.error(429, "es_rejected_execution_exception", rejected,
-                              {"Retry-After": str(retry_after_seconds(reset_in))}), None
-        if self.control.faults:
-            fault = self.control.faults.popleft()
-            if fault.status == 429:
-                return self.error(429, "es_rejected_execution_exception", rejected,
-                                  {"Retry-After": str(int(fault.retry_after or 1))}), None
-            if fault.status == 503:
+        if gate.status == 429:
+            return self.error(429, "es_rejected_execution_exception", rejected, {"Retry-After": str(gate.retry_after)}), None
+        if gate.status is not None:
+            if gate.status == 503:
                 return self.error(503, "cluster_block_exception",
                                   "blocked by: [SERVICE_UNAVAILABLE/1/state not recovered / initialized];"), None
-            return self.error(fault.status, "search_phase_execution_exception", "all shards failed"), None
+            return self.error(gate.status, "search_phase_execution_exception", "all shards failed"), None
         who = self._authenticated(request)
         if who is None:
             return self.error(401, "security_exception", "unable to authenticate with provided credentials and "
@@ -526,7 +510,7 @@ class ElasticsearchSimulator:
                              "hits": hits_obj})
 
     def state(self) -> dict[str, Any]:
-        return {"streams": {STREAM: {"records": len(self.data.docs), "malformed": self.data.malformed}}}
+        return {"streams": {STREAM: {"records": len(self.data.docs), "malformed": self.data.malformed["alerts"]}}}
 
     def add_records(self, stream: str, count: int, malformed: int, update: int) -> dict[str, Any]:
         if stream != STREAM:
@@ -535,14 +519,11 @@ class ElasticsearchSimulator:
         return {"added": added, "updated": self.data.touch(update) if update else []}
 
     def app(self) -> Starlette:
-        app = Starlette(routes=[
+        return simulator_app(self, [
             Route("/_security/_authenticate", self.authenticate, methods=["GET"]),
-            *control_routes(self.control, state=self.state, add_records=self.add_records, reset=self.reset),
             Route("/{target}/_search", self.search, methods=["GET", "POST"]),
             Route("/{target}/_count", self.count, methods=["GET", "POST"]),
         ])
-        app.state.simulator = self
-        return app
 
 
 class _Desc:

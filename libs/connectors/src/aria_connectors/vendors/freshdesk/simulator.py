@@ -41,7 +41,6 @@ Demo API key: ``demoFreshdeskKey01``. Control endpoints: ``/_sim/...``.
 
 from __future__ import annotations
 
-import base64
 import random
 import re
 from datetime import datetime, timedelta, timezone
@@ -53,7 +52,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from aria_connectors.simulators.base import ControlState, control_routes, retry_after_seconds
+from aria_connectors.simulators.base import ControlState, SeededData, append_records, basic_credentials, seed_records, simulator_app
 
 DEMO_API_KEY = "demoFreshdeskKey01"
 T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
@@ -68,22 +67,14 @@ def fdt(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class FreshdeskData:
+class FreshdeskData(SeededData):
     def __init__(self, seed: int, tickets: int, malformed: int = 0, per_timestamp: int = 2) -> None:
-        self.rng = random.Random(seed)
-        self.per_timestamp = max(1, per_timestamp)
-        self.seq = 0
+        super().__init__(seed, per_timestamp)
         self.tickets: dict[int, dict[str, Any]] = {}
-        self.malformed = 0
-        for _ in range(tickets):
-            self.add()
-        for _ in range(malformed):
-            self.add(malformed=True)
+        seed_records(self.add, tickets, malformed)
 
     def _ts(self) -> datetime:
-        n = self.seq
-        self.seq += 1
-        return T0 + timedelta(minutes=n // self.per_timestamp)
+        return T0 + timedelta(minutes=self.step())
 
     def add(self, malformed: bool = False) -> dict[str, Any]:
         rng = self.rng
@@ -107,7 +98,7 @@ class FreshdeskData:
         }
         if malformed:
             ticket["priority"] = 9  # not a Freshdesk priority (1-4): fails mapping
-            self.malformed += 1
+            self.malformed["tickets"] += 1
         self.tickets[tid] = ticket
         return ticket
 
@@ -158,13 +149,17 @@ class FreshdeskSimulator:
         self.created = 0  # tickets and notes created through the API (control protocol)
         self.notes: dict[int, list[dict[str, Any]]] = {}
 
+    @staticmethod
+    def fault(status: int, headers: dict[str, str], retry_after: int | None) -> JSONResponse:
+        if status == 429:
+            return JSONResponse({"code": "rate_limit_exceeded", "message": "You have exceeded the limit of requests per minute"},
+                                status_code=429, headers={**headers, "Retry-After": str(retry_after or 1)})
+        return JSONResponse({"code": "internal_error", "message": "We're sorry, but something went wrong."},
+                            status_code=status, headers=headers)
+
     def _after_write(self, response: Response, headers: dict[str, str]) -> Response:
         fault = self.control.take_write_fault()
-        if fault is None:
-            return response
-        extra = {**headers, "Retry-After": str(int(fault.retry_after or 1))} if fault.status == 429 else headers
-        return JSONResponse({"code": "internal_error", "message": "We're sorry, but something went wrong."},
-                            status_code=fault.status, headers=extra)
+        return response if fault is None else self.fault(fault.status, headers, fault.retry_after)
 
     @staticmethod
     def _public(t: dict[str, Any]) -> dict[str, Any]:
@@ -276,26 +271,12 @@ class FreshdeskSimulator:
         return JSONResponse({"results": [self._public(t) for t in rows[:30]], "total": len(rows)}, headers=headers)
 
     def guard(self, request: Request) -> tuple[Response | None, dict[str, str]]:
-        self.control.requests[request.url.path] += 1
-        allowed, remaining, reset_in = self.control.take_budget()
-        headers = {"X-Ratelimit-Total": str(self.control.rate_limit), "X-Ratelimit-Remaining": str(remaining),
+        gate = self.control.admit(request)
+        headers = {"X-Ratelimit-Total": str(self.control.rate_limit), "X-Ratelimit-Remaining": str(gate.remaining),
                    "X-Ratelimit-Used-CurrentRequest": "1", "X-Request-Id": str(random.getrandbits(64))}
-        if not allowed:
-            return JSONResponse({"code": "rate_limit_exceeded", "message": "You have exceeded the limit of requests per minute"},
-                                status_code=429, headers={**headers, "Retry-After": str(retry_after_seconds(reset_in))}), headers
-        fault = self.control.take_fault()
-        if fault is not None:
-            if fault.status == 429:
-                return JSONResponse({"code": "rate_limit_exceeded", "message": "You have exceeded the limit of requests per minute"},
-                                    status_code=429, headers={**headers, "Retry-After": str(int(fault.retry_after or 1))}), headers
-            return JSONResponse({"code": "internal_error", "message": "We're sorry, but something went wrong."},
-                                status_code=fault.status, headers=headers), headers
-        auth = request.headers.get("authorization", "")
-        try:
-            user = base64.b64decode(auth[6:]).decode().partition(":")[0] if auth.lower().startswith("basic ") else ""
-        except ValueError:
-            user = ""
-        if user != self.api_key:
+        if gate.status is not None:
+            return self.fault(gate.status, headers, gate.retry_after), headers
+        if basic_credentials(request)[0] != self.api_key:
             return JSONResponse({"code": "invalid_credentials", "message": "You have to be logged in to perform this action."},
                                 status_code=401, headers=headers), headers
         return None, headers
@@ -363,28 +344,22 @@ class FreshdeskSimulator:
         return JSONResponse(out, headers=headers)
 
     def state(self) -> dict[str, Any]:
-        return {"streams": {"tickets": {"records": len(self.data.tickets), "malformed": self.data.malformed}},
+        return {"streams": {"tickets": {"records": len(self.data.tickets), "malformed": self.data.malformed["tickets"]}},
                 "tokens_issued": 0, "created": self.created}
 
     def add_records(self, stream: str, count: int, malformed: int, update: int) -> dict[str, Any]:
         if stream not in STREAMS:
             raise KeyError(stream)
-        added = [str(self.data.add()["id"]) for _ in range(count)]
-        added += [str(self.data.add(malformed=True)["id"]) for _ in range(malformed)]
-        return {"added": added, "updated": self.data.touch(update) if update else []}
+        return append_records(self.data.add, self.data.touch, count, malformed, update)
 
     def app(self) -> Starlette:
-        routes = [
+        return simulator_app(self, [
             Route("/api/v2/agents/me", self.me, methods=["GET"]),
             Route("/api/v2/tickets", self.create_ticket, methods=["GET", "POST"]),
             Route("/api/v2/tickets/{ticket_id}", self.ticket, methods=["GET", "PUT"]),
             Route("/api/v2/tickets/{ticket_id}/notes", self.add_note, methods=["POST"]),
             Route("/api/v2/search/tickets", self.search, methods=["GET"]),
-            *control_routes(self.control, state=self.state, add_records=self.add_records, reset=self.reset),
-        ]
-        app = Starlette(routes=routes)
-        app.state.simulator = self
-        return app
+        ])
 
 
 def create_app(**options: Any) -> Starlette:

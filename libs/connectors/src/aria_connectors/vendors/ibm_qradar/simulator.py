@@ -29,7 +29,6 @@ Demo token: ``11111111-2222-3333-4444-555555555555``. Control endpoints: ``/_sim
 
 from __future__ import annotations
 
-import random
 import re
 from datetime import datetime, timezone
 from typing import Any
@@ -39,7 +38,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from aria_connectors.simulators.base import ControlState, control_routes, retry_after_seconds
+from aria_connectors.simulators.base import ControlState, SeededData, append_records, seed_records, simulator_app
 
 DEMO_TOKEN = "11111111-2222-3333-4444-555555555555"
 T0_MS = int(datetime(2024, 5, 1, tzinfo=timezone.utc).timestamp() * 1000)
@@ -69,22 +68,15 @@ def error(status: int, message: str, headers: dict[str, str] | None = None) -> J
                         status_code=status, headers=headers)
 
 
-class QRadarData:
+class QRadarData(SeededData):
     def __init__(self, seed: int, offenses: int, malformed: int = 0, per_timestamp: int = 2) -> None:
-        self.rng = random.Random(seed)
-        self.per_timestamp = max(1, per_timestamp)
-        self.seq = 0
+        super().__init__(seed, per_timestamp)
         self.offenses: dict[int, dict[str, Any]] = {}
-        self.malformed = 0
-        for _ in range(offenses):
-            self.add()
-        for _ in range(malformed):
-            self.add(malformed=True)
+        seed_records(self.add, offenses, malformed)
 
     def _ts(self) -> int:
-        n = self.seq
-        self.seq += 1
-        return T0_MS + (n // self.per_timestamp) * 60_000 + (n // self.per_timestamp) * 17 % 1000
+        step = self.step()
+        return T0_MS + step * 60_000 + step * 17 % 1000
 
     def add(self, malformed: bool = False) -> dict[str, Any]:
         rng = self.rng
@@ -138,7 +130,7 @@ class QRadarData:
         }
         if malformed:
             offense["status"] = "ARCHIVED"  # not a QRadar offense status: fails mapping
-            self.malformed += 1
+            self.malformed["offenses"] += 1
         self.offenses[offense_id] = offense
         return offense
 
@@ -201,15 +193,11 @@ class QRadarSimulator:
         self.data = QRadarData(**self.options)
 
     def guard(self, request: Request) -> Response | None:
-        self.control.requests[request.url.path] += 1
-        allowed, _remaining, reset_in = self.control.take_budget()
-        if not allowed:
-            return error(429, "Rate limit exceeded", {"Retry-After": str(retry_after_seconds(reset_in))})
-        fault = self.control.take_fault()
-        if fault is not None:
-            if fault.status == 429:
-                return error(429, "Rate limit exceeded", {"Retry-After": str(int(fault.retry_after or 1))})
-            return error(fault.status, "Unexpected server error")
+        gate = self.control.admit(request)
+        if gate.status == 429:
+            return error(429, "Rate limit exceeded", {"Retry-After": str(gate.retry_after)})
+        if gate.status is not None:
+            return error(gate.status, "Unexpected server error")
         token = request.headers.get("sec")
         if not token:
             return error(401, "No SEC header present in request. Please provide it via \"SEC: token\". You may also use "
@@ -255,25 +243,19 @@ class QRadarSimulator:
         return JSONResponse(rows, headers=headers)
 
     def state(self) -> dict[str, Any]:
-        return {"streams": {"offenses": {"records": len(self.data.offenses), "malformed": self.data.malformed}},
+        return {"streams": {"offenses": {"records": len(self.data.offenses), "malformed": self.data.malformed["offenses"]}},
                 "tokens_issued": 0}
 
     def add_records(self, stream: str, count: int, malformed: int, update: int) -> dict[str, Any]:
         if stream not in STREAMS:
             raise KeyError(stream)
-        added = [str(self.data.add()["id"]) for _ in range(count)]
-        added += [str(self.data.add(malformed=True)["id"]) for _ in range(malformed)]
-        return {"added": added, "updated": self.data.touch(update) if update else []}
+        return append_records(self.data.add, self.data.touch, count, malformed, update)
 
     def app(self) -> Starlette:
-        routes = [
+        return simulator_app(self, [
             Route("/api/system/about", self.about, methods=["GET"]),
             Route("/api/siem/offenses", self.offenses, methods=["GET"]),
-            *control_routes(self.control, state=self.state, add_records=self.add_records, reset=self.reset),
-        ]
-        app = Starlette(routes=routes)
-        app.state.simulator = self
-        return app
+        ])
 
 
 def create_app(**options: Any) -> Starlette:

@@ -54,7 +54,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from aria_connectors.simulators.base import ControlState, control_routes, retry_after_seconds
+from aria_connectors.simulators.base import ControlState, append_records, basic_credentials, seed_records, simulator_app
 
 DEMO_EMAIL = "demo@example.com"
 DEMO_TOKEN = "demo-api-token"
@@ -178,10 +178,7 @@ class JiraData:
         self.next_num = 1
         self.ticks = 0
         self.malformed = 0
-        for _ in range(issues):
-            self.add_issue()
-        for _ in range(malformed):
-            self.add_issue(malformed=True)
+        seed_records(self.add_issue, issues, malformed)
 
     def now(self) -> datetime:
         """Deterministic clock: ``per_timestamp`` consecutive changes share a millisecond; changes are 17 s
@@ -337,40 +334,27 @@ class JiraSimulator:
               headers: dict[str, str] | None = None) -> JSONResponse:
         return JSONResponse({"errorMessages": messages or [], "errors": errors or {}}, status_code=status, headers=headers)
 
-    def _fault_response(self, fault, headers: dict[str, str]) -> JSONResponse:
-        if fault.status == 429:
-            wait = int(fault.retry_after or 1)
+    def _fault_response(self, status: int, wait: int, headers: dict[str, str]) -> JSONResponse:
+        if status == 429:
             reset = (datetime.now(timezone.utc) + timedelta(seconds=wait)).strftime("%Y-%m-%dT%H:%MZ")
             return self.error(429, ["Rate limit exceeded."], headers={**headers, "Retry-After": str(wait),
                                                                        "X-RateLimit-Reset": reset,
                                                                        "RateLimit-Reason": "jira-burst-based"})
-        return self.error(fault.status, ["Internal server error"], headers=headers)
+        return self.error(status, ["Internal server error"], headers=headers)
 
     async def guard(self, request: Request) -> tuple[JSONResponse | None, dict[str, str]]:
-        self.control.requests[request.url.path] += 1
-        allowed, remaining, reset_in = self.control.take_budget()
-        headers = self._headers(remaining)
-        if not allowed:
-            wait = retry_after_seconds(reset_in)
-            return self.error(429, ["Rate limit exceeded."], headers={**headers, "Retry-After": str(wait)}), headers
-        fault = self.control.take_fault()
-        if fault is not None:
-            return self._fault_response(fault, headers), headers
-        auth = request.headers.get("authorization", "")
-        try:
-            scheme, _, value = auth.partition(" ")
-            email, _, token = base64.b64decode(value).decode().partition(":")
-            ok = scheme.lower() == "basic" and email == self.email and token == self.api_token
-        except Exception:
-            ok = False
-        if not ok:
+        gate = self.control.admit(request)
+        headers = self._headers(gate.remaining)
+        if gate.status is not None:
+            return self._fault_response(gate.status, gate.retry_after, headers), headers
+        if basic_credentials(request) != (self.email, self.api_token):
             return self.error(401, ["You are not authenticated. Authentication required to perform this operation."],
                               headers={**headers, "WWW-Authenticate": 'Basic realm="protected-by-api-token"'}), headers
         return None, headers
 
     def _after_write(self, response: Response, headers: dict[str, str]) -> Response:
         fault = self.control.take_write_fault()
-        return self._fault_response(fault, headers) if fault is not None else response
+        return self._fault_response(fault.status, fault.retry_after or 1, headers) if fault is not None else response
 
     def _abs(self, request: Request, issue: dict[str, Any]) -> dict[str, Any]:
         base = str(request.base_url).rstrip("/")
@@ -557,22 +541,16 @@ class JiraSimulator:
     def add_records(self, stream: str, count: int, malformed: int, update: int) -> dict[str, Any]:
         if stream != "issues":
             raise KeyError(stream)
-        added = [self.data.add_issue()["key"] for _ in range(count)]
-        added += [self.data.add_issue(malformed=True)["key"] for _ in range(malformed)]
-        return {"added": added, "updated": self.data.touch(update) if update else []}
+        return append_records(self.data.add_issue, self.data.touch, count, malformed, update, id_field="key")
 
     def app(self) -> Starlette:
-        routes = [
+        return simulator_app(self, [
             Route("/rest/api/3/myself", self.myself, methods=["GET"]),
             Route("/rest/api/3/search/jql", self.search, methods=["POST"]),
             Route("/rest/api/3/issue", self.create_issue, methods=["POST"]),
             Route("/rest/api/3/issue/{key}", self.edit_issue, methods=["PUT"]),
             Route("/rest/api/3/issue/{key}/comment", self.add_comment, methods=["POST"]),
-            *control_routes(self.control, state=self.state, add_records=self.add_records, reset=self.reset),
-        ]
-        app = Starlette(routes=routes)
-        app.state.simulator = self
-        return app
+        ])
 
 
 def create_app(**options: Any) -> Starlette:

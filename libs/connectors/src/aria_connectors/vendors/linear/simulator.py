@@ -54,7 +54,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from aria_connectors.simulators.base import ControlState, control_routes, retry_after_seconds
+from aria_connectors.simulators.base import ControlState, seed_records, simulator_app
 
 DEMO_API_KEY = "lin_api_demo0123456789"
 TEAM = {"id": "9cfb482a-81e3-4154-b5b9-2c805e70a02d", "key": "ENG", "name": "Engineering"}
@@ -215,10 +215,7 @@ class LinearSimulator:
         self.created = 0
         self.states = [{"__typename": "WorkflowState", "id": _uuid("state", n), "name": n, "type": t, "color": c}
                        for n, t, c in STATES]
-        for _ in range(self.options["count"]):
-            self.add_issue()
-        for _ in range(self.options["malformed"]):
-            self.add_issue(malformed=True)
+        seed_records(self.add_issue, self.options["count"], self.options["malformed"])
 
     def now(self) -> str:
         bucket = self.ticks // self.per_timestamp
@@ -399,22 +396,18 @@ class LinearSimulator:
             "X-RateLimit-Requests-Reset": str(int((time.time() + wait) * 1000))},
             "You've exceeded the rate limit. Please try again later.")
 
-    def _fault(self, fault, headers: dict[str, str]) -> Response:
-        if fault.status == 429:
-            return self._ratelimited(headers, float(fault.retry_after or 1))
+    def _fault(self, status: int, wait: float, headers: dict[str, str]) -> Response:
+        if status == 429:
+            return self._ratelimited(headers, wait)
         return JSONResponse({"errors": [{"message": "Internal server error",
                                          "extensions": {"code": "INTERNAL_SERVER_ERROR"}}]},
-                            status_code=fault.status, headers=headers)
+                            status_code=status, headers=headers)
 
     async def graphql(self, request: Request) -> Response:
-        self.control.requests[request.url.path] += 1
-        allowed, remaining, reset_in = self.control.take_budget()
-        headers = self._headers(remaining, reset_in)
-        if not allowed:
-            return self._ratelimited(headers, retry_after_seconds(reset_in))
-        fault = self.control.take_fault()
-        if fault is not None:
-            return self._fault(fault, headers)
+        gate = self.control.admit(request)
+        headers = self._headers(gate.remaining, gate.reset_in)
+        if gate.status is not None:
+            return self._fault(gate.status, gate.retry_after, headers)
         if request.headers.get("authorization", "") != self.api_key:
             return self.gql_error(400, "Authentication required, not authenticated", "AUTHENTICATION_ERROR", headers,
                                   "You need to authenticate to access this operation.")
@@ -445,7 +438,7 @@ class LinearSimulator:
         if op == "mutation":
             write_fault = self.control.take_write_fault()
             if write_fault is not None:
-                return self._fault(write_fault, headers)
+                return self._fault(write_fault.status, float(write_fault.retry_after or 1), headers)
         return response
 
     def state(self) -> dict[str, Any]:
@@ -460,12 +453,9 @@ class LinearSimulator:
         return {"added": added, "updated": self.touch(update) if update else []}
 
     def app(self) -> Starlette:
-        app = Starlette(routes=[
+        return simulator_app(self, [
             Route("/graphql", self.graphql, methods=["POST"]),
-            *control_routes(self.control, state=self.state, add_records=self.add_records, reset=self.reset),
         ])
-        app.state.simulator = self
-        return app
 
 
 def create_app(**options: Any) -> Starlette:

@@ -56,7 +56,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from aria_connectors.simulators.base import ControlState, control_routes, retry_after_seconds
+from aria_connectors.simulators.base import ControlState, SeededData, simulator_app
 
 DEMO_CLIENT_ID = "demo-client-id"
 DEMO_CLIENT_SECRET = "demo-client-secret"
@@ -87,16 +87,13 @@ def fmt7(dt: datetime, hundred_ns: int = 0) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S") + f".{hundred_ns % 10**7:07d}Z"
 
 
-class MdeData:
+class MdeData(SeededData):
     """Deterministic tenant; ``per_timestamp`` records share one cursor timestamp."""
 
     def __init__(self, seed: int, counts: dict[str, int], malformed: int = 0, per_timestamp: int = 2) -> None:
-        self.rng = random.Random(seed)
-        self.per_timestamp = max(1, per_timestamp)
+        super().__init__(seed, per_timestamp)
         self.tenant = str(uuid.UUID(int=random.Random(seed).getrandbits(128)))
-        self.seq = dict.fromkeys(STREAMS, 0)
         self.tables: dict[str, dict[str, dict[str, Any]]] = {s: {} for s in STREAMS}
-        self.malformed = dict.fromkeys(STREAMS, 0)
         for _ in range(max(counts["machines"], 1) if counts["alerts"] else counts["machines"]):
             self.add("machines")
         for s in ("alerts", "vulnerabilities", "indicators"):
@@ -106,9 +103,7 @@ class MdeData:
             self.add("alerts", malformed=True)
 
     def ts(self, stream: str) -> str:
-        n = self.seq[stream]
-        self.seq[stream] += 1
-        bucket = n // self.per_timestamp
+        bucket = self.step(stream)
         return fmt7(T0 + timedelta(minutes=bucket), bucket * 1234567)
 
     def add(self, stream: str, malformed: bool = False) -> dict[str, Any]:
@@ -419,17 +414,12 @@ class MdeSimulator:
                             status_code=status, headers=headers)
 
     def _faults(self, request: Request) -> JSONResponse | None:
-        self.control.requests[request.url.path] += 1
-        allowed, _remaining, reset_in = self.control.take_budget()
-        if not allowed:
+        gate = self.control.admit(request)
+        if gate.status == 429:
             return self.error(429, "TooManyRequests", "Rate limit is exceeded. Try again later.",
-                              {"Retry-After": str(retry_after_seconds(reset_in))})
-        if self.control.faults:
-            fault = self.control.faults.popleft()
-            if fault.status == 429:
-                return self.error(429, "TooManyRequests", "Rate limit is exceeded. Try again later.",
-                                  {"Retry-After": str(int(fault.retry_after or 1))})
-            return self.error(fault.status, "InternalServerError" if fault.status == 500 else "ServiceUnavailable",
+                              {"Retry-After": str(gate.retry_after)})
+        if gate.status is not None:
+            return self.error(gate.status, "InternalServerError" if gate.status == 500 else "ServiceUnavailable",
                               "An error occurred while processing the request.")
         return None
 
@@ -521,14 +511,10 @@ class MdeSimulator:
         self.tokens.clear()
 
     def app(self) -> Starlette:
-        app = Starlette(routes=[
+        return simulator_app(self, [
             Route("/{tenant}/oauth2/v2.0/token", self.token, methods=["POST"]),
             *[Route(f"/api/{s}", self._list(s), methods=["GET"]) for s in STREAMS],
-            *control_routes(self.control, state=self.state, add_records=self.add_records, reset=self.reset,
-                            expire_tokens=self.expire_tokens),
-        ])
-        app.state.simulator = self
-        return app
+        ], expire_tokens=self.expire_tokens)
 
 
 def create_app(**options: Any) -> Starlette:

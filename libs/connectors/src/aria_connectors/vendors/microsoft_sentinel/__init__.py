@@ -3,8 +3,6 @@ through ARM, -> Alert); declarative (manifest.yaml) plus a small request/respons
 
 Python escape hatch (``SentinelApiClient``), for what the manifest cannot say yet:
 
-* ARM pages with ``nextLink`` (a full URL). Its ``$skipToken`` is lifted into the body as
-  ``_skipToken`` so plain cursor pagination (``cursor_param: $skipToken``) can follow it.
 * The Logs query API pages and filters *inside the KQL text*, and answers tables of
   ``columns`` + ``rows``. For requests to ``/api/query`` the virtual parameters ``where``
   (incremental filter), ``order_by``, ``skip`` and ``take`` (offset pagination) are folded
@@ -15,7 +13,6 @@ Python escape hatch (``SentinelApiClient``), for what the manifest cannot say ye
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qs, urlparse
 
 from aria_connectors.errors import PermanentError
 from aria_connectors.sdk.connector import DeclarativeConnector
@@ -57,11 +54,7 @@ class SentinelApiClient(ApiClient):
             params = dict(kw.get("params") or {})
             kw = {**kw, "params": params, "json": {**kw["json"], "query": kql_with_paging(kw["json"]["query"], params)}}
             return {"records": table_records(await super().request_json(method, path, **kw))}
-        body = await super().request_json(method, path, **kw)
-        if isinstance(body, dict) and isinstance(body.get("nextLink"), str):
-            token = parse_qs(urlparse(body["nextLink"]).query).get("$skipToken")
-            body["_skipToken"] = token[0] if token else None
-        return body
+        return await super().request_json(method, path, **kw)
 
 
 class SentinelConnector(DeclarativeConnector):

@@ -59,7 +59,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from aria_connectors.simulators.base import ControlState, control_routes, retry_after_seconds
+from aria_connectors.simulators.base import ControlState, SeededData, simulator_app
 
 DEMO_CLIENT_ID = "demo-client-id"
 DEMO_CLIENT_SECRET = "demo-client-secret"
@@ -92,16 +92,13 @@ def fmt7(dt: datetime, frac: int = 0) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S") + f".{frac % 10**7:07d}Z"
 
 
-class SentinelData:
+class SentinelData(SeededData):
     def __init__(self, seed: int, incidents: int, security_alerts: int, malformed: int, per_timestamp: int,
                  scope: str, tenant: str) -> None:
-        self.rng = random.Random(seed)
-        self.per_timestamp = max(1, per_timestamp)
+        super().__init__(seed, per_timestamp)
         self.scope, self.tenant = scope, tenant
-        self.seq = dict.fromkeys(STREAMS, 0)
         self.incidents: dict[str, dict[str, Any]] = {}
         self.alert_rows: list[dict[str, Any]] = []  # append-only SecurityAlert table
-        self.malformed = dict.fromkeys(STREAMS, 0)
         for _ in range(incidents):
             self.add_incident()
         for _ in range(security_alerts):
@@ -110,9 +107,7 @@ class SentinelData:
             self.add_incident(malformed=True)
 
     def ts(self, stream: str) -> str:
-        n = self.seq[stream]
-        self.seq[stream] += 1
-        bucket = n // self.per_timestamp
+        bucket = self.step(stream)
         return fmt7(T0 + timedelta(minutes=bucket), bucket * 7654321)
 
     def add_incident(self, malformed: bool = False) -> dict[str, Any]:
@@ -417,28 +412,23 @@ class SentinelSimulator:
     def arm_error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
         return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
 
-    def _count(self, request: Request) -> None:
-        path = request.url.path
-        self.control.requests[path] += 1
+    def _route(self, path: str) -> str | None:
+        """The path below the workspace (counted too, so tests need not know the scope)."""
         if path.lower().startswith(self.scope.lower()):
-            self.control.requests[path[len(self.scope):]] += 1
-        elif path.startswith(f"/v1/workspaces/{self.workspace_id}"):
-            self.control.requests[path[len(f"/v1/workspaces/{self.workspace_id}"):]] += 1
+            return path[len(self.scope):]
+        if path.startswith(f"/v1/workspaces/{self.workspace_id}"):
+            return path[len(f"/v1/workspaces/{self.workspace_id}"):]
+        return None
 
     def _throttle(self, request: Request) -> tuple[JSONResponse | None, dict[str, str]]:
-        self._count(request)
-        allowed, remaining, reset_in = self.control.take_budget()
-        headers = {"x-ms-ratelimit-remaining-subscription-reads": str(remaining),
+        gate = self.control.admit(request, route=self._route(request.url.path))
+        headers = {"x-ms-ratelimit-remaining-subscription-reads": str(gate.remaining),
                    "x-ms-request-id": str(uuid.uuid4()), "x-ms-correlation-request-id": str(uuid.uuid4())}
-        if not allowed:
+        if gate.status == 429:
             return self.arm_error(429, "TooManyRequests", "The request is being throttled.",
-                                  {**headers, "Retry-After": str(retry_after_seconds(reset_in))}), headers
-        if self.control.faults:
-            fault = self.control.faults.popleft()
-            if fault.status == 429:
-                return self.arm_error(429, "TooManyRequests", "The request is being throttled.",
-                                      {**headers, "Retry-After": str(int(fault.retry_after or 1))}), headers
-            return self.arm_error(fault.status, "InternalServerError" if fault.status == 500 else "ServiceUnavailable",
+                                  {**headers, "Retry-After": str(gate.retry_after)}), headers
+        if gate.status is not None:
+            return self.arm_error(gate.status, "InternalServerError" if gate.status == 500 else "ServiceUnavailable",
                                   "Encountered internal server error. Please try again.", headers), headers
         return None, headers
 
@@ -461,7 +451,7 @@ class SentinelSimulator:
     # -- endpoints ----------------------------------------------------------------------------
 
     async def token(self, request: Request) -> Response:
-        self._count(request)
+        self.control.requests[request.url.path] += 1  # the token endpoint (Entra ID) is outside the ARM budget
         form = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
         tenant = request.path_params["tenant"]
         base = {"timestamp": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ"),
@@ -612,16 +602,12 @@ class SentinelSimulator:
 
     def app(self) -> Starlette:
         ws = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.OperationalInsights/workspaces/{ws}"
-        app = Starlette(routes=[
+        return simulator_app(self, [
             Route("/{tenant}/oauth2/v2.0/token", self.token, methods=["POST"]),
             Route(ws + "/providers/Microsoft.SecurityInsights/incidents", self.incidents, methods=["GET"]),
             Route(ws + "/api/query", self.arm_query, methods=["GET", "POST"]),
             Route("/v1/workspaces/{workspace_id}/query", self.la_query, methods=["GET", "POST"]),
-            *control_routes(self.control, state=self.state, add_records=self.add_records, reset=self.reset,
-                            expire_tokens=self.expire_tokens),
-        ])
-        app.state.simulator = self
-        return app
+        ], expire_tokens=self.expire_tokens)
 
 
 # --- OData for ARM list ----------------------------------------------------------------------

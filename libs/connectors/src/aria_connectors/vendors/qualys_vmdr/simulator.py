@@ -37,8 +37,6 @@ Demo credentials: ``demo_user`` / ``demo-password``.
 
 from __future__ import annotations
 
-import base64
-import random
 import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -49,7 +47,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from aria_connectors.simulators.base import ControlState, control_routes, retry_after_seconds
+from aria_connectors.simulators.base import ControlState, SeededData, basic_credentials, seed_records, simulator_app
 
 DEMO_USERNAME = "demo_user"
 DEMO_PASSWORD = "demo-password"
@@ -80,26 +78,18 @@ def parse_qdt(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-class QualysData:
+class QualysData(SeededData):
     def __init__(self, seed: int, detections: int, hosts: int, malformed: int = 0, per_timestamp: int = 2) -> None:
-        self.rng = random.Random(seed)
-        self.per_timestamp = max(1, per_timestamp)
-        self.seq = {s: 0 for s in STREAMS}
+        super().__init__(seed, per_timestamp)
         self.hosts: dict[int, dict[str, Any]] = {}
         self.detections: dict[str, dict[str, Any]] = {}  # UNIQUE_VULN_ID -> detection (with "_host")
-        self.malformed = {s: 0 for s in STREAMS}
         self.next_vuln_id = 1_000_000 + seed * 1000
         for _ in range(max(hosts, 1) if detections else hosts):
             self.add_host()
-        for _ in range(detections):
-            self.add_detection()
-        for _ in range(malformed):
-            self.add_detection(malformed=True)
+        seed_records(self.add_detection, detections, malformed)
 
     def _ts(self, stream: str) -> datetime:
-        n = self.seq[stream]
-        self.seq[stream] += 1
-        return T0 + timedelta(minutes=n // self.per_timestamp)
+        return T0 + timedelta(minutes=self.step(stream))
 
     def add_host(self, malformed: bool = False) -> dict[str, Any]:
         rng = self.rng
@@ -216,29 +206,20 @@ class QualysSimulator:
         self.data = QualysData(**self.options)
 
     def guard(self, request: Request) -> tuple[Response | None, dict[str, str]]:
-        self.control.requests[request.url.path] += 1
-        allowed, remaining, reset_in = self.control.take_budget()
+        gate = self.control.admit(request)
         headers = {"X-RateLimit-Limit": str(self.control.rate_limit),
                    "X-RateLimit-Window-Sec": str(int(self.control.rate_window_seconds)),
-                   "X-RateLimit-Remaining": str(remaining), "X-Concurrency-Limit-Limit": "2",
+                   "X-RateLimit-Remaining": str(gate.remaining), "X-Concurrency-Limit-Limit": "2",
                    "X-Concurrency-Limit-Running": "0"}
-        if not allowed:
-            wait = str(retry_after_seconds(reset_in))
+        if gate.exhausted:
+            wait = str(gate.retry_after)
             return simple_return(1965, f"This API cannot be run again for another {wait} seconds.", 409,
                                  {**headers, "X-RateLimit-ToWait-Sec": wait}, {"SECONDS_TO_WAIT": wait}), headers
-        fault = self.control.take_fault()
-        if fault is not None:
-            extra = dict(headers)
-            if fault.status == 429:
-                extra["Retry-After"] = str(int(fault.retry_after or 1))
-                return simple_return(1965, "Too many requests.", 429, extra), headers
-            return simple_return(999, "Internal error. Please contact customer support.", fault.status, extra), headers
-        auth = request.headers.get("authorization", "")
-        try:
-            user, _, pwd = base64.b64decode(auth[6:]).decode().partition(":") if auth.lower().startswith("basic ") else ("", "", "")
-        except ValueError:
-            user, pwd = "", ""
-        if user != self.username or pwd != self.password:
+        if gate.status == 429:
+            return simple_return(1965, "Too many requests.", 429, {**headers, "Retry-After": str(gate.retry_after)}), headers
+        if gate.status is not None:
+            return simple_return(999, "Internal error. Please contact customer support.", gate.status, headers), headers
+        if basic_credentials(request) != (self.username, self.password):
             return simple_return(None, "Bad Login/Password", 401, {**headers, "WWW-Authenticate": 'Basic realm="MSP Portal"'}), headers
         if not request.headers.get("x-requested-with"):
             return simple_return(1905, "Missing required header: X-Requested-With", 400, headers), headers
@@ -432,16 +413,12 @@ class QualysSimulator:
         return {"added": added, "updated": self.data.touch(stream, update) if update else []}
 
     def app(self) -> Starlette:
-        routes = [
+        return simulator_app(self, [
             Route("/msp/about.php", self.about, methods=["GET"]),
             Route("/api/2.0/fo/asset/host/vm/detection/", self.detections, methods=["GET", "POST"]),
             Route("/api/2.0/fo/asset/host/", self.host_list, methods=["GET", "POST"]),
             Route("/api/2.0/fo/knowledge_base/vuln/", self.knowledge_base, methods=["GET", "POST"]),
-            *control_routes(self.control, state=self.state, add_records=self.add_records, reset=self.reset),
-        ]
-        app = Starlette(routes=routes)
-        app.state.simulator = self
-        return app
+        ])
 
 
 def create_app(**options: Any) -> Starlette:

@@ -37,7 +37,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import random
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -46,7 +45,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from aria_connectors.simulators.base import ControlState, control_routes, retry_after_seconds
+from aria_connectors.simulators.base import ControlState, SeededData, seed_records, simulator_app
 
 DEMO_API_TOKEN = "demo-api-token"
 T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
@@ -84,26 +83,20 @@ def _get(rec: dict[str, Any], path: str) -> Any:
     return cur
 
 
-class S1Data:
+class S1Data(SeededData):
     """Deterministic tenant. ``per_timestamp`` records share one ``updatedAt``."""
 
     def __init__(self, seed: int, threats: int, agents: int, malformed: int = 0, per_timestamp: int = 2) -> None:
-        self.rng = random.Random(seed)
-        self.per_timestamp = max(1, per_timestamp)
+        super().__init__(seed, per_timestamp)
         self.account_id = str(900000000000000000 + seed)
         self.site_id = str(910000000000000000 + seed)
         self.group_id = str(920000000000000000 + seed)
-        self.seq = {"threats": 0, "agents": 0}
         self.ids = 0
         self.agents: dict[str, dict[str, Any]] = {}
         self.threats: dict[str, dict[str, Any]] = {}
-        self.malformed = {"threats": 0, "agents": 0}
         for _ in range(max(agents, 1) if threats else agents):
             self.add_agent()
-        for _ in range(threats):
-            self.add_threat()
-        for _ in range(malformed):
-            self.add_threat(malformed=True)
+        seed_records(self.add_threat, threats, malformed)
 
     def _id(self) -> str:
         # SentinelOne ids are 18-19 digit numeric strings
@@ -111,9 +104,7 @@ class S1Data:
         return str(1_400_000_000_000_000_000 + self.ids * 7919 + self.rng.randrange(7000))
 
     def ts(self, stream: str) -> str:
-        n = self.seq[stream]
-        self.seq[stream] += 1
-        bucket = n // self.per_timestamp
+        bucket = self.step(stream)
         return _iso(T0 + timedelta(minutes=bucket, microseconds=(bucket * 104729) % 10**6))
 
     def add_agent(self, malformed: bool = False) -> dict[str, Any]:
@@ -376,18 +367,12 @@ class SentinelOneSimulator:
                             headers=headers)
 
     def guard(self, request: Request) -> JSONResponse | None:
-        self.control.requests[request.url.path] += 1
-        allowed, _remaining, reset_in = self.control.take_budget()
-        if not allowed:
-            return self.error(429, 4290010, "Too Many Requests", "API rate limit exceeded",
-                              {"Retry-After": str(retry_after_seconds(reset_in))})
-        if self.control.faults:
-            fault = self.control.faults.popleft()
-            if fault.status == 429:
-                return self.error(429, 4290010, "Too Many Requests", "API rate limit exceeded",
-                                  {"Retry-After": str(int(fault.retry_after or 1))})
-            return self.error(fault.status, fault.status * 10000 + 10, "Internal Server Error"
-                              if fault.status == 500 else "Service Unavailable")
+        gate = self.control.admit(request)
+        if gate.status == 429:
+            return self.error(429, 4290010, "Too Many Requests", "API rate limit exceeded", {"Retry-After": str(gate.retry_after)})
+        if gate.status is not None:
+            return self.error(gate.status, gate.status * 10000 + 10, "Internal Server Error"
+                              if gate.status == 500 else "Service Unavailable")
         value = request.headers.get("authorization", "")
         scheme, _, token = value.partition(" ")
         if scheme != "ApiToken" or token.strip() != self.api_token:
@@ -434,14 +419,11 @@ class SentinelOneSimulator:
         return {"added": added, "updated": self.data.touch(stream, update) if update else []}
 
     def app(self) -> Starlette:
-        app = Starlette(routes=[
+        return simulator_app(self, [
             Route(f"{API}/threats", self.threats, methods=["GET"]),
             Route(f"{API}/agents", self.agents, methods=["GET"]),
             Route(f"{API}/system/info", self.system_info, methods=["GET"]),
-            *control_routes(self.control, state=self.state, add_records=self.add_records, reset=self.reset),
         ])
-        app.state.simulator = self
-        return app
 
 
 def create_app(**options: Any) -> Starlette:

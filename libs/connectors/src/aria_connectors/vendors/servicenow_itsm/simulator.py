@@ -33,7 +33,6 @@ Control endpoints (``/_sim/...``): see ``aria_connectors.simulators.base``.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import random
 import re
@@ -46,7 +45,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from aria_connectors.simulators.base import ControlState, control_routes, retry_after_seconds
+from aria_connectors.simulators.base import ControlState, basic_credentials, seed_records, simulator_app
 
 DEMO_USER = "aria.integration"
 DEMO_PASSWORD = "demo-password"
@@ -127,10 +126,7 @@ class ServiceNowSimulator:
         self.ticks = 0
         self.malformed = 0
         self.created = 0
-        for _ in range(self.options["count"]):
-            self.add()
-        for _ in range(self.options["malformed"]):
-            self.add(malformed=True)
+        seed_records(self.add, self.options["count"], self.options["malformed"])
 
     def now(self) -> str:
         ts = sn_ts(T0 + timedelta(seconds=23 * (self.ticks // self.per_timestamp)))
@@ -188,38 +184,25 @@ class ServiceNowSimulator:
         return JSONResponse({"error": {"message": message, "detail": detail}, "status": "failure"},
                             status_code=status, headers=headers)
 
-    def _fault(self, fault, headers: dict[str, str]) -> JSONResponse:
-        if fault.status == 429:
-            wait = int(fault.retry_after or 1)
+    def _fault(self, status: int, wait: int, headers: dict[str, str]) -> JSONResponse:
+        if status == 429:
             return self.error(429, "Rate limit exceeded", None, {**headers, "Retry-After": str(wait),
                                                                    "X-RateLimit-Reset": str(int(time.time()) + wait)})
-        return self.error(fault.status, "Internal server error", None, headers)
+        return self.error(status, "Internal server error", None, headers)
 
     def guard(self, request: Request) -> tuple[Response | None, dict[str, str]]:
-        self.control.requests[request.url.path] += 1
-        allowed, _remaining, reset_in = self.control.take_budget()
+        gate = self.control.admit(request)
         headers = {"X-RateLimit-Limit": str(self.control.rate_limit), "X-Is-Logged-In": "true"}
-        if not allowed:
-            wait = retry_after_seconds(reset_in)
-            return self.error(429, "Rate limit exceeded", None, {**headers, "Retry-After": str(wait),
-                                                                   "X-RateLimit-Reset": str(int(time.time()) + wait)}), headers
-        fault = self.control.take_fault()
-        if fault is not None:
-            return self._fault(fault, headers), headers
-        try:
-            scheme, _, value = request.headers.get("authorization", "").partition(" ")
-            user, _, password = base64.b64decode(value).decode().partition(":")
-            ok = scheme.lower() == "basic" and user == self.username and password == self.password
-        except Exception:
-            ok = False
-        if not ok:
+        if gate.status is not None:
+            return self._fault(gate.status, gate.retry_after, headers), headers
+        if basic_credentials(request) != (self.username, self.password):
             return self.error(401, "User Not Authenticated", "Required to provide Auth information",
                               {"WWW-Authenticate": 'BASIC realm="Service-now"'}), headers
         return None, headers
 
     def _after_write(self, response: Response, headers: dict[str, str]) -> Response:
         fault = self.control.take_write_fault()
-        return self._fault(fault, headers) if fault is not None else response
+        return self._fault(fault.status, fault.retry_after or 1, headers) if fault is not None else response
 
     def render(self, request: Request, inc: dict[str, Any]) -> dict[str, Any]:
         q = request.query_params
@@ -333,14 +316,11 @@ class ServiceNowSimulator:
         return {"added": added, "updated": self.touch(update) if update else []}
 
     def app(self) -> Starlette:
-        app = Starlette(routes=[
+        return simulator_app(self, [
             Route("/api/now/table/{table}", self.list, methods=["GET"]),
             Route("/api/now/table/{table}", self.create, methods=["POST"]),
             Route("/api/now/table/{table}/{sys_id}", self.update, methods=["PATCH", "PUT"]),
-            *control_routes(self.control, state=self.state, add_records=self.add_records, reset=self.reset),
         ])
-        app.state.simulator = self
-        return app
 
 
 def create_app(**options: Any) -> Starlette:

@@ -37,7 +37,6 @@ basic credentials ``aria`` / ``demo-splunk-password``.
 from __future__ import annotations
 
 import base64
-import random
 import re
 import time
 import uuid
@@ -50,7 +49,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from aria_connectors.simulators.base import ControlState, control_routes, retry_after_seconds
+from aria_connectors.simulators.base import ControlState, SeededData, append_records, seed_records, simulator_app
 
 DEMO_TOKEN = "demo-splunk-token-0123456789"
 DEMO_USERNAME = "aria"
@@ -93,23 +92,14 @@ def parse_time(value: str | None, now: float) -> float | None:
         raise ValueError(f"Invalid time modifier {value!r}") from None
 
 
-class SplunkData:
+class SplunkData(SeededData):
     def __init__(self, seed: int, notables: int, malformed: int = 0, per_timestamp: int = 2) -> None:
-        self.rng = random.Random(seed)
-        self.seed = seed
-        self.per_timestamp = max(1, per_timestamp)
-        self.seq = 0
+        super().__init__(seed, per_timestamp)
         self.notables: dict[str, dict[str, Any]] = {}
-        self.malformed = 0
-        for _ in range(notables):
-            self.add()
-        for _ in range(malformed):
-            self.add(malformed=True)
+        seed_records(self.add, notables, malformed)
 
     def _ts(self) -> datetime:
-        n = self.seq
-        self.seq += 1
-        bucket = n // self.per_timestamp
+        bucket = self.step()
         return T0 + timedelta(minutes=bucket, milliseconds=(bucket * 131) % 1000)
 
     def add(self, malformed: bool = False) -> dict[str, Any]:
@@ -149,7 +139,7 @@ class SplunkData:
         }
         if malformed:
             notable["urgency"] = "bogus"  # not an ES urgency: fails mapping
-            self.malformed += 1
+            self.malformed["notables"] += 1
         self.notables[notable["event_id"]] = notable
         return notable
 
@@ -184,18 +174,14 @@ class SplunkSimulator:
         return JSONResponse({"messages": [{"type": kind, "text": text}]}, status_code=status, headers=headers)
 
     def guard(self, request: Request, route: str) -> JSONResponse | None:
-        self.control.requests[route] += 1
-        if route != request.url.path:
-            self.control.requests[request.url.path] += 1
-        allowed, _remaining, reset_in = self.control.take_budget()
-        if not allowed:
+        gate = self.control.admit(request, route=route)
+        if gate.exhausted:
             return self.error(503, "Search not executed: The maximum number of concurrent historical searches has been reached.",
-                              {"Retry-After": str(retry_after_seconds(reset_in))})
-        fault = self.control.take_fault()
-        if fault is not None:
-            if fault.status == 429:
-                return self.error(429, "Too many requests", {"Retry-After": str(int(fault.retry_after or 1))})
-            return self.error(fault.status, "Internal server error" if fault.status == 500 else "Service unavailable")
+                              {"Retry-After": str(gate.retry_after)})
+        if gate.status == 429:
+            return self.error(429, "Too many requests", {"Retry-After": str(gate.retry_after)})
+        if gate.status is not None:
+            return self.error(gate.status, "Internal server error" if gate.status == 500 else "Service unavailable")
         value = request.headers.get("authorization", "")
         basic = "Basic " + base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
         if value not in (f"Bearer {self.token}", f"Splunk {self.token}", basic):
@@ -278,28 +264,22 @@ class SplunkSimulator:
     # -- control ------------------------------------------------------------------------------
 
     def state(self) -> dict[str, Any]:
-        return {"streams": {"notables": {"records": len(self.data.notables), "malformed": self.data.malformed}},
+        return {"streams": {"notables": {"records": len(self.data.notables), "malformed": self.data.malformed["notables"]}},
                 "tokens_issued": 0, "jobs": len(self.jobs)}
 
     def add_records(self, stream: str, count: int, malformed: int, update: int) -> dict[str, Any]:
         if stream not in STREAMS:
             raise KeyError(stream)
-        added = [self.data.add()["event_id"] for _ in range(count)]
-        added += [self.data.add(malformed=True)["event_id"] for _ in range(malformed)]
-        return {"added": added, "updated": self.data.touch(update) if update else []}
+        return append_records(self.data.add, self.data.touch, count, malformed, update, id_field="event_id")
 
     def app(self) -> Starlette:
-        routes = [
+        return simulator_app(self, [
             Route("/services/authentication/current-context", self.current_context, methods=["GET"]),
             Route("/services/server/health/splunkd", self.health, methods=["GET"]),
             Route("/services/search/jobs", self.create_job, methods=["POST"]),
             Route("/services/search/jobs/{sid}", self.job, methods=["GET"]),
             Route("/services/search/jobs/{sid}/results", self.results, methods=["GET"]),
-            *control_routes(self.control, state=self.state, add_records=self.add_records, reset=self.reset),
-        ]
-        app = Starlette(routes=routes)
-        app.state.simulator = self
-        return app
+        ])
 
 
 def create_app(**options: Any) -> Starlette:

@@ -34,9 +34,7 @@ for the same ``alert_id``. Demo credentials: ``suDemoAccessId01`` / ``demo-sumo-
 
 from __future__ import annotations
 
-import base64
 import json
-import random
 import uuid
 from datetime import datetime, timezone
 from typing import Any
@@ -46,7 +44,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from aria_connectors.simulators.base import ControlState, control_routes, retry_after_seconds
+from aria_connectors.simulators.base import ControlState, SeededData, basic_credentials, seed_records, simulator_app
 
 DEMO_ACCESS_ID = "suDemoAccessId01"
 DEMO_ACCESS_KEY = "demo-sumo-access-key-0123456789"
@@ -68,26 +66,18 @@ def _err(status: int, code: str, message: str, headers: dict[str, str] | None = 
                          "code": code, "message": message}, status_code=status, headers=headers)
 
 
-class SumoData:
+class SumoData(SeededData):
     def __init__(self, seed: int, messages: int, collectors: int, malformed: int = 0, per_timestamp: int = 2) -> None:
-        self.rng = random.Random(seed)
-        self.per_timestamp = max(1, per_timestamp)
-        self.seq = {s: 0 for s in STREAMS}
+        super().__init__(seed, per_timestamp)
         self.next_message_id = -9_000_000_000_000_000_000 + seed * 1_000_000
         self.messages: dict[str, dict[str, Any]] = {}  # alert_id -> latest message map
         self.collectors: dict[int, dict[str, Any]] = {}
-        self.malformed = {s: 0 for s in STREAMS}
         for _ in range(collectors):
             self.add_collector()
-        for _ in range(messages):
-            self.add_message()
-        for _ in range(malformed):
-            self.add_message(malformed=True)
+        seed_records(self.add_message, messages, malformed)
 
     def _ts(self, stream: str) -> int:
-        n = self.seq[stream]
-        self.seq[stream] += 1
-        b = n // self.per_timestamp
+        b = self.step(stream)
         return T0_MS + b * 60_000 + (b * 13) % 1000
 
     def _message_id(self) -> str:
@@ -179,24 +169,13 @@ class SumoSimulator:
         self.jobs: dict[str, dict[str, Any]] = {}
 
     def guard(self, request: Request, route: str) -> Response | None:
-        self.control.requests[route] += 1
-        if route != request.url.path:
-            self.control.requests[request.url.path] += 1
-        allowed, _remaining, reset_in = self.control.take_budget()
-        if not allowed:
-            return _err(429, "rate.limit.exceeded", "Rate limit exceeded.", {"Retry-After": str(retry_after_seconds(reset_in))})
-        fault = self.control.take_fault()
-        if fault is not None:
-            if fault.status == 429:
-                return _err(429, "rate.limit.exceeded", "Rate limit exceeded.", {"Retry-After": str(int(fault.retry_after or 1))})
-            return _err(fault.status, "internal.error" if fault.status == 500 else "service.unavailable",
-                        "Internal server error." if fault.status == 500 else "Service is temporarily unavailable.")
-        auth = request.headers.get("authorization", "")
-        try:
-            user, _, pwd = base64.b64decode(auth[6:]).decode().partition(":") if auth.lower().startswith("basic ") else ("", "", "")
-        except ValueError:
-            user, pwd = "", ""
-        if user != self.access_id or pwd != self.access_key:
+        gate = self.control.admit(request, route=route)
+        if gate.status == 429:
+            return _err(429, "rate.limit.exceeded", "Rate limit exceeded.", {"Retry-After": str(gate.retry_after)})
+        if gate.status is not None:
+            return _err(gate.status, "internal.error" if gate.status == 500 else "service.unavailable",
+                        "Internal server error." if gate.status == 500 else "Service is temporarily unavailable.")
+        if basic_credentials(request) != (self.access_id, self.access_key):
             return _err(401, "unauthorized", "Credential could not be verified.")
         return None
 
@@ -299,16 +278,12 @@ class SumoSimulator:
         return {"added": added, "updated": self.data.touch(stream, update) if update else []}
 
     def app(self) -> Starlette:
-        routes = [
+        return simulator_app(self, [
             Route("/api/v1/search/jobs", self.create_job, methods=["POST"]),
             Route("/api/v1/search/jobs/{job_id}", self.job_status, methods=["GET", "DELETE"]),
             Route("/api/v1/search/jobs/{job_id}/messages", self.messages, methods=["GET"]),
             Route("/api/v1/collectors", self.collectors, methods=["GET"]),
-            *control_routes(self.control, state=self.state, add_records=self.add_records, reset=self.reset),
-        ]
-        app = Starlette(routes=routes)
-        app.state.simulator = self
-        return app
+        ])
 
 
 def create_app(**options: Any) -> Starlette:

@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import random
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -59,7 +58,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from aria_connectors.simulators.base import ControlState, control_routes, retry_after_seconds
+from aria_connectors.simulators.base import ControlState, SeededData, seed_records, simulator_app
 
 DEMO_ACCESS_KEY = "a" * 64
 DEMO_SECRET_KEY = "b" * 64
@@ -100,26 +99,17 @@ def severity_of(cvss3: float | None) -> tuple[str, int]:
     return "low", 1
 
 
-class TenableData:
+class TenableData(SeededData):
     def __init__(self, seed: int, vulnerabilities: int, assets: int, malformed: int = 0, per_timestamp: int = 2) -> None:
-        self.rng = random.Random(seed)
-        self.per_timestamp = max(1, per_timestamp)
-        self.seed = seed
-        self.seq = {s: 0 for s in STREAMS}
+        super().__init__(seed, per_timestamp)
         self.assets: dict[str, dict[str, Any]] = {}
         self.vulns: dict[str, dict[str, Any]] = {}
-        self.malformed = {s: 0 for s in STREAMS}
         for _ in range(max(assets, 1) if vulnerabilities else assets):
             self.add_asset()
-        for _ in range(vulnerabilities):
-            self.add_vuln()
-        for _ in range(malformed):
-            self.add_vuln(malformed=True)
+        seed_records(self.add_vuln, vulnerabilities, malformed)
 
     def _ts(self, stream: str) -> datetime:
-        n = self.seq[stream]
-        self.seq[stream] += 1
-        bucket = n // self.per_timestamp
+        bucket = self.step(stream)
         return T0 + timedelta(minutes=bucket, milliseconds=(bucket * 37) % 1000)
 
     def add_asset(self, malformed: bool = False) -> dict[str, Any]:
@@ -299,19 +289,11 @@ class TenableSimulator:
         return JSONResponse({"statusCode": status, "error": error, "message": message}, status_code=status, headers=headers)
 
     def guard(self, request: Request, route: str) -> JSONResponse | None:
-        self.control.requests[route] += 1
-        if route != request.url.path:
-            self.control.requests[request.url.path] += 1
-        allowed, _remaining, reset_in = self.control.take_budget()
-        if not allowed:
-            return self.error(429, "Too Many Requests", "You have exceeded the rate limit",
-                              {"Retry-After": str(retry_after_seconds(reset_in))})
-        fault = self.control.take_fault()
-        if fault is not None:
-            if fault.status == 429:
-                return self.error(429, "Too Many Requests", "You have exceeded the rate limit",
-                                  {"Retry-After": str(int(fault.retry_after or 1))})
-            return self.error(fault.status, "Internal Server Error" if fault.status == 500 else "Service Unavailable",
+        gate = self.control.admit(request, route=route)
+        if gate.status == 429:
+            return self.error(429, "Too Many Requests", "You have exceeded the rate limit", {"Retry-After": str(gate.retry_after)})
+        if gate.status is not None:
+            return self.error(gate.status, "Internal Server Error" if gate.status == 500 else "Service Unavailable",
                               "An unexpected error occurred")
         keys = {}
         for part in request.headers.get("x-apikeys", "").split(";"):
@@ -448,7 +430,7 @@ class TenableSimulator:
         return {"added": added, "updated": self.data.touch(stream, update) if update else []}
 
     def app(self) -> Starlette:
-        routes = [
+        return simulator_app(self, [
             Route("/session", self.session, methods=["GET"]),
             Route("/vulns/export", self.vulns_export, methods=["POST"]),
             Route("/vulns/export/status", self.export_jobs, methods=["GET"]),
@@ -457,11 +439,7 @@ class TenableSimulator:
             Route("/assets/export", self.assets_export, methods=["POST"]),
             Route("/assets/export/{export_uuid}/status", self.export_status, methods=["GET"]),
             Route("/assets/export/{export_uuid}/chunks/{chunk_id}", self.export_chunk, methods=["GET"]),
-            *control_routes(self.control, state=self.state, add_records=self.add_records, reset=self.reset),
-        ]
-        app = Starlette(routes=routes)
-        app.state.simulator = self
-        return app
+        ])
 
 
 def create_app(**options: Any) -> Starlette:

@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import base64
 import json
-import random
 import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -55,7 +54,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from aria_connectors.simulators.base import ControlState, control_routes, retry_after_seconds
+from aria_connectors.simulators.base import ControlState, SeededData, append_records, basic_credentials, seed_records, simulator_app
 
 DEMO_EMAIL = "agent@example.com"
 DEMO_TOKEN = "demoZendeskApiToken0123456789"
@@ -80,24 +79,16 @@ def decode_cursor(cursor: str) -> tuple[int, int]:
     return int(ts), int(tid)
 
 
-class ZendeskData:
+class ZendeskData(SeededData):
     def __init__(self, seed: int, tickets: int, malformed: int = 0, per_timestamp: int = 2) -> None:
-        self.rng = random.Random(seed)
-        self.per_timestamp = max(1, per_timestamp)
-        self.seq = 0
+        super().__init__(seed, per_timestamp)
         self.tickets: dict[int, dict[str, Any]] = {}
-        self.malformed = 0
         self.base = f"https://example{seed}.zendesk.com"
         self.comments: dict[int, list[str]] = {}
-        for _ in range(tickets):
-            self.add()
-        for _ in range(malformed):
-            self.add(malformed=True)
+        seed_records(self.add, tickets, malformed)
 
     def _ts(self) -> datetime:
-        n = self.seq
-        self.seq += 1
-        return T0 + timedelta(minutes=n // self.per_timestamp)
+        return T0 + timedelta(minutes=self.step())
 
     def add(self, malformed: bool = False) -> dict[str, Any]:
         rng = self.rng
@@ -124,7 +115,7 @@ class ZendeskData:
         }
         if malformed:
             ticket["status"] = "archived?"  # not a Zendesk ticket status: fails mapping
-            self.malformed += 1
+            self.malformed["tickets"] += 1
         self.tickets[tid] = ticket
         return ticket
 
@@ -174,13 +165,19 @@ class ZendeskSimulator:
         self.data = ZendeskData(**self.options)
         self.created = 0  # tickets and comments created through the API (control protocol)
 
+    @staticmethod
+    def fault(status: int, headers: dict[str, str], retry_after: int | None, exhausted: bool = False) -> JSONResponse:
+        if status == 429:
+            description = ("Number of allowed incremental export API requests per minute exceeded" if exhausted
+                           else "Rate limit exceeded")
+            return JSONResponse({"error": "APIRateLimitExceeded", "description": description}, status_code=429,
+                                headers={**headers, "Retry-After": str(retry_after or 1)})
+        return JSONResponse({"error": "InternalError", "description": "Something went wrong"}, status_code=status,
+                            headers=headers)
+
     def _after_write(self, response: Response, headers: dict[str, str]) -> Response:
         fault = self.control.take_write_fault()
-        if fault is None:
-            return response
-        extra = {**headers, "Retry-After": str(int(fault.retry_after or 1))} if fault.status == 429 else headers
-        return JSONResponse({"error": "InternalError", "description": "Something went wrong"}, status_code=fault.status,
-                            headers=extra)
+        return response if fault is None else self.fault(fault.status, headers, fault.retry_after)
 
     @staticmethod
     def invalid(details: dict[str, Any], headers: dict[str, str]) -> JSONResponse:
@@ -259,33 +256,17 @@ class ZendeskSimulator:
 
     def guard(self, request: Request, *, export: bool = True) -> tuple[Response | None, dict[str, str]]:
         """Rate budget (the incremental-export limit; other endpoints only count), faults, auth."""
-        self.control.requests[request.url.path] += 1
-        if export:
-            allowed, remaining, reset_in = self.control.take_budget()
-        else:
-            allowed, remaining, reset_in = True, self.control.rate_limit, self.control.rate_window_seconds
-        reset = str(retry_after_seconds(reset_in))
-        headers = {"ratelimit-limit": str(self.control.rate_limit), "ratelimit-remaining": str(remaining),
+        gate = self.control.admit(request, budget=export)
+        reset = str(gate.reset_in)
+        headers = {"ratelimit-limit": str(self.control.rate_limit), "ratelimit-remaining": str(gate.remaining),
                    "ratelimit-reset": reset, "X-Rate-Limit": "700", "X-Rate-Limit-Remaining": "699",
-                   "Zendesk-RateLimit-incremental-exports": f"total={self.control.rate_limit}; remaining={remaining}; resets={reset}"}
-        if not allowed:
-            return JSONResponse({"error": "APIRateLimitExceeded", "description": "Number of allowed incremental export API "
-                                 "requests per minute exceeded"}, status_code=429, headers={**headers, "Retry-After": reset}), headers
-        fault = self.control.take_fault()
-        if fault is not None:
-            if fault.status == 429:
-                return JSONResponse({"error": "APIRateLimitExceeded", "description": "Rate limit exceeded"}, status_code=429,
-                                    headers={**headers, "Retry-After": str(int(fault.retry_after or 1))}), headers
-            return JSONResponse({"error": "InternalError", "description": "Something went wrong"}, status_code=fault.status,
-                                headers=headers), headers
+                   "Zendesk-RateLimit-incremental-exports": f"total={self.control.rate_limit}; remaining={gate.remaining}; resets={reset}"}
+        if gate.status is not None:
+            return self.fault(gate.status, headers, gate.retry_after, gate.exhausted), headers
         auth = request.headers.get("authorization", "")
         if self.oauth_token and auth == f"Bearer {self.oauth_token}":
             return None, headers
-        try:
-            user, _, pwd = base64.b64decode(auth[6:]).decode().partition(":") if auth.lower().startswith("basic ") else ("", "", "")
-        except ValueError:
-            user, pwd = "", ""
-        if user != f"{self.email}/token" or pwd != self.api_token:
+        if basic_credentials(request) != (f"{self.email}/token", self.api_token):
             return JSONResponse({"error": "Couldn't authenticate you"}, status_code=401, headers=headers), headers
         return None, headers
 
@@ -344,27 +325,21 @@ class ZendeskSimulator:
                              "end_of_stream": len(rows) <= per_page}, headers=headers)
 
     def state(self) -> dict[str, Any]:
-        return {"streams": {"tickets": {"records": len(self.data.tickets), "malformed": self.data.malformed}},
+        return {"streams": {"tickets": {"records": len(self.data.tickets), "malformed": self.data.malformed["tickets"]}},
                 "tokens_issued": 0, "created": self.created}
 
     def add_records(self, stream: str, count: int, malformed: int, update: int) -> dict[str, Any]:
         if stream not in STREAMS:
             raise KeyError(stream)
-        added = [str(self.data.add()["id"]) for _ in range(count)]
-        added += [str(self.data.add(malformed=True)["id"]) for _ in range(malformed)]
-        return {"added": added, "updated": self.data.touch(update) if update else []}
+        return append_records(self.data.add, self.data.touch, count, malformed, update)
 
     def app(self) -> Starlette:
-        routes = [
+        return simulator_app(self, [
             Route("/api/v2/users/me.json", self.me, methods=["GET"]),
             Route("/api/v2/incremental/tickets/cursor.json", self.export, methods=["GET"]),
             Route("/api/v2/tickets.json", self.tickets, methods=["GET", "POST"]),
             Route("/api/v2/tickets/{ticket_id}.json", self.ticket, methods=["GET", "PUT"]),
-            *control_routes(self.control, state=self.state, add_records=self.add_records, reset=self.reset),
-        ]
-        app = Starlette(routes=routes)
-        app.state.simulator = self
-        return app
+        ])
 
 
 def create_app(**options: Any) -> Starlette:
