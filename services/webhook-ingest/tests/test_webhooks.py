@@ -4,6 +4,7 @@ import time
 import uuid
 
 import asyncpg
+import httpx
 
 from aria_connectors.vendors.generic_webhook.simulator import sign
 from aria_contracts.ids import entity_id
@@ -272,3 +273,34 @@ async def test_no_secret_reaches_postgres(database, installations, client):
         dump += "".join(str(r) for r in await rows(database, f"SELECT * FROM {table}"))
     assert str(inst.installation_id) in dump
     assert inst.secret not in dump and "whsec-" not in dump
+
+
+
+async def test_the_installations_own_signing_secret_wins_over_the_connector_secret(client, installations, infra,
+                                                                                   database):
+    from aria_contracts import Envelope
+    from aria_contracts.events import InstallationConfigured
+
+    inst = await installations.enabled()  # verifies with the connector credential's signing_secret
+    assert (await deliver(client, inst)).status_code == 202
+    own_secret = f"own-{uuid.uuid4().hex}{uuid.uuid4().hex}"
+    async with httpx.AsyncClient(base_url=installations.vault_gateway) as vg:
+        stored = await vg.put(f"/internal/v1/installations/{inst.installation_id}/credentials/webhook_signing",
+                              json={"org_id": str(inst.org_id), "kind": "webhook_signing",
+                                    "secrets": {"signing_secret": own_secret}},
+                              headers=bearer(service_token(infra, "installer")))
+    inst.revision += 1
+    await installations.publish(Envelope.wrap(
+        InstallationConfigured(installation_id=inst.installation_id, org_id=inst.org_id,
+                               integration_key=inst.integration_key, revision=inst.revision, actor="test",
+                               config_version=2, config_hash="h", settings={}, credential_ref=inst.credential_ref,
+                               webhook_credential_ref=stored.json()["credential_ref"]),
+        source="installer", org_id=inst.org_id, installation_id=inst.installation_id))
+    deadline = time.monotonic() + 30
+    while (await rows(database, "SELECT revision FROM webhook_endpoints WHERE installation_id = $1",
+                      inst.installation_id))[0]["revision"] < inst.revision:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.1)
+    # The connector's secret was leased moments ago; the new endpoint revision leases again at once.
+    assert_problem(await deliver(client, inst), 401, "invalid_signature")
+    assert (await deliver(client, inst, secret=own_secret)).status_code == 202

@@ -45,6 +45,10 @@ class InstallationConfigured(InstallationEvent):
     config_hash: str
     settings: dict[str, Any] = Field(description="Non-secret settings only.")
     credential_ref: str | None
+    webhook_credential_ref: str | None = Field(
+        default=None, description="Reference of the installation's own webhook signing secret (credential "
+                                  "'webhook_signing' in vault-gateway); preferred over the connector credential "
+                                  "when verifying webhooks.")
 
 
 class InstallationEnabled(InstallationEvent):
@@ -53,6 +57,8 @@ class InstallationEnabled(InstallationEvent):
     settings: dict[str, Any]
     credential_ref: str | None
     sync_frequency: SyncFrequency
+    auto_sync: bool = Field(default=True, description="False: sync only when asked, whatever the frequency.")
+    webhook_credential_ref: str | None = Field(default=None, description="As in installation.configured.")
 
 
 class InstallationDisabled(InstallationEvent):
@@ -391,3 +397,22 @@ def model_for(event_type: str) -> type[EventPayload]:
         if model.event_type == event_type:
             return model
     raise KeyError(event_type)
+
+
+# --- sync job cancellation (published by sync-runner) ------------------------------------
+
+
+class SyncCancelled(SyncEvent):
+    """A job stopped on request at a batch boundary: what was published before it stays published."""
+
+    event_type: ClassVar[str] = "sync.cancelled"
+    job_id: uuid.UUID
+    processed_records: int
+    published_events: int
+    cancelled_by: str
+
+    def dedup_key(self) -> str:
+        return f"{self.event_type}:{self.job_id}"
+
+
+EVENT_MODELS += (SyncCancelled,)

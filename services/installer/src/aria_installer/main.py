@@ -1,33 +1,49 @@
-"""Wires the installer: routes, subscribers, clients for vault-gateway and sync-runner."""
+"""Wires the installer: routes, subscribers, clients for vault-gateway and sync-runner, log retention."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from pathlib import Path
 
 from aria_platform.app import ServiceDefinition
 from aria_platform.cli import service_cli
 from aria_platform.runtime import Runtime
 
+from .activity import service as activity_service
 from .activity import views as activity_views
 from .installations import events as installation_events
 from .installations import views as installation_views
+from .mappings import views as mapping_views
 from .settings import InstallerSettings, load
+from .webhooks import views as webhook_views
 
 
 async def _start(rt: Runtime) -> None:
     s: InstallerSettings = rt.settings  # type: ignore[assignment]
     rt.extras["vault_gateway"] = rt.internal_client(s.vault_gateway_url, target="vault-gateway")
     rt.extras["sync_runner"] = rt.internal_client(s.sync_runner_url, target="sync-runner")
+    rt.extras["retention"] = asyncio.create_task(activity_service.keep_retention(
+        pool=rt.pool, retention_days=s.activity_retention_days, interval_s=s.activity_purge_interval_s))
+
+
+async def _stop(rt: Runtime) -> None:
+    task = rt.extras.get("retention")
+    if task:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def define(settings: InstallerSettings) -> ServiceDefinition:
     return ServiceDefinition(
         name="installer", title="ARIA installer",
         description="Install, configure, test, enable, disable, sync and uninstall integrations for an "
-                    "organization. Secrets go to vault-gateway; every change is in the activity log and "
-                    "announced on Kafka through a transactional outbox.",
-        settings=settings, routers=[installation_views.router, activity_views.router],
-        kafka_routers=[installation_events.build_router(settings)], on_start=[_start],
+                    "organization; data mappings, sync and webhook settings. Secrets go to vault-gateway; every "
+                    "change is in the activity log and announced on Kafka through a transactional outbox.",
+        settings=settings,
+        routers=[installation_views.router, mapping_views.router, webhook_views.router, activity_views.router],
+        kafka_routers=[installation_events.build_router(settings)], on_start=[_start], on_stop=[_stop],
     )
 
 

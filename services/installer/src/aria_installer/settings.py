@@ -1,3 +1,5 @@
+from pydantic import Field
+
 from aria_platform.settings import ServiceSettings, load_settings
 
 
@@ -8,7 +10,9 @@ class InstallerSettings(ServiceSettings):
     sync_runner_url: str = "http://127.0.0.1:8004"
     # Public base URL vendors post webhooks to (webhook-ingest), shown in installation details.
     webhook_base_url: str = "http://127.0.0.1:8005"
-    activity_retention_days: int = 90
+    # Activity log entries older than this are purged, checked every activity_purge_interval_s.
+    activity_retention_days: int = Field(default=90, ge=1)
+    activity_purge_interval_s: float = Field(default=3600.0, gt=0)
 
 
 def load() -> InstallerSettings:

@@ -8,10 +8,12 @@ import asyncpg
 
 _COLS = """i.id, i.org_id, i.integration_key, i.status, i.revision, i.sync_frequency, i.auto_sync, i.health_status,
            i.last_sync_at, i.last_sync_status, i.error_count, i.last_error, i.installed_by, i.created_at,
-           i.updated_at, c.version AS config_version, c.settings, c.secret_fields, c.config_hash, c.credential_ref"""
+           i.updated_at, c.version AS config_version, c.settings, c.secret_fields, c.config_hash, c.credential_ref,
+           w.credential_ref AS webhook_credential_ref"""
 _FROM = """integration_installations i
            LEFT JOIN LATERAL (SELECT * FROM integration_configurations c WHERE c.installation_id = i.id
-                              ORDER BY c.version DESC LIMIT 1) c ON true"""
+                              ORDER BY c.version DESC LIMIT 1) c ON true
+           LEFT JOIN integration_webhooks w ON w.installation_id = i.id"""
 
 
 async def insert_installation(conn: asyncpg.Connection, *, installation_id: uuid.UUID, org_id: uuid.UUID,

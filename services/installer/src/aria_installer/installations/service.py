@@ -1,4 +1,5 @@
-"""Installation lifecycle: install, configure, test, enable, disable, suspend, sync now, uninstall.
+"""Installation lifecycle: install, configure, test, preview, enable, disable, suspend, sync now and its
+settings, uninstall.
 
 Every state change, its activity-log line and the event announcing it commit in one transaction
 (the event goes through the outbox). Secrets are split off before anything is written and sent
@@ -12,6 +13,7 @@ import uuid
 from typing import Any
 
 import asyncpg
+import httpx
 import orjson
 
 from aria_connectors import registry
@@ -29,6 +31,7 @@ from aria_platform.outbox import enqueue, traced
 from aria_platform.problems import Problem, not_found
 
 from ..activity import repo as activity
+from ..mappings.defaults import seed_defaults
 from . import repo
 from .states import next_state
 
@@ -43,11 +46,15 @@ def _plugin(integration_key: str):
                       f"no integration with key {integration_key!r} in the catalog") from None
 
 
-async def _load(conn, *, principal: Principal, installation_id: uuid.UUID, for_update: bool = False) -> asyncpg.Record:
+async def load_installation(conn, *, principal: Principal, installation_id: uuid.UUID, for_update: bool = False) -> asyncpg.Record:
     row = await repo.get(conn, org_id=principal.org_id, installation_id=installation_id, for_update=for_update)
     if row is None:
         raise not_found("installation")
     return row
+
+
+def _ref(value) -> str | None:
+    return str(value) if value else None
 
 
 def _event_base(row: asyncpg.Record, revision: int, actor: str) -> dict[str, Any]:
@@ -55,8 +62,9 @@ def _event_base(row: asyncpg.Record, revision: int, actor: str) -> dict[str, Any
                 revision=revision, actor=actor)
 
 
-async def _announce(conn, payload, row: asyncpg.Record) -> None:
-    await enqueue(conn, traced(payload, source=SOURCE, org_id=row["org_id"], installation_id=row["id"]))
+async def announce(conn, payload) -> None:
+    """Into the outbox, in the caller's transaction: published only if the change commits."""
+    await enqueue(conn, traced(payload, source=SOURCE, org_id=payload.org_id, installation_id=payload.installation_id))
 
 
 def request_hash(body: Any) -> str:
@@ -89,7 +97,8 @@ async def install(*, pool: asyncpg.Pool, principal: Principal, integration_key: 
         row = await repo.get(conn, org_id=principal.org_id, installation_id=installation_id)
         await activity.add(conn, installation_id=installation_id, org_id=principal.org_id, activity_type="install",
                            status="success", actor=principal.subject, message=f"installed {integration_key}")
-        await _announce(conn, InstallationInstalled(**_event_base(row, 1, principal.subject)), row)
+        await seed_defaults(conn, installation=row, actor=principal.subject)
+        await announce(conn, InstallationInstalled(**_event_base(row, 1, principal.subject)))
         if idempotency_key:
             await repo.remember_response(conn, org_id=principal.org_id, key=idempotency_key,
                                          request_hash=request_hash({"integration_key": integration_key}),
@@ -101,7 +110,7 @@ async def configure(*, pool: asyncpg.Pool, vault_gateway: InternalClient, princi
                     installation_id: uuid.UUID, config: dict[str, Any], sync_frequency: str | None) -> asyncpg.Record:
     """Validate against the connector's JSON Schema, send secrets to vault-gateway, keep the rest."""
     async with pool.acquire() as conn:
-        current = await _load(conn, principal=principal, installation_id=installation_id)
+        current = await load_installation(conn, principal=principal, installation_id=installation_id)
     next_state("configure", current["status"])
     plugin = _plugin(current["integration_key"])
     secret_fields = set(plugin.manifest.secret_fields())
@@ -131,7 +140,7 @@ async def configure(*, pool: asyncpg.Pool, vault_gateway: InternalClient, princi
                                 "credential": [str(credential_ref), credential_version]})
 
     async with pool.acquire() as conn, conn.transaction():
-        row = await _load(conn, principal=principal, installation_id=installation_id, for_update=True)
+        row = await load_installation(conn, principal=principal, installation_id=installation_id, for_update=True)
         status = next_state("configure", row["status"])
         version = await repo.insert_configuration(conn, installation_id=installation_id, settings=settings,
                                                   secret_fields=stored_secret_fields, config_hash=config_hash,
@@ -141,29 +150,34 @@ async def configure(*, pool: asyncpg.Pool, vault_gateway: InternalClient, princi
         await activity.add(conn, installation_id=installation_id, org_id=principal.org_id, activity_type="configure",
                            status="success", actor=principal.subject, message=f"configuration version {version}",
                            details={"config_version": version, "changed_secrets": sorted(secrets)})
-        await _announce(conn, InstallationConfigured(
-            **_event_base(row, revision, principal.subject), config_version=version, config_hash=config_hash,
-            settings=settings, credential_ref=str(credential_ref) if credential_ref else None), row)
+        updated = await repo.get(conn, org_id=principal.org_id, installation_id=installation_id)
+        await announce(conn, configured_event(updated, revision, principal.subject))
         if status == "enabled":
             # Running installations pick up the new settings through a fresh enabled event.
-            await _announce(conn, _enabled_event(await repo.get(conn, org_id=principal.org_id,
-                                                                installation_id=installation_id),
-                                                 revision, principal.subject), row)
-        return await repo.get(conn, org_id=principal.org_id, installation_id=installation_id)
+            await announce(conn, enabled_event(updated, revision, principal.subject))
+        return updated
 
 
-def _enabled_event(row: asyncpg.Record, revision: int, actor: str) -> InstallationEnabled:
+def configured_event(row: asyncpg.Record, revision: int, actor: str) -> InstallationConfigured:
+    """The installation's current configuration, as announced after any change to it."""
+    return InstallationConfigured(**_event_base(row, revision, actor), config_version=row["config_version"],
+                                  config_hash=row["config_hash"], settings=row["settings"],
+                                  credential_ref=_ref(row["credential_ref"]),
+                                  webhook_credential_ref=_ref(row["webhook_credential_ref"]))
+
+
+def enabled_event(row: asyncpg.Record, revision: int, actor: str) -> InstallationEnabled:
     return InstallationEnabled(**_event_base(row, revision, actor), config_version=row["config_version"],
-                               settings=row["settings"],
-                               credential_ref=str(row["credential_ref"]) if row["credential_ref"] else None,
-                               sync_frequency=row["sync_frequency"])
+                               settings=row["settings"], credential_ref=_ref(row["credential_ref"]),
+                               sync_frequency=row["sync_frequency"], auto_sync=row["auto_sync"],
+                               webhook_credential_ref=_ref(row["webhook_credential_ref"]))
 
 
 async def change_state(*, pool: asyncpg.Pool, principal: Principal, installation_id: uuid.UUID,
                        action: str) -> asyncpg.Record:
     """enable / disable / suspend."""
     async with pool.acquire() as conn, conn.transaction():
-        row = await _load(conn, principal=principal, installation_id=installation_id, for_update=True)
+        row = await load_installation(conn, principal=principal, installation_id=installation_id, for_update=True)
         status = next_state(action, row["status"])
         if action == "enable" and row["config_version"] is None:
             raise Problem(409, "not_configured", "Installation is not configured", "configure it before enabling",
@@ -173,62 +187,120 @@ async def change_state(*, pool: asyncpg.Pool, principal: Principal, installation
                            status="success", actor=principal.subject, message=f"{row['status']} -> {status}")
         updated = await repo.get(conn, org_id=principal.org_id, installation_id=installation_id)
         if action == "enable":
-            await _announce(conn, _enabled_event(updated, revision, principal.subject), row)
+            await announce(conn, enabled_event(updated, revision, principal.subject))
         else:
-            await _announce(conn, InstallationDisabled(**_event_base(row, revision, principal.subject)), row)
+            await announce(conn, InstallationDisabled(**_event_base(row, revision, principal.subject)))
         return updated
 
 
 async def request_sync(*, pool: asyncpg.Pool, principal: Principal, installation_id: uuid.UUID, sync_type: str,
                        request_id: uuid.UUID | None) -> uuid.UUID:
     async with pool.acquire() as conn, conn.transaction():
-        row = await _load(conn, principal=principal, installation_id=installation_id, for_update=True)
+        row = await load_installation(conn, principal=principal, installation_id=installation_id, for_update=True)
         next_state("sync", row["status"])
         request_id = request_id or uuid.uuid4()
         await activity.add(conn, installation_id=installation_id, org_id=principal.org_id, activity_type="sync",
                            status="info", actor=principal.subject, message=f"{sync_type} sync requested",
                            details={"request_id": str(request_id)})
-        await _announce(conn, SyncRequested(
+        await announce(conn, SyncRequested(
             installation_id=row["id"], org_id=row["org_id"], integration_key=row["integration_key"],
             request_id=request_id, sync_type=sync_type, requested_by=principal.subject,
             config_version=row["config_version"], settings=row["settings"],
-            credential_ref=str(row["credential_ref"]) if row["credential_ref"] else None), row)
+            credential_ref=_ref(row["credential_ref"])))
         return request_id
+
+
+async def _ask_sync_runner(*, pool: asyncpg.Pool, sync_runner: InternalClient, principal: Principal,
+                           installation_id: uuid.UUID, action: str, path: str, **extra) -> httpx.Response:
+    """Call sync-runner about the installation's stored configuration; it leases the secrets itself."""
+    async with pool.acquire() as conn:
+        row = await load_installation(conn, principal=principal, installation_id=installation_id)
+    next_state(action, row["status"])
+    return await sync_runner.request("POST", path, json={
+        "org_id": str(row["org_id"]), "installation_id": str(row["id"]), "integration_key": row["integration_key"],
+        "settings": row["settings"], "credential_ref": _ref(row["credential_ref"]), **extra})
+
+
+async def _log_outcome(pool: asyncpg.Pool, *, principal: Principal, installation_id: uuid.UUID, activity_type: str,
+                       ok: bool, message: str, details: dict) -> None:
+    async with pool.acquire() as conn:
+        await activity.add(conn, installation_id=installation_id, org_id=principal.org_id, activity_type=activity_type,
+                           status="success" if ok else "failure", actor=principal.subject, message=message,
+                           details=details)
 
 
 async def test_connection(*, pool: asyncpg.Pool, sync_runner: InternalClient, principal: Principal,
                           installation_id: uuid.UUID) -> dict:
-    async with pool.acquire() as conn:
-        row = await _load(conn, principal=principal, installation_id=installation_id)
-    next_state("test", row["status"])
-    response = await sync_runner.request("POST", "/internal/v1/test-connection", json={
-        "org_id": str(row["org_id"]), "installation_id": str(row["id"]), "integration_key": row["integration_key"],
-        "settings": row["settings"], "credential_ref": str(row["credential_ref"]) if row["credential_ref"] else None})
+    response = await _ask_sync_runner(pool=pool, sync_runner=sync_runner, principal=principal,
+                                      installation_id=installation_id, action="test",
+                                      path="/internal/v1/test-connection")
     if response.status_code != 200:
         raise Problem(502, "connection_test_failed", "Connection test could not run",
                       f"sync-runner answered {response.status_code}")
     result = response.json()
-    async with pool.acquire() as conn:
-        await activity.add(conn, installation_id=installation_id, org_id=principal.org_id, activity_type="test",
-                           status="success" if result["ok"] else "failure", actor=principal.subject,
-                           message=result.get("message") or "", details={"latency_ms": result.get("latency_ms"),
-                                                                         "error_class": result.get("error_class")})
+    await _log_outcome(pool, principal=principal, installation_id=installation_id, activity_type="test",
+                       ok=result["ok"], message=result.get("message") or "",
+                       details={"latency_ms": result.get("latency_ms"), "error_class": result.get("error_class")})
     return result
+
+
+async def preview(*, pool: asyncpg.Pool, sync_runner: InternalClient, principal: Principal,
+                  installation_id: uuid.UUID, max_pages: int) -> dict:
+    """A dry run against the vendor: counts and samples, nothing published, no checkpoint."""
+    response = await _ask_sync_runner(pool=pool, sync_runner=sync_runner, principal=principal,
+                                      installation_id=installation_id, action="preview",
+                                      path="/internal/v1/preview", max_pages=max_pages)
+    if response.status_code != 200:
+        problem = response.json() if response.headers.get("content-type", "").endswith("json") else {}
+        error_class = problem.get("error_class")
+        await _log_outcome(pool, principal=principal, installation_id=installation_id, activity_type="preview",
+                           ok=False, message=f"preview failed ({error_class or response.status_code})",
+                           details={"status": response.status_code, "error_class": error_class})
+        if response.status_code == 422:
+            # The vendor or the configuration refused; connector messages never carry secret values.
+            raise Problem(422, "preview_failed", "Preview failed", problem.get("detail"), error_class=error_class)
+        raise Problem(502, "preview_failed", "Preview could not run", f"sync-runner answered {response.status_code}")
+    result = response.json()
+    await _log_outcome(pool, principal=principal, installation_id=installation_id, activity_type="preview", ok=True,
+                       message=f"preview: {sum(result['counts'].values())} records",
+                       details={"counts": result["counts"], "pages": result["pages"], "truncated": result["truncated"],
+                                "record_errors": len(result["record_errors"])})
+    return result
+
+
+async def update_sync_settings(*, pool: asyncpg.Pool, principal: Principal, installation_id: uuid.UUID,
+                               sync_frequency: str, auto_sync: bool) -> asyncpg.Record:
+    """A running installation is re-announced as enabled: sync-runner schedules from that event."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = await load_installation(conn, principal=principal, installation_id=installation_id, for_update=True)
+        if (row["sync_frequency"], row["auto_sync"]) == (sync_frequency, auto_sync):
+            return row
+        revision = await repo.set_state(conn, installation_id=installation_id, status=row["status"],
+                                        sync_frequency=sync_frequency, auto_sync=auto_sync)
+        await activity.add(conn, installation_id=installation_id, org_id=principal.org_id,
+                           activity_type="sync_settings", status="success", actor=principal.subject,
+                           message=f"sync {sync_frequency}, auto sync {'on' if auto_sync else 'off'}",
+                           details={"before": {"sync_frequency": row["sync_frequency"], "auto_sync": row["auto_sync"]},
+                                    "after": {"sync_frequency": sync_frequency, "auto_sync": auto_sync}})
+        updated = await repo.get(conn, org_id=principal.org_id, installation_id=installation_id)
+        if updated["status"] == "enabled":
+            await announce(conn, enabled_event(updated, revision, principal.subject))
+        return updated
 
 
 async def uninstall(*, pool: asyncpg.Pool, principal: Principal, installation_id: uuid.UUID) -> None:
     """The uninstalled event makes vault-gateway crypto-shred the credentials."""
     async with pool.acquire() as conn, conn.transaction():
-        row = await _load(conn, principal=principal, installation_id=installation_id, for_update=True)
+        row = await load_installation(conn, principal=principal, installation_id=installation_id, for_update=True)
         revision = await repo.mark_uninstalled(conn, installation_id=installation_id)
         await activity.add(conn, installation_id=installation_id, org_id=principal.org_id, activity_type="uninstall",
                            status="success", actor=principal.subject, message="uninstalled")
-        await _announce(conn, InstallationUninstalled(**_event_base(row, revision, principal.subject)), row)
+        await announce(conn, InstallationUninstalled(**_event_base(row, revision, principal.subject)))
 
 
 async def get(*, pool: asyncpg.Pool, principal: Principal, installation_id: uuid.UUID) -> asyncpg.Record:
     async with pool.acquire() as conn:
-        return await _load(conn, principal=principal, installation_id=installation_id)
+        return await load_installation(conn, principal=principal, installation_id=installation_id)
 
 
 async def list_page(*, pool: asyncpg.Pool, principal: Principal, after: tuple | None, limit: int) -> list[asyncpg.Record]:

@@ -14,6 +14,7 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
     "suspend": (frozenset({"enabled", "error"}), "suspended"),
     "sync": (frozenset({"enabled"}), None),
     "test": (frozenset({"disabled", "enabled", "error", "suspended"}), None),
+    "preview": (frozenset({"disabled", "enabled", "error", "suspended"}), None),
 }
 
 

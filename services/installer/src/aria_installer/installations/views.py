@@ -14,6 +14,7 @@ from aria_platform.pagination import decode_cursor, encode_cursor
 from aria_platform.problems import Problem
 from aria_platform.runtime import Runtime, get_runtime
 
+from ..webhooks.service import webhook_url
 from . import service
 
 router = APIRouter(prefix="/v1/installations", tags=["installations"])
@@ -63,9 +64,9 @@ class InstallationPage(BaseModel):
 
 
 def _out(request: Request, row) -> Installation:
-    base = request.app.state.runtime.settings.webhook_base_url.rstrip("/")
     return Installation(**{k: row[k] for k in Installation.model_fields if k not in ("webhook_url", "secret_fields")},
-                        secret_fields=list(row["secret_fields"] or []), webhook_url=f"{base}/v1/webhooks/{row['id']}")
+                        secret_fields=list(row["secret_fields"] or []),
+                        webhook_url=webhook_url(request.app.state.runtime.settings.webhook_base_url, row["id"]))
 
 
 @router.post("", status_code=201, response_model=Installation, summary="Install an integration",
@@ -120,6 +121,51 @@ async def test_connection(installation_id: uuid.UUID, rt: Runtime = Depends(get_
                           principal: Principal = Depends(require_role("operator"))) -> dict:
     return await service.test_connection(pool=rt.pool, sync_runner=rt.extras["sync_runner"], principal=principal,
                                          installation_id=installation_id)
+
+
+class PreviewRequest(BaseModel):
+    max_pages: int = Field(default=2, ge=1, le=5, description="Pages read per stream at most.")
+
+
+class Preview(BaseModel):
+    counts: dict[str, int] = Field(description="Records per entity type.")
+    samples: dict[str, list[dict[str, Any]]] = Field(description="Up to 5 mapped events per entity type.")
+    record_errors: list[dict[str, Any]]
+    pages: dict[str, int] = Field(description="Pages read per stream.")
+    truncated: bool
+
+
+@router.post("/{installation_id}/preview", response_model=Preview,
+             summary="Dry run: what a sync would produce (nothing is published or saved)",
+             responses={502: {"description": "sync-runner could not run the preview"}})
+async def preview(installation_id: uuid.UUID, body: PreviewRequest | None = None, rt: Runtime = Depends(get_runtime),
+                  principal: Principal = Depends(require_role("operator"))) -> dict:
+    return await service.preview(pool=rt.pool, sync_runner=rt.extras["sync_runner"], principal=principal,
+                                 installation_id=installation_id, max_pages=(body or PreviewRequest()).max_pages)
+
+
+class SyncSettings(BaseModel):
+    sync_frequency: SyncFrequency
+    auto_sync: bool = Field(description="False: sync only when asked (sync now), whatever the frequency.")
+
+
+def _sync_settings(row) -> SyncSettings:
+    return SyncSettings(sync_frequency=row["sync_frequency"], auto_sync=row["auto_sync"])
+
+
+@router.get("/{installation_id}/sync-settings", response_model=SyncSettings, summary="Sync frequency and auto sync")
+async def get_sync_settings(installation_id: uuid.UUID, rt: Runtime = Depends(get_runtime),
+                            principal: Principal = Depends(require_role("viewer"))) -> SyncSettings:
+    return _sync_settings(await service.get(pool=rt.pool, principal=principal, installation_id=installation_id))
+
+
+@router.put("/{installation_id}/sync-settings", response_model=SyncSettings,
+            summary="Change sync frequency / auto sync (an enabled installation is rescheduled)")
+async def put_sync_settings(installation_id: uuid.UUID, body: SyncSettings, rt: Runtime = Depends(get_runtime),
+                            principal: Principal = Depends(require_role("admin"))) -> SyncSettings:
+    return _sync_settings(await service.update_sync_settings(
+        pool=rt.pool, principal=principal, installation_id=installation_id, sync_frequency=body.sync_frequency,
+        auto_sync=body.auto_sync))
 
 
 def _state_route(action: str):

@@ -61,6 +61,8 @@ async def lease_credential(*, pool: asyncpg.Pool, vault: Vault, actor: str, cred
     try:
         secrets = await vault.read(installation_id=installation_id, name=row["name"])
     except VaultUnavailable as exc:
+        await repo.audit(pool, credential_ref=credential_ref, org_id=row["org_id"], installation_id=installation_id,
+                         action="lease", actor=actor, outcome="failed", reason="vault unavailable")
         raise vault_unavailable(str(exc)) from None
     except CredentialUnreadable:
         await repo.audit(pool, credential_ref=credential_ref, org_id=row["org_id"], installation_id=installation_id,
@@ -84,6 +86,9 @@ async def rotate_credential(*, pool: asyncpg.Pool, vault: Vault, actor: str, cre
     try:
         version = await vault.rotate_key(installation_id=row["installation_id"], name=row["name"])
     except VaultUnavailable as exc:
+        await repo.audit(pool, credential_ref=credential_ref, org_id=row["org_id"],
+                         installation_id=row["installation_id"], action="rotate", actor=actor, outcome="failed",
+                         reason="vault unavailable")
         raise vault_unavailable(str(exc)) from None
     async with pool.acquire() as conn, conn.transaction():
         await repo.record_rotation(conn, credential_ref, version)

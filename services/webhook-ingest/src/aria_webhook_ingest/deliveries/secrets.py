@@ -2,7 +2,9 @@
 
 Secrets live only in this process's memory, never in Postgres, Kafka, logs or errors. A lease
 is reused for `ttl_s` (ARIA_SECRET_CACHE_S, default 30 s) so a burst of deliveries costs one
-call to vault-gateway; concurrent misses for the same credential share one call.
+call to vault-gateway; concurrent misses for the same credential share one call. A lease belongs
+to the endpoint revision it was taken for: a newer revision (a rotated secret, a new
+configuration) leases again at once, on every replica, since each reads the revision from Postgres.
 """
 
 from __future__ import annotations
@@ -27,15 +29,15 @@ class SecretUnavailable(Exception):
 class LeasedSecrets:
     def __init__(self, client: InternalClient, *, ttl_s: float, clock: Callable[[], float] = time.monotonic):
         self._client, self._ttl, self._clock = client, ttl_s, clock
-        self._cache: dict[tuple[uuid.UUID, str], tuple[dict, float]] = {}
-        self._locks: dict[tuple[uuid.UUID, str], asyncio.Lock] = {}
+        self._cache: dict[tuple[uuid.UUID, str, int], tuple[dict, float]] = {}
+        self._locks: dict[tuple[uuid.UUID, str, int], asyncio.Lock] = {}
 
-    async def get(self, *, installation_id: uuid.UUID, credential_ref: str | None,
+    async def get(self, *, installation_id: uuid.UUID, credential_ref: str | None, revision: int,
                   max_age_s: float | None = None) -> tuple[dict, float]:
         """(secrets, age in seconds of the lease). `max_age_s` forces a newer lease than that."""
         if not credential_ref:
             raise SecretUnavailable("installation has no credential")
-        key = (installation_id, credential_ref)
+        key = (installation_id, credential_ref, revision)
         limit = self._ttl if max_age_s is None else min(self._ttl, max_age_s)
         cached = self._fresh(key, limit)
         if cached is not None:

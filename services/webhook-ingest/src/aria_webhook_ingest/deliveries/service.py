@@ -111,8 +111,11 @@ async def receive(*, pool: asyncpg.Pool, broker: KafkaBroker, http: httpx.AsyncC
     payload_sha256 = hashlib.sha256(body).hexdigest()
     context = InstallationContext(org_id=org_id, installation_id=installation_id,
                                   integration_key=endpoint["integration_key"])
+    # The installation's own webhook secret wins over a signing field of the connector credential.
+    lease = dict(installation_id=installation_id, revision=endpoint["revision"],
+                 credential_ref=endpoint["webhook_credential_ref"] or endpoint["credential_ref"])
     try:
-        leased, age = await secrets.get(installation_id=installation_id, credential_ref=endpoint["credential_ref"])
+        leased, age = await secrets.get(**lease)
     except SecretUnavailable:
         raise await reject(pool=pool, endpoint=endpoint, status=401, code="signing_secret_unavailable",
                            title="Webhook cannot be verified", payload_sha256=payload_sha256,
@@ -120,8 +123,7 @@ async def receive(*, pool: asyncpg.Pool, broker: KafkaBroker, http: httpx.AsyncC
     instance = plugin.create(context=context, settings=dict(endpoint["settings"] or {}), secrets=leased, http=http)
     verdict = instance.verify_webhook(headers, body, leased, datetime.now(timezone.utc))
     if not verdict.ok and age >= RELEASE_AFTER_S:
-        leased, _ = await secrets.get(installation_id=installation_id, credential_ref=endpoint["credential_ref"],
-                                      max_age_s=RELEASE_AFTER_S)
+        leased, _ = await secrets.get(**lease, max_age_s=RELEASE_AFTER_S)
         verdict = instance.verify_webhook(headers, body, leased, datetime.now(timezone.utc))
     if not verdict.ok:
         raise await reject(pool=pool, endpoint=endpoint, status=401, code="invalid_signature",

@@ -7,32 +7,38 @@ from typing import Any
 
 import asyncpg
 
-_COLUMNS = "installation_id, org_id, integration_key, credential_ref, settings, live, revision, updated_at"
+_COLUMNS = ("installation_id, org_id, integration_key, credential_ref, webhook_credential_ref, settings, live, "
+            "revision, updated_at")
 
 
 async def apply_revision(conn: asyncpg.Connection | asyncpg.Pool, *, installation_id: uuid.UUID, org_id: uuid.UUID,
                          integration_key: str, revision: int, live: bool | None, config: bool,
-                         credential_ref: str | None, settings: dict[str, Any]) -> bool:
+                         credential_ref: str | None, webhook_credential_ref: str | None,
+                         settings: dict[str, Any]) -> bool:
     """Upsert the endpoint if `revision` is newer than the stored one; True when applied.
 
     `live=None` keeps the stored liveness (a new row starts not live); `config=False` keeps the
-    stored credential reference and settings. Older or equal revisions change nothing, so
+    stored credential references and settings. Older or equal revisions change nothing, so
     redelivered and reordered events are harmless.
     """
     applied = await conn.fetchval(
         f"""INSERT INTO webhook_endpoints
-               (installation_id, org_id, integration_key, credential_ref, settings, live, revision)
-            VALUES ($1, $2, $3, $4, $5, coalesce($6::boolean, false), $7)
+               (installation_id, org_id, integration_key, credential_ref, settings, live, revision,
+                webhook_credential_ref)
+            VALUES ($1, $2, $3, $4, $5, coalesce($6::boolean, false), $7, $9)
             ON CONFLICT (installation_id) DO UPDATE
                SET org_id = EXCLUDED.org_id, integration_key = EXCLUDED.integration_key,
                    credential_ref = CASE WHEN $8 THEN EXCLUDED.credential_ref
                                          ELSE webhook_endpoints.credential_ref END,
+                   webhook_credential_ref = CASE WHEN $8 THEN EXCLUDED.webhook_credential_ref
+                                                 ELSE webhook_endpoints.webhook_credential_ref END,
                    settings = CASE WHEN $8 THEN EXCLUDED.settings ELSE webhook_endpoints.settings END,
                    live = coalesce($6::boolean, webhook_endpoints.live),
                    revision = EXCLUDED.revision, updated_at = now()
              WHERE webhook_endpoints.revision < EXCLUDED.revision
             RETURNING 1""",
         installation_id, org_id, integration_key, credential_ref, settings, live, revision, config,
+        webhook_credential_ref,
     )
     return applied is not None
 

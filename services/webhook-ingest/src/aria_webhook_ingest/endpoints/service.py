@@ -22,7 +22,7 @@ from . import repo
 
 log = structlog.get_logger(__name__)
 
-# event type → (model, liveness after it (None = unchanged), carries credential_ref + settings)
+# event type → (model, liveness after it (None = unchanged), carries credential refs + settings)
 _EFFECTS: dict[str, tuple[type[InstallationEvent], bool | None, bool]] = {
     InstallationInstalled.event_type: (InstallationInstalled, None, False),
     InstallationConfigured.event_type: (InstallationConfigured, None, True),
@@ -49,7 +49,9 @@ async def apply_lifecycle_event(*, pool: asyncpg.Pool, envelope: Envelope) -> st
     applied = await repo.apply_revision(
         pool, installation_id=event.installation_id, org_id=event.org_id, integration_key=event.integration_key,
         revision=event.revision, live=live, config=config,
-        credential_ref=getattr(event, "credential_ref", None), settings=getattr(event, "settings", None) or {})
+        credential_ref=getattr(event, "credential_ref", None),
+        webhook_credential_ref=getattr(event, "webhook_credential_ref", None),
+        settings=getattr(event, "settings", None) or {})
     log.info("installation lifecycle", event_type=envelope.type, installation_id=str(event.installation_id),
              revision=event.revision, applied=applied)
     return "applied" if applied else "stale"
