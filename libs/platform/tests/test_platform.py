@@ -130,3 +130,14 @@ async def test_outbox_rows_reach_kafka_once_and_inbox_claims_once(client, infra,
             await pool.release(conn)
             await pool.close()
     assert len([e for _, e, _ in probe.seen if e.event_id == envelope.event_id]) == 1 and got
+
+
+def test_with_an_identity_provider_services_still_sign_their_own_identities():
+    from aria_platform.auth import TokenVerifier, mint_token
+
+    verifier = TokenVerifier(secret="shared", jwks_url="http://127.0.0.1:1/jwks.json", issuer="aria",
+                             audience="aria-marketplace")
+    assert verifier.verify(mint_token("shared", subject="service:installer", service="installer")).service == "installer"
+    with pytest.raises(Problem) as refused:
+        verifier.verify(mint_token("shared", subject="u", org_id=uuid.uuid4(), role="admin"))
+    assert refused.value.code == "invalid_token"

@@ -24,7 +24,8 @@ class Principal(BaseModel):
 
 
 class TokenVerifier:
-    """HS256 with a static key for local use, or RS/ES keys fetched from a JWKS URL."""
+    """Users: HS256 with a static key for local use, or RS/ES keys from a JWKS URL in production.
+    Services sign their own short-lived HS256 identities with the shared key in both modes."""
 
     def __init__(self, *, secret: str | None, jwks_url: str | None, issuer: str, audience: str):
         if not secret and not jwks_url:
@@ -35,11 +36,17 @@ class TokenVerifier:
 
     def verify(self, token: str) -> Principal:
         try:
-            if self._jwks is not None:
+            asymmetric = jwt.get_unverified_header(token).get("alg") != "HS256"
+            if self._jwks is not None and asymmetric:
                 key = self._jwks.get_signing_key_from_jwt(token).key
                 claims = jwt.decode(token, key, algorithms=["RS256", "ES256"], audience=self._audience, issuer=self._issuer)
-            else:
+            elif self._secret:
                 claims = jwt.decode(token, self._secret, algorithms=["HS256"], audience=self._audience, issuer=self._issuer)
+                if self._jwks is not None and not claims.get("svc"):
+                    # With an identity provider, users come from it; the shared key signs services only.
+                    raise jwt.InvalidTokenError("user tokens must come from the identity provider")
+            else:
+                raise jwt.InvalidAlgorithmError("HS256 tokens are not accepted")
             return Principal(subject=claims["sub"], org_id=claims.get("org_id"), role=claims.get("role"),
                              service=claims.get("svc"))
         except (jwt.PyJWTError, KeyError, ValueError) as exc:
