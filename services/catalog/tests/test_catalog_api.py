@@ -3,7 +3,6 @@ import uuid
 import pytest
 
 from aria_catalog.installs import service as installs
-from aria_catalog.registry_sync import service as registry_sync
 
 
 def dataset(entry):
@@ -34,11 +33,7 @@ def dataset(entry):
 
 @pytest.fixture(scope="module")
 async def api(infra, kafka_topics, h):
-    database = await h.new_database(infra)
-    app, client_cm = h.app_client(infra, database)
-    async with client_cm as client:
-        pool = app.state.runtime.pool
-        await registry_sync.sync_catalog(pool=pool, entries=dataset(h.entry))
+    async with h.catalog(infra, dataset(h.entry)) as (client, pool, _):
         yield client, pool
 
 
@@ -169,41 +164,34 @@ async def test_detail_has_configuration_requirements(client, infra, h, org):
     assert (await client.get("/v1/integrations/t_old", headers=h.as_user(infra, org))).json()["is_deprecated"]
 
 
-async def _problem(response, status, code):
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    assert response.json()["code"] == code
-    return response.json()
-
-
 async def test_bad_inputs_are_problems(client, infra, h, org):
     headers = h.as_user(infra, org)
-    body = await _problem(await client.get("/v1/integrations", params={"category": "edrr"}, headers=headers),
+    body = await h.problem(await client.get("/v1/integrations", params={"category": "edrr"}, headers=headers),
                           400, "unknown_filter_value")
     assert body["parameter"] == "category" and "edr" in body["allowed"]
-    await _problem(await client.get("/v1/integrations", params={"capability": "teleport"}, headers=headers),
+    await h.problem(await client.get("/v1/integrations", params={"capability": "teleport"}, headers=headers),
                    400, "unknown_filter_value")
-    await _problem(await client.get("/v1/integrations/facets", params={"data_type": "x"}, headers=headers),
+    await h.problem(await client.get("/v1/integrations/facets", params={"data_type": "x"}, headers=headers),
                    400, "unknown_filter_value")
-    await _problem(await client.get("/v1/integrations", params={"sort": "random"}, headers=headers), 400, "invalid_sort")
-    await _problem(await client.get("/v1/integrations", params={"catgory": "edr"}, headers=headers),
+    await h.problem(await client.get("/v1/integrations", params={"sort": "random"}, headers=headers), 400, "invalid_sort")
+    await h.problem(await client.get("/v1/integrations", params={"catgory": "edr"}, headers=headers),
                    400, "unknown_parameter")
-    await _problem(await client.get("/v1/integrations", params={"q": "!!!"}, headers=headers), 400, "invalid_query")
+    await h.problem(await client.get("/v1/integrations", params={"q": "!!!"}, headers=headers), 400, "invalid_query")
     for cursor in ("not base64 at all!", "e30", "eyJ2IjoxfQ", "bm90IGpzb24"):
-        await _problem(await client.get("/v1/integrations", params={"cursor": cursor}, headers=headers),
+        await h.problem(await client.get("/v1/integrations", params={"cursor": cursor}, headers=headers),
                        400, "invalid_cursor")
     # A cursor only continues the search that issued it.
     page = (await client.get("/v1/integrations", params={"limit": 2}, headers=headers)).json()
-    await _problem(await client.get("/v1/integrations", params={"limit": 2, "cursor": page["next_cursor"],
+    await h.problem(await client.get("/v1/integrations", params={"limit": 2, "cursor": page["next_cursor"],
                                                                  "category": "custom"}, headers=headers),
                    400, "invalid_cursor")
-    await _problem(await client.get("/v1/integrations", params={"limit": 0}, headers=headers), 422, "validation_error")
-    await _problem(await client.get("/v1/integrations", params={"limit": 101}, headers=headers), 422, "validation_error")
-    await _problem(await client.get("/v1/integrations/nope", headers=headers), 404, "integration_not_found")
+    await h.problem(await client.get("/v1/integrations", params={"limit": 0}, headers=headers), 422, "validation_error")
+    await h.problem(await client.get("/v1/integrations", params={"limit": 101}, headers=headers), 422, "validation_error")
+    await h.problem(await client.get("/v1/integrations/nope", headers=headers), 404, "integration_not_found")
     for path in ("/v1/integrations", "/v1/integrations/facets", "/v1/integrations/t_cs_falcon"):
-        unauth = await _problem(await client.get(path), 401, "missing_token")
+        unauth = await h.problem(await client.get(path), 401, "missing_token")
         assert unauth["status"] == 401
-    await _problem(await client.get("/v1/integrations", headers={"authorization": "Bearer junk"}), 401, "invalid_token")
+    await h.problem(await client.get("/v1/integrations", headers={"authorization": "Bearer junk"}), 401, "invalid_token")
 
 
 async def test_openapi_documents_every_endpoint_with_summary_and_examples(client):
@@ -213,3 +201,22 @@ async def test_openapi_documents_every_endpoint_with_summary_and_examples(client
         assert op["summary"]
         assert "example" in op["responses"]["200"]["content"]["application/json"]
         assert {"304", "401"} <= set(op["responses"])
+
+
+async def test_openapi_documents_every_marketplace_endpoint(client):
+    spec = (await client.get("/openapi.json")).json()
+    operations = [(path, method, op) for path, ops in spec["paths"].items() for method, op in ops.items()
+                  if path.startswith(("/v1/", "/internal/"))]
+    assert len(operations) >= 15
+    for path, method, op in operations:
+        where = f"{method.upper()} {path}"
+        assert op.get("summary") and op.get("description"), where
+        success = [code for code in op["responses"] if code.startswith("2")]
+        assert success, where
+        if success != ["204"]:
+            assert any("example" in body for code in success
+                       for body in op["responses"][code].get("content", {}).values()), where
+        errors = [code for code in op["responses"] if code.startswith("4")]
+        assert "401" in errors and len(errors) >= 1, where
+        for code in errors:
+            assert "example" in op["responses"][code]["content"]["application/problem+json"], (where, code)

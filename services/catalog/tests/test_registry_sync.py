@@ -1,4 +1,7 @@
+import uuid
+
 import asyncpg
+import orjson
 
 from aria_catalog.registry_sync import service as registry_sync
 from aria_platform.db import create_pool
@@ -83,3 +86,41 @@ async def test_service_start_syncs_from_the_connector_registry(infra, kafka_topi
     async with client_cm:
         pass
     assert len(await _rows(database, "SELECT 1 FROM catalog_versions")) == len(expected)
+
+
+async def test_every_catalog_change_is_announced_through_the_outbox(infra, kafka_topics, h):
+    from aria_contracts.events import PLATFORM_ORG
+    from aria_contracts.topics import CATALOG_CHANGES
+    from aria_platform.testing import KafkaProbe
+
+    database = await h.new_database(infra)
+    pool = await create_pool(database)
+    key = f"ev_{uuid.uuid4().hex[:8]}"
+    try:
+        # No relay runs here: the events sit in the outbox, written by the sync's own transaction.
+        await registry_sync.sync_catalog(pool=pool, entries=[h.entry(key, "Events", "Ev"), h.entry(key + "_b", "B", "B")])
+        rows = await _rows(database, "SELECT event_type, key, envelope FROM outbox ORDER BY id")
+        assert [(r["event_type"], r["key"]) for r in rows] == [("catalog.entry_changed", key),
+                                                               ("catalog.entry_changed", key + "_b")]
+        envelope = orjson.loads(rows[0]["envelope"])  # a plain asyncpg connection returns jsonb as text
+        assert envelope["org_id"] == str(PLATFORM_ORG) and envelope["source"] == "catalog"
+        assert envelope["data"] == {"integration_key": key, "change": "added", "version": "1.0.0",
+                                    "previous_version": None}
+        assert not (await registry_sync.sync_catalog(pool=pool, entries=[h.entry(key, "Events", "Ev"),
+                                                                        h.entry(key + "_b", "B", "B")])).changed
+        assert len(await _rows(database, "SELECT 1 FROM outbox")) == 2, "an unchanged sync announces nothing"
+    finally:
+        await pool.close()
+
+    # The running service relays them, and announces what later syncs change.
+    app, client_cm = h.app_client(infra, database)
+    async with KafkaProbe(infra.kafka_bootstrap, CATALOG_CHANGES.name) as probe, client_cm:
+        mine = lambda e: e.data["integration_key"] in (key, key + "_b")  # noqa: E731
+        assert len(await probe.wait_for(mine, count=2)) == 2
+        await registry_sync.sync_catalog(pool=app.state.runtime.pool,
+                                         entries=[h.entry(key, "Events", "Ev", version="2.0.0")])
+        changes = await probe.wait_for(mine, count=4)
+        assert sorted((e.data["change"], e.data["integration_key"]) for e in changes[2:]) == [
+            ("removed", key + "_b"), ("version_changed", key)]
+        assert all(e.org_id == PLATFORM_ORG and e.key == e.data["integration_key"] for e in changes)
+    assert len(await _rows(database, "SELECT 1 FROM outbox")) == 0

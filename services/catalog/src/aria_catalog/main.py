@@ -1,10 +1,12 @@
-"""Wires catalog: settings → registry sync on start, public catalog API, install-count subscriber."""
+"""Wires catalog: settings → registry and collections sync on start, public marketplace API (catalog,
+reviews, collections, home), internal vendor responses, install-count and usage subscribers."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
 
+import asyncpg
 import structlog
 import typer
 
@@ -14,29 +16,51 @@ from aria_platform.db import create_pool
 from aria_platform.runtime import Runtime
 
 from .catalog import views as catalog_views
+from .collections import service as collections
+from .collections import views as collection_views
+from .home import views as home_views
 from .installs import events as install_events
 from .registry_sync import service as registry_sync
+from .reviews import views as review_views
 from .settings import CatalogSettings, load
+from .usage import events as usage_events
 
 log = structlog.get_logger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-async def _sync_registry(rt: Runtime) -> None:
+async def _sync_sources(pool: asyncpg.Pool) -> registry_sync.SyncReport:
+    """Catalog from the connector registry, then collections from their data file."""
+    entries = await asyncio.to_thread(registry_sync.registry_entries)
+    report = await registry_sync.sync_catalog(pool=pool, entries=entries)
+    await collections.sync_collections(pool=pool, collections=collections.load())
+    return report
+
+
+async def _sync_on_start(rt: Runtime) -> None:
     s: CatalogSettings = rt.settings  # type: ignore[assignment]
     if s.registry_sync_on_start:
-        entries = await asyncio.to_thread(registry_sync.registry_entries)
-        await registry_sync.sync_catalog(pool=rt.pool, entries=entries)
+        await _sync_sources(rt.pool)
 
 
 def define(settings: CatalogSettings) -> ServiceDefinition:
     return ServiceDefinition(
         name="catalog", title="ARIA catalog",
-        description="The integration marketplace catalog: every connector the platform ships, searchable and "
-                    "filterable, with install counts kept from installation lifecycle events.",
-        settings=settings, routers=[catalog_views.router], kafka_routers=[install_events.build_router(settings)],
-        on_start=[_sync_registry],
-        openapi_tags=[{"name": "catalog", "description": "Browse and search integrations (any user role)."}],
+        description="The integration marketplace: every connector the platform ships, searchable and filterable, "
+                    "with reviews, curated collections, install counts and usage analytics kept from "
+                    "installation lifecycle and sync job events.",
+        settings=settings,
+        routers=[catalog_views.router, review_views.router, collection_views.router, home_views.router,
+                 review_views.internal_router],
+        kafka_routers=[install_events.build_router(settings), usage_events.build_router(settings)],
+        on_start=[_sync_on_start],
+        openapi_tags=[
+            {"name": "catalog", "description": "Browse and search integrations (any user role)."},
+            {"name": "reviews", "description": "Reviews and helpful votes (any user; edit and delete your own)."},
+            {"name": "collections", "description": "Curated collections of integrations."},
+            {"name": "home", "description": "The marketplace homepage in one call."},
+            {"name": "vendor responses", "description": "Internal: the vendor portal answers reviews."},
+        ],
     )
 
 
@@ -45,13 +69,16 @@ cli = service_cli(load_settings=load, define=define, migrations=MIGRATIONS)
 
 @cli.command("seed")
 def seed_cmd() -> None:
-    """Sync the catalog from the installed connector registry now (serve also does this on start)."""
+    """Sync the catalog from the connector registry and the collections file now (serve does this on start).
+
+    Catalog change events are written to the outbox; a running catalog service relays them.
+    """
     settings = load()
 
     async def run() -> registry_sync.SyncReport:
         pool = await create_pool(settings.database_url, max_size=2)
         try:
-            return await registry_sync.sync_catalog(pool=pool, entries=registry_sync.registry_entries())
+            return await _sync_sources(pool)
         finally:
             await pool.close()
 

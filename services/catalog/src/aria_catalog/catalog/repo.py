@@ -41,9 +41,19 @@ class _Params:
         return f"${len(self.values)}" + (f"::{cast}" if cast else "")
 
 
-def _installed_sql(p: _Params, org_id: uuid.UUID) -> str:
+def installed_sql(org_param: str) -> str:
+    """Whether the organization in `org_param` has a live installation of catalog row `c`."""
     return (f"EXISTS (SELECT 1 FROM catalog_installations i WHERE i.integration_key = c.key "
-            f"AND i.org_id = {p(org_id, 'uuid')} AND i.installed)")
+            f"AND i.org_id = {org_param} AND i.installed)")
+
+
+def summary_select(org_param: str) -> str:
+    """Columns of an integration summary (row alias `c`) with the caller's installed flag."""
+    return f"{_SUMMARY}, {installed_sql(org_param)} AS installed"
+
+
+def _installed_sql(p: _Params, org_id: uuid.UUID) -> str:
+    return installed_sql(p(org_id, "uuid"))
 
 
 def _score_sql(p: _Params, q: CatalogQuery) -> str:
@@ -94,8 +104,7 @@ async def list_page(conn: asyncpg.Pool | asyncpg.Connection, *, q: CatalogQuery,
     clauses = _where(p, q, org_id)
     if after is not None:
         clauses.append(keyset_sql.format(score=score, a=p(after[0], _CASTS[q.sort]), b=p(after[1], "text")))
-    installed = _installed_sql(p, org_id)
-    sql = f"""SELECT {_SUMMARY}, {installed} AS installed, {value_sql} AS sort_value
+    sql = f"""SELECT {summary_select(p(org_id, 'uuid'))}, {value_sql} AS sort_value
               FROM integration_catalog c
               WHERE {_and(clauses)}
               ORDER BY {order_sql}
@@ -121,14 +130,17 @@ async def facet_counts(conn: asyncpg.Pool | asyncpg.Connection, *, q: CatalogQue
 
 
 async def vocabulary(conn: asyncpg.Pool | asyncpg.Connection) -> asyncpg.Record:
-    """Distinct values present in the catalog, per filter dimension."""
+    """Distinct values present in the catalog, per filter dimension (kept by the registry sync)."""
     return await conn.fetchrow(
-        """SELECT array(SELECT DISTINCT category FROM integration_catalog) AS category,
-                  array(SELECT DISTINCT pricing_model FROM integration_catalog
-                        WHERE pricing_model IS NOT NULL) AS pricing_model,
-                  array(SELECT DISTINCT v FROM integration_catalog, unnest(capabilities) v) AS capability,
-                  array(SELECT DISTINCT v FROM integration_catalog, unnest(data_types) v) AS data_type,
-                  array(SELECT DISTINCT v FROM integration_catalog, unnest(auth_methods) v) AS auth_method""")
+        "SELECT category, pricing_model, capability, data_type, auth_method FROM catalog_vocabulary")
+
+
+async def top_rated(conn: asyncpg.Pool | asyncpg.Connection, *, org_id: uuid.UUID,
+                    limit: int) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        f"""SELECT {summary_select("$1")} FROM integration_catalog c
+            WHERE NOT c.is_deprecated AND c.review_count > 0
+            ORDER BY c.average_rating DESC, c.review_count DESC, c.key LIMIT $2""", org_id, limit)
 
 
 async def get_entry(conn: asyncpg.Pool | asyncpg.Connection, *, key: str,

@@ -9,6 +9,8 @@ import asyncpg
 
 from aria_platform.problems import Problem
 
+from ..reviews import service as reviews
+from ..usage import service as usage
 from . import repo
 from .query import DIMENSIONS, CatalogQuery, build_query, decode_cursor, encode_cursor
 
@@ -41,7 +43,7 @@ async def parse_query(*, pool: asyncpg.Pool, values: dict[str, list[str]], **par
     return build_query(values=values, vocabulary=await vocabulary(pool), **params)
 
 
-def _summary(row: asyncpg.Record) -> dict[str, Any]:
+def summary_item(row: asyncpg.Record) -> dict[str, Any]:
     item = {k: v for k, v in dict(row).items() if k != "sort_value"}
     item["average_rating"] = float(item["average_rating"])
     return item
@@ -53,7 +55,7 @@ async def search(*, pool: asyncpg.Pool, org_id: uuid.UUID, query: CatalogQuery, 
     rows = await repo.list_page(pool, q=query, org_id=org_id, after=after, limit=limit + 1)
     page, more = rows[:limit], len(rows) > limit
     next_cursor = encode_cursor(query, page[-1]["sort_value"], page[-1]["key"]) if more and page else None
-    return {"items": [_summary(r) for r in page], "next_cursor": next_cursor, "limit": limit, "sort": query.sort}
+    return {"items": [summary_item(r) for r in page], "next_cursor": next_cursor, "limit": limit, "sort": query.sort}
 
 
 async def facets(*, pool: asyncpg.Pool, org_id: uuid.UUID, query: CatalogQuery) -> dict[str, Any]:
@@ -67,6 +69,17 @@ async def facets(*, pool: asyncpg.Pool, org_id: uuid.UUID, query: CatalogQuery) 
     for d in FACETS:
         out[d].sort(key=lambda f: (-f["count"], f["value"]))
     return out
+
+
+async def category_counts(*, pool: asyncpg.Pool, org_id: uuid.UUID) -> list[dict[str, Any]]:
+    """The homepage's "Browse by category" numbers (listed integrations, deprecated left out)."""
+    rows = await repo.facet_counts(pool, q=CatalogQuery(), org_id=org_id, dimensions={"category": "category"})
+    counts = [{"value": r["value"], "count": r["count"]} for r in rows if r["dimension"] == "category"]
+    return sorted(counts, key=lambda f: (-f["count"], f["value"]))
+
+
+async def top_rated(*, pool: asyncpg.Pool, org_id: uuid.UUID, limit: int) -> list[dict[str, Any]]:
+    return [summary_item(r) for r in await repo.top_rated(pool, org_id=org_id, limit=limit)]
 
 
 def configuration_requirements(schema: dict[str, Any], secret_fields: list[str]) -> list[dict[str, Any]]:
@@ -100,4 +113,6 @@ async def get_integration(*, pool: asyncpg.Pool, org_id: uuid.UUID, key: str) ->
     entry["average_rating"] = float(entry["average_rating"])
     entry["configuration_requirements"] = configuration_requirements(entry["config_schema"], entry["secret_fields"])
     entry["removed_from_registry_at"] = entry.pop("removed_at")
+    entry["reviews_summary"] = await reviews.summary(pool=pool, key=key)
+    entry["usage_stats"] = await usage.integration_stats(pool=pool, key=key)
     return entry

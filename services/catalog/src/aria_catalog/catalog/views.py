@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from aria_platform.auth import Principal, require_role
-from aria_platform.problems import MEDIA_TYPE, Problem
 from aria_platform.runtime import Runtime, get_runtime
 
+from ..http import NOT_FOUND, NOT_MODIFIED, UNAUTHORIZED, cached_json, problem_example, reject_unknown_params, \
+    validation
 from . import service
 from .query import SORTS
 
@@ -68,6 +67,28 @@ class ConfigurationRequirement(BaseModel):
     default: Any = None
 
 
+class ReviewsSummary(BaseModel):
+    average_rating: float
+    review_count: int
+    distribution: dict[str, int] = Field(description="Reviews per rating, keys '1' to '5'.")
+    verified_count: int = Field(description="Reviews from organizations with a live installation.")
+    would_recommend_pct: float | None = Field(description="Of the reviews that answered.")
+    ease_of_setup: float | None = Field(description="Average sub-score, 1–5.")
+    documentation_quality: float | None
+    support_quality: float | None
+
+
+class UsageStats(BaseModel):
+    window_days: int
+    active_installations: int = Field(description="Installations that ran a sync in the window.")
+    calls_per_day: float | None = Field(description="Sync runs per installation per active day.")
+    sync_interval_minutes: float | None = Field(description="Typical sync cadence: 1440 / calls_per_day.")
+    average_sync_duration_ms: float | None = Field(description="Of successful runs.")
+    records_synced_per_day: float | None
+    error_rate: float | None = Field(description="Failed runs / runs.")
+    success_rate_pct: float | None
+
+
 class IntegrationDetail(IntegrationSummary):
     documentation_url: str | None
     support_url: str | None
@@ -79,6 +100,8 @@ class IntegrationDetail(IntegrationSummary):
     configuration_requirements: list[ConfigurationRequirement]
     removed_from_registry_at: datetime | None
     created_at: datetime
+    reviews_summary: ReviewsSummary
+    usage_stats: UsageStats = Field(description="From the daily usage rollups of every organization's installations.")
 
 
 class FacetValue(BaseModel):
@@ -97,7 +120,7 @@ class Facets(BaseModel):
 
 # --- examples --------------------------------------------------------------------------
 
-_SUMMARY_EXAMPLE = {
+SUMMARY_EXAMPLE = {
     "key": "crowdstrike_falcon", "name": "CrowdStrike Falcon", "vendor": "CrowdStrike",
     "product": "Falcon Insight XDR", "category": "edr",
     "description": "Pulls Falcon alerts (as risks) and managed hosts (as assets).", "logo_url": None,
@@ -109,7 +132,7 @@ _SUMMARY_EXAMPLE = {
     "installed": True,
 }
 _DETAIL_EXAMPLE = {
-    **_SUMMARY_EXAMPLE, "documentation_url": "https://developer.crowdstrike.com/",
+    **SUMMARY_EXAMPLE, "average_rating": 4.5, "review_count": 2, "documentation_url": "https://developer.crowdstrike.com/",
     "support_url": "https://supportportal.crowdstrike.com/", "minimum_platform_version": None,
     "streams": ["alerts", "hosts"],
     "config_schema": {"type": "object", "required": ["base_url", "client_id", "client_secret"],
@@ -124,53 +147,26 @@ _DETAIL_EXAMPLE = {
          "required": True, "secret": True},
     ],
     "removed_from_registry_at": None, "created_at": "2026-11-26T06:20:00+00:00",
+    "reviews_summary": {"average_rating": 4.5, "review_count": 2, "distribution": {"1": 0, "2": 0, "3": 0, "4": 1,
+                                                                                  "5": 1},
+                        "verified_count": 1, "would_recommend_pct": 100.0, "ease_of_setup": 4.5,
+                        "documentation_quality": 4.0, "support_quality": None},
+    "usage_stats": {"window_days": 30, "active_installations": 12, "calls_per_day": 24.0,
+                    "sync_interval_minutes": 60.0, "average_sync_duration_ms": 5400.0,
+                    "records_synced_per_day": 1800.0, "error_rate": 0.01, "success_rate_pct": 99.0},
 }
 
 
-def _problem_example(status: int, code: str, title: str, detail: str, **extra) -> dict:
-    return {"description": title, "content": {MEDIA_TYPE: {"example": {
-        "type": f"https://docs.aria.example/problems/{code}", "title": title, "status": status, "code": code,
-        "instance": "/v1/integrations", "detail": detail, **extra}}}}
-
-
-_NOT_MODIFIED = {304: {"description": "Not modified: If-None-Match matched the current ETag (no body)."}}
-_UNAUTHORIZED = {401: _problem_example(401, "missing_token", "Authentication required",
-                                       "send Authorization: Bearer <token>")}
-_BAD_FILTER = {400: _problem_example(400, "unknown_filter_value", "Unknown filter value",
-                                     "category has no value 'edrr'", parameter="category",
-                                     allowed=["edr", "siem"])}
+_QUERY_VALIDATION = validation("query.limit", "Input should be less than or equal to 100")
+_BAD_FILTER = {400: problem_example(400, "unknown_filter_value", "Unknown filter value",
+                                    "category has no value 'edrr'", parameter="category",
+                                    allowed=["edr", "siem"])}
 
 # --- helpers ---------------------------------------------------------------------------
 
 _FILTER_PARAMS = {"q", "category", "capability", "data_type", "auth_method", "pricing_model", "official",
                   "community", "beta", "installed", "include_deprecated"}
 _LIST_PARAMS = _FILTER_PARAMS | {"sort", "cursor", "limit"}
-
-
-def _reject_unknown_params(request: Request, allowed: set[str]) -> None:
-    unknown = sorted(set(request.query_params) - allowed)
-    if unknown:
-        raise Problem(400, "unknown_parameter", "Unknown query parameter",
-                      f"this endpoint has no parameter {unknown[0]!r}", parameter=unknown[0],
-                      allowed=sorted(allowed))
-
-
-def _if_none_match(header: str | None, etag: str) -> bool:
-    if not header:
-        return False
-    tags = [t.strip().removeprefix("W/") for t in header.split(",")]
-    return "*" in tags or etag in tags
-
-
-def _cached_json(request: Request, body: dict[str, Any]) -> Response:
-    """JSON with a strong ETag of the exact bytes; 304 when the client already holds them."""
-    payload = orjson.dumps(body)
-    etag = '"' + hashlib.sha256(payload).hexdigest()[:32] + '"'
-    # Bodies depend on the caller's organization (installed flags): private, revalidate every time.
-    headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Authorization"}
-    if _if_none_match(request.headers.get("if-none-match"), etag):
-        return Response(status_code=304, headers=headers)
-    return Response(payload, media_type="application/json", headers=headers)
 
 
 class _Filters:
@@ -210,9 +206,9 @@ class _Filters:
                 "continues the search that issued it. Unknown parameters or filter values, a bad sort or a "
                 "malformed cursor answer 400 problem+json. ETag / If-None-Match supported.",
     responses={200: {"content": {"application/json": {"example": {
-        "items": [_SUMMARY_EXAMPLE], "next_cursor": "eyJ2IjoxLCJmIjoiNGQ3YiIsImEiOjQyLCJrIjoiY3Jvd2RzdHJpa2VfZmFsY29uIn0",
+        "items": [SUMMARY_EXAMPLE], "next_cursor": "eyJ2IjoxLCJmIjoiNGQ3YiIsImEiOjQyLCJrIjoiY3Jvd2RzdHJpa2VfZmFsY29uIn0",
         "limit": 20, "sort": "relevance"}}}},
-        **_NOT_MODIFIED, **_BAD_FILTER, **_UNAUTHORIZED},
+        **NOT_MODIFIED, **_BAD_FILTER, **UNAUTHORIZED, **_QUERY_VALIDATION},
 )
 async def list_integrations(
     request: Request,
@@ -223,10 +219,10 @@ async def list_integrations(
     rt: Runtime = Depends(get_runtime),
     caller: Principal = Depends(require_role("viewer")),
 ) -> Response:
-    _reject_unknown_params(request, _LIST_PARAMS)
+    reject_unknown_params(request, _LIST_PARAMS)
     query = await service.parse_query(pool=rt.pool, q=filters.q, values=filters.values, sort=sort, **filters.flags)
     body = await service.search(pool=rt.pool, org_id=caller.org_id, query=query, cursor=cursor, limit=limit)
-    return _cached_json(request, body)
+    return cached_json(request, body)
 
 
 @router.get(
@@ -238,29 +234,29 @@ async def list_integrations(
         "data_type": [{"value": "asset", "count": 1}], "auth_method": [{"value": "oauth2_client_credentials",
                                                                          "count": 1}],
         "pricing_model": [{"value": "vendor_license", "count": 1}]}}}},
-        **_NOT_MODIFIED, **_BAD_FILTER, **_UNAUTHORIZED},
+        **NOT_MODIFIED, **_BAD_FILTER, **UNAUTHORIZED, **_QUERY_VALIDATION},
 )
 async def integration_facets(
     request: Request, filters: _Filters = Depends(), rt: Runtime = Depends(get_runtime),
     caller: Principal = Depends(require_role("viewer")),
 ) -> Response:
-    _reject_unknown_params(request, _FILTER_PARAMS)
+    reject_unknown_params(request, _FILTER_PARAMS)
     query = await service.parse_query(pool=rt.pool, q=filters.q, values=filters.values, sort=None, **filters.flags)
-    return _cached_json(request, await service.facets(pool=rt.pool, org_id=caller.org_id, query=query))
+    return cached_json(request, await service.facets(pool=rt.pool, org_id=caller.org_id, query=query))
 
 
 @router.get(
     "/integrations/{key}", response_model=IntegrationDetail, summary="One integration, with its setup requirements",
     description="Everything the catalog knows about one integration, including the configuration fields the "
-                "install wizard asks for (derived from its config schema; secret fields are flagged). Deprecated "
-                "integrations are still readable. ETag / If-None-Match supported.",
-    responses={200: {"content": {"application/json": {"example": _DETAIL_EXAMPLE}}}, **_NOT_MODIFIED,
-               404: _problem_example(404, "integration_not_found", "Integration not found",
-                                     "no integration with key 'nope'"),
-               **_UNAUTHORIZED},
+                "install wizard asks for (derived from its config schema; secret fields are flagged), a reviews "
+                "summary (average, count, distribution 1–5) and usage stats over the last 30 days (sync runs per "
+                "day, cadence, average sync duration, from the usage rollups). Deprecated integrations are still "
+                "readable. ETag / If-None-Match supported.",
+    responses={200: {"content": {"application/json": {"example": _DETAIL_EXAMPLE}}}, **NOT_MODIFIED,
+               **NOT_FOUND, **UNAUTHORIZED, **validation("path.key", "Field required")},
 )
 async def get_integration(
     request: Request, key: str, rt: Runtime = Depends(get_runtime),
     caller: Principal = Depends(require_role("viewer")),
 ) -> Response:
-    return _cached_json(request, await service.get_integration(pool=rt.pool, org_id=caller.org_id, key=key))
+    return cached_json(request, await service.get_integration(pool=rt.pool, org_id=caller.org_id, key=key))

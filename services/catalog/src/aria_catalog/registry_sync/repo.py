@@ -60,6 +60,10 @@ async def record_change(conn: asyncpg.Connection, *, key: str, change: str, vers
            VALUES ($1, $2, $3, $4, $5)""", key, change, version, previous_version, entry_hash)
 
 
+async def refresh_vocabulary(conn: asyncpg.Connection) -> None:
+    await conn.execute("REFRESH MATERIALIZED VIEW catalog_vocabulary")
+
+
 async def history(conn: asyncpg.Connection | asyncpg.Pool, key: str) -> list[asyncpg.Record]:
     return await conn.fetch(
         """SELECT change, version, previous_version, recorded_at FROM catalog_versions

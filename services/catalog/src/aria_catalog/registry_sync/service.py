@@ -4,7 +4,8 @@ Idempotent: an entry whose normalized content hashes the same as the stored row 
 touched. New keys are inserted, changed entries updated (a version change is recorded as
 such in catalog_versions), keys no longer in the registry are marked deprecated and
 never deleted (installations and reviews still point at them), and a key that comes back
-is restored.
+is restored. Every change is announced (CatalogEntryChanged, through the outbox) in the same
+transaction that makes it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from typing import Any
 import asyncpg
 import orjson
 import structlog
+
+from aria_contracts.events import PLATFORM_ORG, CatalogEntryChanged
+from aria_platform.outbox import enqueue, traced
 
 from . import repo
 
@@ -122,6 +126,16 @@ def entry_hash(entry: dict[str, Any]) -> str:
     return hashlib.sha256(orjson.dumps(entry, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
+async def _record_change(conn: asyncpg.Connection, *, key: str, change: str, version: str,
+                         previous_version: str | None, entry_hash: str) -> None:
+    """History row and the event announcing the change, in the caller's transaction."""
+    await repo.record_change(conn, key=key, change=change, version=version, previous_version=previous_version,
+                             entry_hash=entry_hash)
+    event = CatalogEntryChanged(integration_key=key, change=change, version=version,
+                                previous_version=previous_version)
+    await enqueue(conn, traced(event, source="catalog", org_id=PLATFORM_ORG))
+
+
 async def sync_catalog(*, pool: asyncpg.Pool, entries: Iterable[dict[str, Any]]) -> SyncReport:
     """Upsert every entry by key, deprecate keys that left the registry. One transaction."""
     report = SyncReport()
@@ -160,8 +174,8 @@ async def sync_catalog(*, pool: asyncpg.Pool, entries: Iterable[dict[str, Any]])
                 else:
                     change = "updated"
                     report.updated.append(key)
-            await repo.record_change(conn, key=key, change=change, version=entry["version"],
-                                     previous_version=row["version"] if row else None, entry_hash=digest)
+            await _record_change(conn, key=key, change=change, version=entry["version"],
+                                 previous_version=row["version"] if row else None, entry_hash=digest)
 
         gone = [k for k, row in current.items() if k not in normalized and row["removed_at"] is None]
         if gone and not normalized:
@@ -170,10 +184,11 @@ async def sync_catalog(*, pool: asyncpg.Pool, entries: Iterable[dict[str, Any]])
         else:
             for key in sorted(gone):
                 await repo.mark_removed(conn, key)
-                await repo.record_change(conn, key=key, change="removed", version=current[key]["version"],
-                                         previous_version=current[key]["version"],
-                                         entry_hash=current[key]["entry_hash"])
+                await _record_change(conn, key=key, change="removed", version=current[key]["version"],
+                                     previous_version=current[key]["version"], entry_hash=current[key]["entry_hash"])
                 report.removed.append(key)
+        if report.changed:
+            await repo.refresh_vocabulary(conn)
     log.info("catalog synced from connector registry", **report.summary())
     return report
 

@@ -1,0 +1,69 @@
+"""HTTP pieces every feature's views share: cached JSON reads and OpenAPI error examples."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import orjson
+from fastapi import Request, Response
+
+from aria_platform.problems import MEDIA_TYPE, PROBLEM_BASE, Problem
+
+
+def problem_example(status: int, code: str, title: str, detail: str, *, instance: str = "/v1/integrations",
+                    **extra: Any) -> dict:
+    """An OpenAPI response entry showing the problem+json body of one error."""
+    return {"description": title, "content": {MEDIA_TYPE: {"example": {
+        "type": PROBLEM_BASE + code, "title": title, "status": status, "code": code,
+        "instance": instance, "detail": detail, **extra}}}}
+
+
+def ok_example(example: Any, description: str = "Successful response") -> dict:
+    return {"description": description, "content": {"application/json": {"example": example}}}
+
+
+NOT_MODIFIED = {304: {"description": "Not modified: If-None-Match matched the current ETag (no body)."}}
+UNAUTHORIZED = {401: problem_example(401, "missing_token", "Authentication required",
+                                     "send Authorization: Bearer <token>")}
+NOT_FOUND = {404: problem_example(404, "integration_not_found", "Integration not found",
+                                  "no integration with key 'nope'")}
+INVALID_CURSOR = problem_example(400, "invalid_cursor", "Invalid cursor", "the cursor is not one this API issued",
+                                 parameter="cursor")
+
+
+def validation(location: str, message: str) -> dict:
+    """The 422 entry for an endpoint, with one typical field error."""
+    return {422: problem_example(422, "validation_error", "Request is invalid",
+                                 "the request body or parameters failed validation",
+                                 errors=[{"location": location, "message": message}])}
+
+
+VALIDATION = validation("body.rating", "Input should be less than or equal to 5")
+PATH_VALIDATION = validation("path.review_id", "Input should be a valid UUID")
+
+
+def _if_none_match(header: str | None, etag: str) -> bool:
+    if not header:
+        return False
+    tags = [t.strip().removeprefix("W/") for t in header.split(",")]
+    return "*" in tags or etag in tags
+
+
+def cached_json(request: Request, body: Any, *, status_code: int = 200) -> Response:
+    """JSON with a strong ETag of the exact bytes; 304 when the client already holds them."""
+    payload = orjson.dumps(body, default=str)  # asyncpg returns its own UUID type
+    etag = '"' + hashlib.sha256(payload).hexdigest()[:32] + '"'
+    # Bodies depend on the caller (installed flags, own reviews): private, revalidate every time.
+    headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Authorization"}
+    if _if_none_match(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    return Response(payload, status_code=status_code, media_type="application/json", headers=headers)
+
+
+def reject_unknown_params(request: Request, allowed: set[str]) -> None:
+    unknown = sorted(set(request.query_params) - allowed)
+    if unknown:
+        raise Problem(400, "unknown_parameter", "Unknown query parameter",
+                      f"this endpoint has no parameter {unknown[0]!r}", parameter=unknown[0],
+                      allowed=sorted(allowed))
