@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from .auth import TokenVerifier
 from .db import create_pool
 from .kafka import create_broker
 from .logging import configure_logging
-from .metrics import HTTP_LATENCY, HTTP_REQUESTS
+from .metrics import RequestMetrics
 from .outbox import OutboxRelay
 from .runtime import Runtime
 from .settings import ServiceSettings
@@ -103,14 +102,7 @@ def create_app(service: ServiceDefinition) -> FastAPI:
 
 
 def _install_metrics(app: FastAPI, name: str) -> None:
-    @app.middleware("http")
-    async def count(request: Request, call_next):
-        start = time.perf_counter()
-        response = await call_next(request)
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        HTTP_REQUESTS.labels(name, request.method, route, str(response.status_code)).inc()
-        HTTP_LATENCY.labels(name, request.method, route).observe(time.perf_counter() - start)
-        return response
+    app.add_middleware(RequestMetrics, service=name)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:

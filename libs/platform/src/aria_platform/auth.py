@@ -69,7 +69,7 @@ def mint_token(secret: str, *, subject: str, issuer: str = "aria", audience: str
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
-def _principal(request: Request) -> Principal:
+async def _principal(request: Request) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
@@ -82,7 +82,7 @@ def _principal(request: Request) -> Principal:
 def require_role(minimum: Role):
     """Dependency for public endpoints: a user of some organization with at least this role."""
 
-    def dependency(principal: Principal = Depends(_principal)) -> Principal:
+    async def dependency(principal: Principal = Depends(_principal)) -> Principal:
         if principal.org_id is None or principal.role is None:
             raise Problem(403, "user_required", "Forbidden", "this endpoint is for organization users")
         if _RANK[principal.role] < _RANK[minimum]:
@@ -95,7 +95,7 @@ def require_role(minimum: Role):
 def require_service(*allowed: str):
     """Dependency for internal endpoints: only the named service identities."""
 
-    def dependency(principal: Principal = Depends(_principal)) -> Principal:
+    async def dependency(principal: Principal = Depends(_principal)) -> Principal:
         if principal.service not in allowed:
             raise Problem(403, "service_not_allowed", "Forbidden", "this caller may not use this endpoint")
         return principal

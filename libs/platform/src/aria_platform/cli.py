@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,10 +30,29 @@ def service_cli(*, load_settings: Callable[[], ServiceSettings], define: Callabl
 
     @cli.command("serve")
     def serve_cmd() -> None:
-        """Run the HTTP API and the Kafka subscribers in one process."""
+        """Run the HTTP API and the Kafka subscribers in one process per worker (ARIA_HTTP_WORKERS)."""
         settings = load_settings()
-        app = create_app(define(settings))
-        uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None,
-                    timeout_graceful_shutdown=int(settings.shutdown_grace_s), access_log=False)
+        common = dict(host=settings.http_host, port=settings.http_port, log_config=None, access_log=False,
+                      timeout_graceful_shutdown=int(settings.shutdown_grace_s))
+        if settings.http_workers == 1:
+            uvicorn.run(create_app(define(settings)), **common)
+            return
+        # Worker processes build their own app: tell them where the service's wiring lives.
+        os.environ[_WIRING] = f"{load_settings.__module__}:{load_settings.__name__}|{define.__module__}:{define.__name__}"
+        uvicorn.run(f"{__name__}:worker_app", factory=True, workers=settings.http_workers, **common)
 
     return cli
+
+
+_WIRING = "ARIA_SERVICE_WIRING"
+
+
+def _resolve(path: str):
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def worker_app():
+    """App factory for uvicorn worker processes (see serve)."""
+    load_path, define_path = os.environ[_WIRING].split("|")
+    return create_app(_resolve(define_path)(_resolve(load_path)()))

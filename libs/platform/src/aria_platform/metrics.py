@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from prometheus_client import Counter, Histogram
 
 HTTP_REQUESTS = Counter("aria_http_requests_total", "HTTP requests", ["service", "method", "route", "status"])
@@ -12,3 +14,33 @@ HTTP_LATENCY = Histogram(
 EVENTS_CONSUMED = Counter("aria_events_consumed_total", "Kafka events handled", ["service", "event_type", "outcome"])
 OUTBOX_PUBLISHED = Counter("aria_outbox_published_total", "Events relayed from the outbox to Kafka")
 OUTBOX_BACKLOG = Histogram("aria_outbox_backlog", "Outbox rows waiting when checked", buckets=(0, 1, 10, 100, 1000, 10000))
+
+
+class RequestMetrics:
+    """Plain ASGI middleware: request count and latency per route template.
+
+    (Starlette's BaseHTTPMiddleware runs every request through an extra task and stream,
+    which cost more than the request itself on the catalog's hot paths.)
+    """
+
+    def __init__(self, app, service: str):
+        self.app, self.service = app, service
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        start, status = time.perf_counter(), 500
+
+        async def record_status(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record_status)
+        finally:
+            # The router writes the matched route into the shared scope.
+            route = getattr(scope.get("route"), "path", "unmatched")
+            HTTP_REQUESTS.labels(self.service, scope["method"], route, str(status)).inc()
+            HTTP_LATENCY.labels(self.service, scope["method"], route).observe(time.perf_counter() - start)
