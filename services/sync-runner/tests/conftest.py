@@ -4,6 +4,7 @@ served over real HTTP (uvicorn in background threads), sync-runner in-process wi
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import threading
 import time
@@ -96,13 +97,26 @@ async def pin_group_to_end(bootstrap: str, group_id: str, topic=SYNC_REQUESTS) -
         await consumer.stop()
 
 
+async def pin_groups(infra, settings) -> None:
+    """sync-runner's consumer groups see only what is published from now on (the topics are shared)."""
+    from aria_contracts.topics import INSTALLATION_LIFECYCLE, RISKS
+
+    for group, topic in ((settings.sync_group_id, SYNC_REQUESTS), (settings.lifecycle_group_id, INSTALLATION_LIFECYCLE),
+                         (settings.push_group_id, RISKS)):
+        await pin_group_to_end(infra.kafka_bootstrap, settings.group(group), topic)
+
+
 def sync_runner_settings(infra, database, vault_gateway_url, **overrides):
     from aria_sync_runner.settings import SyncRunnerSettings
 
     values = dict(database_url=database, kafka_bootstrap=infra.kafka_bootstrap, jwt_secret=infra.jwt_secret,
                   vault_gateway_url=vault_gateway_url, outbound_allowlist=["127.0.0.1", "localhost"],
-                  sync_group_id=f"sync-runner.jobs.test-{uuid.uuid4().hex[:8]}", outbox_poll_interval_s=0.2,
-                  sync_max_retries=0, sync_retry_backoff_s=0.1)
+                  sync_group_id=f"sync-runner.jobs.test-{uuid.uuid4().hex[:8]}",
+                  lifecycle_group_id=f"sync-runner.schedules.test-{uuid.uuid4().hex[:8]}",
+                  push_group_id=f"sync-runner.push.test-{uuid.uuid4().hex[:8]}", outbox_poll_interval_s=0.2,
+                  kafka_group_prefix=os.environ.get("ARIA_KAFKA_GROUP_PREFIX", ""),
+                  sync_max_retries=0, sync_retry_backoff_s=0.1, worker_poll_interval_s=0.2,
+                  heartbeat_interval_s=0.5, job_lease_s=3.0)
     values.update(overrides)
     return SyncRunnerSettings(**values)
 
@@ -111,7 +125,7 @@ def sync_runner_settings(infra, database, vault_gateway_url, **overrides):
 async def running_sync_runner(infra, settings):
     from aria_sync_runner.main import define
 
-    await pin_group_to_end(infra.kafka_bootstrap, settings.sync_group_id)
+    await pin_groups(infra, settings)
     async with running_app(create_app(define(settings))) as client:
         yield client
 
@@ -148,6 +162,15 @@ async def store_credential(vault_gateway_url: str, infra, *, installation_id, or
     return response.json()["credential_ref"]
 
 
+async def new_installation(infra, vault_gateway_url: str, simulator_url: str) -> dict:
+    """A fresh installation of a simulated Falcon tenant, its secret stored in vault-gateway."""
+    inst, org = uuid.uuid4(), uuid.uuid4()
+    ref = await store_credential(vault_gateway_url, infra, installation_id=inst, org_id=org,
+                                 secrets={"client_secret": CLIENT_SECRET})
+    return dict(installation_id=inst, org_id=org, credential_ref=ref,
+                settings={"base_url": simulator_url, "client_id": CLIENT_ID})
+
+
 def as_installer(infra) -> dict[str, str]:
     return bearer(service_token(infra, "installer"))
 
@@ -171,3 +194,24 @@ def support():
     import sys
 
     return sys.modules[__name__]
+
+
+async def own_events(probe, database, installation_id, predicate, *, count=1, timeout=60.0) -> list[Envelope]:
+    """Events matching `predicate` about jobs in *this* runner's database. Every sync-runner on the shared
+    broker (other test runs included) sees every sync request, so a foreign runner may answer for the same
+    installation (it fails: it cannot lease our credential); only our jobs count."""
+    import asyncpg
+
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        conn = await asyncpg.connect(database)
+        try:
+            ours = {str(r["id"]) for r in await conn.fetch(
+                "SELECT id FROM integration_sync_jobs WHERE installation_id = $1", installation_id)}
+        finally:
+            await conn.close()
+        matched = [e for _, e, _ in probe.seen if e.installation_id == installation_id
+                   and e.data.get("job_id") in ours and predicate(e)]
+        if len(matched) >= count or asyncio.get_running_loop().time() > deadline:
+            return matched
+        await probe.drain(0.3)

@@ -20,13 +20,18 @@ async def client(infra, database, support):
         yield c
 
 
-async def test_lease_failure_fails_the_job_as_transient_after_retrying(client, infra, producer, support):
+async def test_lease_failure_fails_the_job_as_transient_after_retrying(client, infra, producer, support,
+                                                                     database):
     inst, org = uuid.uuid4(), uuid.uuid4()
     request = support.sync_request(installation_id=inst, org_id=org, credential_ref=str(uuid.uuid4()),
                                    settings={"base_url": "http://127.0.0.1:9", "client_id": "x"})
-    async with KafkaProbe(infra.kafka_bootstrap, "aria.sync.jobs") as probe:
+    async with KafkaProbe(infra.kafka_bootstrap, "aria.sync.jobs", "aria.integration.health") as probe:
         await support.publish(producer, request)
-        failed = await probe.wait_for(lambda e: e.installation_id == inst and e.type in ("sync.completed", "sync.failed"))
+        failed = await support.own_events(probe, database, inst, lambda e: e.type in ("sync.completed", "sync.failed"))
+        health = await probe.wait_for(lambda e: e.installation_id == inst and e.type == "integration.health_changed"
+                                      and e.data["details"].get("job_id") == failed[0].data["job_id"])
+    assert health and health[0].data["status"] == "down"
+    assert health[0].data["details"]["error_class"] == "transient"
     assert failed and failed[0].type == "sync.failed"
     assert failed[0].data["error_class"] == "transient"
     assert "vault-gateway" in failed[0].data["error_message"] and "lease" in failed[0].data["error_message"]

@@ -1,5 +1,6 @@
 """Sync jobs end to end: SyncRequested on Kafka → vault-gateway lease → simulator → entity events."""
 
+import json
 import uuid
 
 import asyncpg
@@ -25,12 +26,7 @@ async def client(infra, database, vault_gateway, support):
 
 @pytest.fixture
 async def installation(infra, vault_gateway, simulator, support):
-    """A fresh installation of the simulated Falcon tenant, its secret stored in vault-gateway."""
-    inst, org = uuid.uuid4(), uuid.uuid4()
-    ref = await support.store_credential(vault_gateway, infra, installation_id=inst, org_id=org,
-                                         secrets={"client_secret": support.CLIENT_SECRET})
-    return dict(installation_id=inst, org_id=org, credential_ref=ref,
-                settings={"base_url": simulator, "client_id": support.CLIENT_ID})
+    return await support.new_installation(infra, vault_gateway, simulator)
 
 
 def of(inst):
@@ -52,10 +48,11 @@ async def test_sync_publishes_entities_in_the_requesters_trace_then_resumes_from
 
     async with KafkaProbe(infra.kafka_bootstrap, *TOPICS) as probe:
         await support.publish(producer, request)
-        done = await probe.wait_for(lambda e: of(inst)(e) and e.type in ("sync.completed", "sync.failed"))
+        done = await support.own_events(probe, database, inst, lambda e: e.type in ("sync.completed", "sync.failed"))
         assert done and done[0].type == "sync.completed", done and done[0].data
         await probe.drain(0.5)
-    events = [e for _, e, _ in probe.seen if e.installation_id == inst]
+    events = [e for _, e, _ in probe.seen if e.installation_id == inst
+              and (e.type.endswith(".observed") or e.data.get("job_id") == done[0].data["job_id"])]
     risks = [e for e in events if e.type == "risk.observed"]
     assets = [e for e in events if e.type == "asset.observed"]
     assert len({e.data["entity_id"] for e in risks}) == alerts and len({e.data["entity_id"] for e in assets}) == hosts
@@ -81,7 +78,7 @@ async def test_sync_publishes_entities_in_the_requesters_trace_then_resumes_from
     # A second request resumes from the saved checkpoints: nothing new upstream, nothing published.
     async with KafkaProbe(infra.kafka_bootstrap, *TOPICS) as probe:
         await support.publish(producer, support.sync_request(**installation))
-        second = await probe.wait_for(lambda e: of(inst)(e) and e.type in ("sync.completed", "sync.failed"))
+        second = await support.own_events(probe, database, inst, lambda e: e.type in ("sync.completed", "sync.failed"))
         await probe.drain(0.5)
     assert second and second[0].type == "sync.completed" and second[0].data["job_id"] != job_id
     assert second[0].data["published_events"] == 0
@@ -92,7 +89,7 @@ async def test_sync_publishes_entities_in_the_requesters_trace_then_resumes_from
         assert (await http.post("/_sim/records", json={"stream": "alerts", "count": 3})).status_code == 201
     async with KafkaProbe(infra.kafka_bootstrap, *TOPICS) as probe:
         await support.publish(producer, support.sync_request(**installation))
-        third = await probe.wait_for(lambda e: of(inst)(e) and e.type in ("sync.completed", "sync.failed"))
+        third = await support.own_events(probe, database, inst, lambda e: e.type in ("sync.completed", "sync.failed"))
         await probe.drain(0.5)
     new_risks = {e.data["entity_id"] for _, e, _ in probe.seen if e.installation_id == inst and e.type == "risk.observed"}
     assert third[0].type == "sync.completed" and len(new_risks) == 3
@@ -111,12 +108,12 @@ async def test_sync_publishes_entities_in_the_requesters_trace_then_resumes_from
     assert support.CLIENT_SECRET not in dump
 
 
-async def test_full_sync_ignores_the_checkpoint(client, infra, installation, producer, simulator, support):
+async def test_full_sync_ignores_the_checkpoint(client, infra, installation, producer, simulator, support, database):
     inst = installation["installation_id"]
     for sync_type in ("incremental", "full"):
         async with KafkaProbe(infra.kafka_bootstrap, "aria.sync.jobs") as probe:
             await support.publish(producer, support.sync_request(**installation, sync_type=sync_type))
-            done = await probe.wait_for(lambda e: of(inst)(e) and e.type in ("sync.completed", "sync.failed"))
+            done = await support.own_events(probe, database, inst, lambda e: e.type in ("sync.completed", "sync.failed"))
         assert done[0].type == "sync.completed" and done[0].data["published_events"] > 0, sync_type
 
 
@@ -130,7 +127,7 @@ async def test_wrong_secret_fails_the_job_as_authentication(client, infra, vault
                                    settings={"base_url": simulator, "client_id": support.CLIENT_ID})
     async with KafkaProbe(infra.kafka_bootstrap, *TOPICS) as probe:
         await support.publish(producer, request)
-        failed = await probe.wait_for(lambda e: of(inst)(e) and e.type in ("sync.completed", "sync.failed"))
+        failed = await support.own_events(probe, database, inst, lambda e: e.type in ("sync.completed", "sync.failed"))
         await probe.drain(0.3)
     assert failed and failed[0].type == "sync.failed"
     assert failed[0].data["error_class"] == "authentication" and "401" in failed[0].data["error_message"]
@@ -154,10 +151,10 @@ async def test_a_redelivered_request_does_not_start_a_second_job(client, infra, 
     async with KafkaProbe(infra.kafka_bootstrap, "aria.sync.jobs") as probe:
         await support.publish(producer, request)
         await support.publish(producer, request)  # the same message delivered again
-        await probe.wait_for(lambda e: of(inst)(e) and e.type == "sync.completed")
+        await support.own_events(probe, database, inst, lambda e: e.type == "sync.completed")
         await probe.drain(2.0)
-    started = [e for _, e, _ in probe.seen if e.installation_id == inst and e.type == "sync.started"]
-    completed = [e for _, e, _ in probe.seen if e.installation_id == inst and e.type == "sync.completed"]
+    started = await support.own_events(probe, database, inst, lambda e: e.type == "sync.started", timeout=0)
+    completed = await support.own_events(probe, database, inst, lambda e: e.type == "sync.completed", timeout=0)
     assert len(started) == 1 and len(completed) == 1
     conn = await asyncpg.connect(database)
     try:
@@ -168,12 +165,12 @@ async def test_a_redelivered_request_does_not_start_a_second_job(client, infra, 
 
 
 async def test_a_metadata_url_fails_the_job_as_configuration_without_calling_it(client, infra, installation,
-                                                                                 producer, support):
+                                                                                 producer, support, database):
     inst = installation["installation_id"]
     settings = {**installation["settings"], "base_url": "http://169.254.169.254/latest"}
     async with KafkaProbe(infra.kafka_bootstrap, "aria.sync.jobs") as probe:
         await support.publish(producer, support.sync_request(**{**installation, "settings": settings}))
-        failed = await probe.wait_for(lambda e: of(inst)(e) and e.type in ("sync.completed", "sync.failed"))
+        failed = await support.own_events(probe, database, inst, lambda e: e.type in ("sync.completed", "sync.failed"))
     assert failed[0].type == "sync.failed" and failed[0].data["error_class"] == "configuration"
     assert "169.254.169.254" in failed[0].data["error_message"] and "metadata" in failed[0].data["error_message"]
 
@@ -230,24 +227,26 @@ async def test_connection_test_leases_and_calls_the_vendor(client, infra, instal
     assert support.CLIENT_SECRET not in ok.text + str(refused) + str(not_yours)
 
 
-async def test_a_job_left_running_by_a_dead_worker_is_resumed_on_redelivery(client, infra, installation, producer,
-                                                                            support, database):
+async def test_a_job_left_running_by_a_dead_replica_is_resumed_when_its_heartbeat_expires(
+        client, infra, installation, producer, support, database):
     inst, org = installation["installation_id"], installation["org_id"]
     request = support.sync_request(**installation)
-    request_id = uuid.UUID(str(request.data["request_id"]))
     job_id = uuid.uuid4()
     conn = await asyncpg.connect(database)
-    try:  # what a worker that crashed mid-sync leaves behind
+    try:  # what a replica that crashed mid-sync leaves behind: running, claimed, heartbeat long gone
         await conn.execute(
             """INSERT INTO integration_sync_jobs (id, org_id, installation_id, integration_key, request_id, sync_type,
-                                                  status, started_at, triggered_by)
-               VALUES ($1, $2, $3, $4, $5, 'incremental', 'running', now(), 'user-test')""",
-            job_id, org, inst, support.KEY, request_id)
+                                                  status, started_at, triggered_by, claimed_by, heartbeat_at,
+                                                  settings, credential_ref, max_retries)
+               VALUES ($1, $2, $3, $4, $5, 'incremental', 'running', now(), 'user-test', 'dead-replica',
+                       now() - interval '1 hour', $6::text::jsonb, $7, 2)""",
+            job_id, org, inst, support.KEY, uuid.UUID(str(request.data["request_id"])),
+            json.dumps(installation["settings"]), installation["credential_ref"])
     finally:
         await conn.close()
     async with KafkaProbe(infra.kafka_bootstrap, "aria.sync.jobs") as probe:
-        await support.publish(producer, request)
-        done = await probe.wait_for(lambda e: of(inst)(e) and e.type in ("sync.completed", "sync.failed"))
+        await support.publish(producer, request)  # the redelivered request does not make a second job
+        done = await support.own_events(probe, database, inst, lambda e: e.type in ("sync.completed", "sync.failed"))
     assert done[0].type == "sync.completed" and done[0].data["job_id"] == str(job_id)
     job = (await client.get(f"/internal/v1/sync-jobs/{job_id}", headers=support.as_installer(infra))).json()
     assert job["status"] == "completed" and job["retry_count"] == 1 and job["published_events"] > 0
@@ -258,3 +257,37 @@ async def test_probes_and_asyncapi_describe_the_service(client):
     assert ready.status_code == 200, ready.text
     spec = (await client.get("/asyncapi.json")).json()
     assert any("aria.sync.requested" in name for name in spec["channels"])
+
+
+async def test_preview_reads_a_few_pages_and_publishes_nothing(client, infra, installation, support, database):
+    inst = installation["installation_id"]
+    body = {k: (str(v) if isinstance(v, uuid.UUID) else v) for k, v in installation.items()}
+    body.update(integration_key=support.KEY, max_pages=1)
+    async with KafkaProbe(infra.kafka_bootstrap, *TOPICS) as probe:
+        response = await client.post("/internal/v1/preview", json=body, headers=support.as_installer(infra))
+        await probe.drain(1.0)
+    assert response.status_code == 200, response.text
+    preview = response.json()
+    assert set(preview) == {"counts", "samples", "record_errors", "pages", "truncated"}
+    assert preview["counts"]["risk"] > 0 and preview["counts"]["asset"] > 0
+    assert preview["pages"] == {"alerts": 1, "hosts": 1}
+    assert 0 < len(preview["samples"]["risk"]) <= 5 and preview["samples"]["risk"][0]["org_id"] == body["org_id"]
+    assert not [e for _, e, _ in probe.seen if e.installation_id == inst]
+    conn = await asyncpg.connect(database)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM sync_checkpoints WHERE installation_id = $1", inst) == 0
+        assert await conn.fetchval("SELECT count(*) FROM integration_sync_jobs WHERE installation_id = $1", inst) == 0
+    finally:
+        await conn.close()
+    assert support.CLIENT_SECRET not in response.text
+
+    too_many = await client.post("/internal/v1/preview", json={**body, "max_pages": 6},
+                                 headers=support.as_installer(infra))
+    assert too_many.status_code == 422
+    refused = await client.post("/internal/v1/preview", headers=support.as_installer(infra),
+                                json={**body, "settings": {**body["settings"], "base_url": "http://10.0.0.1"}})
+    assert refused.status_code == 422 and refused.json()["code"] == "preview_failed"
+    assert refused.json()["error_class"] == "configuration"
+    wrong_caller = await client.post("/internal/v1/preview", json=body,
+                                     headers=bearer(service_token(infra, "catalog")))
+    assert wrong_caller.status_code == 403

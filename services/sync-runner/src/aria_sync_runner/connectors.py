@@ -50,9 +50,12 @@ def ensure_wired(rt: Runtime) -> None:
         return
     s: SyncRunnerSettings = rt.settings  # type: ignore[assignment]
     rt.extras["vault_gateway"] = rt.internal_client(s.vault_gateway_url, target="vault-gateway")
-    rt.extras["outbound"] = guarded_client(allowlist=s.outbound_allowlist, timeout_s=s.outbound_timeout_s,
-                                           max_redirects=s.outbound_max_redirects)
-    rt.extras["active_jobs"] = set()
+    rt.extras["outbound"] = vendor_client(s)
+
+
+def vendor_client(s: SyncRunnerSettings, *, requests_per_minute: int | None = None) -> httpx.AsyncClient:
+    return guarded_client(allowlist=s.outbound_allowlist, timeout_s=s.outbound_timeout_s,
+                          max_redirects=s.outbound_max_redirects, requests_per_minute=requests_per_minute)
 
 
 async def unwire(rt: Runtime) -> None:

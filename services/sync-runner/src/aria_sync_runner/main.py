@@ -1,4 +1,4 @@
-"""Wires sync-runner: settings → vault-gateway client + guarded vendor HTTP client → routes, subscribers."""
+"""Wires sync-runner: settings → vault-gateway client + guarded vendor HTTP client → routes, subscribers, worker."""
 
 from __future__ import annotations
 
@@ -7,21 +7,27 @@ from pathlib import Path
 from aria_platform.app import ServiceDefinition
 from aria_platform.cli import service_cli
 
-from . import connectors
+from . import connectors, worker
 from .connections import views as connection_views
 from .jobs import events as job_events
 from .jobs import views as job_views
+from .push import events as push_events
+from .schedules import events as schedule_events
 from .settings import SyncRunnerSettings, load
 
 
 def define(settings: SyncRunnerSettings) -> ServiceDefinition:
     return ServiceDefinition(
         name="sync-runner", title="ARIA sync-runner",
-        description="Runs connector syncs: leases credentials from vault-gateway, pulls vendor data through an "
-                    "SSRF-guarded client, publishes normalized entity events and job lifecycle events.",
+        description="Runs connector syncs on schedule and on request (one replica per job, resumable from "
+                    "checkpoints): leases credentials from vault-gateway, pulls vendor data through an SSRF-guarded "
+                    "client, publishes normalized entity events, job lifecycle and health events, and pushes risks "
+                    "out to ticketing tools.",
         settings=settings, routers=[connection_views.router, job_views.router],
-        kafka_routers=[job_events.build_router(group_id=settings.group(settings.sync_group_id))],
-        on_start=[connectors.wire], on_stop=[connectors.unwire],
+        kafka_routers=[job_events.build_router(group_id=settings.group(settings.sync_group_id)),
+                       schedule_events.build_router(group_id=settings.group(settings.lifecycle_group_id)),
+                       push_events.build_router(group_id=settings.group(settings.push_group_id))],
+        on_start=[connectors.wire, worker.start], on_stop=[connectors.unwire, worker.stop],  # run in reverse: worker first,
     )
 
 

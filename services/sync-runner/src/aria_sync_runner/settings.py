@@ -1,3 +1,6 @@
+import os
+import socket
+import uuid
 from typing import Annotated
 
 from pydantic import field_validator
@@ -21,6 +24,25 @@ class SyncRunnerSettings(ServiceSettings):
     # checkpoint this many times before it is marked failed.
     sync_max_retries: int = 2
     sync_retry_backoff_s: float = 2.0
+    lifecycle_group_id: str = "sync-runner.schedules"
+    push_group_id: str = "sync-runner.push"
+    # Which replica holds a job (claimed_by). Default: host name + pid + random, unique per process.
+    replica_id: str = ""
+    # How often a replica looks for due schedules and claimable jobs.
+    worker_poll_interval_s: float = 1.0
+    # A running job's heartbeat is refreshed this often; a job whose heartbeat is older than
+    # job_lease_s belongs to a replica that is gone, and another replica resumes it.
+    heartbeat_interval_s: float = 5.0
+    job_lease_s: float = 30.0
+    # Running jobs across all replicas, and per connector (vendor).
+    max_concurrent_jobs: int = 8
+    max_concurrent_jobs_per_vendor: int = 4
+    # Scheduled syncs start at interval * (1 + random(0, jitter)) so installations do not stampede.
+    schedule_jitter_fraction: float = 0.1
+    realtime_interval_s: float = 60.0
+    # Health checks of enabled installations (each bounded by health_check_timeout_s).
+    health_check_interval_s: float = 300.0
+    health_check_timeout_s: float = 0.5
 
     @field_validator("outbound_allowlist", mode="before")
     @classmethod
@@ -28,6 +50,10 @@ class SyncRunnerSettings(ServiceSettings):
         if isinstance(value, str):
             return [v.strip() for v in value.split(",") if v.strip()]
         return value
+
+
+    def resolved_replica_id(self) -> str:
+        return self.replica_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
 def load() -> SyncRunnerSettings:

@@ -21,10 +21,7 @@ async def test_connection(*, outbound: httpx.AsyncClient, vault_gateway: Interna
                           installation_id: uuid.UUID, integration_key: str, settings: dict[str, Any],
                           credential_ref: str | None) -> dict:
     """{ok, latency_ms, message, error_class}. A down vault-gateway is a 503 (try again), not a verdict."""
-    try:
-        plugin = plugin_for(integration_key)
-    except RunError as exc:
-        raise Problem(404, "unknown_connector", "Unknown connector", exc.message) from None
+    plugin = _plugin(integration_key)
     try:
         secrets = await lease_secrets(vault_gateway, credential_ref=credential_ref, installation_id=installation_id)
     except RunError as exc:
@@ -51,3 +48,39 @@ async def test_connection(*, outbound: httpx.AsyncClient, vault_gateway: Interna
     log.info("connection tested", installation_id=str(installation_id), integration_key=integration_key,
              ok=result_dict["ok"], error_class=result_dict["error_class"])
     return result_dict
+
+
+async def preview(*, outbound: httpx.AsyncClient, vault_gateway: InternalClient, org_id: uuid.UUID,
+                  installation_id: uuid.UUID, integration_key: str, settings: dict[str, Any],
+                  credential_ref: str | None, max_pages: int) -> dict:
+    """A dry run of the first sync (PreviewResult.as_dict()): nothing is published or stored."""
+    plugin = _plugin(integration_key)
+    try:
+        secrets = await lease_secrets(vault_gateway, credential_ref=credential_ref, installation_id=installation_id)
+        instance = open_instance(plugin, org_id=org_id, installation_id=installation_id,
+                                 integration_key=integration_key, settings=settings, secrets=secrets, http=outbound)
+        secrets = {}
+        try:
+            result = await instance.preview(max_pages=max_pages)
+        finally:
+            await instance.close()
+    except (RunError, ConnectorError) as exc:
+        raise _preview_problem(exc.error_class, exc.message) from None
+    log.info("preview read", installation_id=str(installation_id), integration_key=integration_key,
+             counts=result.counts, pages=result.pages)
+    return result.as_dict()
+
+
+def _preview_problem(error_class: str, message: str) -> Problem:
+    """Transient (vendor or vault-gateway down): 503, try again. Otherwise the configuration is at fault: 422."""
+    if error_class == "transient":
+        return Problem(503, "preview_unavailable", "Preview could not run now", message,
+                       headers={"Retry-After": "5"}, error_class=error_class)
+    return Problem(422, "preview_failed", "Preview failed", message, error_class=error_class)
+
+
+def _plugin(integration_key: str):
+    try:
+        return plugin_for(integration_key)
+    except RunError as exc:
+        raise Problem(404, "unknown_connector", "Unknown connector", exc.message) from None

@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from aria_platform.auth import Principal, require_service
 from aria_platform.runtime import Runtime, get_runtime
@@ -39,3 +39,36 @@ async def test_connection(body: TestConnectionRequest, rt: Runtime = Depends(get
         outbound=rt.extras["outbound"], vault_gateway=rt.extras["vault_gateway"], org_id=body.org_id,
         installation_id=body.installation_id, integration_key=body.integration_key, settings=body.settings,
         credential_ref=body.credential_ref)
+
+
+class PreviewRequest(TestConnectionRequest):
+    max_pages: int = Field(default=2, ge=1, le=5, description="Pages read per stream.")
+
+
+class PreviewRecordError(BaseModel):
+    stream: str
+    external_id: str | None
+    reason: str
+
+
+class PreviewResult(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"description": "Nothing was published and no checkpoint saved."})
+
+    counts: dict[str, int] = Field(description="Events per entity type.")
+    samples: dict[str, list[dict[str, Any]]] = Field(description="Up to 5 contract events per entity type.")
+    record_errors: list[PreviewRecordError]
+    pages: dict[str, int] = Field(description="Pages read per stream.")
+    truncated: bool = Field(description="True when a stream had more pages than max_pages.")
+
+
+@router.post("/preview", response_model=PreviewResult,
+             summary="Dry run: what the first sync would publish, from at most max_pages pages per stream",
+             responses={404: {"description": "unknown connector"},
+                        422: {"description": "the vendor or the configuration refused (error_class says why)"},
+                        503: {"description": "the vendor or vault-gateway is unavailable; try again"}})
+async def preview(body: PreviewRequest, rt: Runtime = Depends(get_runtime),
+                  caller: Principal = Depends(require_service("installer"))) -> dict:
+    return await service.preview(
+        outbound=rt.extras["outbound"], vault_gateway=rt.extras["vault_gateway"], org_id=body.org_id,
+        installation_id=body.installation_id, integration_key=body.integration_key, settings=body.settings,
+        credential_ref=body.credential_ref, max_pages=body.max_pages)

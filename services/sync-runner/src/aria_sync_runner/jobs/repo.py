@@ -11,22 +11,25 @@ import asyncpg
 _COLUMNS = """id, org_id, installation_id, integration_key, request_id, sync_type, status, progress_percent,
               total_records, processed_records, failed_records, published_events, started_at, completed_at,
               retry_count, max_retries, error_class, error_message, triggered_by, config_version,
-              connector_version, created_at, updated_at"""
+              connector_version, created_at, updated_at, priority, settings, credential_ref, claimed_by,
+              cancel_requested, next_sync_at, traceparent"""
 
 
 async def create_job(conn: asyncpg.Connection | asyncpg.Pool, *, job_id: uuid.UUID, org_id: uuid.UUID,
                      installation_id: uuid.UUID, integration_key: str, request_id: uuid.UUID, sync_type: str,
-                     triggered_by: str, max_retries: int, config_version: int | None) -> asyncpg.Record | None:
-    """The new job, or None when a job for this request already exists."""
+                     triggered_by: str, max_retries: int, config_version: int | None, priority: int,
+                     settings: dict[str, Any], credential_ref: str | None,
+                     traceparent: str | None = None) -> asyncpg.Record | None:
+    """The new pending job, or None when a job for this request already exists."""
     return await conn.fetchrow(
         f"""INSERT INTO integration_sync_jobs
                (id, org_id, installation_id, integration_key, request_id, sync_type, triggered_by, max_retries,
-                config_version)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                config_version, priority, settings, credential_ref, traceparent)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
             ON CONFLICT (request_id) DO NOTHING
             RETURNING {_COLUMNS}""",
         job_id, org_id, installation_id, integration_key, request_id, sync_type, triggered_by, max_retries,
-        config_version)
+        config_version, priority, settings, credential_ref, traceparent)
 
 
 async def job_by_request(conn: asyncpg.Connection | asyncpg.Pool, request_id: uuid.UUID) -> asyncpg.Record | None:
@@ -37,53 +40,115 @@ async def get_job(conn: asyncpg.Connection | asyncpg.Pool, job_id: uuid.UUID) ->
     return await conn.fetchrow(f"SELECT {_COLUMNS} FROM integration_sync_jobs WHERE id = $1", job_id)
 
 
-async def mark_running(conn: asyncpg.Connection, job_id: uuid.UUID, *, connector_version: str | None) -> None:
-    await conn.execute(
-        """UPDATE integration_sync_jobs
-           SET status = 'running', started_at = coalesce(started_at, now()), connector_version = $2,
-               updated_at = now()
-           WHERE id = $1""", job_id, connector_version)
-
-
-async def take_over(conn: asyncpg.Connection, job_id: uuid.UUID) -> bool:
-    """Resume a job left pending/running by a worker that is gone (redelivered request)."""
+async def has_active_job(conn: asyncpg.Connection, installation_id: uuid.UUID) -> bool:
     return await conn.fetchval(
-        """UPDATE integration_sync_jobs SET retry_count = retry_count + 1, updated_at = now()
-           WHERE id = $1 AND status IN ('pending', 'running') RETURNING true""", job_id) is not None
+        "SELECT true FROM integration_sync_jobs WHERE installation_id = $1 AND status IN ('pending', 'running') "
+        "LIMIT 1", installation_id) is not None
 
 
-async def record_retry(conn: asyncpg.Connection | asyncpg.Pool, job_id: uuid.UUID, *, error_class: str,
-                       error_message: str) -> None:
-    await conn.execute(
-        """UPDATE integration_sync_jobs SET retry_count = retry_count + 1, error_class = $2, error_message = $3,
-                  updated_at = now()
-           WHERE id = $1""", job_id, error_class, error_message)
+CLAIM_LOCK = "aria.sync-runner.claim"
 
 
-async def add_progress(conn: asyncpg.Connection, job_id: uuid.UUID, *, processed: int, failed: int,
-                       published: int) -> asyncpg.Record:
+async def claim_next(conn: asyncpg.Connection, *, replica: str, lease_s: float, max_total: int,
+                     max_per_vendor: int) -> tuple[asyncpg.Record, asyncpg.Record] | None:
+    """Claim the most urgent runnable job within the concurrency limits: (job, the row before the claim).
+
+    Call inside a transaction. Claims are serialized across replicas by an advisory lock, so
+    the running counts cannot be raced past the limits; a job is runnable when it is pending
+    and due, or running with an expired heartbeat (its replica is gone). One job per
+    installation at a time, because checkpoints are per installation.
+    """
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", CLAIM_LOCK)
+    live = await conn.fetch(
+        """SELECT installation_id, integration_key FROM integration_sync_jobs
+           WHERE status = 'running' AND heartbeat_at >= now() - make_interval(secs => $1)""", lease_s)
+    if len(live) >= max_total:
+        return None
+    per_vendor: dict[str, int] = {}
+    for r in live:
+        per_vendor[r["integration_key"]] = per_vendor.get(r["integration_key"], 0) + 1
+    row = await conn.fetchrow(
+        f"""SELECT {_COLUMNS} FROM integration_sync_jobs
+            WHERE ((status = 'pending' AND not_before <= now())
+                   OR (status = 'running' AND (heartbeat_at IS NULL
+                                               OR heartbeat_at < now() - make_interval(secs => $1))))
+              AND NOT installation_id = ANY($2::uuid[]) AND NOT integration_key = ANY($3::text[])
+            ORDER BY priority DESC, created_at
+            LIMIT 1 FOR UPDATE SKIP LOCKED""",
+        lease_s, [r["installation_id"] for r in live], [k for k, n in per_vendor.items() if n >= max_per_vendor])
+    if row is None:
+        return None
+    # Taking over a running job (its replica died) counts as a retry.
+    claimed = await conn.fetchrow(
+        f"""UPDATE integration_sync_jobs
+            SET status = 'running', claimed_by = $2, heartbeat_at = now(), started_at = coalesce(started_at, now()),
+                retry_count = retry_count + (status = 'running')::int, updated_at = now()
+            WHERE id = $1 RETURNING {_COLUMNS}""", row["id"], replica)
+    return claimed, row
+
+
+async def heartbeat(conn: asyncpg.Connection | asyncpg.Pool, job_id: uuid.UUID, *, replica: str) -> bool | None:
+    """Refresh the claim; returns cancel_requested, or None when this replica no longer holds the job."""
+    return await conn.fetchval(
+        """UPDATE integration_sync_jobs SET heartbeat_at = now()
+           WHERE id = $1 AND claimed_by = $2 AND status = 'running' RETURNING cancel_requested""", job_id, replica)
+
+
+async def set_connector_version(conn: asyncpg.Connection, job_id: uuid.UUID, version: str) -> None:
+    await conn.execute("UPDATE integration_sync_jobs SET connector_version = $2 WHERE id = $1", job_id, version)
+
+
+async def release_for_retry(conn: asyncpg.Connection | asyncpg.Pool, job_id: uuid.UUID, *, replica: str,
+                            error_class: str, error_message: str, delay_s: float) -> bool:
+    """Back to the queue after a transient failure; any replica resumes it from the checkpoint after delay_s."""
+    return await conn.fetchval(
+        """UPDATE integration_sync_jobs
+           SET status = 'pending', claimed_by = NULL, heartbeat_at = NULL, retry_count = retry_count + 1,
+               not_before = now() + make_interval(secs => $3), error_class = $4, error_message = $5,
+               updated_at = now()
+           WHERE id = $1 AND claimed_by = $2 AND status = 'running' RETURNING true""",
+        job_id, replica, delay_s, error_class, error_message) is not None
+
+
+async def add_progress(conn: asyncpg.Connection, job_id: uuid.UUID, *, replica: str, processed: int, failed: int,
+                       published: int, progress_percent: int) -> asyncpg.Record | None:
+    """Counts after a batch; None when this replica lost the job (the caller must stop)."""
     return await conn.fetchrow(
         """UPDATE integration_sync_jobs
-           SET processed_records = processed_records + $2, failed_records = failed_records + $3,
-               published_events = published_events + $4, updated_at = now()
-           WHERE id = $1
-           RETURNING processed_records, failed_records, published_events""",
-        job_id, processed, failed, published)
+           SET processed_records = processed_records + $3, failed_records = failed_records + $4,
+               published_events = published_events + $5, progress_percent = greatest(progress_percent, $6),
+               heartbeat_at = now(), updated_at = now()
+           WHERE id = $1 AND claimed_by = $2 AND status = 'running'
+           RETURNING processed_records, failed_records, published_events, cancel_requested""",
+        job_id, replica, processed, failed, published, progress_percent)
 
 
-async def complete(conn: asyncpg.Connection, job_id: uuid.UUID) -> asyncpg.Record:
+async def complete(conn: asyncpg.Connection, job_id: uuid.UUID, *, replica: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        f"""UPDATE integration_sync_jobs
+        f"""UPDATE integration_sync_jobs j
             SET status = 'completed', progress_percent = 100, total_records = processed_records,
-                completed_at = now(), error_class = NULL, error_message = NULL, updated_at = now()
-            WHERE id = $1 RETURNING {_COLUMNS}""", job_id)
+                completed_at = now(), error_class = NULL, error_message = NULL, claimed_by = NULL, updated_at = now(),
+                next_sync_at = (SELECT s.next_run_at FROM sync_schedules s
+                                WHERE s.installation_id = j.installation_id AND s.enabled AND s.frequency <> 'manual')
+            WHERE id = $1 AND claimed_by = $2 AND status = 'running' RETURNING {_COLUMNS}""", job_id, replica)
 
 
-async def fail(conn: asyncpg.Connection, job_id: uuid.UUID, *, error_class: str, error_message: str) -> asyncpg.Record:
+async def finish(conn: asyncpg.Connection, job_id: uuid.UUID, *, status: str, replica: str | None,
+                 error_class: str | None, error_message: str | None) -> asyncpg.Record | None:
+    """failed or cancelled. replica None: the job is not claimed (cancel of a pending job)."""
     return await conn.fetchrow(
         f"""UPDATE integration_sync_jobs
-            SET status = 'failed', completed_at = now(), error_class = $2, error_message = $3, updated_at = now()
-            WHERE id = $1 RETURNING {_COLUMNS}""", job_id, error_class, error_message)
+            SET status = $2, completed_at = now(), error_class = $4, error_message = $5, claimed_by = NULL,
+                updated_at = now()
+            WHERE id = $1 AND status IN ('pending', 'running') AND claimed_by IS NOT DISTINCT FROM $3
+            RETURNING {_COLUMNS}""", job_id, status, replica, error_class, error_message)
+
+
+async def request_cancel(conn: asyncpg.Connection, job_id: uuid.UUID) -> asyncpg.Record | None:
+    """Flag a job for cancellation (the runner stops at the next batch boundary); the job row, locked."""
+    return await conn.fetchrow(
+        f"""UPDATE integration_sync_jobs SET cancel_requested = true, updated_at = now()
+            WHERE id = $1 RETURNING {_COLUMNS}""", job_id)
 
 
 async def list_jobs(conn: asyncpg.Pool, installation_id: uuid.UUID, *, limit: int,
@@ -112,3 +177,12 @@ async def save_checkpoint(conn: asyncpg.Connection, *, installation_id: uuid.UUI
            ON CONFLICT (installation_id, stream) DO UPDATE
               SET state = EXCLUDED.state, job_id = EXCLUDED.job_id, updated_at = now()""",
         installation_id, stream, state, job_id)
+
+
+async def release_replica(conn: asyncpg.Connection | asyncpg.Pool, replica: str) -> int:
+    """Graceful stop: this replica's running jobs go back to the queue, to be resumed elsewhere now."""
+    result = await conn.execute(
+        """UPDATE integration_sync_jobs SET status = 'pending', claimed_by = NULL, heartbeat_at = NULL,
+                  not_before = now(), updated_at = now()
+           WHERE claimed_by = $1 AND status = 'running'""", replica)
+    return int(result.split()[-1])

@@ -1,19 +1,26 @@
-"""Run a sync job: lease → connector → publish entity batches → checkpoint → outcome event.
+"""Sync jobs: accept a request → a replica claims the job → lease → connector → publish → checkpoint → outcome.
 
-Delivery guarantees:
-* one job per request_id (a redelivered request does not run again; a request whose job was
-  left pending/running by a worker that died is resumed from its checkpoints);
-* every state change of the job commits with the event announcing it (outbox);
-* entity batches are published with acks=all *before* the checkpoint that covers them is
-  saved, so a crash republishes rather than loses (at least once). Entity ids and dedup keys
-  are deterministic, so a republish updates instead of duplicating.
+Jobs are a queue in Postgres (see docs/architecture.md, "sync-runner: one job, one replica"):
+* a request (Kafka) or a due schedule creates a pending job; request_id is unique, so a
+  redelivered request never makes a second job;
+* every replica's worker claims runnable jobs under an advisory lock that also enforces the
+  concurrency limits; the claim sets claimed_by and a heartbeat the runner keeps fresh;
+* every write of the runner is fenced by claimed_by: a replica that lost its job (its heartbeat
+  expired and another replica took over) cannot move the checkpoint or finish the job;
+* entity batches are published with acks=all *before* the checkpoint that covers them is saved,
+  so a crash republishes rather than loses (at least once); entity ids and dedup keys are
+  deterministic, so a republish updates instead of duplicating;
+* every state change of the job commits with the event announcing it (outbox).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 import asyncpg
@@ -21,145 +28,279 @@ import httpx
 import structlog
 from aiokafka.errors import KafkaError
 from faststream.kafka import KafkaBroker
+from opentelemetry import context, propagate, trace
 
 from aria_contracts import Envelope
-from aria_contracts.events import SyncCompleted, SyncFailed, SyncProgress, SyncStarted
+from aria_contracts.events import (
+    DeadLetter,
+    SyncCancelled,
+    SyncCompleted,
+    SyncFailed,
+    SyncProgress,
+    SyncStarted,
+)
 from aria_platform import kafka
 from aria_platform.internal import InternalClient
 from aria_platform.outbox import enqueue, traced
-from aria_platform.problems import not_found
+from aria_platform.problems import Problem, not_found
 
-from ..connectors import RunError, classify, lease_secrets, open_instance, plugin_for
+from ..connectors import RunError, classify, lease_secrets, open_instance, plugin_for, vendor_client
+from ..health import service as health
+from ..settings import SyncRunnerSettings
 from . import repo
 
 log = structlog.get_logger(__name__)
 SOURCE = "sync-runner"
 WHOLE_CHECKPOINT = "*"  # stream name under which a checkpoint without per-stream parts is kept
+PRIORITY_REQUESTED = 10  # sync-now and other explicit requests jump ahead of scheduled syncs
+PRIORITY_SCHEDULED = 0
 
 
-async def run_sync(*, pool: asyncpg.Pool, broker: KafkaBroker, outbound: httpx.AsyncClient,
-                   vault_gateway: InternalClient, active_jobs: set[uuid.UUID], max_retries: int,
-                   retry_backoff_s: float, request_id: uuid.UUID, org_id: uuid.UUID, installation_id: uuid.UUID,
-                   integration_key: str, sync_type: str, requested_by: str, settings: dict[str, Any],
-                   credential_ref: str | None, config_version: int | None) -> uuid.UUID | None:
-    """Run the sync a request asks for; returns the job id (None when another worker has it)."""
+@dataclass(frozen=True)
+class Deps:
+    """What running a job needs from the process."""
+
+    pool: asyncpg.Pool
+    broker: KafkaBroker
+    outbound: httpx.AsyncClient
+    vault_gateway: InternalClient
+    settings: SyncRunnerSettings
+    replica: str
+
+
+class JobCancelled(Exception):
+    pass
+
+
+class LeaseLost(Exception):
+    pass
+
+
+async def accept_request(*, pool: asyncpg.Pool, max_retries: int, request_id: uuid.UUID, org_id: uuid.UUID,
+                         installation_id: uuid.UUID, integration_key: str, sync_type: str, requested_by: str,
+                         settings: dict[str, Any], credential_ref: str | None,
+                         config_version: int | None) -> uuid.UUID:
+    """Queue the job a request asks for; a redelivered request returns the job it already made."""
     job = await repo.create_job(pool, job_id=uuid.uuid4(), org_id=org_id, installation_id=installation_id,
                                 integration_key=integration_key, request_id=request_id, sync_type=sync_type,
-                                triggered_by=requested_by, max_retries=max_retries, config_version=config_version)
+                                triggered_by=requested_by, max_retries=max_retries, config_version=config_version,
+                                priority=PRIORITY_REQUESTED, settings=settings, credential_ref=credential_ref,
+                                traceparent=kafka.current_trace_headers().get("traceparent"))
     if job is None:
         existing = await repo.job_by_request(pool, request_id)
-        if existing["status"] not in ("pending", "running") or existing["id"] in active_jobs:
-            log.info("sync request already handled", request_id=str(request_id), job_id=str(existing["id"]),
-                     status=existing["status"])
-            return existing["id"]
-        async with pool.acquire() as conn:
-            if not await repo.take_over(conn, existing["id"]):
-                return existing["id"]
-        log.warning("resuming sync job left unfinished", job_id=str(existing["id"]))
-        job = existing
+        log.info("sync request already queued", request_id=str(request_id), job_id=str(existing["id"]),
+                 status=existing["status"])
+        return existing["id"]
+    log.info("sync queued", job_id=str(job["id"]), installation_id=str(installation_id), sync_type=sync_type)
+    return job["id"]
 
-    job_id = job["id"]
-    active_jobs.add(job_id)
-    bound = log.bind(job_id=str(job_id), installation_id=str(installation_id), integration_key=integration_key)
-    base = dict(installation_id=installation_id, org_id=org_id, integration_key=integration_key)
+
+async def claim_job(*, pool: asyncpg.Pool, settings: SyncRunnerSettings, replica: str) -> dict | None:
+    """Claim the next runnable job for this replica (announcing its start the first time)."""
+    async with pool.acquire() as conn, conn.transaction():
+        claimed = await repo.claim_next(conn, replica=replica, lease_s=settings.job_lease_s,
+                                        max_total=settings.max_concurrent_jobs,
+                                        max_per_vendor=settings.max_concurrent_jobs_per_vendor)
+        if claimed is None:
+            return None
+        job, before = claimed
+        if before["status"] == "running":
+            log.warning("resuming sync job of a replica that is gone", job_id=str(job["id"]), replica=replica)
+        if before["started_at"] is None:
+            with _in_trace(job, "sync job claimed"):
+                await enqueue(conn, _wrap(SyncStarted(**_base(job), job_id=job["id"], sync_type=job["sync_type"]),
+                                          job))
+        return dict(job)
+
+
+async def run_job(*, deps: Deps, job: dict) -> str:
+    """Run a claimed job to its next state; returns that state (completed, failed, cancelled, pending, lost).
+    Runs in the trace of the request that asked for it (a scheduled job starts its own)."""
+    with _in_trace(job, "sync job"):
+        return await _run_job(deps=deps, job=job)
+
+
+@contextlib.contextmanager
+def _in_trace(job, name: str):
+    carrier = {"traceparent": job["traceparent"]} if job["traceparent"] else {}
+    token = context.attach(propagate.extract(carrier))
     try:
-        try:
-            plugin = plugin_for(integration_key)
-        except RunError as exc:
-            await _finish_failed(pool, job_id, base, exc.error_class, exc.message)
-            return job_id
-        async with pool.acquire() as conn, conn.transaction():
-            await repo.mark_running(conn, job_id, connector_version=plugin.manifest.version)
-            await enqueue(conn, _wrap(SyncStarted(**base, job_id=job_id, sync_type=sync_type), org_id, installation_id))
-        bound.info("sync started", sync_type=sync_type)
-        started = time.monotonic()
-        attempt = 0
-        while True:
-            try:
-                await _sync_once(pool=pool, broker=broker, outbound=outbound, vault_gateway=vault_gateway,
-                                 plugin=plugin, job_id=job_id, base=base, sync_type=sync_type, settings=settings,
-                                 credential_ref=credential_ref)
-                break
-            except asyncio.CancelledError:
-                raise  # shutting down: the job stays running and is resumed on redelivery
-            except Exception as exc:  # noqa: BLE001 - every failure is classified and recorded
-                if isinstance(exc, KafkaError):
-                    exc = RunError("transient", f"publishing to Kafka failed ({type(exc).__name__})")
-                error_class, message = classify(exc)
-                if error_class == "internal":
-                    bound.exception("sync failed unexpectedly")
-                if error_class == "transient" and attempt < max_retries:
-                    attempt += 1
-                    bound.warning("sync attempt failed; retrying from the checkpoint", attempt=attempt,
-                                  error_class=error_class, error=message)
-                    await repo.record_retry(pool, job_id, error_class=error_class, error_message=message)
-                    await asyncio.sleep(retry_backoff_s * 2 ** (attempt - 1))
-                    continue
-                bound.warning("sync failed", error_class=error_class, error=message)
-                await _finish_failed(pool, job_id, base, error_class, message)
-                return job_id
-        async with pool.acquire() as conn, conn.transaction():
-            done = await repo.complete(conn, job_id)
-            await enqueue(conn, _wrap(SyncCompleted(
-                **base, job_id=job_id, processed_records=done["processed_records"],
-                published_events=done["published_events"], failed_records=done["failed_records"],
-                duration_ms=int((time.monotonic() - started) * 1000)), org_id, installation_id))
-        bound.info("sync completed", processed=done["processed_records"], published=done["published_events"],
-                   failed=done["failed_records"])
-        return job_id
+        with trace.get_tracer(__name__).start_as_current_span(name, attributes={"job_id": str(job["id"])}):
+            yield
     finally:
-        active_jobs.discard(job_id)
+        context.detach(token)
 
 
-async def _sync_once(*, pool: asyncpg.Pool, broker: KafkaBroker, outbound: httpx.AsyncClient,
-                     vault_gateway: InternalClient, plugin, job_id: uuid.UUID, base: dict, sync_type: str,
-                     settings: dict[str, Any], credential_ref: str | None) -> None:
-    org_id, installation_id = base["org_id"], base["installation_id"]
-    secrets = await lease_secrets(vault_gateway, credential_ref=credential_ref, installation_id=installation_id)
+async def _run_job(*, deps: Deps, job: dict) -> str:
+    job_id = job["id"]
+    bound = log.bind(job_id=str(job_id), installation_id=str(job["installation_id"]),
+                     integration_key=job["integration_key"], replica=deps.replica)
+    lost = asyncio.Event()
+    runner = asyncio.current_task()
+    beat = asyncio.create_task(_heartbeat(deps, job_id, lost, runner), name=f"heartbeat-{job_id}")
+    started = time.monotonic()
+    try:
+        plugin = plugin_for(job["integration_key"])
+        async with deps.pool.acquire() as conn:
+            await repo.set_connector_version(conn, job_id, plugin.manifest.version)
+        bound.info("sync running", sync_type=job["sync_type"], retry_count=job["retry_count"])
+        await _sync_once(deps=deps, plugin=plugin, job=job)
+    except asyncio.CancelledError:
+        if lost.is_set():
+            bound.warning("sync job taken over by another replica; stopped")
+            return "lost"
+        raise  # shutting down: the worker hands the job back (or its heartbeat expires)
+    except LeaseLost:
+        bound.warning("sync job taken over by another replica; stopped")
+        return "lost"
+    except JobCancelled:
+        async with deps.pool.acquire() as conn, conn.transaction():
+            row = await repo.finish(conn, job_id, status="cancelled", replica=deps.replica, error_class=None,
+                                    error_message=None)
+            if row is not None:
+                await enqueue(conn, _wrap(_cancelled(row, by="request"), job))
+        bound.info("sync cancelled at a batch boundary")
+        return "cancelled"
+    except Exception as exc:  # noqa: BLE001 - every failure is classified and recorded
+        if isinstance(exc, KafkaError):
+            exc = RunError("transient", f"publishing to Kafka failed ({type(exc).__name__})")
+        error_class, message = classify(exc)
+        if error_class == "internal":
+            bound.exception("sync failed unexpectedly")
+        if error_class == "transient" and job["retry_count"] < job["max_retries"]:
+            delay = deps.settings.sync_retry_backoff_s * 2 ** job["retry_count"]
+            bound.warning("sync attempt failed; retrying from the checkpoint", retry_count=job["retry_count"] + 1,
+                          delay_s=delay, error_class=error_class, error=message)
+            await repo.release_for_retry(deps.pool, job_id, replica=deps.replica, error_class=error_class,
+                                         error_message=message, delay_s=delay)
+            return "pending"
+        bound.warning("sync failed", error_class=error_class, error=message)
+        await _finish_failed(deps, job, error_class, message)
+        return "failed"
+    finally:
+        beat.cancel()
+    async with deps.pool.acquire() as conn, conn.transaction():
+        done = await repo.complete(conn, job_id, replica=deps.replica)
+        if done is None:
+            return "lost"
+        await enqueue(conn, _wrap(SyncCompleted(
+            **_base(job), job_id=job_id, processed_records=done["processed_records"],
+            published_events=done["published_events"], failed_records=done["failed_records"],
+            duration_ms=int((time.monotonic() - started) * 1000)), job))
+    bound.info("sync completed", processed=done["processed_records"], published=done["published_events"],
+               failed=done["failed_records"])
+    return "completed"
+
+
+async def _heartbeat(deps: Deps, job_id: uuid.UUID, lost: asyncio.Event, runner: asyncio.Task | None) -> None:
+    """Keep the claim alive; if another replica has taken the job, stop the runner."""
+    while True:
+        await asyncio.sleep(deps.settings.heartbeat_interval_s)
+        try:
+            held = await repo.heartbeat(deps.pool, job_id, replica=deps.replica)
+        except (OSError, asyncpg.PostgresError):
+            continue  # Postgres blip: the lease has slack for a few missed beats
+        if held is None:
+            lost.set()
+            if runner is not None:
+                runner.cancel()
+            return
+
+
+async def _sync_once(*, deps: Deps, plugin, job: dict) -> None:
+    job_id, org_id, installation_id = job["id"], job["org_id"], job["installation_id"]
+    secrets = await lease_secrets(deps.vault_gateway, credential_ref=job["credential_ref"],
+                                  installation_id=installation_id)
+    # Its own client, paced to the vendor's documented budget (one job per installation at a time,
+    # so this is the installation's rate limit).
+    http = vendor_client(deps.settings, requests_per_minute=plugin.manifest.rate_limits.requests_per_minute)
     try:
         instance = open_instance(plugin, org_id=org_id, installation_id=installation_id,
-                                 integration_key=base["integration_key"], settings=settings, secrets=secrets,
-                                 http=outbound)
+                                 integration_key=job["integration_key"], settings=job["settings"], secrets=secrets,
+                                 http=http)
+    except BaseException:
+        await http.aclose()
+        raise
     finally:
         secrets = {}
+    streams = instance.stream_names()
     try:
-        checkpoint = None if sync_type == "full" else _join(await repo.checkpoints(pool, installation_id))
+        checkpoint = None if job["sync_type"] == "full" else _join(await repo.checkpoints(deps.pool, installation_id))
         async for batch in instance.sync(checkpoint, job_id):
             envelopes: list[Envelope] = []
-            failed = len(batch.record_errors)
+            dead: list[DeadLetter] = []
+            now = datetime.now(timezone.utc)
             for entity in batch.events:
                 if entity.org_id != org_id:  # a connector must never emit into another tenant
-                    failed += 1
                     log.error("entity of another organization dropped", job_id=str(job_id), stream=batch.stream)
+                    dead.append(DeadLetter(**_base(job), origin=f"sync:{batch.stream}", job_id=job_id,
+                                           external_id=entity.provenance.external_id, failed_at=now,
+                                           raw_sha256=entity.provenance.raw_sha256,
+                                           reason="connector emitted an entity of another organization"))
                     continue
                 envelopes.append(traced(entity, source=SOURCE, org_id=org_id, installation_id=installation_id))
             for err in batch.record_errors:
                 log.warning("record skipped", job_id=str(job_id), stream=err.stream, external_id=err.external_id,
                             reason=err.reason)
+                dead.append(DeadLetter(**_base(job), origin=f"sync:{err.stream}", job_id=job_id,
+                                       external_id=err.external_id, reason=err.reason, failed_at=now))
             if envelopes:
-                await kafka.publish_batch(broker, envelopes)  # acks=all: durable before the checkpoint moves
-            async with pool.acquire() as conn, conn.transaction():
+                await kafka.publish_batch(deps.broker, envelopes)  # acks=all: durable before the checkpoint moves
+            async with deps.pool.acquire() as conn, conn.transaction():
+                counts = await repo.add_progress(
+                    conn, job_id, replica=deps.replica, processed=len(batch.events) + len(batch.record_errors),
+                    failed=len(dead), published=len(envelopes), progress_percent=_percent(streams, batch.stream))
+                if counts is None:
+                    raise LeaseLost()
                 for stream, state in _split(batch.checkpoint).items():
                     await repo.save_checkpoint(conn, installation_id=installation_id, stream=stream, state=state,
                                                job_id=job_id)
-                counts = await repo.add_progress(conn, job_id, processed=len(batch.events) + len(batch.record_errors),
-                                                 failed=failed, published=len(envelopes))
+                for letter in dead:
+                    await enqueue(conn, _wrap(letter, job))
                 await enqueue(conn, _wrap(SyncProgress(
-                    **base, job_id=job_id, stream=batch.stream, processed_records=counts["processed_records"],
-                    failed_records=counts["failed_records"]), org_id, installation_id))
+                    **_base(job), job_id=job_id, stream=batch.stream, processed_records=counts["processed_records"],
+                    failed_records=counts["failed_records"]), job))
+            if counts["cancel_requested"]:
+                raise JobCancelled()
     finally:
         await instance.close()
+        await http.aclose()
 
 
-async def _finish_failed(pool: asyncpg.Pool, job_id: uuid.UUID, base: dict, error_class: str, message: str) -> None:
-    async with pool.acquire() as conn, conn.transaction():
-        await repo.fail(conn, job_id, error_class=error_class, error_message=message)
-        await enqueue(conn, _wrap(SyncFailed(**base, job_id=job_id, error_class=error_class, error_message=message),
-                                  base["org_id"], base["installation_id"]))
+def _percent(streams: list[str], stream: str) -> int:
+    """Share of streams finished before this one. The SDK does not expose record totals (a vendor's
+    total count is read for pagination only), so this is the best honest figure; 100 on completion."""
+    if stream not in streams:
+        return 0
+    return min(99, int(100 * streams.index(stream) / len(streams)))
 
 
-def _wrap(payload, org_id: uuid.UUID, installation_id: uuid.UUID) -> Envelope:
-    return traced(payload, source=SOURCE, org_id=org_id, installation_id=installation_id)
+async def _finish_failed(deps: Deps, job: dict, error_class: str, message: str) -> None:
+    async with deps.pool.acquire() as conn, conn.transaction():
+        row = await repo.finish(conn, job["id"], status="failed", replica=deps.replica, error_class=error_class,
+                                error_message=message)
+        if row is None:
+            return
+        await enqueue(conn, _wrap(SyncFailed(**_base(job), job_id=job["id"], error_class=error_class,
+                                             error_message=message), job))
+        # The installation is unusable until someone acts: say so on the health topic (once per change).
+        await health.record(conn, org_id=job["org_id"], installation_id=job["installation_id"],
+                            integration_key=job["integration_key"], status="down",
+                            details={"reason": "sync_failed", "job_id": str(job["id"]), "error_class": error_class,
+                                     "error": message})
+
+
+def _cancelled(row: asyncpg.Record, *, by: str) -> SyncCancelled:
+    return SyncCancelled(**_base(row), job_id=row["id"], processed_records=row["processed_records"],
+                         published_events=row["published_events"], cancelled_by=by)
+
+
+def _base(job) -> dict:
+    return dict(installation_id=job["installation_id"], org_id=job["org_id"], integration_key=job["integration_key"])
+
+
+def _wrap(payload, job) -> Envelope:
+    return traced(payload, source=SOURCE, org_id=job["org_id"], installation_id=job["installation_id"])
 
 
 def _split(checkpoint: Any) -> dict[str, Any]:
@@ -178,7 +319,28 @@ def _join(rows: dict[str, Any]) -> dict[str, Any] | None:
     return {"version": 1, "streams": rows}
 
 
-# -- reads ----------------------------------------------------------------------------------
+# -- cancel and reads -------------------------------------------------------------------
+
+
+async def cancel_job(*, pool: asyncpg.Pool, job_id: uuid.UUID, requested_by: str) -> dict:
+    """A pending job is cancelled now; a running one at its next batch boundary."""
+    async with pool.acquire() as conn, conn.transaction():
+        current = await repo.get_job(conn, job_id)
+        if current is None:
+            raise not_found("sync job")
+        if current["status"] not in ("pending", "running"):
+            raise Problem(409, "job_finished", "Sync job already finished",
+                          f"the job is {current['status']}; only pending or running jobs can be cancelled",
+                          current_state=current["status"])
+        row = await repo.request_cancel(conn, job_id)
+        if row["status"] == "pending":
+            row = await repo.finish(conn, job_id, status="cancelled", replica=None, error_class=None,
+                                    error_message=None)
+            if row is not None:
+                await enqueue(conn, _wrap(_cancelled(row, by=requested_by), row))
+        log.info("sync cancel requested", job_id=str(job_id), status=row["status"] if row else None,
+                 by=requested_by)
+        return dict(await repo.get_job(conn, job_id))
 
 
 async def get_job(*, pool: asyncpg.Pool, job_id: uuid.UUID) -> dict:

@@ -40,6 +40,8 @@ class SyncJobOut(BaseModel):
     triggered_by: str
     config_version: int | None
     connector_version: str | None
+    cancel_requested: bool
+    next_sync_at: datetime | None
     created_at: datetime
     updated_at: datetime
 
@@ -80,3 +82,11 @@ async def list_jobs(installation_id: uuid.UUID, limit: int = Query(50, ge=1, le=
 async def get_job(job_id: uuid.UUID, rt: Runtime = Depends(get_runtime),
                   caller: Principal = Depends(require_service("installer"))) -> SyncJobOut:
     return SyncJobOut(**await service.get_job(pool=rt.pool, job_id=job_id))
+
+
+@router.post("/sync-jobs/{job_id}/cancel", response_model=SyncJobOut, status_code=202,
+             summary="Cancel a job: a pending one now, a running one at its next batch boundary",
+             responses={404: {"description": "no such job"}, 409: {"description": "the job already finished"}})
+async def cancel_job(job_id: uuid.UUID, rt: Runtime = Depends(get_runtime),
+                     caller: Principal = Depends(require_service("installer"))) -> SyncJobOut:
+    return SyncJobOut(**await service.cancel_job(pool=rt.pool, job_id=job_id, requested_by=caller.subject))

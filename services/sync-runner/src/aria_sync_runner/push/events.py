@@ -1,0 +1,29 @@
+"""Kafka adapter: risks on aria.entity.risk are pushed out (push.service.push_risk)."""
+
+from __future__ import annotations
+
+from faststream import Context
+from faststream.kafka import KafkaRouter
+
+from aria_contracts import Envelope
+from aria_contracts.events import Risk
+from aria_contracts.topics import RISKS
+from aria_platform.runtime import Runtime
+
+from ..connectors import ensure_wired
+from . import service
+
+
+def build_router(*, group_id: str) -> KafkaRouter:
+    router = KafkaRouter()
+
+    @router.subscriber(RISKS.name, group_id=group_id, auto_offset_reset="latest", ack_policy="nack_on_error",
+                       description="Push risks to the organization's ticketing / SIEM installations")
+    async def on_risk(envelope: Envelope, runtime: Runtime = Context("runtime")) -> None:
+        if envelope.type != Risk.event_type:
+            return
+        ensure_wired(runtime)
+        await service.push_risk(pool=runtime.pool, outbound=runtime.extras["outbound"],
+                                vault_gateway=runtime.extras["vault_gateway"], risk=envelope.payload(Risk))
+
+    return router

@@ -1,0 +1,28 @@
+"""Kafka adapter: installation lifecycle events keep the schedules (schedules.service.apply_lifecycle)."""
+
+from __future__ import annotations
+
+from faststream import Context
+from faststream.kafka import KafkaRouter
+
+from aria_contracts import Envelope
+from aria_contracts.events import model_for
+from aria_contracts.topics import INSTALLATION_LIFECYCLE
+from aria_platform.runtime import Runtime
+
+from . import service
+
+
+def build_router(*, group_id: str) -> KafkaRouter:
+    router = KafkaRouter()
+
+    @router.subscriber(INSTALLATION_LIFECYCLE.name, group_id=group_id, auto_offset_reset="earliest",
+                       ack_policy="nack_on_error", description="Keep each installation's sync schedule")
+    async def on_lifecycle(envelope: Envelope, runtime: Runtime = Context("runtime")) -> None:
+        try:
+            model = model_for(envelope.type)
+        except KeyError:
+            return  # a lifecycle event newer than this build: nothing to schedule from it
+        await service.apply_lifecycle(pool=runtime.pool, event=envelope.payload(model))
+
+    return router
