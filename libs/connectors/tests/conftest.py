@@ -18,7 +18,11 @@ PLUGINS = registry.discover(strict=True)
 KEYS = sorted(PLUGINS)
 
 # Tiny backoff so 5xx retries are fast; Retry-After values from simulators are honoured as sent.
-FAST = dict(max_retries=2, backoff_base_seconds=0.01, backoff_max_seconds=0.05, max_retry_after_seconds=5)
+# The documented client-side budgets (Qualys: 300 calls an hour) are lifted: simulators serve far
+# more, and test_client_budget_avoids_a_429_storm sets one matching the simulator's.
+NO_BUDGET = {"requests_per_minute": None, "requests_per_hour": None, "requests_per_day": None, "burst": None}
+FAST = dict(max_retries=2, backoff_base_seconds=0.01, backoff_max_seconds=0.05, max_retry_after_seconds=5,
+            rate_limits=NO_BUDGET)
 
 
 @dataclass

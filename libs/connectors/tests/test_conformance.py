@@ -17,9 +17,10 @@ import pytest
 import yaml
 
 from aria_connectors.errors import BadWebhookPayload, ConnectorError
-from aria_connectors.sdk import PushRequest
+from aria_connectors.sdk import PushRequest, drain_sync
 from aria_connectors.sdk.manifest import manifest_json_schema
 from aria_connectors.sdk.mapping import MODELS, canonical_json
+from aria_connectors.sdk.templates import render
 from aria_contracts.events import Provenance
 from aria_contracts.ids import entity_id
 
@@ -109,6 +110,41 @@ async def test_connection_good_and_bad_credentials(harness):
     assert not bad.ok and bad.error_class == "authentication"
     for value in harness.fixtures["bad_config"].values():
         assert str(value) not in bad.message
+
+
+@pytest.mark.quality("auth")
+async def test_auth_alternatives_chosen_by_config(harness):
+    """One manifest, several ways to authenticate (``api.auth.type: choice``): each alternative
+    configuration in the fixtures is valid, connects and reads."""
+    alternatives = harness.fixtures.get("auth_alternatives")
+    if not alternatives:
+        pytest.skip(f"{harness.key} authenticates one way")
+    for alternative in alternatives:
+        config = render(alternative, {"simulator_url": harness.url})
+        assert harness.plugin.validate_config(config) == []
+        inst = harness.create(config)
+        assert (await inst.test_connection()).ok
+        if harness.has("sync"):
+            assert (await inst.preview(max_pages=1)).pages
+
+
+@pytest.mark.quality("auth")
+async def test_lifecycle_initialize_and_authenticate(harness):
+    harness.require("test_connection")
+    inst = harness.create()
+    await inst.initialize()
+    auth = await inst.authenticate()
+    assert auth.ok and auth.error_class is None
+    if auth.method == "oauth2_client_credentials":
+        assert auth.expires_at is not None and auth.expires_at > datetime.now(timezone.utc)
+    else:
+        assert auth.expires_at is None
+    bad = await harness.create(harness.config(**harness.fixtures["bad_config"])).authenticate()
+    assert not bad.ok and bad.error_class == "authentication"
+    for value in harness.fixtures["bad_config"].values():
+        assert str(value) not in bad.message
+    await inst.disconnect()
+    assert inst.api.auth.token_expires_at is None
 
 
 @pytest.mark.quality("auth")
@@ -257,6 +293,60 @@ async def test_rate_limit_retry_after_is_honoured(harness):
     assert sum(len(b.events) for b in batches) == sum(expected_counts(harness).values())
 
 
+@pytest.mark.quality("ingest")
+@pytest.mark.quality("error_classification")
+async def test_sync_result_counts_a_drained_sync(harness):
+    harness.require("incremental")
+    seen = []
+
+    async def publish(batch):
+        seen.append(batch)
+
+    known: set = set()
+    first = await drain_sync(harness.create(), known_entity_ids=known, on_batch=publish)
+    total = sum(expected_counts(harness).values())
+    assert (first.created, first.updated, first.failed) == (total, 0, sum(
+        s["malformed"] for s in harness.control.state()["streams"].values()))
+    assert first.processed == first.created + first.failed and first.batches == len(seen)
+    assert first.checkpoint == seen[-1].checkpoint and len(first.record_errors) == first.failed
+    stream = harness.plugin.manifest.api.streams[0].name
+    res = harness.control.add_records(stream, 2, malformed=1, update=1)
+    again = await drain_sync(harness.create(), first.checkpoint, known_entity_ids=known)
+    assert (again.created, again.updated, again.failed) == (2, len(res["updated"]), 1)
+
+
+@pytest.mark.quality("ingest")
+async def test_query_is_a_bounded_ad_hoc_read(harness):
+    harness.require("sync")
+    stream = harness.plugin.manifest.api.streams[0].name
+    result = await harness.create().query(stream, limit=3)
+    assert len(result.events) == 3 and result.truncated
+    everything = await harness.create().query(stream, limit=10_000)
+    assert not everything.truncated and len(everything.events) == expected_counts(harness)[stream]
+    assert harness.control.state().get("created", 0) == 0
+    with pytest.raises(ConnectorError):
+        await harness.create().query("no_such_stream")
+
+
+@pytest.mark.quality("rate_limits")
+async def test_client_budget_avoids_a_429_storm(harness):
+    """The vendor's budget is smaller than one sync: with that budget declared, the instance spaces
+    its calls (token bucket) instead of drawing a 429 per call, and the sync completes."""
+    harness.require("sync")
+    await collect(harness.create(), None, None)
+    calls = sum(v for path, v in harness.control.state()["requests"].items() if "{" not in path)
+    budget, window = max(3, calls // 3), 0.25
+    harness.control.reset()
+    harness.control.rate_limit(budget, window)
+    per_minute = int((budget - 1) * 60 / window)  # one call under the vendor's window, evenly spaced
+    inst = harness.create(rate_limits={"requests_per_minute": per_minute, "burst": 1,
+                                       "requests_per_hour": None, "requests_per_day": None})
+    batches = await collect(inst, None, None)
+    assert sum(len(b.events) for b in batches) == sum(expected_counts(harness).values())
+    assert inst.api.limiter.waited_seconds > 0, "the budget never made the instance wait"
+    assert harness.control.state()["throttled"] <= 1
+
+
 @pytest.mark.quality("error_classification")
 async def test_server_errors_retried_then_transient(harness):
     harness.require("sync")
@@ -333,6 +423,21 @@ async def test_webhook_verification(harness):
     for verdict in (tampered,):
         for v in secrets.values():
             assert str(v) not in (verdict.reason or "")
+
+
+@pytest.mark.quality("webhooks")
+async def test_handle_webhook_verifies_and_parses_in_one_call(harness):
+    harness.require("webhook")
+    inst = harness.create()
+    now = datetime.now(timezone.utc)
+    body = json.dumps(harness.fixtures["webhook"]["body"]).encode()
+    headers = signed(harness, body, int(now.timestamp()), "delivery-7")
+    handled = inst.handle_webhook(headers, body, now)
+    assert handled.verdict.ok and handled.verdict.delivery_id == "delivery-7"
+    assert len(handled.events) == harness.fixtures["webhook"]["expected_events"]
+    assert all(e.provenance.webhook_delivery_id == "delivery-7" for e in handled.events)
+    refused = inst.handle_webhook(headers, body + b" ", now)
+    assert not refused.verdict.ok and refused.events == []
 
 
 @pytest.mark.quality("ingest")
@@ -437,6 +542,9 @@ def sample_event(h, entity_type: str, fields: dict | None = None):
 
 def push_request(h, spec, vendor_id: str | None = None, event=None) -> PushRequest:
     fx = (h.fixtures.get("push") or {}).get(spec.name, {})
+    if spec.kind == "update_status":
+        assert event is not None, "update_status needs the vendor object's event (status_target)"
+        return PushRequest(event=event, changes=fx.get("changes") or {"status": "resolved"})
     if spec.input == "ticket":
         return PushRequest(vendor_id=vendor_id, changes=fx.get("changes") or {"title": "Updated by conformance"},
                            comment=fx.get("comment") or "Comment from the conformance suite.")
@@ -447,6 +555,20 @@ def created(h) -> int:
     state = h.control.state()
     assert "created" in state, "push-capable simulators report 'created' in /_sim/state"
     return state["created"]
+
+
+async def status_target(h, spec):
+    """update_status acts on an object the vendor already has: the first event of the fixture's
+    ``push.<action>.from_stream``."""
+    if spec.kind != "update_status":
+        return None
+    stream = h.fixtures["push"][spec.name]["from_stream"]
+    events = [e for b in await collect(h.create(), None, None) if b.stream == stream for e in b.events]
+    assert events, f"{spec.name}: stream {stream} has no object to update"
+    return events[0]
+
+
+UPDATES = ("update_ticket", "update_status")  # change an object: nothing is created
 
 
 async def new_ticket(h, inst) -> str:
@@ -475,14 +597,15 @@ async def test_push_actions(harness):
         fx = fixtures.get(spec.name, {})
         if spec.input == "ticket" and ticket is None:
             ticket = await new_ticket(harness, inst)
+        target = await status_target(harness, spec)
         before = created(harness)
-        req = push_request(harness, spec, ticket)
+        req = push_request(harness, spec, ticket, target)
         result = await inst.push(spec.name, req)
         assert result.vendor_id, f"{spec.name}: no vendor id"
         assert result.status == {"send_event": "sent", "create_ticket": "created", "update_ticket": "updated",
-                                 "add_comment": "created"}[spec.kind]
+                                 "add_comment": "created", "update_status": "updated"}[spec.kind]
         assert json.loads(json.dumps(result.details)) == result.details
-        assert created(harness) == before + (0 if spec.kind == "update_ticket" else 1), \
+        assert created(harness) == before + (0 if spec.kind in UPDATES else 1), \
             f"{spec.name}: the simulator saw {created(harness) - before} creations"
         if spec.kind == "create_ticket":
             ticket, stream = result.vendor_id, fx.get("expect_in_stream")
@@ -492,6 +615,8 @@ async def test_push_actions(harness):
             assert created(harness) == before + 1
         if spec.kind == "update_ticket":
             assert result.vendor_id == ticket
+        if target is not None:
+            assert result.vendor_id == target.provenance.external_id
         await check_in_stream(harness, ticket if spec.input == "ticket" else result.vendor_id,
                               stream or fx.get("expect_in_stream"), fx.get("expect"))
 
@@ -506,7 +631,7 @@ async def test_push_lost_response_is_not_applied_twice(harness):
     for spec in harness.plugin.manifest.push:
         if spec.input == "ticket" and ticket is None:
             ticket = await new_ticket(harness, inst)
-        req = push_request(harness, spec, ticket)
+        req = push_request(harness, spec, ticket, await status_target(harness, spec))
         before = created(harness)
         harness.control.faults(503, 1, after_write=True)
         if spec.idempotency.strategy == "none":
@@ -516,9 +641,9 @@ async def test_push_lost_response_is_not_applied_twice(harness):
         else:
             result = await inst.push(spec.name, req)
             assert result.vendor_id
-            if spec.kind != "update_ticket":
+            if spec.kind not in UPDATES:
                 assert (await inst.push(spec.name, req)).vendor_id == result.vendor_id
-        assert created(harness) == before + (0 if spec.kind == "update_ticket" else 1), \
+        assert created(harness) == before + (0 if spec.kind in UPDATES else 1), \
             f"{spec.name}: applied {created(harness) - before} times"
         harness.control.clear_faults()
 
@@ -529,9 +654,10 @@ async def test_push_errors_are_classified(harness):
     harness.require("push_actions")
     spec = harness.plugin.manifest.push[0]
     ticket = await new_ticket(harness, harness.create()) if spec.input == "ticket" else None
+    target = await status_target(harness, spec)
     bad = harness.create(harness.config(**harness.fixtures["bad_config"]))
     with pytest.raises(ConnectorError) as info:
-        await bad.push(spec.name, push_request(harness, spec, ticket))
+        await bad.push(spec.name, push_request(harness, spec, ticket, target))
     assert info.value.error_class == "authentication"
     for value in harness.fixtures["bad_config"].values():
         assert str(value) not in str(info.value)
@@ -547,11 +673,11 @@ async def test_push_errors_are_classified(harness):
     before = created(harness)
     harness.control.faults(429, 1, retry_after=1)
     start = time.monotonic()
-    await inst.push(spec.name, push_request(harness, spec, ticket))
+    await inst.push(spec.name, push_request(harness, spec, ticket, target))
     assert time.monotonic() - start >= 0.95, "Retry-After was not waited out"
-    assert created(harness) == before + (0 if spec.kind == "update_ticket" else 1)
+    assert created(harness) == before + (0 if spec.kind in UPDATES else 1)
 
     harness.control.faults(500, 50)
     with pytest.raises(ConnectorError) as info:
-        await inst.push(spec.name, push_request(harness, spec, ticket))
+        await inst.push(spec.name, push_request(harness, spec, ticket, target))
     assert info.value.error_class == "transient"

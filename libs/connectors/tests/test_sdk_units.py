@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import time
 
+import httpx
 import pytest
 
 from aria_connectors import registry
 from aria_connectors.errors import ManifestError
-from aria_connectors.sdk.http import parse_retry_after
-from aria_connectors.sdk.manifest import SCHEMA_PATH, generated_schema, validate_manifest_dict
+from aria_connectors.sdk.http import RateLimiter, RetryPolicy, parse_retry_after, vendor_message
+from aria_connectors.sdk.manifest import SCHEMA_PATH, RateLimits, generated_schema, validate_manifest_dict
 from aria_connectors.sdk.mapping import cursor_key
 from aria_connectors.sdk.templates import render
 
@@ -118,3 +119,105 @@ def test_catalog_entry_reports_earned_quality():
     entry = registry.get("jira_cloud").manifest.catalog_entry()
     assert entry["quality_tier"] in ("unrated", "bronze", "silver", "gold")
     assert [a["name"] for a in entry["push_actions"]] == ["create_ticket", "update_ticket", "add_comment"]
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_rate_limiter_buckets_burst_and_vendor_pauses(monkeypatch):
+    clock = FakeClock()
+    sleeps: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        sleeps.append(round(seconds, 6))
+        clock.now += seconds
+
+    monkeypatch.setattr("aria_connectors.sdk.http.asyncio.sleep", fake_sleep)
+    # 60/min with bursts of 2, and 100/hour: two calls at once, then one a second
+    limiter = RateLimiter(RateLimits(requests_per_minute=60, burst=2, requests_per_hour=100), clock=clock)
+    for _ in range(4):
+        await limiter.acquire()
+    assert sleeps == [1.0, 1.0]
+    # the hour bucket (100 calls) runs dry after 100 calls: the next waits 36 s for one refill
+    hourly = RateLimiter(RateLimits(requests_per_hour=3), clock=clock)
+    for _ in range(4):
+        await hourly.acquire()
+    assert sleeps[-1] == pytest.approx(1200.0)
+    # a 429's wait and a spent vendor budget (remaining 0 until the reset header) pause every call
+    limits = RateLimits(remaining_header="X-Remaining", reset_header="X-Reset")
+    paused = RateLimiter(limits, clock=clock)
+    paused.observe(httpx.Response(200, headers={"X-Remaining": "5", "X-Reset": "30"}), limits)
+    await paused.acquire()
+    assert sleeps[-1] == pytest.approx(1200.0)  # budget left: no wait
+    paused.observe(httpx.Response(200, headers={"X-Remaining": "0", "X-Reset": "30"}), limits)
+    await paused.acquire()
+    assert sleeps[-1] == pytest.approx(30.0)
+    paused.pause_for(7)
+    await paused.acquire()
+    assert sleeps[-1] == pytest.approx(7.0)
+
+
+def test_backoff_kinds_and_iso_reset():
+    exp = RetryPolicy(max_retries=5, backoff_base=1, backoff_max=30, max_retry_after=60)
+    lin = RetryPolicy(max_retries=5, backoff_base=1, backoff_max=30, max_retry_after=60, linear=True)
+    assert [exp.backoff(a) for a in range(4)] == [1, 2, 4, 8]
+    assert [lin.backoff(a) for a in range(4)] == [1, 2, 3, 4]
+    assert parse_retry_after("2024-01-01T00:00:30Z", now=1704067200.0) == 30.0  # Jira X-RateLimit-Reset
+
+
+def test_vendor_message_reads_error_objects():
+    """``{"error": {"message": ...}}`` (Elasticsearch-style, ServiceNow adds ``detail``)."""
+    resp = httpx.Response(400, json={"error": {"message": "Invalid table", "detail": "incident2 not found"}})
+    assert vendor_message(resp) == "Invalid table; incident2 not found"
+    resp = httpx.Response(400, json={"error": {"type": "parsing_exception", "reason": "unknown query [mtch]"}})
+    assert vendor_message(resp) == "unknown query [mtch]"
+
+
+def test_wildcard_and_coalesce_paths():
+    from aria_connectors.sdk.manifest import FieldSpec
+    from aria_connectors.sdk.mapping import _field_value
+    from aria_connectors.sdk.paths import get_path
+
+    rec = {"KB": {"CVE_LIST": [{"ID": "CVE-1"}, {"URL": "x"}, {"ID": "CVE-2"}]},
+           "nics": [{"inet": ["10.0.0.1", "10.0.0.2"]}, {"inet": ["10.0.0.3"]}], "alias": "", "name": "srv"}
+    assert get_path(rec, "KB.CVE_LIST.*.ID") == ["CVE-1", "CVE-2"]
+    assert get_path(rec, "nics.*.inet.*") == ["10.0.0.1", "10.0.0.2", "10.0.0.3"]
+    assert get_path(rec, "name.*") is None and get_path(rec, "missing.*") is None
+    assert _field_value(rec, "cve_ids", FieldSpec(paths=["KB.CVE_LIST.*.ID"])) == ["CVE-1", "CVE-2"]
+    assert _field_value(rec, "hostname", FieldSpec(coalesce=["fqdn", "alias", "name"])) == "srv"
+    assert _field_value(rec, "hostname", FieldSpec(coalesce=["fqdn"], default="n/a")) == "n/a"
+    with pytest.raises(ValueError):
+        FieldSpec(path="a", coalesce=["b"])
+
+
+def test_auth_choice_follows_the_configuration():
+    from aria_connectors.errors import ConfigurationError
+    from aria_connectors.sdk.manifest import ApiKeyAuth, BasicAuth, ChoiceAuth, choose_auth
+
+    spec = ChoiceAuth.model_validate({"type": "choice", "options": [
+        {"when": ["api_key"], "auth": {"type": "api_key", "header": "Authorization", "value": "{secrets.api_key}"}},
+        {"when": ["username", "password"], "auth": {"type": "basic", "username": "{settings.username}",
+                                                    "password": "{secrets.password}"}}]})
+    assert isinstance(choose_auth(spec, {"api_key": "k", "username": "u", "password": "p"}), ApiKeyAuth)
+    assert isinstance(choose_auth(spec, {"api_key": "", "username": "u", "password": "p"}), BasicAuth)
+    with pytest.raises(ConfigurationError, match="api_key or username\\+password"):
+        choose_auth(spec, {"username": "u"})
+
+
+async def test_initialize_fails_fast_on_missing_configuration():
+    import uuid
+
+    from aria_connectors.errors import ConfigurationError
+    from aria_connectors.sdk import InstallationContext
+
+    plugin = registry.get("crowdstrike_falcon")
+    ctx = InstallationContext(uuid.uuid4(), uuid.uuid4(), plugin.key)
+    async with httpx.AsyncClient() as http:
+        await plugin.create(ctx, {"client_id": "id"}, {"client_secret": "s"}, http).initialize()
+        with pytest.raises(ConfigurationError, match="settings.client_id"):
+            await plugin.create(ctx, {}, {"client_secret": "s"}, http).initialize()

@@ -3,6 +3,7 @@
 from . import errors, registry
 from .errors import BadWebhookPayload, ConnectorError
 from .sdk import (
+    AuthenticationResult,
     ConfigError,
     ConnectionTestResult,
     ConnectorPlugin,
@@ -12,15 +13,19 @@ from .sdk import (
     PreviewResult,
     PushRequest,
     PushResult,
+    QueryResult,
     RecordError,
     RuntimeOptions,
     SyncBatch,
+    SyncResult,
+    WebhookResult,
     WebhookVerdict,
+    drain_sync,
 )
 
 __all__ = [
-    "BadWebhookPayload", "ConfigError", "ConnectionTestResult", "ConnectorError", "ConnectorPlugin",
-    "DeclarativeConnector", "HealthStatus", "InstallationContext", "PreviewResult", "PushRequest",
-    "PushResult", "RecordError", "RuntimeOptions",
-    "SyncBatch", "WebhookVerdict", "errors", "registry",
+    "AuthenticationResult", "BadWebhookPayload", "ConfigError", "ConnectionTestResult", "ConnectorError",
+    "ConnectorPlugin", "DeclarativeConnector", "HealthStatus", "InstallationContext", "PreviewResult", "PushRequest",
+    "PushResult", "QueryResult", "RecordError", "RuntimeOptions", "SyncBatch", "SyncResult", "WebhookResult",
+    "WebhookVerdict", "drain_sync", "errors", "registry",
 ]

@@ -83,6 +83,9 @@ class SimulatorControl:
     def clear_faults(self) -> None:
         self.client.post("/_sim/faults", json={"clear": True}).raise_for_status()
 
+    def rate_limit(self, limit: int, window_seconds: float) -> None:
+        self.client.post("/_sim/rate_limit", json={"limit": limit, "window_seconds": window_seconds}).raise_for_status()
+
     def expire_tokens(self) -> None:
         self.client.post("/_sim/expire_tokens").raise_for_status()
 

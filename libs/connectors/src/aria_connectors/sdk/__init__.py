@@ -1,9 +1,10 @@
 """Connector SDK: manifest models, declarative runtime, plugin wrapper."""
 
-from .connector import DeclarativeConnector
+from .connector import DeclarativeConnector, drain_sync
 from .manifest import Manifest, load_manifest
 from .plugin import ConnectorPlugin
 from .types import (
+    AuthenticationResult,
     ConfigError,
     ConnectionTestResult,
     HealthStatus,
@@ -11,15 +12,19 @@ from .types import (
     PreviewResult,
     PushRequest,
     PushResult,
+    QueryResult,
     RecordError,
     RuntimeOptions,
     SyncBatch,
+    SyncResult,
     WebhookParseResult,
+    WebhookResult,
     WebhookVerdict,
 )
 
 __all__ = [
-    "ConfigError", "ConnectionTestResult", "ConnectorPlugin", "DeclarativeConnector", "HealthStatus",
-    "InstallationContext", "Manifest", "PreviewResult", "PushRequest", "PushResult", "RecordError", "RuntimeOptions", "SyncBatch", "WebhookParseResult",
-    "WebhookVerdict", "load_manifest",
+    "AuthenticationResult", "ConfigError", "ConnectionTestResult", "ConnectorPlugin", "DeclarativeConnector",
+    "HealthStatus", "InstallationContext", "Manifest", "PreviewResult", "PushRequest", "PushResult", "QueryResult",
+    "RecordError", "RuntimeOptions", "SyncBatch", "SyncResult", "WebhookParseResult", "WebhookResult",
+    "WebhookVerdict", "drain_sync", "load_manifest",
 ]

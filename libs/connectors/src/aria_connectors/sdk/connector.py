@@ -6,29 +6,33 @@ import json
 import time
 import uuid
 from datetime import datetime
-from typing import Any, AsyncIterator, Mapping
+from typing import Any, AsyncIterator, Awaitable, Callable, Mapping
 
 import httpx
 from aria_contracts.events import DomainEntity
 
 from ..errors import BadWebhookPayload, ConfigurationError, ConnectorError, MappingError
-from .http import ApiClient, Authenticator, RetryPolicy
-from .manifest import Manifest, StreamSpec
+from .http import ApiClient, Authenticator, RetryPolicy, effective_limits
+from .manifest import Manifest, OAuth2ClientCredentials, RequestSpec, StreamSpec, choose_auth
 from .mapping import external_id_of, map_record
 from .paths import get_path
 from .streams import StreamReader
-from .templates import render
+from .templates import placeholders, render
 from .types import (
+    AuthenticationResult,
     ConnectionTestResult,
     HealthStatus,
     InstallationContext,
     PreviewResult,
     PushRequest,
     PushResult,
+    QueryResult,
     RecordError,
     RuntimeOptions,
     SyncBatch,
+    SyncResult,
     WebhookParseResult,
+    WebhookResult,
     WebhookVerdict,
 )
 from . import push as push_mod
@@ -54,7 +58,8 @@ class DeclarativeConnector:
         self._secrets = dict(secrets)
         self.http = http
         self.options = options or RuntimeOptions()
-        self.retry = RetryPolicy.build(manifest.rate_limits, self.options)
+        self.limits = effective_limits(manifest.rate_limits, self.options)
+        self.retry = RetryPolicy.build(self.limits, self.options)
         self.template_ctx: dict[str, Any] = {"settings": self.settings, "secrets": self._secrets}
         self.api: ApiClient | None = None
         if manifest.api is not None:
@@ -62,26 +67,62 @@ class DeclarativeConnector:
                 base_url = str(render(manifest.api.base_url, self.template_ctx))
             except KeyError as exc:
                 raise ConfigurationError(f"missing configuration value for {exc.args[0]}") from None
-            auth = Authenticator(manifest.api.auth, self.template_ctx, base_url, http, self.retry)
+            auth_spec = choose_auth(manifest.api.auth, {**self.settings, **self._secrets})
+            auth = Authenticator(auth_spec, self.template_ctx, base_url, http, self.retry)
             self.api = ApiClient(base_url=base_url, auth=auth, http=http, retry=self.retry,
-                                 limits=manifest.rate_limits, default_headers=dict(manifest.api.default_headers),
+                                 limits=self.limits, default_headers=dict(manifest.api.default_headers),
                                  timeout=self.options.request_timeout_seconds, error_rules=list(manifest.api.error_rules))
 
     def __repr__(self) -> str:  # never show secrets
         return f"<{type(self).__name__} {self.manifest.key} installation={self.context.installation_id}>"
 
-    # -- connection test / health ------------------------------------------------------------
+    # -- lifecycle: initialize / authenticate / test_connection / health_check ----------------
+
+    async def initialize(self) -> None:
+        """Fail fast on a configuration the calls would trip over later: the settings and secrets
+        the chosen auth scheme and every request template (connection test, health check, streams)
+        name must be set. Raises ConfigurationError naming the missing value; sends nothing."""
+        api = self.manifest.api
+        if api is None:
+            return
+        requests = [api.connection_test, api.health_check, *(s.request for s in api.streams)]
+        templates = [self.api.auth.spec.model_dump()] if self.api is not None else []
+        templates += [[r.path, r.params, r.json_body, r.headers] for r in requests if r is not None]
+        for template in templates:
+            for name in sorted(placeholders(template)):
+                # {cursor}, {ids}, a job id ... are filled in per page; settings and secrets must be here now
+                if name.split(".")[0] in ("settings", "secrets") and get_path(self.template_ctx, name) in (None, ""):
+                    raise ConfigurationError(f"missing configuration value for {name}")
+
+    async def authenticate(self) -> AuthenticationResult:
+        """Obtain or verify the credential: an OAuth2 token is fetched (or the cached one kept) and
+        its expiry returned; static credentials (API key, basic, bearer) are verified by the
+        connection-test request."""
+        if self.api is None or self.manifest.api is None:
+            return AuthenticationResult(True, "none", None, "webhook-only connector: nothing to authenticate")
+        spec = self.api.auth.spec
+        try:
+            if isinstance(spec, OAuth2ClientCredentials):
+                await self.api.auth.headers()
+            else:
+                await self._call(self.manifest.api.connection_test, "authentication")
+        except ConnectorError as exc:
+            return AuthenticationResult(False, spec.type, None, exc.message, exc.error_class)
+        return AuthenticationResult(True, spec.type, self.api.auth.token_expires_at, "credentials accepted")
+
+    async def _call(self, req: RequestSpec, what: str) -> httpx.Response:
+        assert self.api is not None
+        return await self.api.request(req.method, str(render(req.path, self.template_ctx)),
+                                      params=render(req.params, self.template_ctx) or None,
+                                      json=render(req.json_body, self.template_ctx) if req.json_body else None,
+                                      what=what)
 
     async def test_connection(self) -> ConnectionTestResult:
         start = time.perf_counter()
         if self.api is None or self.manifest.api is None:
             return ConnectionTestResult(True, 0.0, "webhook-only connector: nothing to call", None)
-        req = self.manifest.api.connection_test
         try:
-            await self.api.request(req.method, str(render(req.path, self.template_ctx)),
-                                   params=render(req.params, self.template_ctx) or None,
-                                   json=render(req.json_body, self.template_ctx) if req.json_body else None,
-                                   what="connection test")
+            await self._call(self.manifest.api.connection_test, "connection test")
         except ConnectorError as exc:
             return ConnectionTestResult(False, _ms(start), exc.message, exc.error_class)
         return ConnectionTestResult(True, _ms(start), f"connected to {self.manifest.name}", None)
@@ -91,12 +132,9 @@ class DeclarativeConnector:
         if self.api is None or self.manifest.api is None:
             return HealthStatus("healthy", 0.0, {"mode": "webhook"})
         req = self.manifest.api.health_check or self.manifest.api.connection_test
-        limits = self.manifest.rate_limits
+        limits = self.limits
         try:
-            resp = await self.api.request(req.method, str(render(req.path, self.template_ctx)),
-                                          params=render(req.params, self.template_ctx) or None,
-                                          json=render(req.json_body, self.template_ctx) if req.json_body else None,
-                                          what="health check")
+            resp = await self._call(req, "health check")
         except ConnectorError as exc:
             status = "degraded" if exc.error_class == "transient" and exc.status_code == 429 else "down"
             return HealthStatus(status, _ms(start), {"error_class": exc.error_class, "error": exc.message,
@@ -142,6 +180,32 @@ class DeclarativeConnector:
                 if page.events or page.errors or changed:
                     yield SyncBatch(stream=spec.name, events=page.events,
                                     checkpoint=json.loads(json.dumps(state)), record_errors=page.errors)
+
+    async def query(self, stream: str, *, filters: dict[str, Any] | None = None, limit: int = 100) -> QueryResult:
+        """An ad-hoc, bounded read of one stream from its beginning: ``filters`` are extra request
+        parameters (the vendor's own filter syntax), at most ``limit`` events come back. Nothing
+        is published and no checkpoint is produced."""
+        if stream not in self.stream_names():
+            raise ConfigurationError(f"unknown stream: {stream!r}")
+        if not 1 <= limit <= 10_000:
+            raise ConfigurationError("limit must be between 1 and 10000")
+        reader = self.stream_reader(self.manifest.stream(stream), None, None)
+        if filters and type(reader).pages is not StreamReader.pages:
+            raise ConfigurationError(f"stream {stream!r} is read through a vendor job and takes no filters")
+        reader.filters = dict(filters or {})
+        result = QueryResult(events=[])
+        pages = reader.pages()
+        try:
+            async for page in pages:
+                result.events.extend(page.events)
+                result.record_errors.extend(page.errors)
+                if len(result.events) > limit:  # so a read ending exactly at the limit is not "truncated"
+                    result.truncated = True
+                    del result.events[limit:]
+                    break
+        finally:
+            await pages.aclose()
+        return result
 
     # -- preview (dry run) ------------------------------------------------------------------
 
@@ -229,7 +293,7 @@ class DeclarativeConnector:
                 continue
             try:
                 events.append(map_record(
-                    self.transform_record("webhook", rec), mapping, org_id=self.context.org_id,
+                    self.transform_record("webhook", rec), mapping, raw=rec, org_id=self.context.org_id,
                     integration_key=self.context.integration_key, installation_id=self.context.installation_id,
                     connector_version=self.manifest.version, stream=f"webhook.{kind or 'default'}",
                     webhook_delivery_id=delivery_id,
@@ -237,6 +301,16 @@ class DeclarativeConnector:
             except MappingError as exc:
                 errors.append(RecordError("webhook", external_id_of(rec, mapping), f"record {i}: {exc}"))
         return WebhookParseResult(events, errors)
+
+    def handle_webhook(self, headers: Mapping[str, str], body: bytes, now: datetime,
+                       secrets: dict[str, Any] | None = None) -> WebhookResult:
+        """Verify and parse a delivery in one call. A delivery failing verification, or a
+        URL-verification challenge, is not parsed; a malformed body raises BadWebhookPayload."""
+        verdict = self.verify_webhook(headers, body, secrets, now)
+        if not verdict.ok or verdict.challenge_response is not None:
+            return WebhookResult(verdict)
+        parsed = self.parse_webhook(headers, body, verdict.delivery_id)
+        return WebhookResult(verdict, parsed.events, parsed.record_errors)
 
     def webhook_events(self, headers: Mapping[str, str], body: bytes, delivery_id: str) -> list[DomainEntity]:
         """Events of a verified delivery. Raises BadWebhookPayload when the body is malformed
@@ -258,10 +332,40 @@ class DeclarativeConnector:
         """Override for vendor quirks the manifest cannot express."""
         return record
 
-    async def close(self) -> None:
+    async def disconnect(self) -> None:
+        """Forget the token and the secrets; the instance is unusable afterwards."""
         if self.api is not None:
             self.api.auth.invalidate()
         self._secrets.clear()
+
+    async def close(self) -> None:
+        await self.disconnect()
+
+
+async def drain_sync(inst: DeclarativeConnector, checkpoint: dict[str, Any] | None = None,
+                     job_id: uuid.UUID | None = None, *, known_entity_ids: set[uuid.UUID] | None = None,
+                     on_batch: Callable[[SyncBatch], Awaitable[None]] | None = None,
+                     streams: list[str] | None = None) -> SyncResult:
+    """Run ``inst.sync`` to the end and count it. ``on_batch`` sees every batch in order (publish,
+    then store its checkpoint); ``known_entity_ids`` (the caller's record of entities published
+    before; updated in place) splits events into created and updated."""
+    known = set() if known_entity_ids is None else known_entity_ids
+    result = SyncResult(checkpoint=checkpoint)
+    async for batch in inst.sync(checkpoint, job_id, streams=streams):
+        if on_batch is not None:
+            await on_batch(batch)
+        for event in batch.events:
+            if event.entity_id in known:
+                result.updated += 1
+            else:
+                result.created += 1
+                known.add(event.entity_id)
+        result.failed += len(batch.record_errors)
+        result.record_errors.extend(batch.record_errors)
+        result.checkpoint = batch.checkpoint
+        result.batches += 1
+    result.processed = result.created + result.updated + result.failed
+    return result
 
 
 def _load_checkpoint(checkpoint: dict[str, Any] | None) -> dict[str, Any]:

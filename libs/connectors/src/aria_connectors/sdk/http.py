@@ -3,9 +3,13 @@
 * 401 on an API call: the cached token is dropped and fetched again, once; a second 401
   is an AuthenticationError.
 * 403: PermissionDenied. Other 4xx: PermanentError.
-* 429: the wait the vendor asks for (Retry-After et al.) is honoured, up to max_retries.
-* 5xx and network errors: exponential backoff (base * 2**attempt, capped), up to
-  max_retries, then TransientError.
+* 429: the wait the vendor asks for (Retry-After et al.) is honoured, up to max_retries; the
+  whole instance pauses for it, not only the refused call.
+* 5xx and network errors: exponential or linear backoff (capped), up to max_retries, then
+  TransientError.
+* Before each call the instance's RateLimiter takes a token from every declared window's bucket
+  (minute / hour / day), and a response showing the vendor's remaining budget at 0 pauses the
+  instance until the vendor's reset time.
 Messages carry status codes and the vendor's error message, never credentials.
 """
 
@@ -15,7 +19,7 @@ import asyncio
 import base64
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin
@@ -32,13 +36,13 @@ from ..errors import (
 )
 from .manifest import (
     ApiKeyAuth,
-    Auth,
     BasicAuth,
     BearerAuth,
     ErrorRule,
     NoAuth,
     OAuth2ClientCredentials,
     RateLimits,
+    SingleAuth,
 )
 from .paths import get_path
 from .templates import render
@@ -51,6 +55,7 @@ class RetryPolicy:
     backoff_base: float
     backoff_max: float
     max_retry_after: float
+    linear: bool = False
 
     @classmethod
     def build(cls, limits: RateLimits, options: RuntimeOptions) -> "RetryPolicy":
@@ -60,10 +65,74 @@ class RetryPolicy:
             backoff_base=pick(options.backoff_base_seconds, limits.backoff_base_seconds),
             backoff_max=pick(options.backoff_max_seconds, limits.backoff_max_seconds),
             max_retry_after=pick(options.max_retry_after_seconds, limits.max_retry_after_seconds),
+            linear=limits.backoff == "linear",
         )
 
     def backoff(self, attempt: int) -> float:
-        return min(self.backoff_max, self.backoff_base * (2**attempt))
+        return min(self.backoff_max, self.backoff_base * ((attempt + 1) if self.linear else 2**attempt))
+
+
+def effective_limits(limits: RateLimits, options: RuntimeOptions) -> RateLimits:
+    """The manifest's rate limits with the instance's overrides (``RuntimeOptions.rate_limits``)."""
+    if not options.rate_limits:
+        return limits
+    return RateLimits.model_validate({**limits.model_dump(), **options.rate_limits})
+
+
+class RateLimiter:
+    """The client-side budget of one connector instance.
+
+    A token bucket per declared window: per minute (size ``burst``, else the minute's budget),
+    per hour and per day (size ``burst`` when it is the finest window, else the window's budget),
+    each refilled continuously at budget/window. A call waits until every bucket holds a token.
+    ``pause_for`` makes every call wait (a 429's Retry-After, the vendor's reset time)."""
+
+    def __init__(self, limits: RateLimits, *, clock=time.monotonic) -> None:
+        self.clock = clock
+        windows = [(limits.requests_per_minute, 60.0), (limits.requests_per_hour, 3600.0),
+                   (limits.requests_per_day, 86400.0)]
+        declared = [(budget, seconds) for budget, seconds in windows if budget]
+        self._buckets: list[list[float]] = []  # [size, refill per second, tokens]
+        for i, (budget, seconds) in enumerate(declared):
+            size = float(limits.burst) if (limits.burst and i == 0) else float(max(1.0, budget))
+            self._buckets.append([size, budget / seconds, size])
+        self._last = clock()
+        self._paused_until = 0.0
+        self._lock = asyncio.Lock()
+        self.waited_seconds = 0.0
+
+    def pause_for(self, seconds: float) -> None:
+        self._paused_until = max(self._paused_until, self.clock() + seconds)
+
+    def _refill(self, now: float) -> None:
+        elapsed, self._last = now - self._last, now
+        for bucket in self._buckets:
+            bucket[2] = min(bucket[0], bucket[2] + elapsed * bucket[1])
+
+    async def acquire(self) -> None:
+        async with self._lock:  # one waiter at a time, so calls leave in order
+            while True:
+                now = self.clock()
+                self._refill(now)
+                wait = max([self._paused_until - now] + [(1 - b[2]) / b[1] for b in self._buckets if b[2] < 1])
+                if wait <= 0:
+                    for bucket in self._buckets:
+                        bucket[2] -= 1
+                    return
+                self.waited_seconds += wait
+                await asyncio.sleep(wait)
+
+    def observe(self, resp: httpx.Response, limits: RateLimits) -> None:
+        """The vendor says its budget is spent: wait for its reset instead of drawing 429s."""
+        if not (limits.remaining_header and limits.reset_header):
+            return
+        try:
+            remaining = float(resp.headers.get(limits.remaining_header, ""))
+        except ValueError:
+            return
+        wait = parse_retry_after(resp.headers.get(limits.reset_header)) if remaining <= 0 else None
+        if wait is not None:
+            self.pause_for(min(wait, limits.max_retry_after_seconds))
 
 
 def vendor_message(resp: httpx.Response) -> str:
@@ -84,9 +153,9 @@ def vendor_message(resp: httpx.Response) -> str:
         for key in ("error_description", "message", "error"):
             if not msgs and isinstance(body.get(key), str):
                 msgs = [body[key]]
-        if not msgs and isinstance(body.get("error"), dict):  # ServiceNow
+        if not msgs and isinstance(body.get("error"), dict):  # ServiceNow {message, detail}; Elasticsearch {reason}
             err = body["error"]
-            msgs = [str(x) for x in (err.get("message"), err.get("detail")) if x]
+            msgs = [str(x) for x in (err.get("message") or err.get("reason"), err.get("detail")) if x]
     return "; ".join(msgs)[:300] or (resp.reason_phrase or "")
 
 
@@ -102,7 +171,10 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
         try:
             when = parsedate_to_datetime(value)
         except (TypeError, ValueError):
-            return None
+            try:  # ISO 8601 (Jira's X-RateLimit-Reset)
+                when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                return None
         if when.tzinfo is None:
             when = when.replace(tzinfo=timezone.utc)
         return max(0.0, when.timestamp() - now)
@@ -116,7 +188,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 class Authenticator:
     """Applies one auth scheme. OAuth2 tokens live on this object, i.e. per connector instance."""
 
-    def __init__(self, spec: Auth, ctx: dict[str, Any], base_url: str, http: httpx.AsyncClient,
+    def __init__(self, spec: SingleAuth, ctx: dict[str, Any], base_url: str, http: httpx.AsyncClient,
                  retry: RetryPolicy, clock=time.monotonic) -> None:
         self.spec = spec
         self.ctx = ctx
@@ -126,6 +198,7 @@ class Authenticator:
         self.clock = clock
         self._token: str | None = None
         self._expires_at: float = 0.0
+        self.token_expires_at: datetime | None = None  # wall-clock expiry of the cached token
         self._lock = asyncio.Lock()
         self.token_fetches = 0
 
@@ -138,6 +211,7 @@ class Authenticator:
     def invalidate(self) -> None:
         self._token = None
         self._expires_at = 0.0
+        self.token_expires_at = None
 
     async def headers(self) -> dict[str, str]:
         spec = self.spec
@@ -170,7 +244,7 @@ class Authenticator:
                 headers["Authorization"] = "Basic " + base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
             form.setdefault("grant_type", "client_credentials")
             if spec.scope:
-                form["scope"] = spec.scope
+                form["scope"] = self._r(spec.scope)
             resp = await send_with_retries(self.http, "POST", url, self.retry, data=form, headers=headers,
                                            what="token request")
             if resp.status_code in (400, 401, 403):
@@ -188,6 +262,7 @@ class Authenticator:
             margin = min(spec.refresh_margin_seconds, expires_in / 10)
             self._token = token
             self._expires_at = self.clock() + expires_in - margin
+            self.token_expires_at = now_utc() + timedelta(seconds=expires_in)
             self.token_fetches += 1
             return token
 
@@ -239,18 +314,22 @@ def _unknown_outcome(exc: TransientError) -> TransientError:
 
 async def send_with_retries(http: httpx.AsyncClient, method: str, url: str, retry: RetryPolicy, *,
                             what: str, limits: RateLimits | None = None, rules: "list[ErrorRule] | None" = None,
-                            resend_unsafe: bool = True, **kwargs: Any) -> httpx.Response:
+                            resend_unsafe: bool = True, limiter: RateLimiter | None = None,
+                            **kwargs: Any) -> httpx.Response:
     """Send, retrying 429 (after the vendor's wait) and 5xx / network errors (backoff).
 
     Returns the final response (may be a non-retryable 4xx) or raises TransientError.
     With ``resend_unsafe=False`` (a non-idempotent write) a request that may have reached the
     vendor (5xx, timeout, dropped connection) is never sent again: it raises TransientError
     with ``outcome_unknown = True``. 429s and connection failures are still retried (the
-    vendor refused or never saw the request).
+    vendor refused or never saw the request). ``limiter`` (the instance's budget) is taken
+    before every attempt and paused by a 429's wait.
     """
     retry_headers = (limits.retry_after_headers if limits else ["Retry-After"])
     attempt = 0
     while True:
+        if limiter is not None:
+            await limiter.acquire()
         try:
             resp = await http.request(method, url, **kwargs)
         except httpx.TransportError as exc:
@@ -263,6 +342,8 @@ async def send_with_retries(http: httpx.AsyncClient, method: str, url: str, retr
             await asyncio.sleep(retry.backoff(attempt))
             attempt += 1
             continue
+        if limiter is not None and limits is not None:
+            limiter.observe(resp, limits)
         code = status_of(resp, rules)
         if code == 429:
             wait = None
@@ -275,7 +356,10 @@ async def send_with_retries(http: httpx.AsyncClient, method: str, url: str, retr
             if attempt >= retry.max_retries or wait > retry.max_retry_after:
                 raise TransientError(f"{what}: rate limited (HTTP 429) after {attempt + 1} attempts",
                                      status_code=429, retry_after=wait)
-            await asyncio.sleep(wait)
+            if limiter is not None:
+                limiter.pause_for(wait)  # every call of the instance waits, taken at the next acquire()
+            else:
+                await asyncio.sleep(wait)
             attempt += 1
             continue
         if code >= 500:
@@ -308,6 +392,7 @@ class ApiClient:
         self.default_headers = default_headers
         self.timeout = timeout
         self.error_rules = list(error_rules or [])
+        self.limiter = RateLimiter(limits)
         self.last_response: httpx.Response | None = None
 
     def url(self, path: str) -> str:
@@ -316,21 +401,26 @@ class ApiClient:
         return f"{self.base_url}/{path.lstrip('/')}"
 
     async def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
-                      json: Any = None, what: str = "request", headers: dict[str, str] | None = None,
-                      resend_unsafe: bool = True) -> httpx.Response:
+                      json: Any = None, data: dict[str, Any] | None = None, content: bytes | None = None,
+                      what: str = "request", headers: dict[str, str] | None = None, resend_unsafe: bool = True,
+                      auth: "Authenticator | None" = None) -> httpx.Response:
+        """``json`` sends a JSON body, ``data`` a form-encoded one (Splunk's search jobs), ``content``
+        raw bytes (NDJSON; set Content-Type in ``headers``). ``auth`` replaces the instance's
+        credential for this call (a push action's own token)."""
+        auth = auth or self.auth
         reauthed = False
         while True:
             all_headers = {"Accept": "application/json", **self.default_headers, **(headers or {}),
-                           **(await self.auth.headers())}
+                           **(await auth.headers())}
             resp = await send_with_retries(
                 self.http, method, self.url(path), self.retry, what=what, limits=self.limits, rules=self.error_rules,
-                resend_unsafe=resend_unsafe, params=_clean_params(params), json=json, headers=all_headers,
-                timeout=self.timeout,
+                resend_unsafe=resend_unsafe, limiter=self.limiter, params=_clean_params(params), json=json,
+                data=data, content=content, headers=all_headers, timeout=self.timeout,
             )
             self.last_response = resp
             code = status_of(resp, self.error_rules)
-            if code == 401 and not reauthed and isinstance(self.auth.spec, OAuth2ClientCredentials):
-                self.auth.invalidate()
+            if code == 401 and not reauthed and isinstance(auth.spec, OAuth2ClientCredentials):
+                auth.invalidate()
                 reauthed = True
                 continue
             raise_for_status(resp, what, code)
@@ -354,4 +444,5 @@ def now_utc() -> datetime:
     return datetime.now(timezone.utc)
 
 
-__all__ = ["ApiClient", "Authenticator", "ConnectorError", "RetryPolicy", "parse_retry_after", "vendor_message"]
+__all__ = ["ApiClient", "Authenticator", "ConnectorError", "RateLimiter", "RetryPolicy", "effective_limits",
+           "parse_retry_after", "vendor_message"]

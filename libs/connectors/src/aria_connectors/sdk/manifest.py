@@ -17,7 +17,7 @@ import jsonschema
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ..errors import ManifestError
+from ..errors import ConfigurationError, ManifestError
 
 SCHEMA_PATH = Path(__file__).with_name("manifest.schema.json")
 
@@ -40,9 +40,22 @@ class _Model(BaseModel):
 
 
 class RateLimits(_Model):
-    requests_per_minute: int | None = Field(default=None, description="Documented vendor budget.")
+    """The vendor's documented budget, enforced client-side per connector instance (a token bucket
+    per window, so one installation never bursts into a 429 storm), plus how to read the vendor's
+    own rate-limit headers and how to back off."""
+
+    requests_per_minute: int | None = Field(default=None, gt=0, description="Documented vendor budget per minute.")
+    requests_per_hour: int | None = Field(default=None, gt=0, description="Documented vendor budget per hour.")
+    requests_per_day: int | None = Field(default=None, gt=0, description="Documented vendor budget per day.")
+    burst: int | None = Field(default=None, ge=1, description="Most calls sent back to back (the finest window's "
+                                                              "bucket size); default: that window's whole budget.")
+    backoff: Literal["exponential", "linear"] = Field(default="exponential", description="Wait between retries of "
+                                                      "5xx / network errors: base * 2**attempt, or base * (attempt + 1).")
     limit_header: str | None = Field(default=None, description="Header with the request budget.")
-    remaining_header: str | None = Field(default=None, description="Header with the remaining budget.")
+    remaining_header: str | None = Field(default=None, description="Header with the remaining budget; at 0 the "
+                                                                   "instance pauses until reset_header's time.")
+    reset_header: str | None = Field(default=None, description="Header with the budget's reset: seconds, an HTTP "
+                                                               "or ISO 8601 date, or an epoch timestamp (s or ms).")
     retry_after_headers: list[str] = Field(
         default_factory=lambda: ["Retry-After"],
         description="Headers read on 429, in order. Values: seconds, an HTTP date, or an epoch timestamp.",
@@ -63,7 +76,7 @@ class OAuth2ClientCredentials(_Model):
     client_id: str = Field(description="Template, e.g. '{settings.client_id}'.")
     client_secret: str = Field(description="Template, e.g. '{secrets.client_secret}'.")
     client_auth: Literal["form", "basic"] = "form"
-    scope: str | None = None
+    scope: str | None = Field(default=None, description="Template, e.g. '{settings.resource}/.default'.")
     extra_form: dict[str, str] = Field(default_factory=dict)
     refresh_margin_seconds: float = Field(default=60, ge=0)
     default_expires_in: float = Field(default=1800, gt=0)
@@ -91,7 +104,35 @@ class NoAuth(_Model):
     type: Literal["none"]
 
 
-Auth = OAuth2ClientCredentials | ApiKeyAuth | BearerAuth | BasicAuth | NoAuth
+SingleAuth = OAuth2ClientCredentials | ApiKeyAuth | BearerAuth | BasicAuth | NoAuth
+
+
+class AuthOption(_Model):
+    when: list[str] = Field(default_factory=list, description="Config fields (settings or secrets) that must all "
+                                                              "be set for this option; empty: the fallback.")
+    auth: SingleAuth = Field(discriminator="type")
+
+
+class ChoiceAuth(_Model):
+    """Several ways to authenticate; the installation's configuration picks one (first option whose
+    ``when`` fields are all set), e.g. an API key, else basic."""
+
+    type: Literal["choice"]
+    options: list[AuthOption] = Field(min_length=2)
+
+
+Auth = SingleAuth | ChoiceAuth
+
+
+def choose_auth(spec: Auth, config: dict[str, Any]) -> SingleAuth:
+    """The auth scheme an installation's configuration (settings and secrets) selects."""
+    if not isinstance(spec, ChoiceAuth):
+        return spec
+    for option in spec.options:
+        if all(config.get(name) not in (None, "") for name in option.when):
+            return option.auth
+    wanted = " or ".join("+".join(o.when) for o in spec.options if o.when)
+    raise ConfigurationError(f"no authentication option matches the configuration (set {wanted})")
 
 
 # --- requests, pagination, streams ----------------------------------------------------
@@ -102,9 +143,18 @@ class RequestSpec(_Model):
     path: str = Field(description="Template appended to api.base_url.")
     params: dict[str, Any] = Field(default_factory=dict)
     json_body: dict[str, Any] | None = Field(default=None, alias="json")
+    form: dict[str, Any] | None = Field(default=None, description="Form-encoded body (application/x-www-form-urlencoded).")
+    ndjson: list[Any] | None = Field(default=None, description="Newline-delimited JSON body, one line per item "
+                                                               "(Elasticsearch _bulk: action line, then document).")
     headers: dict[str, str] = Field(default_factory=dict)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _one_body(self) -> "RequestSpec":
+        if sum(b is not None for b in (self.json_body, self.form, self.ndjson)) > 1:
+            raise ValueError("give only one of json, form, ndjson")
+        return self
 
 
 class OffsetPagination(_Model):
@@ -114,6 +164,41 @@ class OffsetPagination(_Model):
     page_size: int = Field(default=100, ge=1)
     max_page_size: int | None = None
     total_path: str | None = Field(default=None, description="Path of the total count in the response.")
+
+
+class PageNumberPagination(_Model):
+    """``page=1, 2, ...`` with a page size; ends on a short or empty page, or at ``total_pages_path``.
+    Incremental streams re-anchor like offset paging (page back to the first when the cursor advanced)."""
+
+    type: Literal["page_number"]
+    page_param: str = "page"
+    start_page: int = Field(default=1, ge=0)
+    limit_param: str = "per_page"
+    page_size: int = Field(default=100, ge=1)
+    max_page_size: int | None = None
+    total_pages_path: str | None = Field(default=None, description="Path of the page count in the response.")
+
+
+class RangeHeaderPagination(_Model):
+    """IBM QRadar: the request header ``Range: items=<first>-<last>`` (zero-based, inclusive) selects
+    the page and the response's ``Content-Range: items <first>-<last>/<total>`` gives the total.
+    Re-anchors like offset paging."""
+
+    type: Literal["range_header"]
+    header: str = "Range"
+    unit: str = "items"
+    page_size: int = Field(default=50, ge=1)
+
+
+class SearchAfterPagination(_Model):
+    """Elasticsearch/OpenSearch ``search_after``: the next request's body carries the ``sort`` values of
+    the last hit; the sort must end on a unique field. A page shorter than the size is the last."""
+
+    type: Literal["search_after"]
+    sort_values_path: str = Field(default="hits.hits.-1.sort", description="Response path of the last hit's sort values.")
+    search_after_field: str = Field(default="search_after", description="Body path the sort values are sent in.")
+    size_field: str = Field(default="size", description="Body path of the page size.")
+    page_size: int = Field(default=1000, ge=1)
 
 
 class CursorPagination(_Model):
@@ -150,7 +235,8 @@ class NoPagination(_Model):
     type: Literal["none"]
 
 
-Pagination = OffsetPagination | CursorPagination | LinkHeaderPagination | NextUrlPagination | NoPagination
+Pagination = (OffsetPagination | PageNumberPagination | RangeHeaderPagination | CursorPagination
+              | SearchAfterPagination | LinkHeaderPagination | NextUrlPagination | NoPagination)
 
 
 class HydrateSpec(_Model):
@@ -180,7 +266,10 @@ class IncrementalSpec(_Model):
 
 class FieldSpec(_Model):
     path: str | None = None
-    paths: list[str] | None = Field(default=None, description="Several paths collected into a list (nulls dropped).")
+    paths: list[str] | None = Field(default=None, description="Several paths collected into a list (nulls dropped); "
+                                                              "'*' parts take every element ('KB.CVE_LIST.*.ID').")
+    coalesce: list[str] | None = Field(default=None, description="Paths tried in order; the first set value wins "
+                                                                 "(a vendor renamed a field, or fills one of two).")
     const: Any = None
     map: dict[str, Any] | None = Field(default=None, description="Value translation; keys compared as strings.")
     map_default: Any = Field(default=None, description="Used when a value is not in map (else the record fails).")
@@ -190,11 +279,11 @@ class FieldSpec(_Model):
 
     @model_validator(mode="after")
     def _one_source(self) -> "FieldSpec":
-        sources = [self.path is not None, self.paths is not None, self.const is not None]
+        sources = [self.path is not None, self.paths is not None, self.coalesce is not None, self.const is not None]
         if sum(sources) > 1:
-            raise ValueError("give only one of path, paths, const")
+            raise ValueError("give only one of path, paths, coalesce, const")
         if sum(sources) == 0 and self.default is None:
-            raise ValueError("give one of path, paths, const or default")
+            raise ValueError("give one of path, paths, coalesce, const or default")
         return self
 
 
@@ -276,7 +365,7 @@ class ErrorRule(_Model):
 
 # --- push actions ---------------------------------------------------------------------
 
-PushKind = Literal["send_event", "create_ticket", "update_ticket", "add_comment"]
+PushKind = Literal["send_event", "create_ticket", "update_ticket", "add_comment", "update_status"]
 
 
 class PushLookup(_Model):
@@ -324,12 +413,16 @@ class PushAction(_Model):
                                                                  "(None: the request's vendor_id).")
     vendor_url: str | None = Field(default=None, description="Template of a link to the object ({vendor_id}).")
     idempotency: PushIdempotency
+    base_url: str | None = Field(default=None, description="Template of another endpoint for this action (Splunk HEC "
+                                                           "listens on its own port); default api.base_url.")
+    auth: SingleAuth | None = Field(default=None, discriminator="type", description="This action's own credential "
+                                    "(Splunk HEC: 'Authorization: Splunk <HEC token>'); default api.auth.")
 
     @model_validator(mode="after")
     def _consistent(self) -> "PushAction":
         if self.kind in ("update_ticket", "add_comment") and self.input != "ticket":
             raise ValueError(f"{self.kind} actions take input 'ticket'")
-        if self.kind in ("send_event", "create_ticket") and self.input == "ticket":
+        if self.kind in ("send_event", "create_ticket", "update_status") and self.input == "ticket":
             raise ValueError(f"{self.kind} actions take a contract entity type as input")
         if self.kind == "create_ticket" and self.idempotency.strategy in ("none", "natural"):
             raise ValueError("create_ticket must be idempotent (strategy header, body or lookup)")

@@ -47,6 +47,8 @@ def _field_value(record: dict[str, Any], name: str, spec: FieldSpec | str) -> An
             if v is None or v == "":
                 continue
             value.extend(v if isinstance(v, list) else [v])
+    elif spec.coalesce is not None:
+        value = next((v for v in (get_path(record, p) for p in spec.coalesce) if v not in (None, "", [])), None)
     else:
         value = get_path(record, spec.path) if spec.path is not None else None
     if value is None or value == "":
@@ -81,8 +83,11 @@ def map_record(
     webhook_delivery_id: str | None = None,
     cursor_from: str | None = None,
     cursor_to: str | None = None,
+    raw: Any = None,
 ) -> DomainEntity:
-    """Build the contract event; raises MappingError with a reason free of record values."""
+    """Build the contract event; raises MappingError with a reason free of record values.
+    ``raw`` is the record as the vendor sent it (before ``transform_record``), hashed into the
+    provenance; None hashes ``record`` itself."""
     if not isinstance(record, dict):
         raise MappingError("record is not a JSON object")
     ext = external_id_of(record, spec)
@@ -107,7 +112,7 @@ def map_record(
         connector_version=connector_version,
         stream=stream,
         external_id=ext,
-        raw_sha256=raw_sha256(record),
+        raw_sha256=raw_sha256(record if raw is None else raw),
         sync_job_id=sync_job_id,
         webhook_delivery_id=webhook_delivery_id,
         cursor_from=cursor_from,

@@ -1,7 +1,9 @@
 """Dotted record paths ('device.device_id', 'resources', 'meta.pagination.total', 'ips.0').
 
 A key that itself contains dots is written with them escaped: '@odata\\.nextLink' is the key
-``@odata.nextLink`` (OData), not ``nextLink`` inside ``@odata``.
+``@odata.nextLink`` (OData), not ``nextLink`` inside ``@odata``. A ``*`` part is every element
+of a list (or value of an object): 'KB.CVE_LIST.*.ID' is the list of all CVE ids, missing
+ones left out.
 """
 
 from __future__ import annotations
@@ -20,8 +22,19 @@ def split_path(path: str) -> list[str]:
 def get_path(data: Any, path: str | None, default: Any = None) -> Any:
     if path is None or path in ("", "."):
         return data
+    return _get(data, split_path(path), default)
+
+
+def _get(data: Any, parts: list[str], default: Any) -> Any:
     cur = data
-    for part in split_path(path):
+    for i, part in enumerate(parts):
+        if part == "*":
+            items = cur if isinstance(cur, list) else list(cur.values()) if isinstance(cur, dict) else None
+            if items is None:
+                return default
+            rest = parts[i + 1:]
+            found = [v for v in (_get(item, rest, _MISSING) for item in items) if v is not _MISSING and v is not None]
+            return [x for v in found for x in v] if "*" in rest else found  # 'a.*.b.*' is one flat list
         if isinstance(cur, dict):
             cur = cur.get(part, _MISSING)
         elif isinstance(cur, list) and part.lstrip("-").isdigit():

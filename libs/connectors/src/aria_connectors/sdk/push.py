@@ -25,6 +25,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigurationError, ConnectorError, MappingError, PermanentError, TransientError
+from .http import Authenticator
 from .manifest import PushAction
 from .mapping import _field_value
 from .paths import get_path
@@ -35,7 +36,8 @@ if TYPE_CHECKING:
     from .connector import DeclarativeConnector
 
 CHANGE_KEYS = ("title", "description", "severity", "status", "assignee", "labels")
-_STATUS = {"send_event": "sent", "create_ticket": "created", "update_ticket": "updated", "add_comment": "created"}
+_STATUS = {"send_event": "sent", "create_ticket": "created", "update_ticket": "updated", "add_comment": "created",
+           "update_status": "updated"}
 
 
 def prune_nulls(value: Any) -> Any:
@@ -76,6 +78,9 @@ def push_context(conn: "DeclarativeConnector", spec: PushAction, payload: PushRe
         event["entity_type"] = payload.event.entity_type
         event["event_type"] = payload.event.event_type
     external_ref = payload.external_ref or (str(payload.event.entity_id) if payload.event is not None else None)
+    vendor_id = payload.vendor_id
+    if spec.kind == "update_status" and vendor_id is None:
+        vendor_id = payload.event.provenance.external_id  # type: ignore[union-attr]  # the vendor's own object
     key = payload.idempotency_key or _digest(
         str(conn.context.installation_id), spec.name, external_ref, payload.vendor_id,
         payload.changes if spec.kind == "update_ticket" else None,
@@ -84,7 +89,7 @@ def push_context(conn: "DeclarativeConnector", spec: PushAction, payload: PushRe
     ctx: dict[str, Any] = {
         **conn.template_ctx,
         "event": event,
-        "vendor_id": payload.vendor_id,
+        "vendor_id": vendor_id,
         "changes": {**{k: None for k in CHANGE_KEYS}, **payload.changes},
         "comment": payload.comment,
         "external_ref": external_ref,
@@ -137,11 +142,23 @@ async def run_push(conn: "DeclarativeConnector", action: str, payload: PushReque
     idem = spec.idempotency
     req = spec.request
     path = str(_render(spec, req.path, ctx))
+    if spec.base_url is not None:
+        path = str(_render(spec, spec.base_url, ctx)).rstrip("/") + "/" + path.lstrip("/")
     params = _render(spec, req.params, ctx) or None
-    body = _render(spec, req.json_body, ctx) if req.json_body is not None else None
-    if spec.omit_nulls and body is not None:
-        body = prune_nulls(body)
     headers = {k: str(v) for k, v in _render(spec, dict(req.headers), ctx).items()}
+    body = _render(spec, req.json_body, ctx) if req.json_body is not None else None
+    form = _render(spec, req.form, ctx) if req.form is not None else None
+    lines = _render(spec, req.ndjson, ctx) if req.ndjson is not None else None
+    if spec.omit_nulls:
+        body, form = prune_nulls(body), prune_nulls(form)
+        lines = None if lines is None else [prune_nulls(line) for line in lines]
+    content = None
+    if lines is not None:  # every line, the last included, ends with a newline (Elasticsearch insists)
+        content = "".join(json.dumps(line, separators=(",", ":")) + "\n" for line in lines).encode()
+        headers.setdefault("Content-Type", "application/x-ndjson")
+    auth = None
+    if spec.auth is not None:
+        auth = Authenticator(spec.auth, conn.template_ctx, conn.api.base_url, conn.http, conn.retry)
     if idem.strategy == "header":
         headers[idem.header] = ctx["idempotency_key"]  # type: ignore[index]
     resend = idem.strategy in ("header", "body", "natural")
@@ -154,8 +171,8 @@ async def run_push(conn: "DeclarativeConnector", action: str, payload: PushReque
             if found is not None:
                 return PushResult(found, "duplicate", _details(spec, ctx, attempts, None, found))
         try:
-            resp = await conn.api.request(req.method, path, params=params, json=body, what=what, headers=headers,
-                                          resend_unsafe=resend)
+            resp = await conn.api.request(req.method, path, params=params, json=body, data=form, content=content,
+                                          what=what, headers=headers, resend_unsafe=resend, auth=auth)
         except TransientError as exc:
             if getattr(exc, "outcome_unknown", False) and idem.strategy == "lookup" \
                     and attempts <= conn.retry.max_retries:
@@ -170,7 +187,8 @@ async def run_push(conn: "DeclarativeConnector", action: str, payload: PushReque
         except ValueError:
             data = None
     if spec.vendor_id_path is None:
-        vendor_id = payload.vendor_id or ""
+        # a forwarded event gets no vendor id: our external reference names it
+        vendor_id = ctx["vendor_id"] or (ctx["external_ref"] if spec.kind == "send_event" else "") or ""
     else:
         vid = get_path(data, spec.vendor_id_path) if data is not None else None
         if vid in (None, ""):

@@ -46,7 +46,7 @@ class SessionReader(StreamReader):
                                                   "max_seen": sorted(self.state.seen)}}
 
     def process(self, records: list[Any]) -> Page:
-        return self._process([self.conn.transform_record(self.spec.name, r) for r in records], self.anchor)
+        return self._process(records, self.anchor)
 
     def restart(self) -> None:
         """The vendor forgot the session: start over from the anchor."""

@@ -14,12 +14,14 @@ With offset pagination the query is *re-anchored* on every page: the filter uses
 cursor reached so far and the offset restarts at 0 whenever the cursor advanced (it only
 grows while a page is entirely made of records at the anchor cursor). Records updated
 while the sync runs therefore cannot shift an unread record below the current offset,
-and vendors' offset ceilings (CrowdStrike: 10 000) are never hit. Cursor- and
-Link-paginated streams keep the first filter and follow the vendor's tokens.
+and vendors' offset ceilings (CrowdStrike: 10 000) are never hit. Page-number and Range-header
+paging are offsets in another form and re-anchor the same way. Cursor-, search_after-, Link- and
+next-URL-paginated streams keep the first filter and follow the vendor's tokens.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import timedelta
 from dataclasses import dataclass, field
@@ -28,7 +30,16 @@ from typing import TYPE_CHECKING, Any, AsyncIterator
 import httpx
 
 from ..errors import ConfigurationError, MappingError, PermanentError
-from .manifest import CursorPagination, LinkHeaderPagination, NextUrlPagination, OffsetPagination, StreamSpec
+from .manifest import (
+    CursorPagination,
+    LinkHeaderPagination,
+    NextUrlPagination,
+    OffsetPagination,
+    PageNumberPagination,
+    RangeHeaderPagination,
+    SearchAfterPagination,
+    StreamSpec,
+)
 from .mapping import cursor_key, external_id_of, map_record
 from .paths import get_path, set_path
 from .templates import render
@@ -36,6 +47,9 @@ from .types import RecordError
 
 if TYPE_CHECKING:
     from .connector import DeclarativeConnector
+
+
+_CONTENT_RANGE = re.compile(r"\s(\d+)-(\d+)/(\d+)")
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
@@ -75,6 +89,7 @@ class StreamReader:
         self.state = StreamState.load(state) if spec.incremental else StreamState()
         self.start_cursor = self.state.cursor
         self.page_requests = 0
+        self.filters: dict[str, Any] = {}  # query(): extra request parameters of an ad-hoc read
 
     def checkpoint(self) -> dict[str, Any]:
         """This stream's checkpoint after the pages read so far (sync stores it)."""
@@ -158,22 +173,25 @@ class StreamReader:
         n = len(items)
         if self.spec.hydrate is not None and items:
             items = await self._hydrate(items)
-        return [self.conn.transform_record(self.spec.name, r) for r in items], n
+        return items, n
 
     # -- processing -----------------------------------------------------------------------
 
     def _process(self, records: list[Any], anchor: StreamState) -> Page:
+        """``records`` as the vendor sent them: each goes through ``transform_record`` here, and its
+        ``raw_sha256`` is taken from the received form, so a hook cannot change the provenance hash."""
         spec = self.spec
         inc = spec.incremental
         errors: list[RecordError] = []
         state = StreamState(self.state.cursor, set(self.state.seen))
-        candidates: list[tuple[Any, str, Any]] = []
+        candidates: list[tuple[Any, str, Any, Any]] = []
         tb_path = (inc.tie_breaker_field if inc and inc.tie_breaker_field else spec.mapping.external_id)
         anchor_key = cursor_key(anchor.cursor, inc.cursor_type) if (inc and anchor.cursor is not None) else None
-        for rec in records:
+        for raw in records:
+            rec = self.conn.transform_record(spec.name, raw)
             ext = external_id_of(rec, spec.mapping)
             if inc is None:
-                candidates.append((None, ext or "", rec))
+                candidates.append((None, ext or "", rec, raw))
                 continue
             tb = get_path(rec, tb_path) if isinstance(rec, dict) else None
             raw_cursor = get_path(rec, inc.cursor_field) if isinstance(rec, dict) else None
@@ -187,10 +205,10 @@ class StreamReader:
             tb = str(tb)
             if anchor_key is not None and (key < anchor_key or (key == anchor_key and tb in anchor.seen)):
                 continue  # already published by an earlier page or run
-            candidates.append((key, tb, rec))
+            candidates.append((key, tb, rec, raw))
         if inc is not None:
             candidates.sort(key=lambda c: (c[0], c[1]))
-            for key, tb, rec in candidates:
+            for key, tb, rec, _raw in candidates:
                 cur_key = cursor_key(state.cursor, inc.cursor_type) if state.cursor is not None else None
                 if cur_key is None or key > cur_key:
                     state.cursor = get_path(rec, inc.cursor_field)
@@ -200,10 +218,10 @@ class StreamReader:
         events = []
         cursor_from = None if self.start_cursor is None else str(self.start_cursor)
         cursor_to = None if state.cursor is None else str(state.cursor)
-        for _key, _tb, rec in candidates:
+        for _key, _tb, rec, raw in candidates:
             try:
                 events.append(map_record(
-                    rec, spec.mapping, org_id=self.conn.context.org_id,
+                    rec, spec.mapping, raw=raw, org_id=self.conn.context.org_id,
                     integration_key=self.conn.context.integration_key,
                     installation_id=self.conn.context.installation_id,
                     connector_version=self.conn.manifest.version, stream=spec.name,
@@ -221,27 +239,43 @@ class StreamReader:
         spec = self.spec
         req = spec.request
         pag = spec.pagination
-        base_params = self._render(req.params)
+        base_params = {**self._render(req.params), **self.filters}
         json_body = self._render(req.json_body) if req.json_body is not None else None
         path = self._render(req.path)
         what = f"stream {spec.name}"
 
-        if isinstance(pag, OffsetPagination):
+        if isinstance(pag, (OffsetPagination, PageNumberPagination, RangeHeaderPagination)):
+            # page numbers and Range headers are offsets in another form: all re-anchor the same way
             limit = self._page_size(pag.page_size)
-            if pag.max_page_size:
+            if getattr(pag, "max_page_size", None):
                 limit = min(limit, pag.max_page_size)
             offset = 0
             while True:
                 anchor = StreamState(self.state.cursor, set(self.state.seen))
-                params = {**base_params, **self._filter_params(anchor), pag.limit_param: limit, pag.offset_param: offset}
-                body = await self.conn.api.request_json(req.method, path, params=params,
+                headers = None
+                if isinstance(pag, OffsetPagination):
+                    position = {pag.limit_param: limit, pag.offset_param: offset}
+                elif isinstance(pag, PageNumberPagination):
+                    position = {pag.limit_param: limit, pag.page_param: pag.start_page + offset // limit}
+                else:
+                    position, headers = {}, {pag.header: f"{pag.unit}={offset}-{offset + limit - 1}"}
+                params = {**base_params, **self._filter_params(anchor), **position}
+                body = await self.conn.api.request_json(req.method, path, params=params, headers=headers,
                                                         json=self._filter_body(json_body, anchor), what=what)
                 self.page_requests += 1
                 records, n = await self._records_of(body)
                 page = self._process(records, anchor)
                 yield page
-                total = get_path(body, pag.total_path) if pag.total_path else None
-                if n == 0 or (isinstance(total, int) and offset + n >= total) or (total is None and n < limit):
+                if isinstance(pag, OffsetPagination):
+                    total = get_path(body, pag.total_path) if pag.total_path else None
+                    last = (isinstance(total, int) and offset + n >= total) or (total is None and n < limit)
+                elif isinstance(pag, RangeHeaderPagination):
+                    m = _CONTENT_RANGE.search(self.conn.api.last_response.headers.get("Content-Range", ""))
+                    last = offset + n >= int(m.group(3)) if m else n < limit
+                else:  # a short page is the last one: the next page number would repeat it
+                    pages = get_path(body, pag.total_pages_path) if pag.total_pages_path else None
+                    last = n < limit or (isinstance(pages, int) and offset // limit + 1 >= pages)
+                if n == 0 or last:
                     return
                 if spec.incremental is not None and self.state.cursor != anchor.cursor:
                     offset = 0  # re-anchor on the advanced cursor
@@ -252,7 +286,19 @@ class StreamReader:
         anchor = StreamState(self.state.cursor, set(self.state.seen))
         params = {**base_params, **self._filter_params(anchor)}
         json_body = self._filter_body(json_body, anchor)
-        if isinstance(pag, CursorPagination):
+        if isinstance(pag, SearchAfterPagination):
+            size = self._page_size(pag.page_size)
+            json_body = set_path(json_body or {}, pag.size_field, size)
+            while True:
+                body = await self.conn.api.request_json(req.method, path, params=params, json=json_body, what=what)
+                self.page_requests += 1
+                records, n = await self._records_of(body)
+                yield self._process(records, anchor)
+                after = get_path(body, pag.sort_values_path) if n else None
+                if n < size or not isinstance(after, list):
+                    return
+                json_body = set_path(json_body, pag.search_after_field, after)
+        elif isinstance(pag, CursorPagination):
             if pag.limit_param and pag.limit_in_body:
                 json_body = set_path(json_body, pag.limit_param, self._page_size(pag.page_size))
             elif pag.limit_param:
@@ -285,10 +331,7 @@ class StreamReader:
                     req.method, url, params=params if first else None, json=json_body, what=what)
                 first = False
                 self.page_requests += 1
-                try:
-                    body = resp.json()
-                except ValueError:
-                    raise PermanentError(f"{what}: response is not JSON") from None
+                body = _json(resp, what)
                 records, n = await self._records_of(body)
                 yield self._process(records, anchor)
                 if isinstance(pag, LinkHeaderPagination):
@@ -302,3 +345,10 @@ class StreamReader:
             self.page_requests += 1
             records, _ = await self._records_of(body)
             yield self._process(records, anchor)
+
+
+def _json(resp: httpx.Response, what: str) -> Any:
+    try:
+        return resp.json()
+    except ValueError:
+        raise PermanentError(f"{what}: response is not JSON") from None

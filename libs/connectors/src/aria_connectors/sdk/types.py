@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 from aria_contracts.events import DomainEntity
@@ -31,6 +32,18 @@ class ConnectionTestResult:
 
 
 @dataclass(frozen=True)
+class AuthenticationResult:
+    """``expires_at`` is when the credential the instance now holds stops working (OAuth2 tokens);
+    None for static credentials (API keys, basic), which the vendor accepted just now."""
+
+    ok: bool
+    method: str
+    expires_at: datetime | None = None
+    message: str = ""
+    error_class: str | None = None
+
+
+@dataclass(frozen=True)
 class HealthStatus:
     status: Literal["healthy", "degraded", "down"]
     latency_ms: float
@@ -52,6 +65,29 @@ class SyncBatch:
     record_errors: list[RecordError] = field(default_factory=list)
 
 
+@dataclass
+class SyncResult:
+    """What a whole sync did (``drain_sync``): ``processed`` = created + updated + failed records;
+    ``created``/``updated`` split the published events by whether their entity id was known before."""
+
+    processed: int = 0
+    created: int = 0
+    updated: int = 0
+    failed: int = 0
+    record_errors: list[RecordError] = field(default_factory=list)
+    checkpoint: dict[str, Any] | None = None
+    batches: int = 0
+
+
+@dataclass
+class QueryResult:
+    """An ad-hoc read of one stream (``query``): at most ``limit`` events; ``truncated`` when more exist."""
+
+    events: list[DomainEntity]
+    record_errors: list[RecordError] = field(default_factory=list)
+    truncated: bool = False
+
+
 @dataclass(frozen=True)
 class WebhookVerdict:
     ok: bool
@@ -63,6 +99,15 @@ class WebhookVerdict:
 @dataclass
 class WebhookParseResult:
     events: list[DomainEntity]
+    record_errors: list[RecordError] = field(default_factory=list)
+
+
+@dataclass
+class WebhookResult:
+    """``handle_webhook``: the verification verdict and, when it passed, the parsed events."""
+
+    verdict: WebhookVerdict
+    events: list[DomainEntity] = field(default_factory=list)
     record_errors: list[RecordError] = field(default_factory=list)
 
 
@@ -79,6 +124,9 @@ class RuntimeOptions:
     max_retry_after_seconds: float | None = None
     page_size: int | None = None
     request_timeout_seconds: float = 30.0
+    rate_limits: dict[str, Any] | None = None
+    """Fields of the manifest's ``rate_limits`` this instance replaces: the installation's own
+    plan budget (e.g. ``{"requests_per_minute": 400}``), or ``None`` values to lift a budget."""
 
 
 @dataclass(frozen=True)

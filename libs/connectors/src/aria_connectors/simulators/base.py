@@ -13,6 +13,8 @@ the conformance suite; never part of a vendor API):
 * Simulators with writes report ``"created": n`` in ``/_sim/state``: objects created through the API
   (the conformance suite checks that a retried push is not applied twice).
 * ``POST /_sim/expire_tokens`` invalidates every issued bearer token.
+* ``POST /_sim/rate_limit`` ``{"limit": n, "window_seconds": s}`` sets the vendor's request budget until
+  the next reset; ``/_sim/state`` reports ``throttled``: the 429s the budget caused.
 * ``POST /_sim/reset`` restores the seeded initial state.
 """
 
@@ -62,12 +64,18 @@ class ControlState:
     requests: Counter = field(default_factory=Counter)
     window_start: float = field(default_factory=time.monotonic)
     window_count: int = 0
+    throttled: int = 0
+
+    def __post_init__(self) -> None:
+        self.configured_rate = (self.rate_limit, self.rate_window_seconds)
 
     def reset_runtime(self) -> None:
         self.faults.clear()
         self.requests.clear()
+        self.rate_limit, self.rate_window_seconds = self.configured_rate
         self.window_start = time.monotonic()
         self.window_count = 0
+        self.throttled = 0
 
     def take_fault(self) -> Fault | None:
         """The fault for a request about to be processed (faults queued ``after_write`` wait for a write)."""
@@ -106,6 +114,7 @@ class ControlState:
             allowed, remaining, reset_in = True, self.rate_limit, self.rate_window_seconds
         reset = retry_after_seconds(reset_in)
         if not allowed:
+            self.throttled += 1
             return Admission(429, reset, 0, reset, exhausted=True)
         fault = self.take_fault()
         if fault is not None:
@@ -169,7 +178,7 @@ def control_routes(
     expire_tokens: Callable[[], None] | None = None,
 ) -> list[Route]:
     async def get_state(request: Request) -> Response:
-        return JSONResponse({**state(), "requests": dict(control.requests)})
+        return JSONResponse({**state(), "requests": dict(control.requests), "throttled": control.throttled})
 
     async def post_records(request: Request) -> Response:
         body = await request.json()
@@ -195,6 +204,12 @@ def control_routes(
             expire_tokens()
         return JSONResponse({"expired": expire_tokens is not None})
 
+    async def post_rate_limit(request: Request) -> Response:
+        body = await request.json()
+        control.rate_limit, control.rate_window_seconds = int(body["limit"]), float(body["window_seconds"])
+        control.window_start, control.window_count = time.monotonic(), 0
+        return JSONResponse({"limit": control.rate_limit, "window_seconds": control.rate_window_seconds})
+
     async def post_reset(request: Request) -> Response:
         control.reset_runtime()
         reset()
@@ -205,6 +220,7 @@ def control_routes(
         Route("/_sim/records", post_records, methods=["POST"]),
         Route("/_sim/faults", post_faults, methods=["POST"]),
         Route("/_sim/expire_tokens", post_expire, methods=["POST"]),
+        Route("/_sim/rate_limit", post_rate_limit, methods=["POST"]),
         Route("/_sim/reset", post_reset, methods=["POST"]),
     ]
 

@@ -6,8 +6,8 @@ Python escape hatch: Elastic Security stores ``kibana.alert.*`` as flat dotted k
 while manifest paths split on dots. ``transform_record`` expands dotted keys into nested
 objects so ``_source.kibana.alert.rule.name`` and ``_source.host.name`` both resolve.
 
-Push (later): bulk indexing of ARIA events (``POST /_bulk`` NDJSON with ``create`` actions and
-client-chosen ``_id`` for idempotency) needs an NDJSON request body in the SDK's push actions.
+Push: ``send_event`` indexes ARIA risks with ``POST /_bulk`` (an NDJSON body: a ``create`` action
+with the entity id as ``_id``, so a re-sent request cannot index a document twice).
 """
 
 from __future__ import annotations

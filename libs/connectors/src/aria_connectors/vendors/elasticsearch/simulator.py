@@ -25,6 +25,13 @@ Faithful to the public Elasticsearch / Elastic Security documentation:
   ``kibana.alert.risk_score``, ``kibana.alert.workflow_status`` open/acknowledged/closed,
   ``kibana.alert.reason``, ``kibana.alert.rule.threat``, ``kibana.alert.original_time``, ...)
   next to the ECS fields copied from the source event (``host``, ``user``, ``process``, ``event``).
+* Bulk API - https://www.elastic.co/docs/api/doc/elasticsearch/operation/operation-bulk :
+  ``POST /_bulk`` or ``/<target>/_bulk``, NDJSON (``application/x-ndjson``) of action lines
+  (``index``, ``create``, ``delete``; ``_index``, ``_id``) each followed by its document (not for
+  ``delete``); the body must end with a newline. Response ``{"took", "errors", "items": [{"create":
+  {"_index", "_id", "_version", "result": "created", "_shards", "_seq_no", "_primary_term",
+  "status": 201}}]}``; a ``create`` of an existing ``_id`` fails that item only: ``"status": 409,
+  "error": {"type": "version_conflict_engine_exception", ...}`` (HTTP 200, ``errors: true``).
 * Rejections: ``429 es_rejected_execution_exception``; Elasticsearch itself sends no
   ``Retry-After`` but proxies in front of it (Elastic Cloud) do - the simulator sends it.
 
@@ -354,6 +361,7 @@ class ElasticsearchSimulator:
 
     def reset(self) -> None:
         self.data = AlertsData(**self.options)
+        self.indexed: dict[tuple[str, str], dict[str, Any]] = {}  # documents written through _bulk
 
     @staticmethod
     def error(status: int, type_: str, reason: str, headers: dict[str, str] | None = None,
@@ -509,8 +517,67 @@ class ElasticsearchSimulator:
                              "_shards": {"total": len(indices), "successful": len(indices), "skipped": 0, "failed": 0},
                              "hits": hits_obj})
 
+    async def bulk(self, request: Request) -> Response:
+        denied, _ = self.guard(request)
+        if denied:
+            return denied
+        started = time.perf_counter()
+        raw = (await request.body()).decode("utf-8", "replace")
+        if not raw.endswith("\n"):
+            return self.error(400, "illegal_argument_exception", "The bulk request must be terminated by a newline [\\n]")
+        lines = [line for line in raw.split("\n") if line.strip()]
+        items, i = [], 0
+        while i < len(lines):
+            try:
+                action = json.loads(lines[i])
+                (op, meta), = action.items()
+            except ValueError:
+                return self.error(400, "x_content_parse_exception", f"[{i + 1}:1] Malformed action/metadata line")
+            if op not in ("index", "create", "delete"):
+                return self.error(400, "illegal_argument_exception", f"Malformed action/metadata line [{i + 1}], "
+                                  f"expected one of [create, delete, index, update] but found [{op}]")
+            index = meta.get("_index") or request.path_params.get("target")
+            if not index:
+                return self.error(400, "action_request_validation_exception", "Validation Failed: 1: index is missing;")
+            doc_id = str(meta.get("_id") or uuid.uuid4().hex[:20])
+            source = None
+            if op != "delete":
+                i += 1
+                try:
+                    source = json.loads(lines[i]) if i < len(lines) else None
+                except ValueError:
+                    source = None
+                if not isinstance(source, dict):
+                    return self.error(400, "x_content_parse_exception", f"[{i + 1}:1] document is not a JSON object")
+            i += 1
+            items.append({op: self._bulk_item(op, index, doc_id, source)})
+        fault = self.control.take_write_fault()
+        if fault is not None:
+            return self.error(fault.status, "cluster_block_exception", "blocked by: [SERVICE_UNAVAILABLE/2/no master];")
+        return JSONResponse({"took": max(1, int((time.perf_counter() - started) * 1000)),
+                             "errors": any("error" in next(iter(it.values())) for it in items), "items": items})
+
+    def _bulk_item(self, op: str, index: str, doc_id: str, source: dict[str, Any] | None) -> dict[str, Any]:
+        key = (index, doc_id)
+        shards = {"total": 2, "successful": 1, "failed": 0}
+        if op == "create" and key in self.indexed:
+            return {"_index": index, "_id": doc_id, "status": 409, "error": {
+                "type": "version_conflict_engine_exception",
+                "reason": f"[{doc_id}]: version conflict, document already exists (current version [1])",
+                "index_uuid": hashlib.md5(index.encode()).hexdigest()[:22], "shard": "0", "index": index}}
+        if op == "delete":
+            found = self.indexed.pop(key, None) is not None
+            return {"_index": index, "_id": doc_id, "_version": 2, "result": "deleted" if found else "not_found",
+                    "_shards": shards, "status": 200 if found else 404}
+        existed = key in self.indexed
+        self.indexed[key] = source or {}
+        return {"_index": index, "_id": doc_id, "_version": 2 if existed else 1,
+                "result": "updated" if existed else "created", "_shards": shards, "_seq_no": len(self.indexed) - 1,
+                "_primary_term": 1, "status": 200 if existed else 201}
+
     def state(self) -> dict[str, Any]:
-        return {"streams": {STREAM: {"records": len(self.data.docs), "malformed": self.data.malformed["alerts"]}}}
+        return {"streams": {STREAM: {"records": len(self.data.docs), "malformed": self.data.malformed["alerts"]}},
+                "created": len(self.indexed)}
 
     def add_records(self, stream: str, count: int, malformed: int, update: int) -> dict[str, Any]:
         if stream != STREAM:
@@ -521,6 +588,8 @@ class ElasticsearchSimulator:
     def app(self) -> Starlette:
         return simulator_app(self, [
             Route("/_security/_authenticate", self.authenticate, methods=["GET"]),
+            Route("/_bulk", self.bulk, methods=["POST", "PUT"]),
+            Route("/{target}/_bulk", self.bulk, methods=["POST", "PUT"]),
             Route("/{target}/_search", self.search, methods=["GET", "POST"]),
             Route("/{target}/_count", self.count, methods=["GET", "POST"]),
         ])

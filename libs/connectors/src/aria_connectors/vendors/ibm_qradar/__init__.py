@@ -1,8 +1,6 @@
-"""IBM QRadar SIEM: offenses (-> Risk) through the REST API, with Range-header paging in
-``connector.py``."""
+"""IBM QRadar SIEM: offenses (-> Risk) through the REST API, paged with the ``Range`` request
+header (``range_header`` pagination); declarative."""
 
 from aria_connectors.sdk.plugin import ConnectorPlugin
 
-from .connector import QRadarConnector
-
-connector = ConnectorPlugin.from_package(__name__, instance_class=QRadarConnector)
+connector = ConnectorPlugin.from_package(__name__)

@@ -30,6 +30,11 @@ Faithful to Microsoft's public documentation (field names, enums, OData envelope
 * Indicators - https://learn.microsoft.com/en-us/defender-endpoint/api/get-ti-indicators-collection :
   ``GET /api/indicators``; indicatorType FileSha1/FileSha256/FileMd5/CertificateThumbprint/IpAddress/
   DomainName/Url, action Warn/Block/Audit/Alert/AlertAndBlock/BlockAndRemediate/Allowed.
+* Update alert - https://learn.microsoft.com/en-us/defender-endpoint/api/update-alert :
+  ``PATCH /api/alerts/{id}`` with any of ``status`` (New/InProgress/Resolved), ``assignedTo``,
+  ``classification`` (TruePositive/InformationalExpectedActivity/FalsePositive), ``determination``,
+  ``comment`` -> 200 and the updated alert (``lastUpdateTime`` moves, a comment is appended to
+  ``comments``); an unknown id is ``404 NotFound``.
 * Errors: ``{"error": {"code": "Unauthorized"|"Forbidden"|"BadRequest"|"TooManyRequests"|...,
   "message", "target"}}``. Throttling (100 calls/minute, 1500/hour per app) is 429 with
   ``Retry-After`` - https://learn.microsoft.com/en-us/defender-endpoint/api/api-terms-of-use
@@ -42,6 +47,7 @@ Control endpoints (``/_sim/...``): see ``aria_connectors.simulators.base``.
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import re
 import secrets as _secrets
@@ -288,6 +294,9 @@ class MdeData(SeededData):
         return out
 
 
+UPDATABLE = {"status", "assignedTo", "classification", "determination", "comment"}
+ALERT_STATUSES = ("New", "InProgress", "Resolved")
+CLASSIFICATIONS = ("TruePositive", "InformationalExpectedActivity", "FalsePositive")
 CURSOR_FIELD = {"alerts": "lastUpdateTime", "machines": "lastSeen", "vulnerabilities": "updatedOn",
                 "indicators": "creationTimeDateTimeUtc"}
 ENTITY_SET = {"alerts": "Alerts", "machines": "Machines", "vulnerabilities": "Vulnerabilities", "indicators": "Indicators"}
@@ -461,16 +470,50 @@ class MdeSimulator:
         return JSONResponse({"token_type": "Bearer", "expires_in": self.token_ttl, "ext_expires_in": self.token_ttl,
                              "access_token": token})
 
+    def _unauthorized(self, request: Request) -> JSONResponse | None:
+        auth = request.headers.get("authorization", "")
+        token = auth[7:] if auth[:7].lower() == "bearer " else ""
+        expires = self.tokens.get(token)
+        if not token or expires is None or expires < time.monotonic():
+            return self.error(401, "Unauthorized", "Authorization token is missing, invalid or expired.")
+        return None
+
+    async def update_alert(self, request: Request) -> Response:
+        denied = self._faults(request) or self._unauthorized(request)
+        if denied:
+            return denied
+        alert = self.data.tables["alerts"].get(request.path_params["id"])
+        if alert is None:
+            return self.error(404, "NotFound", f"Alert {request.path_params['id']} was not found")
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            return self.error(400, "BadRequest", "Request body is not valid JSON")
+        if not isinstance(body, dict) or not body or set(body) - UPDATABLE:
+            return self.error(400, "BadRequest", f"Updatable properties are: {', '.join(sorted(UPDATABLE))}")
+        for name, allowed in (("status", ALERT_STATUSES), ("classification", CLASSIFICATIONS)):
+            if name in body and body[name] not in allowed:
+                return self.error(400, "BadRequest", f"Invalid value for {name}: {body[name]}")
+        ts = self.data.ts("alerts")
+        for name in ("status", "assignedTo", "classification", "determination"):
+            if name in body:
+                alert[name] = body[name]
+        if body.get("status") == "Resolved":
+            alert["resolvedTime"] = ts
+        if body.get("comment"):
+            alert.setdefault("comments", []).append({"comment": body["comment"], "createdBy": "aria-connector",
+                                                     "createdTime": ts})
+        alert["lastUpdateTime"] = ts
+        fault = self.control.take_write_fault()
+        if fault is not None:
+            return self.error(fault.status, "ServiceUnavailable", "An error occurred while processing the request.")
+        return JSONResponse(alert)
+
     def _list(self, stream: str):
         async def handler(request: Request) -> Response:
-            denied = self._faults(request)
+            denied = self._faults(request) or self._unauthorized(request)
             if denied:
                 return denied
-            auth = request.headers.get("authorization", "")
-            token = auth[7:] if auth[:7].lower() == "bearer " else ""
-            expires = self.tokens.get(token)
-            if not token or expires is None or expires < time.monotonic():
-                return self.error(401, "Unauthorized", "Authorization token is missing, invalid or expired.")
             q = request.query_params
             try:
                 top = int(q.get("$top", str(MAX_TOP[stream])))
@@ -498,7 +541,7 @@ class MdeSimulator:
     def state(self) -> dict[str, Any]:
         return {"streams": {s: {"records": len(self.data.tables[s]), "malformed": self.data.malformed[s]}
                             for s in STREAMS},
-                "tokens_issued": self.tokens_issued}
+                "tokens_issued": self.tokens_issued, "created": 0}  # alert updates create nothing
 
     def add_records(self, stream: str, count: int, malformed: int, update: int) -> dict[str, Any]:
         if stream not in STREAMS:
@@ -514,6 +557,7 @@ class MdeSimulator:
         return simulator_app(self, [
             Route("/{tenant}/oauth2/v2.0/token", self.token, methods=["POST"]),
             *[Route(f"/api/{s}", self._list(s), methods=["GET"]) for s in STREAMS],
+            Route("/api/alerts/{id}", self.update_alert, methods=["PATCH"]),
         ], expire_tokens=self.expire_tokens)
 
 

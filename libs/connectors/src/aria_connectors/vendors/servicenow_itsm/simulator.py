@@ -23,7 +23,12 @@ Faithful to ServiceNow's public documentation:
   return ""). With ``sysparm_display_value=false`` every value is a string and date-times are
   UTC ``YYYY-MM-DD HH:MM:SS``; reference fields are ``{"link", "value"}`` or "".
 * Auth - basic; a bad user is 401 ``{"error": {"message": "User Not Authenticated", "detail":
-  "Required to provide Auth information"}, "status": "failure"}``.
+  "Required to provide Auth information"}, "status": "failure"}``. Or OAuth 2.0 client credentials
+  (https://www.servicenow.com/docs/bundle/xanadu-platform-security/page/administer/security/concept/client-credentials.html):
+  ``POST /oauth_token.do`` form ``grant_type=client_credentials``, ``client_id``, ``client_secret``
+  -> ``{"access_token", "scope", "token_type": "Bearer", "expires_in": 1799}``; a bad client is
+  401 ``{"error_description": "access_denied", "error": "server_error"}``; then ``Authorization:
+  Bearer <token>``.
 * Rate limiting - https://docs.servicenow.com/bundle/latest/page/integrate/inbound-rest/concept/inbound-REST-API-rate-limiting.html :
   429 with ``Retry-After``, ``X-RateLimit-Limit``, ``X-RateLimit-Reset`` (epoch seconds).
 
@@ -36,9 +41,11 @@ from __future__ import annotations
 import hashlib
 import random
 import re
+import secrets
 import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -49,6 +56,8 @@ from aria_connectors.simulators.base import ControlState, basic_credentials, see
 
 DEMO_USER = "aria.integration"
 DEMO_PASSWORD = "demo-password"
+DEMO_CLIENT_ID = "demo-client-id-0123456789abcdef"
+DEMO_CLIENT_SECRET = "demo-client-secret"
 T0 = datetime(2024, 5, 1, 8, 0, tzinfo=timezone.utc)
 PRIORITY = {("1", "1"): "1", ("1", "2"): "2", ("2", "1"): "2", ("1", "3"): "3", ("2", "2"): "3", ("3", "1"): "3",
             ("2", "3"): "4", ("3", "2"): "4", ("3", "3"): "5"}
@@ -111,11 +120,15 @@ def matches(record: dict[str, Any], terms: list[tuple[str, str, str]]) -> bool:
 class ServiceNowSimulator:
     def __init__(self, *, seed: int = 42, records: int | None = None, incidents: int | None = None, malformed: int = 0,
                  per_timestamp: int = 2, username: str = DEMO_USER, password: str = DEMO_PASSWORD,
+                 client_id: str = DEMO_CLIENT_ID, client_secret: str = DEMO_CLIENT_SECRET, token_ttl: int = 1799,
                  rate_limit: int = 6000, rate_window_seconds: float = 60.0) -> None:
         self.options = dict(seed=seed, count=incidents if incidents is not None else (records or 40),
                             malformed=malformed)
         self.per_timestamp = max(1, per_timestamp)
         self.username, self.password = username, password
+        self.client_id, self.client_secret, self.token_ttl = client_id, client_secret, token_ttl
+        self.tokens: dict[str, float] = {}
+        self.tokens_issued = 0
         self.control = ControlState(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
         self.reset()
 
@@ -195,7 +208,9 @@ class ServiceNowSimulator:
         headers = {"X-RateLimit-Limit": str(self.control.rate_limit), "X-Is-Logged-In": "true"}
         if gate.status is not None:
             return self._fault(gate.status, gate.retry_after, headers), headers
-        if basic_credentials(request) != (self.username, self.password):
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        bearer_ok = scheme == "Bearer" and self.tokens.get(token, 0) > time.monotonic()
+        if not bearer_ok and basic_credentials(request) != (self.username, self.password):
             return self.error(401, "User Not Authenticated", "Required to provide Auth information",
                               {"WWW-Authenticate": 'BASIC realm="Service-now"'}), headers
         return None, headers
@@ -305,9 +320,27 @@ class ServiceNowSimulator:
             return self.error(400, "Invalid field", f"Field {bad} does not exist in table incident", headers)
         return self._after_write(JSONResponse({"result": self.render(request, inc)}, headers=headers), headers)
 
+    async def oauth_token(self, request: Request) -> Response:
+        gate = self.control.admit(request, budget=False)
+        if gate.status is not None:
+            return self._fault(gate.status, gate.retry_after, {})
+        form = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
+        if form.get("grant_type") != "client_credentials":
+            return JSONResponse({"error_description": "access_denied", "error": "server_error"}, status_code=401)
+        if (form.get("client_id"), form.get("client_secret")) != (self.client_id, self.client_secret):
+            return JSONResponse({"error_description": "access_denied", "error": "server_error"}, status_code=401)
+        token = secrets.token_urlsafe(48)
+        self.tokens[token] = time.monotonic() + self.token_ttl
+        self.tokens_issued += 1
+        return JSONResponse({"access_token": token, "scope": "useraccount", "token_type": "Bearer",
+                             "expires_in": self.token_ttl})
+
+    def expire_tokens(self) -> None:
+        self.tokens.clear()
+
     def state(self) -> dict[str, Any]:
         return {"streams": {"incidents": {"records": len(self.incidents), "malformed": self.malformed}},
-                "created": self.created, "journal_entries": len(self.journal)}
+                "created": self.created, "journal_entries": len(self.journal), "tokens_issued": self.tokens_issued}
 
     def add_records(self, stream: str, count: int, malformed: int, update: int) -> dict[str, Any]:
         if stream != "incidents":
@@ -317,13 +350,14 @@ class ServiceNowSimulator:
 
     def app(self) -> Starlette:
         return simulator_app(self, [
+            Route("/oauth_token.do", self.oauth_token, methods=["POST"]),
             Route("/api/now/table/{table}", self.list, methods=["GET"]),
             Route("/api/now/table/{table}", self.create, methods=["POST"]),
             Route("/api/now/table/{table}/{sys_id}", self.update, methods=["PATCH", "PUT"]),
-        ])
+        ], expire_tokens=self.expire_tokens)
 
 
 def create_app(**options: Any) -> Starlette:
-    """Options: seed, records / incidents, malformed, per_timestamp, username, password, rate_limit,
-    rate_window_seconds."""
+    """Options: seed, records / incidents, malformed, per_timestamp, username, password, client_id, client_secret,
+    token_ttl, rate_limit, rate_window_seconds."""
     return ServiceNowSimulator(**options).app()

@@ -20,8 +20,6 @@ from datetime import timezone
 from typing import Any, AsyncIterator
 
 from aria_connectors.errors import ConnectorError, PermanentError
-from aria_connectors.sdk.http import Authenticator, raise_for_status, send_with_retries
-from aria_connectors.sdk.manifest import BasicAuth
 from aria_connectors.sdk.mapping import cursor_key
 from aria_connectors.sdk.streams import Page
 
@@ -46,13 +44,7 @@ class SearchJobReader(SessionReader):
             earliest = str(int(dt.astimezone(timezone.utc).timestamp()))
         form["earliest_time"] = earliest
         what = f"stream {self.spec.name}: create search job"
-        api = self.conn.api
-        resp = await send_with_retries(api.http, "POST", api.url(JOBS_PATH), api.retry, what=what, limits=api.limits,
-                                       data=form, headers={"Accept": "application/json", **api.default_headers,
-                                                           **(await api.auth.headers())},
-                                       timeout=api.timeout)
-        api.last_response = resp
-        raise_for_status(resp, what)
+        resp = await self.conn.api.request("POST", JOBS_PATH, data=form, what=what)
         try:
             sid = resp.json().get("sid")
         except (ValueError, AttributeError):
@@ -115,10 +107,3 @@ class SearchJobReader(SessionReader):
 
 class SplunkConnector(SessionConnector):
     reader_classes = {"notables": SearchJobReader}
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # The manifest's auth is the bearer token; without one, basic auth with username/password.
-        if self.api is not None and not self._secrets.get("token") and self.settings.get("username"):
-            spec = BasicAuth(type="basic", username="{settings.username}", password="{secrets.password}")
-            self.api.auth = Authenticator(spec, self.template_ctx, self.api.base_url, self.http, self.retry)

@@ -27,6 +27,16 @@ Faithful to the public documentation:
   (0..5) with ``status_label`` (Unassigned|New|In Progress|Pending|Resolved|Closed),
   ``owner``, ``src``, ``dest``, ``user``, ``_time`` (``2024-05-01T00:01:00.000+00:00``).
 
+* HTTP Event Collector - https://docs.splunk.com/Documentation/Splunk/latest/Data/FormateventsforHTTPEventCollector
+  and https://docs.splunk.com/Documentation/Splunk/latest/Data/TroubleshootHTTPEventCollector :
+  ``POST /services/collector/event`` with ``Authorization: Splunk <HEC token>``, a body of one or
+  more concatenated JSON objects ``{"time", "host", "source", "sourcetype", "index", "event",
+  "fields"}`` (``event`` required) -> ``{"text": "Success", "code": 0}``; errors ``{"text",
+  "code"}``: 401 code 2 "Token is required" / code 3 "Invalid authorization", 403 code 4 "Invalid
+  token", 400 code 5 "No data" / code 6 "Invalid data format" / code 12 "Event field is
+  required" (with ``invalid-event-number``), 503 code 9 "Server is busy". HEC has no
+  de-duplication. Demo HEC token ``11111111-2222-4333-8444-555555555555``.
+
 The simulator does not evaluate SPL: every search returns the notable view (one row per
 ``event_id``, its latest status). An "updated" record is a notable whose status changed
 and that was re-emitted with a newer ``_time``. Also ``/services/authentication/current-context``
@@ -37,6 +47,7 @@ basic credentials ``aria`` / ``demo-splunk-password``.
 from __future__ import annotations
 
 import base64
+import json
 import re
 import time
 import uuid
@@ -54,6 +65,7 @@ from aria_connectors.simulators.base import ControlState, SeededData, append_rec
 DEMO_TOKEN = "demo-splunk-token-0123456789"
 DEMO_USERNAME = "aria"
 DEMO_PASSWORD = "demo-splunk-password"
+DEMO_HEC_TOKEN = "11111111-2222-4333-8444-555555555555"
 T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
 STREAMS = ("notables",)
 RULES = [
@@ -156,18 +168,19 @@ class SplunkData(SeededData):
 class SplunkSimulator:
     def __init__(self, *, seed: int = 42, records: int | None = None, notables: int | None = None, malformed: int = 0,
                  per_timestamp: int = 2, token: str = DEMO_TOKEN, username: str = DEMO_USERNAME,
-                 password: str = DEMO_PASSWORD, rate_limit: int = 100000,
+                 password: str = DEMO_PASSWORD, hec_token: str = DEMO_HEC_TOKEN, rate_limit: int = 100000,
                  rate_window_seconds: float = 60.0, **_ignored: Any) -> None:
         default = 60 if records is None else records
         self.options = dict(seed=seed, notables=default if notables is None else notables, malformed=malformed,
                             per_timestamp=per_timestamp)
-        self.token, self.username, self.password = token, username, password
+        self.token, self.username, self.password, self.hec_token = token, username, password, hec_token
         self.control = ControlState(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
         self.reset()
 
     def reset(self) -> None:
         self.data = SplunkData(**self.options)
         self.jobs: dict[str, dict[str, Any]] = {}
+        self.hec_events: list[dict[str, Any]] = []
 
     @staticmethod
     def error(status: int, text: str, headers: dict[str, str] | None = None, kind: str = "ERROR") -> JSONResponse:
@@ -261,11 +274,51 @@ class SplunkSimulator:
         return JSONResponse({"preview": False, "init_offset": offset, "messages": [],
                              "fields": [{"name": f} for f in fields], "results": rows, "highlighted": {}})
 
+    @staticmethod
+    def hec_reply(status: int, text: str, code: int, headers: dict[str, str] | None = None,
+                  **extra: Any) -> JSONResponse:
+        return JSONResponse({"text": text, "code": code, **extra}, status_code=status, headers=headers)
+
+    async def hec_event(self, request: Request) -> Response:
+        gate = self.control.admit(request)
+        if gate.status == 429:
+            return self.hec_reply(429, "Too many requests", 9, {"Retry-After": str(gate.retry_after)})
+        if gate.status is not None:
+            return self.hec_reply(gate.status, "Server is busy" if gate.status == 503 else "Internal server error",
+                                  9 if gate.status == 503 else 8)
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if not token:
+            return self.hec_reply(401, "Token is required", 2)
+        if scheme != "Splunk":
+            return self.hec_reply(401, "Invalid authorization", 3)
+        if token != self.hec_token:
+            return self.hec_reply(403, "Invalid token", 4)
+        raw = (await request.body()).decode("utf-8", "replace").strip()
+        if not raw:
+            return self.hec_reply(400, "No data", 5)
+        events, decoder, pos = [], json.JSONDecoder(), 0
+        while pos < len(raw):  # one or more concatenated JSON objects
+            try:
+                obj, end = decoder.raw_decode(raw, pos)
+            except ValueError:
+                return self.hec_reply(400, "Invalid data format", 6, **{"invalid-event-number": len(events)})
+            if not isinstance(obj, dict) or obj.get("event") in (None, ""):
+                return self.hec_reply(400, "Event field is required", 12, **{"invalid-event-number": len(events)})
+            events.append(obj)
+            pos = end
+            while pos < len(raw) and raw[pos].isspace():
+                pos += 1
+        self.hec_events.extend(events)
+        fault = self.control.take_write_fault()
+        if fault is not None:
+            return self.hec_reply(fault.status, "Server is busy", 9)
+        return self.hec_reply(200, "Success", 0)
+
     # -- control ------------------------------------------------------------------------------
 
     def state(self) -> dict[str, Any]:
         return {"streams": {"notables": {"records": len(self.data.notables), "malformed": self.data.malformed["notables"]}},
-                "tokens_issued": 0, "jobs": len(self.jobs)}
+                "tokens_issued": 0, "jobs": len(self.jobs), "created": len(self.hec_events)}
 
     def add_records(self, stream: str, count: int, malformed: int, update: int) -> dict[str, Any]:
         if stream not in STREAMS:
@@ -279,10 +332,11 @@ class SplunkSimulator:
             Route("/services/search/jobs", self.create_job, methods=["POST"]),
             Route("/services/search/jobs/{sid}", self.job, methods=["GET"]),
             Route("/services/search/jobs/{sid}/results", self.results, methods=["GET"]),
+            Route("/services/collector/event", self.hec_event, methods=["POST"]),
         ])
 
 
 def create_app(**options: Any) -> Starlette:
-    """Options: seed, records / notables, malformed, per_timestamp, token, username, password, rate_limit,
-    rate_window_seconds."""
+    """Options: seed, records / notables, malformed, per_timestamp, token, username, password, hec_token,
+    rate_limit, rate_window_seconds."""
     return SplunkSimulator(**options).app()

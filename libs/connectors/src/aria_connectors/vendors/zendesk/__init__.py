@@ -1,9 +1,7 @@
 """Zendesk Support: tickets from the cursor-based incremental export (-> Risk with the
-ticket status) and ticket push actions, declaratively (manifest.yaml); ``connector.py``
-adds OAuth bearer authentication as an alternative to API tokens."""
+ticket status) and ticket push actions, declaratively (manifest.yaml): API token or OAuth
+access token, chosen by the configuration."""
 
 from aria_connectors.sdk.plugin import ConnectorPlugin
 
-from .connector import ZendeskConnector
-
-connector = ConnectorPlugin.from_package(__name__, instance_class=ZendeskConnector)
+connector = ConnectorPlugin.from_package(__name__)
