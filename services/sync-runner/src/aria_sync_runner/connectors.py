@@ -53,9 +53,9 @@ def ensure_wired(rt: Runtime) -> None:
     rt.extras["outbound"] = vendor_client(s)
 
 
-def vendor_client(s: SyncRunnerSettings, *, requests_per_minute: int | None = None) -> httpx.AsyncClient:
+def vendor_client(s: SyncRunnerSettings) -> httpx.AsyncClient:
     return guarded_client(allowlist=s.outbound_allowlist, timeout_s=s.outbound_timeout_s,
-                          max_redirects=s.outbound_max_redirects, requests_per_minute=requests_per_minute)
+                          max_redirects=s.outbound_max_redirects)
 
 
 async def unwire(rt: Runtime) -> None:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-import time
 from collections.abc import Awaitable, Callable, Iterable
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 
@@ -153,42 +152,12 @@ def _no_cookies() -> CookieJar:
     return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
 
 
-class PacedTransport(httpx.AsyncBaseTransport):
-    """A token bucket in front of ``inner``: at most ``per_minute`` requests a minute, bursts of one
-    second's worth. Keeps an installation inside the vendor's documented budget instead of
-    spending it and waiting out 429s."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport, per_minute: int):
-        self._inner = inner
-        self._rate = per_minute / 60.0
-        self._capacity = max(1.0, self._rate)
-        self._tokens = self._capacity
-        self._at = time.monotonic()
-        self._lock = asyncio.Lock()
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        async with self._lock:
-            now = time.monotonic()
-            self._tokens = min(self._capacity, self._tokens + (now - self._at) * self._rate)
-            self._at = now
-            if self._tokens < 1:
-                await asyncio.sleep((1 - self._tokens) / self._rate)
-                self._tokens, self._at = 1.0, time.monotonic()
-            self._tokens -= 1
-        return await self._inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-
 def guarded_client(*, allowlist: Iterable[str], timeout_s: float = 30.0, max_redirects: int = 5,
                    inner: httpx.AsyncBaseTransport | None = None, resolver: Resolver = system_resolver,
-                   requests_per_minute: int | None = None) -> httpx.AsyncClient:
-    """The one kind of client all connector HTTP goes through (paced when requests_per_minute is set)."""
+                   ) -> httpx.AsyncClient:
+    """The one kind of client all connector HTTP goes through."""
     transport: httpx.AsyncBaseTransport = GuardedTransport(inner or httpx.AsyncHTTPTransport(retries=0),
                                                            allowlist=allowlist, resolver=resolver)
-    if requests_per_minute:
-        transport = PacedTransport(transport, requests_per_minute)
     return httpx.AsyncClient(transport=transport, timeout=timeout_s, follow_redirects=True,
                              max_redirects=max_redirects, trust_env=False, cookies=_no_cookies(),
                              headers={"user-agent": "aria-sync-runner"})

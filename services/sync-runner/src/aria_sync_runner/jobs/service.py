@@ -211,9 +211,9 @@ async def _sync_once(*, deps: Deps, plugin, job: dict) -> None:
     job_id, org_id, installation_id = job["id"], job["org_id"], job["installation_id"]
     secrets = await lease_secrets(deps.vault_gateway, credential_ref=job["credential_ref"],
                                   installation_id=installation_id)
-    # Its own client, paced to the vendor's documented budget (one job per installation at a time,
-    # so this is the installation's rate limit).
-    http = vendor_client(deps.settings, requests_per_minute=plugin.manifest.rate_limits.requests_per_minute)
+    # Its own client per job; the connector instance keeps to the vendor's rate budget (one job per
+    # installation at a time, so that is the installation's rate limit).
+    http = vendor_client(deps.settings)
     try:
         instance = open_instance(plugin, org_id=org_id, installation_id=installation_id,
                                  integration_key=job["integration_key"], settings=job["settings"], secrets=secrets,
