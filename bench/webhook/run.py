@@ -1,0 +1,164 @@
+"""Webhook ingest throughput and latency, next to the framework's ceiling, in one run.
+
+    uv run --frozen python bench/webhook/run.py [--seconds 15] [--connections 16] [--threads 1]
+
+Starts, on the real infrastructure (.local/infra.env or ARIA_* endpoints), a vault-gateway and a
+webhook-ingest process (`aria-<service> serve`, fresh databases, real Kafka with acks=all, real
+OpenBao), registers one generic-webhook installation whose signing secret is in vault-gateway,
+pre-signs distinct deliveries (one risk each), and drives them with wrk (closed loop, keep-alive)
+for --seconds. Then the same wrk load against a bare FastAPI endpoint that only answers 204,
+served by uvicorn the same way. Prints deliveries/s, p50/p90/p99 latency of both, and the ratio.
+
+Every measured delivery is a new delivery id: verified (HMAC-SHA256, timestamp window), deduped
+in Postgres, its risk and its webhook.received event published with acks=all, then answered 202.
+The per-installation rate limit is raised for the run (it would otherwise answer 429 cheaply).
+Needs `wrk` (Debian package `wrk`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from aria_connectors.vendors.generic_webhook.simulator import sign  # noqa: E402
+from aria_platform.auth import mint_token  # noqa: E402
+from aria_platform.testing import create_database, discover_infra, free_port  # noqa: E402
+from tests.support import BIN, start_service, stop  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+SECRET = f"bench-signing-secret-{uuid.uuid4().hex}"
+
+
+def presign(path: Path, url_path: str, count: int) -> None:
+    ts = int(time.time())  # 300 s tolerance: the run is far shorter
+    with path.open("w") as out:
+        for n in range(count):
+            delivery_id = f"bench-{uuid.uuid4().hex}"
+            body = json.dumps({"events": [{"id": delivery_id, "type": "risk", "title": f"finding {n}",
+                                           "severity": "high", "status": "open"}]}, separators=(",", ":"))
+            headers = sign(SECRET, body.encode(), timestamp=ts, delivery_id=delivery_id)
+            out.write(f"{url_path}\t{ts}\t{headers['X-Aria-Signature']}\t{delivery_id}\t{body}\n")
+
+
+def wrk(url: str, deliveries: Path, *, seconds: int, connections: int, threads: int) -> dict[str, float]:
+    env = {**os.environ, "WEBHOOK_DELIVERIES": str(deliveries), "WRK_THREADS": str(threads)}
+    result = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
+                             "-s", str(HERE / "replay.lua"), url], env=env, capture_output=True, text=True, check=True)
+    figures = {k: float(v) for k, v in re.findall(r"^([A-Z0-9_.]+) (\d+)$", result.stdout, re.M)}
+    figures["rps"] = figures["REQUESTS"] / (figures["DURATION_US"] / 1e6)
+    return figures
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is needed: apt-get install -y wrk")
+    infra = discover_infra()
+    work = Path(tempfile.mkdtemp(prefix="bench-webhook-"))
+    jwt = infra.jwt_secret
+    ports = {"vault-gateway": free_port(), "webhook-ingest": free_port(), "bare": free_port()}
+    base = {**{k: v for k, v in os.environ.items() if not k.startswith("ARIA_")},
+            "ARIA_KAFKA_BOOTSTRAP": infra.kafka_bootstrap, "ARIA_JWT_SECRET": jwt, "ARIA_LOG_LEVEL": "WARNING",
+            "ARIA_KAFKA_GROUP_PREFIX": f"bench-{uuid.uuid4().hex[:8]}-",
+            "ARIA_VAULT_GATEWAY_URL": f"http://127.0.0.1:{ports['vault-gateway']}"}
+    envs = {
+        "vault-gateway": {**base, "ARIA_VAULT_ADDR": infra.vault_addr, "ARIA_VAULT_ROLE_ID": infra.vault_role_id,
+                          "ARIA_VAULT_SECRET_ID": infra.vault_secret_id},
+        "webhook-ingest": {**base, "ARIA_RATE_LIMIT_PER_S": "1000000", "ARIA_RATE_LIMIT_BURST": "1000000",
+                           "ARIA_SECRET_CACHE_S": "3600"},
+    }
+    processes = {}
+    try:
+        for service, env in envs.items():
+            env.update(ARIA_DATABASE_URL=await create_database(infra, f"bench-{service}"),
+                       ARIA_HTTP_PORT=str(ports[service]))
+            subprocess.run([str(BIN / f"aria-{service}"), "migrate"], env=env, check=True, capture_output=True)
+            processes[service] = start_service(service, env, work / f"{service}.log")
+
+        # One generic-webhook installation: its signing secret in vault-gateway, its endpoint live.
+        installation_id, org_id = uuid.uuid4(), uuid.uuid4()
+        installer = {"authorization": "Bearer " + mint_token(jwt, subject="service:installer", service="installer")}
+        stored = httpx.put(f"{base['ARIA_VAULT_GATEWAY_URL']}/internal/v1/installations/{installation_id}/credentials/"
+                           "connector", json={"org_id": str(org_id), "secrets": {"signing_secret": SECRET}},
+                           headers=installer, timeout=30)
+        stored.raise_for_status()
+        conn = await asyncpg.connect(envs["webhook-ingest"]["ARIA_DATABASE_URL"])
+        try:
+            # What the lifecycle subscriber writes on installation.enabled (not published: the bench
+            # must not announce a fake installation to the shared Kafka's other consumers).
+            await conn.execute(
+                """INSERT INTO webhook_endpoints (installation_id, org_id, integration_key, credential_ref, live, revision)
+                   VALUES ($1, $2, 'generic_webhook', $3, true, 1)""",
+                installation_id, org_id, stored.json()["credential_ref"])
+        finally:
+            await conn.close()
+
+        url_path = f"/v1/webhooks/{installation_id}"
+        expected = int(args.seconds * 6000)  # more fresh deliveries than any run on this machine can send
+        warm, measured = work / "warm.tsv", work / "measured.tsv"
+        presign(warm, url_path, 3000)
+        presign(measured, url_path, expected)
+        ingest_url = f"http://127.0.0.1:{ports['webhook-ingest']}"
+        processes["bare"] = subprocess.Popen([sys.executable, str(HERE / "bare.py"), str(ports["bare"])],
+                                             stdout=(work / "bare.log").open("wb"), stderr=subprocess.STDOUT)
+        bare_url = f"http://127.0.0.1:{ports['bare']}"
+        for _ in range(100):
+            try:
+                httpx.post(f"{bare_url}{url_path}", content=b"{}")
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+
+        load = dict(seconds=args.seconds, connections=args.connections, threads=args.threads)
+        wrk(bare_url, warm, **{**load, "seconds": 3})
+        bare = wrk(bare_url, measured, **load)
+        wrk(ingest_url, warm, **{**load, "seconds": 3})  # lease the secret, fill pools, JIT nothing
+        conn = await asyncpg.connect(envs["webhook-ingest"]["ARIA_DATABASE_URL"])
+        try:
+            before = await conn.fetchval("SELECT count(*) FROM webhook_deliveries WHERE status = 'accepted'")
+            ingest = wrk(ingest_url, measured, **load)
+            counts = dict(await conn.fetch("SELECT status, count(*) FROM webhook_deliveries GROUP BY status"))
+        finally:
+            await conn.close()
+        accepted = counts.get("accepted", 0) - before
+        accepted_rate = accepted / (ingest["DURATION_US"] / 1e6)
+
+        print(f"webhook ingest benchmark  ({time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, "
+              f"wrk -t{args.threads} -c{args.connections} -d{args.seconds}s, closed loop)")
+        row = "{:<34} {:>10} {:>9} {:>9} {:>9}"
+        print(row.format("", "req/s", "p50 ms", "p90 ms", "p99 ms"))
+        for name, f in (("bare FastAPI 204 (ceiling)", bare), ("webhook-ingest (202, acks=all)", ingest)):
+            print(row.format(name, f"{f['rps']:,.0f}", *(f"{f[f'LATENCY_P{p}_US'] / 1000:.1f}" for p in (50, 90, 99))))
+        print(f"accepted deliveries: {accepted:,} ({accepted_rate:,.0f}/s); non-2xx/errors: {int(ingest['ERRORS'])}; "
+              f"replayed (duplicates): {int(ingest['REPLAYS'])}; rejected/duplicate rows: "
+              f"{counts.get('rejected', 0)}/{counts.get('duplicate', 0)}")
+        print(f"ratio to ceiling: {ingest['rps'] / bare['rps']:.0%}   "
+              f"targets: >= 2,000/s, p99 < 50 ms, >= 60% of ceiling")
+    finally:
+        for process in processes.values():
+            stop(process)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
