@@ -99,6 +99,7 @@ class FalconData:
         self.cid = hashlib.md5(f"cid-{seed}".encode()).hexdigest()
         self.seq = {"alerts": 0, "hosts": 0}
         self.hosts: dict[str, dict[str, Any]] = {}
+        self._host_ids: list[str] = []  # insertion order, so picking a host is O(1) at any size
         self.alerts: dict[str, dict[str, Any]] = {}
         self.malformed = {"alerts": 0, "hosts": 0}
         for _ in range(max(hosts, 1) if alerts else hosts):
@@ -161,6 +162,8 @@ class FalconData:
         if malformed:
             host["hostname"] = None  # an asset must have a name: fails mapping
             self.malformed["hosts"] += 1
+        if device_id not in self.hosts:
+            self._host_ids.append(device_id)
         self.hosts[device_id] = host
         return host
 
@@ -169,7 +172,7 @@ class FalconData:
         seq = self._next_seq("alerts")
         if not self.hosts:
             self.add_host()
-        host = self.hosts[sorted(self.hosts)[rng.randrange(len(self.hosts))]]
+        host = self.hosts[self._host_ids[rng.randrange(len(self._host_ids))]]
         tactic, tactic_id, technique, technique_id = rng.choice(TACTICS)
         severity = rng.randrange(10, 101)
         ts = self.alert_ts(seq)
