@@ -2,6 +2,7 @@
 
 import json
 import uuid
+from datetime import timedelta
 
 import asyncpg
 import httpx
@@ -291,3 +292,25 @@ async def test_preview_reads_a_few_pages_and_publishes_nothing(client, infra, in
     wrong_caller = await client.post("/internal/v1/preview", json=body,
                                      headers=bearer(service_token(infra, "catalog")))
     assert wrong_caller.status_code == 403
+
+
+async def test_a_request_older_than_the_maximum_age_is_skipped(client, infra, installation, producer, support,
+                                                              database):
+    """A new consumer group starts at the oldest retained request: stale ones must not run."""
+    fresh = support.sync_request(**installation)
+    stale = fresh.model_copy(update={"time": fresh.time - timedelta(hours=2),
+                                     "data": {**fresh.data, "request_id": str(uuid.uuid4())}})
+    async with KafkaProbe(infra.kafka_bootstrap, "aria.sync.jobs") as probe:
+        await support.publish(producer, stale)
+        await support.publish(producer, fresh)
+        await support.own_events(probe, database, installation["installation_id"],
+                                 lambda e: e.type == "sync.completed")
+    conn = await asyncpg.connect(database)
+    try:
+        requests = {r["request_id"] for r in await conn.fetch(
+            "SELECT request_id FROM integration_sync_jobs WHERE installation_id = $1",
+            installation["installation_id"])}
+    finally:
+        await conn.close()
+    assert uuid.UUID(fresh.data["request_id"]) in requests
+    assert uuid.UUID(stale.data["request_id"]) not in requests

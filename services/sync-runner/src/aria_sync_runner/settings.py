@@ -24,6 +24,8 @@ class SyncRunnerSettings(ServiceSettings):
     # checkpoint this many times before it is marked failed.
     sync_max_retries: int = 2
     sync_retry_backoff_s: float = 2.0
+    # Sync requests older than this are skipped (see jobs.service.accept_request).
+    sync_request_max_age_s: float = 3600.0
     lifecycle_group_id: str = "sync-runner.schedules"
     push_group_id: str = "sync-runner.push"
     # Which replica holds a job (claimed_by). Default: host name + pid + random, unique per process.

@@ -27,7 +27,8 @@ def build_router(*, group_id: str) -> KafkaRouter:
             pool=runtime.pool, max_retries=runtime.settings.sync_max_retries, request_id=event.request_id,
             org_id=event.org_id, installation_id=event.installation_id, integration_key=event.integration_key,
             sync_type=event.sync_type, requested_by=event.requested_by, settings=event.settings,
-            credential_ref=event.credential_ref, config_version=event.config_version)
+            credential_ref=event.credential_ref, config_version=event.config_version,
+            requested_at=envelope.time, max_age_s=runtime.settings.sync_request_max_age_s)
         worker = runtime.extras.get("worker")
         if worker is not None:
             worker.wake()

@@ -79,8 +79,17 @@ class LeaseLost(Exception):
 async def accept_request(*, pool: asyncpg.Pool, max_retries: int, request_id: uuid.UUID, org_id: uuid.UUID,
                          installation_id: uuid.UUID, integration_key: str, sync_type: str, requested_by: str,
                          settings: dict[str, Any], credential_ref: str | None,
-                         config_version: int | None) -> uuid.UUID:
-    """Queue the job a request asks for; a redelivered request returns the job it already made."""
+                         config_version: int | None, requested_at: datetime | None = None,
+                         max_age_s: float | None = None) -> uuid.UUID | None:
+    """Queue the job a request asks for; a redelivered request returns the job it already made.
+
+    A request older than `max_age_s` is skipped (None): a new consumer group starts from the
+    oldest retained request, and the schedule has long since covered what it asked for.
+    """
+    if requested_at is not None and max_age_s and (datetime.now(timezone.utc) - requested_at).total_seconds() > max_age_s:
+        log.warning("stale sync request skipped", request_id=str(request_id), installation_id=str(installation_id),
+                    requested_at=requested_at.isoformat())
+        return None
     job = await repo.create_job(pool, job_id=uuid.uuid4(), org_id=org_id, installation_id=installation_id,
                                 integration_key=integration_key, request_id=request_id, sync_type=sync_type,
                                 triggered_by=requested_by, max_retries=max_retries, config_version=config_version,
