@@ -207,3 +207,41 @@ async def test_bad_requests_are_refused_with_problems_and_write_nothing(platform
     for response in (unknown, invalid, anonymous, foreign):
         assert response.headers["content-type"] == "application/problem+json"
     assert await counts() == before
+
+
+async def test_sync_jobs_are_listed_and_a_failing_sync_puts_the_installation_in_error(platform, api, org, infra):
+    org_id, h = org
+    installer = platform.urls["installer"]
+    inst = (await api.post(f"{installer}/v1/installations", json={"integration_key": "crowdstrike_falcon"},
+                           headers=h["admin"])).json()
+    await api.put(f"{installer}/v1/installations/{inst['id']}/configuration", headers=h["admin"], json={
+        "config": {"base_url": platform.simulator_url, "client_id": platform.simulator_client_id,
+                   "client_secret": "not-the-right-secret"}, "sync_frequency": "manual"})
+    await api.post(f"{installer}/v1/installations/{inst['id']}/enable", headers=h["admin"])
+    await api.post(f"{installer}/v1/installations/{inst['id']}/sync", headers=h["operator"])
+
+    async def failed():
+        body = (await api.get(f"{installer}/v1/installations/{inst['id']}", headers=h["viewer"])).json()
+        return body if body["last_sync_status"] == "failed" else None
+    body = await wait_until(failed, timeout=60)
+    assert body and body["status"] == "error" and body["last_error"].startswith("authentication")
+
+    jobs = (await api.get(f"{installer}/v1/installations/{inst['id']}/sync-jobs", headers=h["viewer"])).json()
+    assert [j["status"] for j in jobs["items"]] == ["failed"] and jobs["items"][0]["error_class"] == "authentication"
+    job_id = jobs["items"][0]["id"]
+    finished = await api.post(f"{installer}/v1/installations/{inst['id']}/sync-jobs/{job_id}/cancel",
+                              headers=h["operator"])
+    assert finished.status_code == 409
+    stranger = bearer(user_token(infra, org_id=uuid.uuid4(), role="admin"))
+    assert (await api.get(f"{installer}/v1/installations/{inst['id']}/sync-jobs", headers=stranger)).status_code == 404
+    # The error state is left by fixing the configuration and syncing successfully.
+    await api.put(f"{installer}/v1/installations/{inst['id']}/configuration", headers=h["admin"], json={
+        "config": {"base_url": platform.simulator_url, "client_id": platform.simulator_client_id,
+                   "client_secret": platform.simulator_client_secret}})
+    await api.post(f"{installer}/v1/installations/{inst['id']}/sync", headers=h["operator"])
+
+    async def recovered():
+        body = (await api.get(f"{installer}/v1/installations/{inst['id']}", headers=h["viewer"])).json()
+        return body if body["last_sync_status"] == "completed" else None
+    body = await wait_until(recovered, timeout=60)
+    assert body and body["status"] == "enabled"

@@ -200,7 +200,7 @@ async def test_jobs_are_listed_newest_first_with_a_cursor(client, infra, install
     assert missing.status_code == 404
     bad = await client.get(f"/internal/v1/installations/{inst}/sync-jobs?cursor=nonsense",
                            headers=support.as_installer(infra))
-    assert bad.status_code == 422
+    assert bad.status_code == 400 and bad.json()["code"] == "invalid_cursor"
 
 
 async def test_connection_test_leases_and_calls_the_vendor(client, infra, installation, vault_gateway, support):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from typing import Literal
@@ -33,6 +34,7 @@ class TokenVerifier:
         self._secret = secret
         self._jwks = jwt.PyJWKClient(jwks_url) if jwks_url else None
         self._issuer, self._audience = issuer, audience
+        self.fetches_keys = self._jwks is not None
 
     def verify(self, token: str) -> Principal:
         try:
@@ -76,6 +78,9 @@ async def _principal(request: Request) -> Principal:
         raise Problem(401, "missing_token", "Authentication required", "send Authorization: Bearer <token>",
                       headers={"WWW-Authenticate": "Bearer"})
     verifier: TokenVerifier = request.app.state.token_verifier
+    if verifier.fetches_keys:
+        # PyJWKClient fetches the JWKS synchronously (on first use and for unknown key ids).
+        return await asyncio.to_thread(verifier.verify, token)
     return verifier.verify(token)
 
 

@@ -15,6 +15,7 @@ from .activity import views as activity_views
 from .installations import events as installation_events
 from .installations import views as installation_views
 from .mappings import views as mapping_views
+from .sync_jobs import views as sync_job_views
 from .settings import InstallerSettings, load
 from .webhooks import views as webhook_views
 
@@ -42,7 +43,8 @@ def define(settings: InstallerSettings) -> ServiceDefinition:
                     "organization; data mappings, sync and webhook settings. Secrets go to vault-gateway; every "
                     "change is in the activity log and announced on Kafka through a transactional outbox.",
         settings=settings,
-        routers=[installation_views.router, mapping_views.router, webhook_views.router, activity_views.router],
+        routers=[installation_views.router, mapping_views.router, webhook_views.router, sync_job_views.router,
+                 activity_views.router],
         kafka_routers=[installation_events.build_router(settings)], on_start=[_start], on_stop=[_stop],
     )
 

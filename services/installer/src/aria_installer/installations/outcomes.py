@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 
 from aria_contracts import Envelope
-from aria_contracts.events import IntegrationHealthChanged, SyncCompleted, SyncFailed
+from aria_contracts.events import IntegrationHealthChanged, SyncCancelled, SyncCompleted, SyncFailed
 from aria_platform.outbox import claim
 
 from ..activity import repo as activity
@@ -14,22 +14,31 @@ from . import repo
 CONSUMER = "installer"
 
 
+_SYNC_OUTCOMES = {m.event_type: m for m in (SyncCompleted, SyncFailed, SyncCancelled)}
+
+
 async def record_sync_event(*, pool: asyncpg.Pool, envelope: Envelope) -> None:
-    if envelope.type not in (SyncCompleted.event_type, SyncFailed.event_type):
+    model = _SYNC_OUTCOMES.get(envelope.type)
+    if model is None:
         return  # started / progress: nothing to keep here
+    event = envelope.payload(model)
     async with pool.acquire() as conn, conn.transaction():
         if not await claim(conn, consumer=CONSUMER, dedup_key=envelope.dedup_key):
             return
-        if envelope.type == SyncCompleted.event_type:
-            event = envelope.payload(SyncCompleted)
+        if await repo.get_any_org(conn, event.installation_id) is None:
+            return
+        if isinstance(event, SyncCancelled):
+            await activity.add(conn, installation_id=event.installation_id, org_id=event.org_id,
+                               activity_type="sync_result", status="info", actor=event.cancelled_by,
+                               message=f"sync cancelled after {event.processed_records} records",
+                               details={"job_id": str(event.job_id)})
+            return
+        if isinstance(event, SyncCompleted):
             ok, error = True, None
             message = f"sync completed: {event.processed_records} records, {event.published_events} events"
         else:
-            event = envelope.payload(SyncFailed)
             ok, error = False, f"{event.error_class}: {event.error_message}"
             message = f"sync failed ({error})"
-        if await repo.get_any_org(conn, event.installation_id) is None:
-            return
         await repo.record_sync_outcome(conn, installation_id=event.installation_id, ok=ok, error=error)
         await activity.add(conn, installation_id=event.installation_id, org_id=event.org_id,
                            activity_type="sync_result", status="success" if ok else "failure", actor="sync-runner",

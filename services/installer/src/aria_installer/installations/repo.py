@@ -91,6 +91,10 @@ async def record_sync_outcome(conn, *, installation_id: uuid.UUID, ok: bool, err
                error_count = error_count + CASE WHEN $2 THEN 0 ELSE 1 END,
                last_error = CASE WHEN $2 THEN last_error ELSE $3 END,
                health_status = CASE WHEN $2 THEN 'healthy' ELSE health_status END,
+               -- A failed sync (after sync-runner's retries) puts a running installation in error;
+               -- the next successful one (the schedule keeps trying) brings it back.
+               status = CASE WHEN NOT $2 AND status = 'enabled' THEN 'error'
+                             WHEN $2 AND status = 'error' THEN 'enabled' ELSE status END,
                updated_at = now()
            WHERE id = $1""", installation_id, ok, error)
 

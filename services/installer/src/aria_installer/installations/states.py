@@ -12,7 +12,7 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
     "enable": (frozenset({"disabled", "error", "suspended"}), "enabled"),
     "disable": (frozenset({"enabled", "error", "suspended"}), "disabled"),
     "suspend": (frozenset({"enabled", "error"}), "suspended"),
-    "sync": (frozenset({"enabled"}), None),
+    "sync": (frozenset({"enabled", "error"}), None),  # syncing again is how an error is cleared
     "test": (frozenset({"disabled", "enabled", "error", "suspended"}), None),
     "preview": (frozenset({"disabled", "enabled", "error", "suspended"}), None),
 }

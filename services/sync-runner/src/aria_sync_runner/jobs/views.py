@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import uuid
 from datetime import datetime
 
@@ -10,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from aria_platform.auth import Principal, require_service
+from aria_platform.pagination import decode_cursor, encode_cursor
 from aria_platform.problems import Problem
 from aria_platform.runtime import Runtime, get_runtime
 
@@ -52,20 +52,17 @@ class SyncJobPage(BaseModel):
 
 
 def _encode(cursor: tuple[datetime, uuid.UUID] | None) -> str | None:
-    if cursor is None:
-        return None
-    return base64.urlsafe_b64encode(f"{cursor[0].isoformat()}|{cursor[1]}".encode()).decode().rstrip("=")
+    return encode_cursor([cursor[0].isoformat(), str(cursor[1])]) if cursor else None
 
 
 def _decode(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
-    if not cursor:
+    values = decode_cursor(cursor, arity=2)
+    if values is None:
         return None
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        at, _, job_id = raw.partition("|")
-        return datetime.fromisoformat(at), uuid.UUID(job_id)
-    except (ValueError, UnicodeDecodeError):
-        raise Problem(422, "invalid_cursor", "Invalid cursor", "pass back the next_cursor of a previous page") from None
+        return datetime.fromisoformat(values[0]), uuid.UUID(values[1])
+    except (TypeError, ValueError):
+        raise Problem(400, "invalid_cursor", "Invalid cursor", "use the next_cursor value of a previous page") from None
 
 
 @router.get("/installations/{installation_id}/sync-jobs", response_model=SyncJobPage,
