@@ -7,6 +7,8 @@
 #   deploy/local/infra.sh down [--all] stop Kafka and OpenBao (--all: PostgreSQL too)
 #   deploy/local/infra.sh status       what is running
 #   deploy/local/infra.sh env          print $ARIA_LOCAL_DIR/infra.env
+#   deploy/local/infra.sh kafka-restart [--kill] [--down SECONDS]
+#                                      crash (or stop) Kafka and start it again (fault tests)
 #
 # State (data, logs, pid files, secrets) lives in ${ARIA_LOCAL_DIR:-<repo>/.local}.
 # Ports are the contract's (Postgres 5432 or whatever port the Debian cluster has, Kafka 9092
@@ -405,6 +407,34 @@ cmd_down() {
   fi
 }
 
+# Fault tests: the broker goes away (--kill: SIGKILL, a crash without a clean shutdown; else a
+# graceful stop), stays down for --down SECONDS and comes back on the same data and port.
+# Every client of this broker sees the outage: keep it short.
+cmd_kafka_restart() {
+  local crash=0 down=0 pid started
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --kill) crash=1 ;;
+      --down) [ $# -ge 2 ] || die "--down needs seconds"; down=$2; shift ;;
+      *) die "unknown option for kafka-restart: $1" ;;
+    esac
+    shift
+  done
+  lock_state
+  started=$(date +%s.%N)
+  if [ $crash = 1 ] && pid=$(pid_alive "$KAFKA_PID" kafka.Kafka); then
+    log "killing Kafka (pid $pid) with SIGKILL"
+    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid"
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+    rm -f "$KAFKA_PID"
+  else
+    kafka_down
+  fi
+  sleep "$down"
+  kafka_up
+  log "Kafka was unavailable for $(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')s"
+}
+
 cmd_status() {
   local pid rc=0
   postgres_status
@@ -431,5 +461,6 @@ case "${1:-}" in
   down) shift; cmd_down "$@" ;;
   status) cmd_status ;;
   env) cmd_env ;;
-  *) echo "usage: $0 up [--dev] | down [--all] | status | env" >&2; exit 2 ;;
+  kafka-restart) shift; cmd_kafka_restart "$@" ;;
+  *) echo "usage: $0 up [--dev] | down [--all] | status | env | kafka-restart [--kill] [--down SECONDS]" >&2; exit 2 ;;
 esac
