@@ -130,6 +130,8 @@ async def test_outbox_rows_reach_kafka_once_and_inbox_claims_once(client, infra,
             await pool.release(conn)
             await pool.close()
     assert len([e for _, e, _ in probe.seen if e.event_id == envelope.event_id]) == 1 and got
+    metrics = (await client.get("/metrics")).text
+    assert "aria_outbox_published_total" in metrics and "aria_kafka_published_messages_total" in metrics
 
 
 def test_with_an_identity_provider_services_still_sign_their_own_identities():

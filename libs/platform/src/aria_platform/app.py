@@ -75,12 +75,13 @@ def create_app(service: ServiceDefinition) -> FastAPI:
         try:
             yield
         finally:
-            # Stop taking work, finish what is in flight, then release connections.
+            # Stop taking work, finish what is in flight, then release connections. The relay
+            # stops before the broker: its batch in flight needs the producer to be acknowledged.
             for hook in reversed(service.on_stop):
                 await hook(runtime)
-            await broker.stop()
             if relay:
-                await relay.stop()
+                await relay.stop(timeout_s=settings.shutdown_grace_s)
+            await broker.stop()
             await runtime.http.aclose()
             await pool.close()
             log.info("service stopped")

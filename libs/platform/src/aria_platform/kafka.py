@@ -8,7 +8,9 @@ import logging
 import orjson
 from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from opentelemetry import propagate, trace
+from prometheus_client import REGISTRY
 
 from aria_contracts import Envelope
 from aria_contracts.events import EVENT_MODELS
@@ -23,7 +25,13 @@ def create_broker(bootstrap: str, *, client_id: str, graceful_timeout_s: float =
         client_id=client_id,
         acks="all",
         enable_idempotence=True,
-        middlewares=[KafkaTelemetryMiddleware(tracer_provider=trace.get_tracer_provider())],
+        middlewares=[
+            KafkaTelemetryMiddleware(tracer_provider=trace.get_tracer_provider()),
+            # Received / processed / in-progress / duration per topic and handler, and publishes:
+            # with the broker's offsets these are what consumer-lag dashboards are built from.
+            KafkaPrometheusMiddleware(registry=REGISTRY, app_name=f"aria-{client_id.removeprefix('aria-')}",
+                                      metrics_prefix="aria_kafka"),
+        ],
         apply_types=True,
         # On shutdown, handlers in flight get this long to finish before the consumer stops.
         graceful_timeout=graceful_timeout_s,

@@ -13,7 +13,6 @@ HTTP_LATENCY = Histogram(
 )
 EVENTS_CONSUMED = Counter("aria_events_consumed_total", "Kafka events handled", ["service", "event_type", "outcome"])
 OUTBOX_PUBLISHED = Counter("aria_outbox_published_total", "Events relayed from the outbox to Kafka")
-OUTBOX_BACKLOG = Histogram("aria_outbox_backlog", "Outbox rows waiting when checked", buckets=(0, 1, 10, 100, 1000, 10000))
 
 
 class RequestMetrics:

@@ -73,12 +73,16 @@ class OutboxRelay:
         await self._listener.add_listener(NOTIFY_CHANNEL, self._on_notify)
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
-    async def stop(self) -> None:
-        """Finish the batch in flight, then stop."""
+    async def stop(self, *, timeout_s: float = 10.0) -> None:
+        """Finish the batch in flight, then stop; past the timeout its transaction is abandoned
+        (rolled back), so the batch is published again by the next relay: nothing is lost."""
         self._stopping = True
         self._wake.set()
         if self._task:
-            await self._task
+            try:
+                await asyncio.wait_for(self._task, timeout_s)
+            except asyncio.TimeoutError:
+                log.warning("outbox relay did not finish its batch in time; it will be republished")
         if self._listener is not None:
             with contextlib.suppress(Exception):
                 await self._listener.remove_listener(NOTIFY_CHANNEL, self._on_notify)
