@@ -31,10 +31,10 @@ def main() -> None:
                        ttl_s=7 * 24 * 3600)
     api = httpx.Client(base_url=args.installer, headers={"authorization": f"Bearer {token}"}, timeout=30)
     inst = api.post("/v1/installations", json={"integration_key": "crowdstrike_falcon"}).raise_for_status().json()
-    if inst["status"] == "configuring":
-        api.put(f"/v1/installations/{inst['id']}/configuration", json={"config": {
-            "base_url": args.simulator, "client_id": args.client_id, "client_secret": args.client_secret},
-            "sync_frequency": "hourly"}).raise_for_status()
+    # Configure on every run: the credential may belong to an OpenBao that was reset since.
+    api.put(f"/v1/installations/{inst['id']}/configuration", json={"config": {
+        "base_url": args.simulator, "client_id": args.client_id, "client_secret": args.client_secret},
+        "sync_frequency": "hourly"}).raise_for_status()
     test = api.post(f"/v1/installations/{inst['id']}/test").raise_for_status().json()
     if api.get(f"/v1/installations/{inst['id']}").json()["status"] != "enabled":
         api.post(f"/v1/installations/{inst['id']}/enable").raise_for_status()
