@@ -75,7 +75,7 @@ async def test_secret_appears_nowhere_after_the_whole_lifecycle(platform, infra,
     runner_svc = bearer(service_token(infra, "sync-runner"))
     installer, gateway = platform.urls["installer"], platform.urls["vault-gateway"]
 
-    async with httpx.AsyncClient(timeout=60) as api:
+    async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(keepalive_expiry=2.0)) as api:
         # -- install, configure (the canary is the API client secret), test --------------------
         sync_inst = (await api.post(f"{installer}/v1/installations", json={"integration_key": "crowdstrike_falcon"},
                                     headers=admin)).json()["id"]

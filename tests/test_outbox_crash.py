@@ -55,7 +55,7 @@ async def test_event_committed_but_not_published_arrives_once_after_a_crash(plat
             broker.send_signal(signal.SIGKILL)  # A's Kafka is gone from here on
             broker.wait()
             async with KafkaProbe(infra.kafka_bootstrap, "aria.installation.lifecycle") as probe:
-                async with httpx.AsyncClient(timeout=30) as api:
+                async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(keepalive_expiry=2.0)) as api:
                     created = [await api.post(f"http://127.0.0.1:{env_a['ARIA_HTTP_PORT']}/v1/installations",
                                               json={"integration_key": key}, headers=admin) for key in KEYS]
                 assert [r.status_code for r in created] == [201] * len(KEYS), [r.text for r in created]

@@ -29,7 +29,8 @@ def org(infra):
 
 @pytest.fixture(scope="module")
 async def api(platform):
-    async with httpx.AsyncClient(timeout=30) as client:
+    # Drop idle connections before uvicorn's 5 s keep-alive timeout can close one under a request.
+    async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(keepalive_expiry=2.0)) as client:
         yield client
 
 

@@ -236,7 +236,7 @@ class Installation:
 
 @pytest.fixture
 async def api(platform):
-    async with httpx.AsyncClient(timeout=30) as client:
+    async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(keepalive_expiry=2.0)) as client:
         yield client
 
 

@@ -50,7 +50,8 @@ def _delivery(secret: str, n: int) -> tuple[str, bytes, dict[str, str]]:
 
 async def test_flood_from_one_installation_is_throttled_while_another_is_served(platform, infra):
     secrets = {"a": f"flood-a-{uuid.uuid4().hex}", "b": f"flood-b-{uuid.uuid4().hex}"}
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+    # Idle connections are dropped well before uvicorn's 5 s keep-alive timeout closes them under us.
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200, keepalive_expiry=1.0)
     async with httpx.AsyncClient(timeout=60, limits=limits) as api:
         inst = {k: await _webhook_installation(api, platform, infra, s) for k, s in secrets.items()}
         url = {k: f"{platform.urls['webhook-ingest']}/v1/webhooks/{i}" for k, i in inst.items()}
