@@ -8,7 +8,6 @@ can read them.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -20,6 +19,7 @@ import httpx
 import pytest
 
 from aria_platform.testing import Infra, create_database, free_port
+from tests.support import platform_env
 
 BIN = Path(sys.executable).parent
 SERVICES = ("catalog", "installer", "vault-gateway", "sync-runner", "webhook-ingest")
@@ -58,17 +58,7 @@ def platform(infra: Infra, kafka_topics, tmp_path_factory) -> Platform:
     ports = {s: free_port() for s in SERVICES}
     urls = {s: f"http://127.0.0.1:{p}" for s, p in ports.items()}
     databases = {s: asyncio.run(create_database(infra, s)) for s in SERVICES}
-    common = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("ARIA_")},
-        "ARIA_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
-        "ARIA_JWT_SECRET": infra.jwt_secret,
-        "ARIA_VAULT_GATEWAY_URL": urls["vault-gateway"],
-        "ARIA_SYNC_RUNNER_URL": urls["sync-runner"],
-        "ARIA_WEBHOOK_BASE_URL": urls["webhook-ingest"],
-        "ARIA_OUTBOUND_ALLOWLIST": "127.0.0.1,localhost",
-        "ARIA_OUTBOX_POLL_INTERVAL_S": "0.2",
-        "ARIA_KAFKA_GROUP_PREFIX": os.environ.get("ARIA_KAFKA_GROUP_PREFIX", ""),
-    }
+    common = platform_env(infra, urls)
     platform = Platform(urls=urls, databases=databases, logs={}, simulator_url="")
 
     sim_port = free_port()

@@ -31,9 +31,8 @@ BIN = Path(sys.executable).parent
 KAFKA_HOME = REPO / "deploy/local/kafka"
 
 
-def service_env(infra: Infra, urls: dict[str, str], *, database_url: str, port: int,
-                **overrides: str) -> dict[str, str]:
-    """The environment conftest's `platform` gives a service, for one more process of it."""
+def platform_env(infra: Infra, urls: dict[str, str]) -> dict[str, str]:
+    """What every service process of the `platform` fixture shares (tests/conftest.py)."""
     return {
         **{k: v for k, v in os.environ.items() if not k.startswith("ARIA_")},
         "ARIA_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
@@ -43,6 +42,15 @@ def service_env(infra: Infra, urls: dict[str, str], *, database_url: str, port: 
         "ARIA_WEBHOOK_BASE_URL": urls["webhook-ingest"],
         "ARIA_OUTBOUND_ALLOWLIST": "127.0.0.1,localhost",
         "ARIA_OUTBOX_POLL_INTERVAL_S": "0.2",
+        "ARIA_KAFKA_GROUP_PREFIX": os.environ.get("ARIA_KAFKA_GROUP_PREFIX", ""),
+    }
+
+
+def service_env(infra: Infra, urls: dict[str, str], *, database_url: str, port: int,
+                **overrides: str) -> dict[str, str]:
+    """The environment conftest's `platform` gives a service, for one more process of it."""
+    return {
+        **platform_env(infra, urls),
         # Its own consumer groups: a second process must not take partitions from the platform's.
         "ARIA_KAFKA_GROUP_PREFIX": f"{os.environ.get('ARIA_KAFKA_GROUP_PREFIX', '')}{uuid.uuid4().hex[:8]}-",
         "ARIA_DATABASE_URL": database_url,

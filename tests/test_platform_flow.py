@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import time
 import uuid
 
 import asyncpg
@@ -16,6 +15,7 @@ from opentelemetry import context, propagate
 from aria_connectors.vendors.generic_webhook.simulator import sign
 from aria_contracts import entity_id
 from aria_platform.testing import KafkaProbe, bearer, service_token, user_token
+from tests.support import wait_until
 
 ENTITY_TOPICS = ("aria.entity.risk", "aria.entity.asset", "aria.entity.alert", "aria.entity.indicator")
 WEBHOOK_SECRET = "e2e-webhook-signing-secret-31c7-0123456789abcdef"
@@ -32,15 +32,6 @@ async def api(platform):
     # Drop idle connections before uvicorn's 5 s keep-alive timeout can close one under a request.
     async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(keepalive_expiry=2.0)) as client:
         yield client
-
-
-async def wait_until(check, *, timeout=30.0, interval=0.3):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result or time.monotonic() > deadline:
-            return result
-        await asyncio.sleep(interval)
 
 
 async def test_catalog_lists_crowdstrike(platform, api, org):

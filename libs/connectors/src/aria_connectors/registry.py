@@ -2,8 +2,9 @@
 
 Any installed distribution can add a connector by declaring
 ``[project.entry-points."aria.connectors"] my_key = "my_pkg.my_connector:connector"``
-where ``connector`` is a ``ConnectorPlugin``. Nothing is cached: each call re-reads the
-installed distributions, and plugins hold no tenant state.
+where ``connector`` is a ``ConnectorPlugin``. ``discover()`` re-reads the installed
+distributions and keeps the result; ``get()`` (on request paths) uses the last result, so a
+lookup does not scan every installed distribution. Plugins hold no tenant state.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from .sdk.plugin import ConnectorPlugin
 
 GROUP = "aria.connectors"
 log = logging.getLogger(__name__)
+_known: dict[str, ConnectorPlugin] | None = None  # the last discover()
 
 
 class UnknownConnector(KeyError):
@@ -46,11 +48,13 @@ def discover(*, strict: bool = False) -> dict[str, ConnectorPlugin]:
             log.error("connector %s failed to load: %s", ep.name, exc)
             continue
         found[ep.name] = plugin
+    global _known
+    _known = found
     return found
 
 
 def get(key: str) -> ConnectorPlugin:
-    plugins = discover()
+    plugins = _known if _known is not None else discover()
     try:
         return plugins[key]
     except KeyError:

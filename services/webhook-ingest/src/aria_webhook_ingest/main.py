@@ -11,7 +11,6 @@ from aria_platform.runtime import Runtime
 from .deliveries import views as delivery_views
 from .deliveries.limits import TokenBuckets
 from .deliveries.secrets import LeasedSecrets
-from .deliveries.service import Connectors
 from .endpoints import events as endpoint_events
 from .settings import WebhookIngestSettings, load
 
@@ -21,7 +20,6 @@ async def _start(rt: Runtime) -> None:
     client = rt.internal_client(s.vault_gateway_url, target="vault-gateway")
     rt.extras["secrets"] = LeasedSecrets(client, ttl_s=s.secret_cache_s)
     rt.extras["limiter"] = TokenBuckets(rate_per_s=s.rate_limit_per_s, burst=s.rate_limit_burst)
-    rt.extras["connectors"] = Connectors()
 
 
 def define(settings: WebhookIngestSettings) -> ServiceDefinition:

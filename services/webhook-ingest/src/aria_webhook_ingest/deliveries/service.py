@@ -56,29 +56,19 @@ def endpoint_not_found() -> Problem:
                    "no live webhook endpoint for this installation")
 
 
-class Connectors:
-    """Connector plugins by key, loaded once per process (plugins hold no tenant state)."""
-
-    def __init__(self) -> None:
-        self._plugins: dict[str, ConnectorPlugin] = {}
-
-    def get(self, key: str) -> ConnectorPlugin | None:
-        plugin = self._plugins.get(key)
-        if plugin is None:
-            try:
-                plugin = registry.get(key)
-            except registry.UnknownConnector:
-                log.warning("unknown connector for webhook endpoint", integration_key=key)
-                return None
-            self._plugins[key] = plugin
-        return plugin
+def _connector(key: str) -> ConnectorPlugin | None:
+    try:
+        return registry.get(key)
+    except registry.UnknownConnector:
+        log.warning("unknown connector for webhook endpoint", integration_key=key)
+        return None
 
 
-async def admit(*, pool: asyncpg.Pool, limiter: TokenBuckets, connectors: Connectors,
+async def admit(*, pool: asyncpg.Pool, limiter: TokenBuckets,
                 installation_id: uuid.UUID) -> tuple[asyncpg.Record, ConnectorPlugin]:
     """The live endpoint and its connector, or 404; then one token from its bucket, or 429."""
     endpoint = await endpoints.live_endpoint(pool=pool, installation_id=installation_id)
-    plugin = connectors.get(endpoint["integration_key"]) if endpoint is not None else None
+    plugin = _connector(endpoint["integration_key"]) if endpoint is not None else None
     if endpoint is None or plugin is None or plugin.manifest.webhook is None:
         DELIVERIES.labels("not_found").inc()
         raise endpoint_not_found()

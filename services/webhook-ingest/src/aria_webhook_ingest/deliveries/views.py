@@ -75,7 +75,7 @@ async def receive(installation_id: str, request: Request, rt: Runtime = Depends(
     except ValueError:
         raise service.endpoint_not_found() from None
     endpoint, plugin = await service.admit(pool=rt.pool, limiter=rt.extras["limiter"],
-                                           connectors=rt.extras["connectors"], installation_id=inst)
+                                           installation_id=inst)
     spec = plugin.manifest.webhook
     delivery_header = request.headers.get(spec.delivery_id_header) if spec.delivery_id_header else None
     delivery_id = delivery_header.strip()[:200] if delivery_header else None

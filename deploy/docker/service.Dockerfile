@@ -1,10 +1,12 @@
 # syntax=docker/dockerfile:1
-# aria-vault-gateway (8003). Build context is the repository root:
-#   docker build -f services/vault-gateway/Dockerfile -t aria/aria-vault-gateway .
-# The container runs `aria-vault-gateway migrate` then `aria-vault-gateway serve` as uid 10001 and needs
+# One image per service, all from this file (they differed only by name and port). Context: repo root.
+#   docker build -f deploy/docker/service.Dockerfile --build-arg SERVICE=catalog --build-arg PORT=8001 \
+#     -t aria/aria-catalog .
+# The container runs `aria-<service> migrate` then `aria-<service> serve` as uid 10001 and needs
 # ARIA_DATABASE_URL, ARIA_KAFKA_BOOTSTRAP, ARIA_JWT_SECRET (see docker-compose.yml / deploy/k8s).
 
 FROM python:3.11-slim AS build
+ARG SERVICE
 ENV UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy \
     UV_PYTHON_DOWNLOADS=never \
@@ -22,14 +24,16 @@ COPY services/vault-gateway/pyproject.toml services/vault-gateway/
 COPY services/sync-runner/pyproject.toml services/sync-runner/
 COPY services/webhook-ingest/pyproject.toml services/webhook-ingest/
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --package aria-vault-gateway --no-dev --no-install-workspace
+    uv sync --frozen --package aria-${SERVICE} --no-dev --no-install-workspace
 # Then the workspace packages themselves, installed non-editable into /app/.venv.
 COPY libs libs
 COPY services services
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --package aria-vault-gateway --no-dev --no-editable
+    uv sync --frozen --package aria-${SERVICE} --no-dev --no-editable
 
 FROM python:3.11-slim
+ARG SERVICE
+ARG PORT
 RUN groupadd --system --gid 10001 aria \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
       --shell /usr/sbin/nologin aria
@@ -38,10 +42,11 @@ ENV PATH=/app/.venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     ARIA_HTTP_HOST=0.0.0.0 \
-    ARIA_HTTP_PORT=8003
+    ARIA_HTTP_PORT=${PORT} \
+    SERVICE=${SERVICE}
 WORKDIR /app
 USER 10001:10001
-EXPOSE 8003
+EXPOSE ${PORT}
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
-  CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('ARIA_HTTP_PORT', '8003'), timeout=2)"]
-CMD ["sh", "-c", "aria-vault-gateway migrate && exec aria-vault-gateway serve"]
+  CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ['ARIA_HTTP_PORT'], timeout=2)"]
+CMD ["sh", "-c", "aria-$SERVICE migrate && exec aria-$SERVICE serve"]
