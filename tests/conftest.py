@@ -12,13 +12,14 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
 
-from aria_platform.testing import Infra, create_database, free_port
+from aria_platform.testing import Infra, bearer, create_database, free_port, user_token
 from tests.support import platform_env
 
 BIN = Path(sys.executable).parent
@@ -93,3 +94,17 @@ def platform(infra: Infra, kafka_topics, tmp_path_factory) -> Platform:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+@pytest.fixture(scope="module")
+def org(infra):
+    """A fresh organization per test module, with a bearer header per role."""
+    org_id = uuid.uuid4()
+    return org_id, {role: bearer(user_token(infra, org_id=org_id, role=role)) for role in ("viewer", "operator", "admin")}
+
+
+@pytest.fixture(scope="module")
+async def api(platform):
+    # Drop idle connections before uvicorn's 5 s keep-alive timeout can close one under a request.
+    async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(keepalive_expiry=2.0)) as client:
+        yield client

@@ -9,7 +9,6 @@ import uuid
 
 import asyncpg
 import httpx
-import pytest
 from opentelemetry import context, propagate
 
 from aria_connectors.vendors.generic_webhook.simulator import sign
@@ -19,19 +18,6 @@ from tests.support import wait_until
 
 ENTITY_TOPICS = ("aria.entity.risk", "aria.entity.asset", "aria.entity.alert", "aria.entity.indicator")
 WEBHOOK_SECRET = "e2e-webhook-signing-secret-31c7-0123456789abcdef"
-
-
-@pytest.fixture(scope="module")
-def org(infra):
-    org_id = uuid.uuid4()
-    return org_id, {role: bearer(user_token(infra, org_id=org_id, role=role)) for role in ("viewer", "operator", "admin")}
-
-
-@pytest.fixture(scope="module")
-async def api(platform):
-    # Drop idle connections before uvicorn's 5 s keep-alive timeout can close one under a request.
-    async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(keepalive_expiry=2.0)) as client:
-        yield client
 
 
 async def test_catalog_lists_crowdstrike(platform, api, org):

@@ -4,7 +4,8 @@ import uuid
 
 import asyncpg
 
-from aria_platform.testing import bearer, user_token
+from aria_contracts.topics import INSTALLATION_LIFECYCLE
+from aria_platform.testing import KafkaProbe, bearer, user_token
 
 RISK_MAPPING = {
     "source_type": "alerts", "target_entity": "risk", "external_id": "composite_id",
@@ -138,3 +139,27 @@ async def test_mappings_need_admin_and_belong_to_the_organization(client, org, i
                                ("POST", "/reset", None)):
         response = await client.request(method, base + path, json=body, headers=stranger)
         assert response.status_code == 404 and response.json()["code"] == "not_found", (method, path)
+
+
+async def test_every_change_announces_the_whole_new_set(client, org, infra):
+    """sync-runner and webhook-ingest map records with what installation.mappings_changed carries."""
+    _, h = org
+    inst = await install(client, h)
+    base = f"/v1/installations/{inst}/mappings"
+    async with KafkaProbe(infra.kafka_bootstrap, INSTALLATION_LIFECYCLE.name) as probe:
+        created = (await client.post(base, json=RISK_MAPPING, headers=h["admin"])).json()
+        assert (await client.delete(f"{base}/{created['id']}", headers=h["admin"])).status_code == 204
+        changes = await probe.wait_for(lambda e: e.type == "installation.mappings_changed"
+                                       and e.data["installation_id"] == inst, count=2)
+    after_create, after_delete = sorted((e.data for e in changes), key=lambda d: d["revision"])
+    assert after_create["revision"] < after_delete["revision"]
+    custom = [m for m in after_create["mappings"] if m["origin"] == "custom"]
+    assert custom == [{"source_type": "alerts", "target_entity": "risk", "external_id": "composite_id",
+                       "field_mappings": RISK_MAPPING["fields"], "attributes": RISK_MAPPING["attributes"],
+                       "transformation_rules": RISK_MAPPING["transformation_rules"],
+                       "filter_rules": RISK_MAPPING["filter_rules"], "priority": 200, "active": True,
+                       "origin": "custom"}]
+    assert len(after_create["mappings"]) == 3 and len(after_delete["mappings"]) == 2
+    assert all(m["origin"] == "connector" for m in after_delete["mappings"])
+    installation = (await client.get(f"/v1/installations/{inst}", headers=h["viewer"])).json()
+    assert installation["revision"] == after_delete["revision"], "a mapping change is a new installation revision"

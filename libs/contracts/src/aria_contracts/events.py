@@ -69,6 +69,18 @@ class InstallationUninstalled(InstallationEvent):
     event_type: ClassVar[str] = "installation.uninstalled"
 
 
+class InstallationMappingsChanged(InstallationEvent):
+    """The installation's whole set of data mappings after an admin changed it (a snapshot, so the
+    newest revision is all a consumer needs). Before the first such event an installation uses the
+    connector's default mappings."""
+
+    event_type: ClassVar[str] = "installation.mappings_changed"
+    mappings: list[dict[str, Any]] = Field(
+        description="Each as the installer's mappings API shows it (source_type, target_entity, external_id, "
+                    "field_mappings, attributes, transformation_rules, filter_rules, priority, active, origin); "
+                    "the connector SDK's data_mappings module defines how a set applies.")
+
+
 # --- credentials (published by vault-gateway) ------------------------------------------
 
 
@@ -164,6 +176,19 @@ class SyncFailed(SyncEvent):
     job_id: uuid.UUID
     error_class: Literal["authentication", "permission", "transient", "permanent", "configuration", "internal"]
     error_message: str
+
+    def dedup_key(self) -> str:
+        return f"{self.event_type}:{self.job_id}"
+
+
+class SyncCancelled(SyncEvent):
+    """A job stopped on request at a batch boundary: what was published before it stays published."""
+
+    event_type: ClassVar[str] = "sync.cancelled"
+    job_id: uuid.UUID
+    processed_records: int
+    published_events: int
+    cancelled_by: str
 
     def dedup_key(self) -> str:
         return f"{self.event_type}:{self.job_id}"
@@ -385,8 +410,8 @@ class DeadLetter(EventPayload):
 
 EVENT_MODELS: tuple[type[EventPayload], ...] = (
     InstallationInstalled, InstallationConfigured, InstallationEnabled, InstallationDisabled,
-    InstallationUninstalled, CredentialStored, CredentialShredded, SyncRequested, SyncStarted,
-    SyncProgress, SyncCompleted, SyncFailed, IntegrationHealthChanged, WebhookReceived,
+    InstallationUninstalled, InstallationMappingsChanged, CredentialStored, CredentialShredded, SyncRequested,
+    SyncStarted, SyncProgress, SyncCompleted, SyncFailed, SyncCancelled, IntegrationHealthChanged, WebhookReceived,
     Risk, Asset, Vulnerability, Indicator, Alert, Ticket, CatalogEntryChanged, DeadLetter,
 )
 DOMAIN_MODELS: tuple[type[DomainEntity], ...] = (Risk, Asset, Vulnerability, Indicator, Alert, Ticket)
@@ -397,22 +422,3 @@ def model_for(event_type: str) -> type[EventPayload]:
         if model.event_type == event_type:
             return model
     raise KeyError(event_type)
-
-
-# --- sync job cancellation (published by sync-runner) ------------------------------------
-
-
-class SyncCancelled(SyncEvent):
-    """A job stopped on request at a batch boundary: what was published before it stays published."""
-
-    event_type: ClassVar[str] = "sync.cancelled"
-    job_id: uuid.UUID
-    processed_records: int
-    published_events: int
-    cancelled_by: str
-
-    def dedup_key(self) -> str:
-        return f"{self.event_type}:{self.job_id}"
-
-
-EVENT_MODELS += (SyncCancelled,)

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import structlog
 
-from aria_connectors import InstallationContext, registry
+from aria_connectors import InstallationContext, RuntimeOptions, registry
 from aria_connectors.errors import ConnectorError
 from aria_platform.internal import InternalClient
 from aria_platform.problems import Problem
@@ -97,10 +97,13 @@ async def lease_secrets(vault_gateway: InternalClient, *, credential_ref: str | 
 
 
 def open_instance(plugin, *, org_id: uuid.UUID, installation_id: uuid.UUID, integration_key: str,
-                  settings: dict[str, Any], secrets: dict[str, Any], http: httpx.AsyncClient):
-    """A new connector instance (one per job or test), holding this installation's secrets only."""
+                  settings: dict[str, Any], secrets: dict[str, Any], http: httpx.AsyncClient,
+                  mappings: list[dict[str, Any]] | None = None):
+    """A new connector instance (one per job or test), holding this installation's secrets only.
+    ``mappings``: the installation's data mappings; None maps with the connector's defaults."""
     context = InstallationContext(org_id=org_id, installation_id=installation_id, integration_key=integration_key)
     secret_names = set(plugin.manifest.secret_fields())
     # Settings travel through Kafka and Postgres: a secret field there is ignored, only the lease counts.
     settings = {k: v for k, v in settings.items() if k not in secret_names}
-    return plugin.create(context=context, settings=settings, secrets=secrets, http=http)
+    options = RuntimeOptions(mappings=tuple(mappings)) if mappings is not None else None
+    return plugin.create(context=context, settings=settings, secrets=secrets, http=http, options=options)

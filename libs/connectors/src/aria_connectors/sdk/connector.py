@@ -12,6 +12,7 @@ import httpx
 from aria_contracts.events import DomainEntity
 
 from ..errors import BadWebhookPayload, ConfigurationError, ConnectorError, MappingError
+from .data_mappings import WEBHOOK_PREFIX, plan
 from .http import ApiClient, Authenticator, RetryPolicy, effective_limits
 from .manifest import Manifest, OAuth2ClientCredentials, RequestSpec, StreamSpec, choose_auth
 from .mapping import external_id_of, map_record
@@ -60,6 +61,7 @@ class DeclarativeConnector:
         self.options = options or RuntimeOptions()
         self.limits = effective_limits(manifest.rate_limits, self.options)
         self.retry = RetryPolicy.build(self.limits, self.options)
+        self.mapping_plan = plan(manifest, self.options.mappings)
         self.template_ctx: dict[str, Any] = {"settings": self.settings, "secrets": self._secrets}
         self.api: ApiClient | None = None
         if manifest.api is not None:
@@ -225,16 +227,17 @@ class DeclarativeConnector:
         for spec in self.manifest.api.streams:
             if spec.name not in wanted:
                 continue
-            entity = spec.mapping.entity
-            result.counts.setdefault(entity, 0)
-            result.samples.setdefault(entity, [])
+            for chain in self.mapping_plan.get(spec.name, ()):
+                result.counts.setdefault(chain[0].spec.entity, 0)
+                result.samples.setdefault(chain[0].spec.entity, [])
             reader = self.stream_reader(spec, None, None)
             pages = reader.pages()
             try:
                 async for page in pages:
-                    result.counts[entity] += len(page.events)
-                    room = sample_size - len(result.samples[entity])
-                    result.samples[entity].extend(page.events[:max(room, 0)])
+                    for event in page.events:
+                        result.counts[event.entity_type] += 1
+                        if len(result.samples[event.entity_type]) < sample_size:
+                            result.samples[event.entity_type].append(event)
                     result.record_errors.extend(page.errors)
                     if reader.page_requests >= max_pages:
                         result.truncated = True
@@ -286,21 +289,38 @@ class DeclarativeConnector:
         errors: list[RecordError] = []
         for i, rec in enumerate(records):
             kind = get_path(rec, spec.payload.type_field) if (spec.payload.type_field and isinstance(rec, dict)) else None
-            mapping = spec.payload.types.get(str(kind)) if kind is not None else None
-            mapping = mapping or spec.payload.types.get("default")
-            if mapping is None:
+            type_key = str(kind) if kind is not None and str(kind) in spec.payload.types else "default"
+            if type_key not in spec.payload.types:
                 errors.append(RecordError("webhook", None, f"record {i}: unsupported type"))
+                continue
+            mapped, failures = self.map_source(
+                WEBHOOK_PREFIX + type_key, self.transform_record("webhook", rec), raw=rec,
+                stream=f"webhook.{kind or 'default'}", webhook_delivery_id=delivery_id)
+            events.extend(mapped)
+            ext = external_id_of(rec, spec.payload.types[type_key])
+            errors.extend(RecordError("webhook", ext, f"record {i}: {reason}") for reason in failures)
+        return WebhookParseResult(events, errors)
+
+    def map_source(self, source_type: str, record: Any, *, raw: Any, stream: str,
+                   **provenance: Any) -> tuple[list[DomainEntity], list[str]]:
+        """The record's events under the installation's data mappings (``data_mappings.plan``): per
+        target entity, the first mapping whose filters keep the record. Returns the events and the
+        reasons of the mappings that failed; a record no mapping keeps yields neither."""
+        events: list[DomainEntity] = []
+        failures: list[str] = []
+        for chain in self.mapping_plan.get(source_type, ()):
+            chosen = next((m for m in chain if m.keeps(record)), None)
+            if chosen is None:
                 continue
             try:
                 events.append(map_record(
-                    self.transform_record("webhook", rec), mapping, raw=rec, org_id=self.context.org_id,
-                    integration_key=self.context.integration_key, installation_id=self.context.installation_id,
-                    connector_version=self.manifest.version, stream=f"webhook.{kind or 'default'}",
-                    webhook_delivery_id=delivery_id,
-                ))
+                    record, chosen.spec, transform=chosen.transform if chosen.transforms else None, raw=raw,
+                    org_id=self.context.org_id, integration_key=self.context.integration_key,
+                    installation_id=self.context.installation_id, connector_version=self.manifest.version,
+                    stream=stream, **provenance))
             except MappingError as exc:
-                errors.append(RecordError("webhook", external_id_of(rec, mapping), f"record {i}: {exc}"))
-        return WebhookParseResult(events, errors)
+                failures.append(str(exc))
+        return events, failures
 
     def handle_webhook(self, headers: Mapping[str, str], body: bytes, now: datetime,
                        secrets: dict[str, Any] | None = None) -> WebhookResult:

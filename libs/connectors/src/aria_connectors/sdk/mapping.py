@@ -7,7 +7,7 @@ import json
 import re
 import uuid
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 
 from aria_contracts.events import DOMAIN_MODELS, DomainEntity, Provenance
 from aria_contracts.ids import entity_id
@@ -84,10 +84,12 @@ def map_record(
     cursor_from: str | None = None,
     cursor_to: str | None = None,
     raw: Any = None,
+    transform: Callable[[dict[str, Any]], None] | None = None,
 ) -> DomainEntity:
     """Build the contract event; raises MappingError with a reason free of record values.
     ``raw`` is the record as the vendor sent it (before ``transform_record``), hashed into the
-    provenance; None hashes ``record`` itself."""
+    provenance; None hashes ``record`` itself. ``transform`` edits the mapped field values in place
+    before the contract checks them (an installation's transformation rules)."""
     if not isinstance(record, dict):
         raise MappingError("record is not a JSON object")
     ext = external_id_of(record, spec)
@@ -101,6 +103,8 @@ def map_record(
         v = _field_value(record, name, fspec)
         if v is not None:
             values[name] = v
+    if transform is not None:
+        transform(values)
     attributes = {}
     for attr, path in spec.attributes.items():
         v = get_path(record, path)

@@ -40,7 +40,7 @@ from .manifest import (
     SearchAfterPagination,
     StreamSpec,
 )
-from .mapping import cursor_key, external_id_of, map_record
+from .mapping import cursor_key, external_id_of
 from .paths import get_path, set_path
 from .templates import render
 from .types import RecordError
@@ -219,16 +219,10 @@ class StreamReader:
         cursor_from = None if self.start_cursor is None else str(self.start_cursor)
         cursor_to = None if state.cursor is None else str(state.cursor)
         for _key, _tb, rec, raw in candidates:
-            try:
-                events.append(map_record(
-                    rec, spec.mapping, raw=raw, org_id=self.conn.context.org_id,
-                    integration_key=self.conn.context.integration_key,
-                    installation_id=self.conn.context.installation_id,
-                    connector_version=self.conn.manifest.version, stream=spec.name,
-                    sync_job_id=self.job_id, cursor_from=cursor_from, cursor_to=cursor_to,
-                ))
-            except MappingError as exc:
-                errors.append(RecordError(spec.name, external_id_of(rec, spec.mapping), str(exc)))
+            mapped, failures = self.conn.map_source(spec.name, rec, raw=raw, stream=spec.name, sync_job_id=self.job_id,
+                                                    cursor_from=cursor_from, cursor_to=cursor_to)
+            events.extend(mapped)
+            errors.extend(RecordError(spec.name, external_id_of(rec, spec.mapping), reason) for reason in failures)
         changed = state.cursor != self.state.cursor or state.seen != self.state.seen
         self.state = state
         return Page(events, errors, state, changed)

@@ -127,6 +127,9 @@ class RuntimeOptions:
     rate_limits: dict[str, Any] | None = None
     """Fields of the manifest's ``rate_limits`` this instance replaces: the installation's own
     plan budget (e.g. ``{"requests_per_minute": 400}``), or ``None`` values to lift a budget."""
+    mappings: tuple[Any, ...] | None = None
+    """The installation's data mappings (``data_mappings.DataMapping`` or the installer's JSON of
+    one); ``None`` uses the connector's default mappings."""
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from aria_platform.outbox import enqueue, traced
 from aria_platform.problems import Problem, not_found
 
 from ..activity import repo as activity
+from ..mappings import repo as mappings
 from ..mappings.defaults import seed_defaults
 from . import repo
 from .states import next_state
@@ -222,10 +223,14 @@ async def request_sync(*, pool: asyncpg.Pool, principal: Principal, installation
 
 
 async def _ask_sync_runner(*, pool: asyncpg.Pool, sync_runner: InternalClient, principal: Principal,
-                           installation_id: uuid.UUID, action: str, path: str, **extra) -> httpx.Response:
-    """Call sync-runner about the installation's stored configuration; it leases the secrets itself."""
+                           installation_id: uuid.UUID, action: str, path: str, with_mappings: bool = False,
+                           **extra) -> httpx.Response:
+    """Call sync-runner about the installation's stored configuration (and data mappings, for what
+    maps records); it leases the secrets itself."""
     async with pool.acquire() as conn:
         row = await load_installation(conn, principal=principal, installation_id=installation_id)
+        if with_mappings:
+            extra["mappings"] = await mappings.snapshot(conn, installation_id=installation_id)
     next_state(action, row["status"])
     return await sync_runner.request("POST", path, json={
         "org_id": str(row["org_id"]), "installation_id": str(row["id"]), "integration_key": row["integration_key"],
@@ -260,7 +265,7 @@ async def preview(*, pool: asyncpg.Pool, sync_runner: InternalClient, principal:
     """A dry run against the vendor: counts and samples, nothing published, no checkpoint."""
     response = await _ask_sync_runner(pool=pool, sync_runner=sync_runner, principal=principal,
                                       installation_id=installation_id, action="preview",
-                                      path="/internal/v1/preview", max_pages=max_pages)
+                                      path="/internal/v1/preview", with_mappings=True, max_pages=max_pages)
     if response.status_code != 200:
         problem = response.json() if response.headers.get("content-type", "").endswith("json") else {}
         error_class = problem.get("error_class")

@@ -1,7 +1,8 @@
 """The connector's default mappings: a new installation starts from its manifest's stream mappings.
 
 A mapping says how one source record type becomes one contract entity: the connector's streams
-(e.g. CrowdStrike `alerts`) and its webhook payload types (`webhook.<type>`) are the source types.
+(e.g. CrowdStrike `alerts`) and its webhook payload types (`webhook.<type>`) are the source types
+(aria_connectors.sdk.data_mappings has the semantics).
 """
 
 from __future__ import annotations
@@ -11,19 +12,10 @@ from typing import Any
 import asyncpg
 
 from aria_connectors import registry
-from aria_connectors.sdk.manifest import FieldSpec, Manifest, MappingSpec
+from aria_connectors.sdk.data_mappings import default_specs
+from aria_connectors.sdk.manifest import FieldSpec, Manifest
 
 from . import repo
-
-WEBHOOK_PREFIX = "webhook."
-
-
-def source_specs(manifest: Manifest) -> dict[str, MappingSpec]:
-    """Source type → the connector's own mapping of it."""
-    specs = {s.name: s.mapping for s in (manifest.api.streams if manifest.api else [])}
-    if manifest.webhook is not None:
-        specs.update({WEBHOOK_PREFIX + t: m for t, m in manifest.webhook.payload.types.items()})
-    return specs
 
 
 def field_mappings(fields: dict[str, FieldSpec | str]) -> dict[str, Any]:
@@ -36,7 +28,7 @@ def default_mappings(manifest: Manifest) -> list[dict[str, Any]]:
              "field_mappings": field_mappings(spec.fields),
              "attributes": dict(spec.attributes), "transformation_rules": [], "filter_rules": [],
              "priority": 100, "active": True}
-            for source, spec in source_specs(manifest).items()]
+            for source, spec in default_specs(manifest).items()]
 
 
 async def seed_defaults(conn: asyncpg.Connection, *, installation: asyncpg.Record, actor: str) -> int:

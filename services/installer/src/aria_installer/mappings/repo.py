@@ -38,6 +38,16 @@ async def list_for(conn: asyncpg.Connection, *, installation_id: uuid.UUID) -> l
             ORDER BY source_type, priority DESC, created_at, id""", installation_id)
 
 
+async def snapshot(conn: asyncpg.Connection, *, installation_id: uuid.UUID) -> list[dict]:
+    """The installation's set as consumers get it (installation.mappings_changed, preview): without who and when."""
+    rows = await conn.fetch(
+        """SELECT source_type, target_entity, external_id, field_mappings, attributes, transformation_rules,
+                  filter_rules, priority, active, origin
+           FROM integration_data_mappings WHERE installation_id = $1
+           ORDER BY source_type, priority DESC, created_at, id""", installation_id)
+    return [dict(r) for r in rows]
+
+
 async def get(conn: asyncpg.Connection, *, installation_id: uuid.UUID, mapping_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
         f"SELECT {_COLS} FROM integration_data_mappings WHERE id = $1 AND installation_id = $2",

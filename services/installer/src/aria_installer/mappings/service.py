@@ -1,8 +1,9 @@
 """Data mappings of an installation: seeded from the connector's manifest, then edited by admins.
 
 Every change is validated against the connector (source types) and the contract (target entity
-and its fields) and written to the activity log. Applying user mappings at sync time is
-sync-runner's job and not built yet: syncs still use the manifest's mapping.
+and its fields), written to the activity log, and announced with the installation's whole new set
+(``installation.mappings_changed``, through the outbox in the same transaction, under a new
+installation revision): sync-runner and webhook-ingest apply the set when they map records.
 """
 
 from __future__ import annotations
@@ -13,15 +14,18 @@ from typing import Any
 import asyncpg
 
 from aria_connectors import registry
+from aria_connectors.sdk.data_mappings import default_specs
 from aria_connectors.sdk.manifest import Manifest
 from aria_connectors.sdk.mapping import MODELS
+from aria_contracts.events import InstallationMappingsChanged
 from aria_platform.auth import Principal
 from aria_platform.problems import Problem, not_found
 
 from ..activity import repo as activity
-from ..installations.service import load_installation
+from ..installations import repo as installations
+from ..installations.service import announce, load_installation
 from . import repo
-from .defaults import seed_defaults, source_specs
+from .defaults import seed_defaults
 
 # Set by the platform on every entity; a mapping cannot write them.
 RESERVED_FIELDS = frozenset({"entity_id", "org_id", "provenance", "attributes"})
@@ -30,7 +34,7 @@ RESERVED_FIELDS = frozenset({"entity_id", "org_id", "provenance", "attributes"})
 def _validate(manifest: Manifest, mapping: dict[str, Any]) -> None:
     """What the request model cannot know: the connector's source types and the entity's fields."""
     errors = []
-    sources = source_specs(manifest)
+    sources = default_specs(manifest)
     if mapping["source_type"] not in sources:
         errors.append({"field": "source_type", "message": f"unknown source type; this integration has "
                                                           f"{sorted(sources)}"})
@@ -52,9 +56,15 @@ def _validate(manifest: Manifest, mapping: dict[str, Any]) -> None:
                       errors=errors)
 
 
-async def _log(conn, *, principal: Principal, installation_id: uuid.UUID, message: str, details: dict) -> None:
-    await activity.add(conn, installation_id=installation_id, org_id=principal.org_id, activity_type="mapping",
+async def _changed(conn, *, principal: Principal, installation: asyncpg.Record, message: str, details: dict) -> None:
+    """The activity-log line and the announcement of the new set, in the caller's transaction."""
+    await activity.add(conn, installation_id=installation["id"], org_id=principal.org_id, activity_type="mapping",
                        status="success", actor=principal.subject, message=message, details=details)
+    revision = await installations.set_state(conn, installation_id=installation["id"], status=installation["status"])
+    await announce(conn, InstallationMappingsChanged(
+        installation_id=installation["id"], org_id=installation["org_id"],
+        integration_key=installation["integration_key"], revision=revision, actor=principal.subject,
+        mappings=await repo.snapshot(conn, installation_id=installation["id"])))
 
 
 async def list_mappings(*, pool: asyncpg.Pool, principal: Principal, installation_id: uuid.UUID) -> list[asyncpg.Record]:
@@ -81,8 +91,8 @@ async def create_mapping(*, pool: asyncpg.Pool, principal: Principal, installati
         _validate(registry.get(installation["integration_key"]).manifest, mapping)
         row = await repo.insert(conn, installation_id=installation_id, org_id=principal.org_id, origin="custom",
                                 created_by=principal.subject, mapping=mapping)
-        await _log(conn, principal=principal, installation_id=installation_id,
-                   message=f"mapping {mapping['source_type']} -> {mapping['target_entity']} created",
+        await _changed(conn, principal=principal, installation=installation,
+                       message=f"mapping {mapping['source_type']} -> {mapping['target_entity']} created",
                    details={"mapping_id": str(row["id"]), "action": "create"})
         return row
 
@@ -96,8 +106,8 @@ async def update_mapping(*, pool: asyncpg.Pool, principal: Principal, installati
         row = await repo.update(conn, installation_id=installation_id, mapping_id=mapping_id, mapping=mapping)
         if row is None:
             raise not_found("mapping")
-        await _log(conn, principal=principal, installation_id=installation_id,
-                   message=f"mapping {mapping['source_type']} -> {mapping['target_entity']} updated",
+        await _changed(conn, principal=principal, installation=installation,
+                       message=f"mapping {mapping['source_type']} -> {mapping['target_entity']} updated",
                    details={"mapping_id": str(mapping_id), "action": "update"})
         return row
 
@@ -105,11 +115,12 @@ async def update_mapping(*, pool: asyncpg.Pool, principal: Principal, installati
 async def delete_mapping(*, pool: asyncpg.Pool, principal: Principal, installation_id: uuid.UUID,
                          mapping_id: uuid.UUID) -> None:
     async with pool.acquire() as conn, conn.transaction():
-        await load_installation(conn, principal=principal, installation_id=installation_id, for_update=True)
+        installation = await load_installation(conn, principal=principal, installation_id=installation_id,
+                                               for_update=True)
         if not await repo.delete(conn, installation_id=installation_id, mapping_id=mapping_id):
             raise not_found("mapping")
-        await _log(conn, principal=principal, installation_id=installation_id, message="mapping deleted",
-                   details={"mapping_id": str(mapping_id), "action": "delete"})
+        await _changed(conn, principal=principal, installation=installation, message="mapping deleted",
+                       details={"mapping_id": str(mapping_id), "action": "delete"})
 
 
 async def reset_mappings(*, pool: asyncpg.Pool, principal: Principal,
@@ -120,6 +131,6 @@ async def reset_mappings(*, pool: asyncpg.Pool, principal: Principal,
                                                for_update=True)
         await repo.delete_all(conn, installation_id=installation_id)
         count = await seed_defaults(conn, installation=installation, actor=principal.subject)
-        await _log(conn, principal=principal, installation_id=installation_id,
-                   message=f"mappings reset to the connector's {count} defaults", details={"action": "reset"})
+        await _changed(conn, principal=principal, installation=installation,
+                       message=f"mappings reset to the connector's {count} defaults", details={"action": "reset"})
         return await repo.list_for(conn, installation_id=installation_id)

@@ -9,13 +9,13 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, Field
 
+from aria_connectors.sdk.data_mappings import FilterRule, TransformRule
 from aria_connectors.sdk.manifest import FieldSpec
 from aria_platform.auth import Principal, require_role
 from aria_platform.runtime import Runtime, get_runtime
 
 from . import service
 from .defaults import field_mappings
-from .rules import FilterRule, TransformRule
 
 router = APIRouter(prefix="/v1/installations", tags=["data mappings"])
 

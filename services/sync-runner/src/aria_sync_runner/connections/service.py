@@ -52,13 +52,14 @@ async def test_connection(*, outbound: httpx.AsyncClient, vault_gateway: Interna
 
 async def preview(*, outbound: httpx.AsyncClient, vault_gateway: InternalClient, org_id: uuid.UUID,
                   installation_id: uuid.UUID, integration_key: str, settings: dict[str, Any],
-                  credential_ref: str | None, max_pages: int) -> dict:
+                  credential_ref: str | None, max_pages: int, mappings: list[dict[str, Any]] | None = None) -> dict:
     """A dry run of the first sync (PreviewResult.as_dict()): nothing is published or stored."""
     plugin = _plugin(integration_key)
     try:
         secrets = await lease_secrets(vault_gateway, credential_ref=credential_ref, installation_id=installation_id)
         instance = open_instance(plugin, org_id=org_id, installation_id=installation_id,
-                                 integration_key=integration_key, settings=settings, secrets=secrets, http=outbound)
+                                 integration_key=integration_key, settings=settings, secrets=secrets, http=outbound,
+                                 mappings=mappings)
         secrets = {}
         try:
             result = await instance.preview(max_pages=max_pages)

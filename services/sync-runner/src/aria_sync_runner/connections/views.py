@@ -43,6 +43,9 @@ async def test_connection(body: TestConnectionRequest, rt: Runtime = Depends(get
 
 class PreviewRequest(TestConnectionRequest):
     max_pages: int = Field(default=2, ge=1, le=5, description="Pages read per stream.")
+    mappings: list[dict[str, Any]] | None = Field(
+        default=None, max_length=500, description="The installation's data mappings as the installer stores them; "
+                                                  "omitted: the connector's defaults.")
 
 
 class PreviewRecordError(BaseModel):
@@ -71,4 +74,4 @@ async def preview(body: PreviewRequest, rt: Runtime = Depends(get_runtime),
     return await service.preview(
         outbound=rt.extras["outbound"], vault_gateway=rt.extras["vault_gateway"], org_id=body.org_id,
         installation_id=body.installation_id, integration_key=body.integration_key, settings=body.settings,
-        credential_ref=body.credential_ref, max_pages=body.max_pages)
+        credential_ref=body.credential_ref, max_pages=body.max_pages, mappings=body.mappings)

@@ -46,6 +46,7 @@ from aria_platform.problems import Problem, not_found
 
 from ..connectors import RunError, classify, lease_secrets, open_instance, plugin_for, vendor_client
 from ..health import service as health
+from ..schedules import repo as schedules
 from ..settings import SyncRunnerSettings
 from . import repo
 
@@ -226,7 +227,7 @@ async def _sync_once(*, deps: Deps, plugin, job: dict) -> None:
     try:
         instance = open_instance(plugin, org_id=org_id, installation_id=installation_id,
                                  integration_key=job["integration_key"], settings=job["settings"], secrets=secrets,
-                                 http=http)
+                                 http=http, mappings=await schedules.mappings(deps.pool, installation_id))
     except BaseException:
         await http.aclose()
         raise

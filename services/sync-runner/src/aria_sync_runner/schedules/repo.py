@@ -56,6 +56,26 @@ async def disable(conn: asyncpg.Connection, *, installation_id: uuid.UUID, org_i
            RETURNING true""", installation_id, org_id, integration_key, revision) is not None
 
 
+async def set_mappings(conn: asyncpg.Connection, *, installation_id: uuid.UUID, org_id: uuid.UUID,
+                       integration_key: str, revision: int, mappings: list[dict[str, Any]]) -> bool:
+    """The installation's new data mappings; False if a newer set is already stored. A row made here
+    waits, disabled and at revision 0, for the lifecycle events that fill the rest."""
+    return await conn.fetchval(
+        """INSERT INTO sync_schedules (installation_id, org_id, integration_key, revision, enabled, mappings,
+                                       mappings_revision)
+           VALUES ($1, $2, $3, 0, false, $4, $5)
+           ON CONFLICT (installation_id) DO UPDATE
+              SET mappings = EXCLUDED.mappings, mappings_revision = EXCLUDED.mappings_revision, updated_at = now()
+              WHERE sync_schedules.mappings_revision < EXCLUDED.mappings_revision
+           RETURNING true""",
+        installation_id, org_id, integration_key, mappings, revision) is not None
+
+
+async def mappings(conn: asyncpg.Connection | asyncpg.Pool, installation_id: uuid.UUID) -> list[dict[str, Any]] | None:
+    """The installation's data mappings, or None for the connector's defaults."""
+    return await conn.fetchval("SELECT mappings FROM sync_schedules WHERE installation_id = $1", installation_id)
+
+
 async def cancel_active_jobs(conn: asyncpg.Connection, installation_id: uuid.UUID) -> list[asyncpg.Record]:
     """Pending jobs of the installation become cancelled now, running ones at their next batch; the pending ones."""
     await conn.execute(

@@ -22,6 +22,7 @@ from aria_contracts.events import (
     InstallationDisabled,
     InstallationEnabled,
     InstallationEvent,
+    InstallationMappingsChanged,
     InstallationUninstalled,
     SyncCancelled,
 )
@@ -55,6 +56,8 @@ async def apply_lifecycle(*, pool: asyncpg.Pool, event: InstallationEvent) -> bo
         elif isinstance(event, InstallationConfigured):
             applied = await repo.configure(conn, **ids, settings=event.settings, credential_ref=event.credential_ref,
                                            config_version=event.config_version)
+        elif isinstance(event, InstallationMappingsChanged):
+            applied = await repo.set_mappings(conn, **ids, mappings=event.mappings)
         elif isinstance(event, (InstallationDisabled, InstallationUninstalled)):
             applied = await repo.disable(conn, **ids)
             if applied:

@@ -24,7 +24,7 @@ import structlog
 from faststream.kafka import KafkaBroker
 from prometheus_client import Counter
 
-from aria_connectors import BadWebhookPayload, ConnectorPlugin, InstallationContext, registry
+from aria_connectors import BadWebhookPayload, ConnectorPlugin, InstallationContext, RuntimeOptions, registry
 from aria_contracts.events import WebhookReceived
 from aria_platform import kafka
 from aria_platform.outbox import traced
@@ -110,7 +110,9 @@ async def receive(*, pool: asyncpg.Pool, broker: KafkaBroker, http: httpx.AsyncC
         raise await reject(pool=pool, endpoint=endpoint, status=401, code="signing_secret_unavailable",
                            title="Webhook cannot be verified", payload_sha256=payload_sha256,
                            detail="no signing secret is configured for this installation") from None
-    instance = plugin.create(context=context, settings=dict(endpoint["settings"] or {}), secrets=leased, http=http)
+    mappings = endpoint["mappings"]
+    instance = plugin.create(context=context, settings=dict(endpoint["settings"] or {}), secrets=leased, http=http,
+                             options=RuntimeOptions(mappings=tuple(mappings)) if mappings is not None else None)
     verdict = instance.verify_webhook(headers, body, leased, datetime.now(timezone.utc))
     if not verdict.ok and age >= RELEASE_AFTER_S:
         leased, _ = await secrets.get(**lease, max_age_s=RELEASE_AFTER_S)

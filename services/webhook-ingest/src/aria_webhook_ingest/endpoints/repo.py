@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 
 _COLUMNS = ("installation_id, org_id, integration_key, credential_ref, webhook_credential_ref, settings, live, "
-            "revision, updated_at")
+            "revision, mappings, updated_at")
 
 
 async def apply_revision(conn: asyncpg.Connection | asyncpg.Pool, *, installation_id: uuid.UUID, org_id: uuid.UUID,
@@ -41,6 +41,21 @@ async def apply_revision(conn: asyncpg.Connection | asyncpg.Pool, *, installatio
         webhook_credential_ref,
     )
     return applied is not None
+
+
+async def set_mappings(conn: asyncpg.Connection | asyncpg.Pool, *, installation_id: uuid.UUID, org_id: uuid.UUID,
+                       integration_key: str, revision: int, mappings: list[dict[str, Any]]) -> bool:
+    """The installation's new data mappings; False if a newer set is stored. A row made here is not
+    live and at revision 0 until its lifecycle events arrive."""
+    return await conn.fetchval(
+        """INSERT INTO webhook_endpoints (installation_id, org_id, integration_key, live, revision, mappings,
+                                          mappings_revision)
+           VALUES ($1, $2, $3, false, 0, $4, $5)
+           ON CONFLICT (installation_id) DO UPDATE
+              SET mappings = EXCLUDED.mappings, mappings_revision = EXCLUDED.mappings_revision, updated_at = now()
+              WHERE webhook_endpoints.mappings_revision < EXCLUDED.mappings_revision
+           RETURNING true""",
+        installation_id, org_id, integration_key, mappings, revision) is not None
 
 
 async def get_endpoint(conn: asyncpg.Connection | asyncpg.Pool, installation_id: uuid.UUID) -> asyncpg.Record | None:

@@ -15,6 +15,7 @@ from aria_contracts.events import (
     InstallationEnabled,
     InstallationEvent,
     InstallationInstalled,
+    InstallationMappingsChanged,
     InstallationUninstalled,
 )
 
@@ -35,10 +36,12 @@ _EFFECTS: dict[str, tuple[type[InstallationEvent], bool | None, bool]] = {
 async def apply_lifecycle_event(*, pool: asyncpg.Pool, envelope: Envelope) -> str:
     """Apply one lifecycle event if it is newer than what we hold. Returns 'applied', 'stale',
     'ignored' (a type we do not know) or 'invalid' (payload does not match its type). Idempotent: the installation revision orders events."""
-    effect = _EFFECTS.get(envelope.type)
-    if effect is None:
+    if envelope.type == InstallationMappingsChanged.event_type:
+        model, live, config = InstallationMappingsChanged, None, False
+    elif envelope.type in _EFFECTS:
+        model, live, config = _EFFECTS[envelope.type]
+    else:
         return "ignored"
-    model, live, config = effect
     try:
         event = envelope.payload(model)
     except ValidationError as exc:
@@ -46,12 +49,15 @@ async def apply_lifecycle_event(*, pool: asyncpg.Pool, envelope: Envelope) -> st
         log.error("invalid lifecycle event skipped", event_type=envelope.type, event_id=str(envelope.event_id),
                   errors=exc.error_count())
         return "invalid"
-    applied = await repo.apply_revision(
-        pool, installation_id=event.installation_id, org_id=event.org_id, integration_key=event.integration_key,
-        revision=event.revision, live=live, config=config,
-        credential_ref=getattr(event, "credential_ref", None),
-        webhook_credential_ref=getattr(event, "webhook_credential_ref", None),
-        settings=getattr(event, "settings", None) or {})
+    ids = dict(installation_id=event.installation_id, org_id=event.org_id, integration_key=event.integration_key,
+               revision=event.revision)
+    if isinstance(event, InstallationMappingsChanged):
+        applied = await repo.set_mappings(pool, **ids, mappings=event.mappings)
+    else:
+        applied = await repo.apply_revision(
+            pool, **ids, live=live, config=config, credential_ref=getattr(event, "credential_ref", None),
+            webhook_credential_ref=getattr(event, "webhook_credential_ref", None),
+            settings=getattr(event, "settings", None) or {})
     log.info("installation lifecycle", event_type=envelope.type, installation_id=str(event.installation_id),
              revision=event.revision, applied=applied)
     return "applied" if applied else "stale"
