@@ -36,7 +36,8 @@ Faithful to the public Elasticsearch / Elastic Security documentation:
   ``Retry-After`` but proxies in front of it (Elastic Cloud) do - the simulator sends it.
 
 Records that change (status updates through Kibana, rule re-detection) are re-written with a
-new ``@timestamp``, like the alerting framework does for lifecycle alerts.
+new ``@timestamp``: Elastic Security's alert schema defines it as the time the alert was created or
+most recently updated (https://www.elastic.co/guide/en/security/current/alert-schema.html).
 Demo credentials: API key id ``demo-key-id``, key ``demo-api-key`` (encoded
 ``ZGVtby1rZXktaWQ6ZGVtby1hcGkta2V5``), or basic ``elastic`` / ``demo-password``.
 Control endpoints (``/_sim/...``): see ``aria_connectors.simulators.base``.
