@@ -9,6 +9,7 @@ import asyncpg
 
 from aria_platform.problems import Problem
 
+from ..installs import service as installs
 from ..reviews import service as reviews
 from ..usage import service as usage
 from . import repo
@@ -114,5 +115,6 @@ async def get_integration(*, pool: asyncpg.Pool, org_id: uuid.UUID, key: str) ->
     entry["configuration_requirements"] = configuration_requirements(entry["config_schema"], entry["secret_fields"])
     entry["removed_from_registry_at"] = entry.pop("removed_at")
     entry["reviews_summary"] = await reviews.summary(pool=pool, key=key)
-    entry["usage_stats"] = await usage.integration_stats(pool=pool, key=key)
+    entry["usage_stats"] = {**await usage.integration_stats(pool=pool, key=key),
+                            **await installs.setup_time(pool=pool, key=key)}
     return entry

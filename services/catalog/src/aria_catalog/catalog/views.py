@@ -87,6 +87,9 @@ class UsageStats(BaseModel):
     records_synced_per_day: float | None
     error_rate: float | None = Field(description="Failed runs / runs.")
     success_rate_pct: float | None
+    average_setup_time_s: float | None = Field(
+        description="Average seconds from installed to first enabled (all time, by when the events happened).")
+    setup_installations: int = Field(description="Installations that completed setup: what the average is over.")
 
 
 class IntegrationDetail(IntegrationSummary):
@@ -101,7 +104,8 @@ class IntegrationDetail(IntegrationSummary):
     removed_from_registry_at: datetime | None
     created_at: datetime
     reviews_summary: ReviewsSummary
-    usage_stats: UsageStats = Field(description="From the daily usage rollups of every organization's installations.")
+    usage_stats: UsageStats = Field(description="From the daily usage rollups of every organization's installations, "
+                                       "and setup times from their lifecycle events.")
 
 
 class FacetValue(BaseModel):
@@ -153,7 +157,8 @@ _DETAIL_EXAMPLE = {
                         "documentation_quality": 4.0, "support_quality": None},
     "usage_stats": {"window_days": 30, "active_installations": 12, "calls_per_day": 24.0,
                     "sync_interval_minutes": 60.0, "average_sync_duration_ms": 5400.0,
-                    "records_synced_per_day": 1800.0, "error_rate": 0.01, "success_rate_pct": 99.0},
+                    "records_synced_per_day": 1800.0, "error_rate": 0.01, "success_rate_pct": 99.0,
+                    "average_setup_time_s": 842.5, "setup_installations": 40},
 }
 
 
@@ -249,8 +254,9 @@ async def integration_facets(
     "/integrations/{key}", response_model=IntegrationDetail, summary="One integration, with its setup requirements",
     description="Everything the catalog knows about one integration, including the configuration fields the "
                 "install wizard asks for (derived from its config schema; secret fields are flagged), a reviews "
-                "summary (average, count, distribution 1–5) and usage stats over the last 30 days (sync runs per "
-                "day, cadence, average sync duration, from the usage rollups). Deprecated integrations are still "
+                "summary (average, count, distribution 1–5), usage stats over the last 30 days (sync runs per "
+                "day, cadence, average sync duration, from the usage rollups) and the average setup time "
+                "(installed → first enabled, with the number of installations it is averaged over). Deprecated integrations are still "
                 "readable. ETag / If-None-Match supported.",
     responses={200: {"content": {"application/json": {"example": _DETAIL_EXAMPLE}}}, **NOT_MODIFIED,
                **NOT_FOUND, **UNAUTHORIZED, **validation("path.key", "Field required")},
