@@ -176,11 +176,12 @@ def scenarios(vendors: list[str], cold_requests: int) -> dict[str, list[str]]:
         return params
 
     def distinct(make, count: int) -> list[str]:
-        """`count` requests, none repeated: the page size varies where the filters run out of combinations."""
+        """`count` requests, none repeated: page size and pricing vary where the filters run out of combinations."""
         seen: dict[str, None] = {}
         while len(seen) < count:
-            params = make()
-            params["limit"] = rng.randint(10, 60)
+            params = {**make(), "limit": rng.randint(10, 100)}
+            if rng.random() < 0.5:
+                params["pricing_model"] = rng.choice(PRICING)
             seen["/v1/integrations?" + urlencode(params)] = None
         return list(seen)
 

@@ -14,6 +14,7 @@ from aria_platform.runtime import Runtime, get_runtime
 from ..http import NOT_FOUND, NOT_MODIFIED, UNAUTHORIZED, cached_json, problem_example, reject_unknown_params, \
     validation
 from . import service
+from .cache import current_view
 from .query import SORTS
 
 router = APIRouter(prefix="/v1", tags=["catalog"])
@@ -225,8 +226,9 @@ async def list_integrations(
     caller: Principal = Depends(require_role("viewer")),
 ) -> Response:
     reject_unknown_params(request, _LIST_PARAMS)
-    query = await service.parse_query(pool=rt.pool, q=filters.q, values=filters.values, sort=sort, **filters.flags)
-    body = await service.search(pool=rt.pool, org_id=caller.org_id, query=query, cursor=cursor, limit=limit)
+    view = await current_view(rt)
+    query = await service.parse_query(view=view, q=filters.q, values=filters.values, sort=sort, **filters.flags)
+    body = await service.search(view=view, org_id=caller.org_id, query=query, cursor=cursor, limit=limit)
     return cached_json(request, body)
 
 
@@ -246,8 +248,9 @@ async def integration_facets(
     caller: Principal = Depends(require_role("viewer")),
 ) -> Response:
     reject_unknown_params(request, _FILTER_PARAMS)
-    query = await service.parse_query(pool=rt.pool, q=filters.q, values=filters.values, sort=None, **filters.flags)
-    return cached_json(request, await service.facets(pool=rt.pool, org_id=caller.org_id, query=query))
+    view = await current_view(rt)
+    query = await service.parse_query(view=view, q=filters.q, values=filters.values, sort=None, **filters.flags)
+    return cached_json(request, await service.facets(view=view, org_id=caller.org_id, query=query))
 
 
 @router.get(
