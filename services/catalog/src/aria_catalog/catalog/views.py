@@ -178,28 +178,32 @@ _LIST_PARAMS = _FILTER_PARAMS | {"sort", "cursor", "limit"}
 class _Filters:
     """Query parameters shared by the list and the facets."""
 
-    def __init__(
-        self,
-        q: str | None = Query(None, max_length=200, description="Search text: full-text (word prefixes) on name, "
-                              "vendor, product and description, plus trigram similarity for typos.",
-                              examples=["crowdstrik"]),
-        category: list[str] = Query([], description="Any of these categories (repeat or comma-separate).",
-                                    examples=["edr"]),
-        capability: list[str] = Query([], description="Has all of these capabilities.", examples=["sync"]),
-        data_type: list[str] = Query([], description="Produces all of these data types.", examples=["asset"]),
-        auth_method: list[str] = Query([], description="Supports all of these auth methods."),
-        pricing_model: list[str] = Query([], description="Any of these pricing models."),
-        official: bool | None = Query(None, description="Only official (true) or only non-official (false)."),
-        community: bool | None = Query(None),
-        beta: bool | None = Query(None),
-        installed: bool | None = Query(None, description="Installed in your organization (true) or not (false)."),
-        include_deprecated: bool = Query(False, description="Also list deprecated / retired integrations."),
-    ):
-        self.q = q
-        self.values = {"category": category, "capability": capability, "data_type": data_type,
-                       "auth_method": auth_method, "pricing_model": pricing_model}
-        self.flags = {"official": official, "community": community, "beta": beta, "installed": installed,
-                      "include_deprecated": include_deprecated}
+    def __init__(self, q: str | None, values: dict[str, list[str]], flags: dict[str, bool | None]):
+        self.q, self.values, self.flags = q, values, flags
+
+
+async def _filters(
+    q: str | None = Query(None, max_length=200, description="Search text: full-text (word prefixes) on name, "
+                          "vendor, product and description, plus trigram similarity for typos.",
+                          examples=["crowdstrik"]),
+    category: list[str] = Query([], description="Any of these categories (repeat or comma-separate).",
+                                examples=["edr"]),
+    capability: list[str] = Query([], description="Has all of these capabilities.", examples=["sync"]),
+    data_type: list[str] = Query([], description="Produces all of these data types.", examples=["asset"]),
+    auth_method: list[str] = Query([], description="Supports all of these auth methods."),
+    pricing_model: list[str] = Query([], description="Any of these pricing models."),
+    official: bool | None = Query(None, description="Only official (true) or only non-official (false)."),
+    community: bool | None = Query(None),
+    beta: bool | None = Query(None),
+    installed: bool | None = Query(None, description="Installed in your organization (true) or not (false)."),
+    include_deprecated: bool = Query(False, description="Also list deprecated / retired integrations."),
+) -> _Filters:
+    # A function, not the class itself, as the dependency: FastAPI runs a plain class or def
+    # dependency in a worker thread, and async ones inline.
+    return _Filters(q, {"category": category, "capability": capability, "data_type": data_type,
+                        "auth_method": auth_method, "pricing_model": pricing_model},
+                    {"official": official, "community": community, "beta": beta, "installed": installed,
+                     "include_deprecated": include_deprecated})
 
 
 # --- endpoints -------------------------------------------------------------------------
@@ -218,7 +222,7 @@ class _Filters:
 )
 async def list_integrations(
     request: Request,
-    filters: _Filters = Depends(),
+    filters: _Filters = Depends(_filters),
     sort: str | None = Query(None, description=f"One of: {', '.join(SORTS)}."),
     cursor: str | None = Query(None, max_length=1000, description="`next_cursor` of the previous page."),
     limit: int = Query(20, ge=1, le=100),
@@ -244,7 +248,7 @@ async def list_integrations(
         **NOT_MODIFIED, **_BAD_FILTER, **UNAUTHORIZED, **_QUERY_VALIDATION},
 )
 async def integration_facets(
-    request: Request, filters: _Filters = Depends(), rt: Runtime = Depends(get_runtime),
+    request: Request, filters: _Filters = Depends(_filters), rt: Runtime = Depends(get_runtime),
     caller: Principal = Depends(require_role("viewer")),
 ) -> Response:
     reject_unknown_params(request, _FILTER_PARAMS)
