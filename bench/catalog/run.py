@@ -215,8 +215,8 @@ async def main(rate: int, seconds: float, workers: int) -> None:
         row = "{:<13} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>11}"
         print(row.format("", "requests", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "non-2xx", "late sends"))
         for name, paths in scenarios(vendors, int(rate * seconds * 1.2)).items():
-            if not name.endswith("cold"):  # warm the response cache and plans; cold runs have no second asking
-                wrk(port, paths, token, rate=min(rate, 200), seconds=2, work=work)
+            if not name.endswith("cold"):  # every path ~5 times: each worker's cache holds it
+                wrk(port, paths, token, rate=min(rate, 200), seconds=5, work=work)
             r = wrk(port, paths, token, rate=rate, seconds=seconds, work=work)
             print(row.format(name, int(r["REQUESTS"]), f"{r['rps']:.0f}",
                              *(f"{r[f'LATENCY_P{p}_US'] / 1000:.1f}" for p in (50, 90, 99)),
