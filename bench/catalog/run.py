@@ -1,15 +1,17 @@
-"""Catalog search and list latency at a fixed request rate.
+"""Catalog search and list latency at a fixed request rate, driven by wrk.
 
-    uv run --frozen python bench/catalog/run.py [--rate 500] [--seconds 20]
+    uv run --frozen python bench/catalog/run.py [--rate 500] [--seconds 20] [--workers 2]
 
 Creates a fresh database (10,000 synthetic catalog entries, 100,000 reviews), serves the catalog
-with `aria-catalog serve` (uvicorn, a real process), and drives it with an open-loop generator on
-this machine: requests are scheduled at fixed intervals whatever the server does, and latency is
-measured from each request's scheduled time, so queueing behind a slow server counts (no
-coordinated omission). Prints p50 / p90 / p99 / max and the achieved throughput per scenario;
-requests still unanswered 5 s after the last send are reported as unanswered (the run stays bounded).
-Needs the local infrastructure (deploy/local/infra.sh up; .local/infra.env is read if the ARIA_*
-variables are not exported).
+with `aria-catalog serve` (uvicorn, real processes, ARIA_HTTP_WORKERS=--workers), and drives it
+with wrk (C, little CPU) through pace.lua, which sends on a fixed schedule of --rate requests per
+second over 64 keep-alive connections (Debian's wrk has no -R of its own). Scenarios:
+- list / search: 200 different requests each, cycled (a marketplace's popular pages; after the
+  warm-up they are answered from the response cache until the catalog changes);
+- list, cold / search, cold: every request a query not asked before (the SQL path, no cache hit).
+Prints achieved throughput, p50 / p90 / p99 / max latency (from each send) and the sends that
+left late because every connection was busy (0 = the schedule held: no coordinated omission).
+Needs wrk (`apt-get install -y wrk`) and the infrastructure (ARIA_* endpoints, or .local/infra.env).
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ import asyncio
 import os
 import random
 import signal
+import re
+import shutil
 import socket
-import statistics
 import subprocess
+import tempfile
 import sys
 import time
 import uuid
@@ -36,7 +40,8 @@ from aria_platform.auth import mint_token
 from aria_platform.db import migrate
 
 REPO = Path(__file__).resolve().parents[2]
-ENTRIES, REVIEWS, CONNECTIONS, DRAIN_S = 10_000, 100_000, 64, 5.0
+ENTRIES, REVIEWS, CONNECTIONS = 10_000, 100_000, 64
+HERE = Path(__file__).resolve().parent
 CATEGORIES = ["edr", "siem", "soar", "vulnerability_management", "identity", "cloud_security",
               "threat_intelligence", "email_security", "network_security", "itsm", "custom"]
 CAPABILITIES = ["sync", "incremental", "test_connection", "health_check", "webhook", "push_actions"]
@@ -61,7 +66,7 @@ def _env() -> dict[str, str]:
     return env
 
 
-async def build_database(admin_url: str) -> str:
+async def build_database(admin_url: str) -> tuple[str, list[str]]:
     name = f"bench_catalog_{uuid.uuid4().hex[:8]}"
     conn = await asyncpg.connect(admin_url)
     try:
@@ -133,81 +138,34 @@ async def wait_ready(port: int, proc: subprocess.Popen, timeout: float = 60.0) -
     raise RuntimeError("aria-catalog serve did not become ready")
 
 
-class Connection:
-    """One keep-alive HTTP/1.1 connection: send a GET, read the whole response."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
-        self.reader, self.writer = reader, writer
-
-    async def get(self, request: bytes) -> int:
-        self.writer.write(request)
-        status = int((await self.reader.readline()).split(b" ", 2)[1])
-        length = 0
-        while (line := await self.reader.readline()) not in (b"\r\n", b""):
-            name, _, value = line.partition(b":")
-            if name.lower() == b"content-length":
-                length = int(value)
-        await self.reader.readexactly(length)
-        return status
+def wrk(port: int, paths: list[str], token: str, *, rate: int, seconds: float, work: Path) -> dict[str, float]:
+    """`rate` requests per second for `seconds` through pace.lua (fixed schedule), cycling through `paths`."""
+    path_file = work / "paths.txt"
+    path_file.write_text("\n".join(paths) + "\n")
+    env = {**os.environ, "BENCH_PATHS": str(path_file), "BENCH_RATE": str(rate), "WRK_THREADS": "1",
+           "BENCH_AUTHORIZATION": f"Bearer {token}"}
+    result = subprocess.run(["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds:.0f}s", "--timeout", "10s",
+                             "-s", str(HERE / "pace.lua"), f"http://127.0.0.1:{port}"],
+                            env=env, capture_output=True, text=True)
+    if result.returncode:
+        raise RuntimeError(f"wrk failed: {result.stderr or result.stdout}")
+    figures = {k: float(v) for k, v in re.findall(r"^([A-Z0-9_.]+) (\d+)$", result.stdout, re.M)}
+    figures["rps"] = figures["REQUESTS"] / (figures["DURATION_US"] / 1e6)
+    return figures
 
 
-async def open_loop(port: int, paths: list[str], token: str, rate: int, seconds: float) -> dict:
-    """Send `rate` requests per second for `seconds`, cycling through `paths`."""
-    pool: asyncio.Queue[Connection] = asyncio.Queue()
-    for _ in range(CONNECTIONS):
-        pool.put_nowait(Connection(*await asyncio.open_connection("127.0.0.1", port)))
-    requests = [(f"GET {p} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\n\r\n").encode()
-                for p in paths]
-    latencies: list[float] = []
-    errors: dict[int, int] = {}
-    loop = asyncio.get_running_loop()
-
-    async def one(request: bytes, scheduled: float) -> None:
-        conn = await pool.get()  # waiting for a free connection counts: latency runs from `scheduled`
-        try:
-            status = await conn.get(request)
-        finally:
-            pool.put_nowait(conn)
-        latencies.append(loop.time() - scheduled)
-        if status != 200:
-            errors[status] = errors.get(status, 0) + 1
-
-    total = int(rate * seconds)
-    start = loop.time() + 0.05
-    tasks = []
-    for i in range(total):
-        scheduled = start + i / rate
-        delay = scheduled - loop.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(requests[i % len(requests)], scheduled)))
-    # Keep the run bounded when the server cannot keep up: what is unanswered DRAIN_S after the last
-    # send is counted as lost and, for the percentiles, as answered at the cut-off (a lower bound).
-    done, pending = await asyncio.wait(tasks, timeout=DRAIN_S)
-    elapsed = loop.time() - start
-    for task in pending:
-        task.cancel()
-    answered = len(latencies)
-    latencies += [loop.time() - (start + i / rate) for i in range(total - len(pending), total)]
-    for conn in list(pool._queue):  # noqa: SLF001 - closing the idle ones; busy ones die with their tasks
-        conn.writer.close()
-    q = statistics.quantiles(latencies, n=100, method="inclusive")
-    return {"requests": total, "throughput": answered / elapsed, "p50": q[49] * 1000, "p90": q[89] * 1000,
-            "p99": q[98] * 1000, "max": max(latencies) * 1000, "errors": errors, "lost": len(pending)}
-
-
-def scenarios(vendors: list[str]) -> dict[str, list[str]]:
+def scenarios(vendors: list[str], cold_requests: int) -> dict[str, list[str]]:
     rng = random.Random(9)
-    lists = []
-    for _ in range(200):
+
+    def list_params() -> dict:
         params = {"limit": 20, "sort": rng.choice(["name", "rating", "installs", "updated"])}
         if rng.random() < 0.5:
             params["category"] = rng.choice(CATEGORIES)
         if rng.random() < 0.2:
             params["capability"] = rng.choice(CAPABILITIES)
-        lists.append("/v1/integrations?" + urlencode(params))
-    searches = []
-    for _ in range(200):
+        return params
+
+    def search_params() -> dict:
         word = rng.choice(vendors).lower()
         if rng.random() < 0.3:  # a typo: drop one letter
             cut = rng.randrange(1, len(word))
@@ -215,39 +173,64 @@ def scenarios(vendors: list[str]) -> dict[str, list[str]]:
         params = {"q": word, "limit": 20}
         if rng.random() < 0.3:
             params["category"] = rng.choice(CATEGORIES)
-        searches.append("/v1/integrations?" + urlencode(params))
-    return {"list": lists, "search": searches}
+        return params
+
+    def distinct(make, count: int) -> list[str]:
+        """`count` requests, none repeated: page size and pricing vary where the filters run out of combinations."""
+        seen: dict[str, None] = {}
+        while len(seen) < count:
+            params = {**make(), "limit": rng.randint(10, 100)}
+            if rng.random() < 0.5:
+                params["pricing_model"] = rng.choice(PRICING)
+            seen["/v1/integrations?" + urlencode(params)] = None
+        return list(seen)
+
+    return {"list": ["/v1/integrations?" + urlencode(list_params()) for _ in range(200)],
+            "search": ["/v1/integrations?" + urlencode(search_params()) for _ in range(200)],
+            "list, cold": distinct(list_params, cold_requests),
+            "search, cold": distinct(search_params, cold_requests)}
 
 
-async def main(rate: int, seconds: float) -> None:
+async def main(rate: int, seconds: float, workers: int) -> None:
+    if not shutil.which("wrk"):
+        sys.exit("wrk is needed: apt-get install -y wrk")
     env = _env()
     t0 = time.monotonic()
     database, vendors = await build_database(env["ARIA_TEST_DATABASE_ADMIN_URL"])
     print(f"database: {ENTRIES:,} entries, {REVIEWS:,} reviews loaded in {time.monotonic() - t0:.1f} s")
     port = free_port()
     server_env = {**env, "ARIA_DATABASE_URL": database, "ARIA_HTTP_PORT": str(port), "ARIA_LOG_LEVEL": "WARNING",
-                  "ARIA_REGISTRY_SYNC_ON_START": "false",
+                  "ARIA_REGISTRY_SYNC_ON_START": "false", "ARIA_HTTP_WORKERS": str(workers),
                   "ARIA_KAFKA_GROUP_PREFIX": env.get("ARIA_KAFKA_GROUP_PREFIX", "") + "bench-"}
     server = subprocess.Popen([sys.executable, "-c", "from aria_catalog.main import cli; cli()", "serve"],
                               env=server_env, stdout=subprocess.DEVNULL)
+    work = Path(tempfile.mkdtemp(prefix="bench-catalog-"))
     try:
         await wait_ready(port, server)
         token = mint_token(env["ARIA_JWT_SECRET"], subject="bench-user", org_id=uuid.uuid4(), role="viewer",
                            ttl_s=3600)
-        print(f"server: aria-catalog serve (uvicorn, 1 process) pid {server.pid}; {os.cpu_count()} CPUs; "
-              f"open loop at {rate} req/s for {seconds:.0f} s per scenario, {CONNECTIONS} keep-alive connections")
-        for name, paths in scenarios(vendors).items():
-            await open_loop(port, paths, token, rate=min(rate, 100), seconds=2)  # warm caches and plans
-            r = await open_loop(port, paths, token, rate=rate, seconds=seconds)
-            print(f"{name:7s} {r['requests']:6d} req  {r['throughput']:6.0f} req/s  p50 {r['p50']:6.1f} ms  "
-                  f"p90 {r['p90']:6.1f} ms  p99 {r['p99']:6.1f} ms  max {r['max']:7.1f} ms  "
-                  f"non-200 {r['errors'] or 0}  unanswered {r['lost']}")
+        print(f"catalog benchmark ({time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs, load average "
+              f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}): aria-catalog serve, {workers} worker(s); wrk "
+              f"{CONNECTIONS} keep-alive connections, fixed rate {rate} req/s for {seconds:.0f} s per scenario")
+        row = "{:<13} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>11}"
+        print(row.format("", "requests", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "non-2xx", "late sends"))
+        for name, paths in scenarios(vendors, int(rate * seconds * 1.2)).items():
+            if not name.endswith("cold"):  # every path ~5 times: each worker's cache holds it
+                wrk(port, paths, token, rate=min(rate, 200), seconds=5, work=work)
+            r = wrk(port, paths, token, rate=rate, seconds=seconds, work=work)
+            print(row.format(name, int(r["REQUESTS"]), f"{r['rps']:.0f}",
+                             *(f"{r[f'LATENCY_P{p}_US'] / 1000:.1f}" for p in (50, 90, 99)),
+                             f"{r['LATENCY_MAX_US'] / 1000:.1f}", int(r["NON_2XX"] + r["SOCKET_ERRORS"]),
+                             f"{int(r['LATE_SENDS'])} (max {r['LATE_MAX_US'] / 1000:.0f} ms)"))
+        print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; target: p99 < 25 ms at "
+              f"500 req/s")
     finally:
         server.send_signal(signal.SIGTERM)
         try:
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
             server.kill()
+        shutil.rmtree(work, ignore_errors=True)
         conn = await asyncpg.connect(env["ARIA_TEST_DATABASE_ADMIN_URL"])
         try:
             await conn.execute(f'DROP DATABASE IF EXISTS "{database.rsplit("/", 1)[1]}" WITH (FORCE)')
@@ -259,5 +242,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=int, default=500, help="requests per second (default 500)")
     parser.add_argument("--seconds", type=float, default=20, help="seconds per scenario (default 20)")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes (default 2)")
     args = parser.parse_args()
-    uvloop.run(main(args.rate, args.seconds))
+    uvloop.run(main(args.rate, args.seconds, args.workers))

@@ -143,3 +143,25 @@ def test_with_an_identity_provider_services_still_sign_their_own_identities():
     with pytest.raises(Problem) as refused:
         verifier.verify(mint_token("shared", subject="u", org_id=uuid.uuid4(), role="admin"))
     assert refused.value.code == "invalid_token"
+
+
+def test_a_remembered_token_still_expires_and_a_tampered_one_is_never_remembered():
+    import time
+
+    import jwt
+
+    from aria_platform.auth import TokenVerifier, mint_token
+
+    verifier = TokenVerifier(secret="shared", jwks_url=None, issuer="aria", audience="aria-marketplace")
+    token = mint_token("shared", subject="u", org_id=uuid.uuid4(), role="viewer", ttl_s=1)
+    assert verifier.verify(token).subject == verifier.verify(token).subject == "u"
+    header, payload, signature = token.split(".")
+    with pytest.raises(Problem):
+        verifier.verify(f"{header}.{payload}.{signature[::-1]}")
+    with pytest.raises(Problem):
+        verifier.verify(f"{header}.{payload}x.{signature}")
+    expires_at = jwt.decode(token, options={"verify_signature": False})["exp"]
+    time.sleep(max(0.0, expires_at - time.time()) + 0.05)  # past the token's 1 s lifetime
+    with pytest.raises(Problem) as expired:
+        verifier.verify(token)
+    assert expired.value.code == "invalid_token"

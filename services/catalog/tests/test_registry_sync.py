@@ -104,8 +104,9 @@ async def test_every_catalog_change_is_announced_through_the_outbox(infra, kafka
                                                                ("catalog.entry_changed", key + "_b")]
         envelope = orjson.loads(rows[0]["envelope"])  # a plain asyncpg connection returns jsonb as text
         assert envelope["org_id"] == str(PLATFORM_ORG) and envelope["source"] == "catalog"
+        history_id = (await _rows(database, "SELECT id FROM catalog_versions WHERE integration_key = $1", key))[0]
         assert envelope["data"] == {"integration_key": key, "change": "added", "version": "1.0.0",
-                                    "previous_version": None}
+                                    "previous_version": None, "change_id": history_id["id"]}
         assert not (await registry_sync.sync_catalog(pool=pool, entries=[h.entry(key, "Events", "Ev"),
                                                                         h.entry(key + "_b", "B", "B")])).changed
         assert len(await _rows(database, "SELECT 1 FROM outbox")) == 2, "an unchanged sync announces nothing"
@@ -124,3 +125,19 @@ async def test_every_catalog_change_is_announced_through_the_outbox(infra, kafka
             ("removed", key + "_b"), ("version_changed", key)]
         assert all(e.org_id == PLATFORM_ORG and e.key == e.data["integration_key"] for e in changes)
     assert len(await _rows(database, "SELECT 1 FROM outbox")) == 0
+
+
+async def test_a_change_that_happens_again_is_a_new_event_not_a_duplicate(infra, h):
+    database = await h.new_database(infra)
+    pool = await create_pool(database)
+    key = f"again_{uuid.uuid4().hex[:8]}"
+    keep, comes_and_goes = h.entry(key, "Stays", "S"), h.entry(key + "_b", "Flaps", "F")
+    try:
+        for entries in ([keep, comes_and_goes], [keep], [keep, comes_and_goes], [keep]):
+            await registry_sync.sync_catalog(pool=pool, entries=entries)
+        rows = await _rows(database, "SELECT envelope FROM outbox WHERE key = $1 ORDER BY id", key + "_b")
+        envelopes = [orjson.loads(r["envelope"]) for r in rows]
+        assert [e["data"]["change"] for e in envelopes] == ["added", "removed", "restored", "removed"]
+        assert len({e["dedup_key"] for e in envelopes}) == 4, "removed twice at 1.0.0: two distinct events"
+    finally:
+        await pool.close()

@@ -54,5 +54,6 @@ async def test_sync_outcomes_roll_up_per_installation_day_exactly_once(infra, ka
         stats = (await client.get(f"/v1/integrations/{key}", headers=h.as_user(infra, org))).json()["usage_stats"]
         assert stats == {"window_days": 30, "active_installations": 2, "calls_per_day": 2.0,
                          "sync_interval_minutes": 720.0, "average_sync_duration_ms": round(7000 / 3, 1),
-                         "records_synced_per_day": 2250.0, "error_rate": 0.25, "success_rate_pct": 75.0}
+                         "records_synced_per_day": 2250.0, "error_rate": 0.25, "success_rate_pct": 75.0,
+                         "average_setup_time_s": None, "setup_installations": 0}
         assert await calls() == 4, "the redelivery changed nothing"

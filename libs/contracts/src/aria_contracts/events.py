@@ -377,12 +377,15 @@ class CatalogEntryChanged(EventPayload):
     change: Literal["added", "version_changed", "updated", "removed", "restored"]
     version: str
     previous_version: str | None = None
+    change_id: int = Field(ge=1, description="The catalog's history row of this change: unique per change, so "
+                                             "the same change of the same version happening again (removed → "
+                                             "restored → removed) is a new event, not a duplicate.")
 
     def partition_key(self) -> str:
         return self.integration_key
 
     def dedup_key(self) -> str:
-        return f"{self.event_type}:{self.integration_key}:{self.change}:{self.version}"
+        return f"{self.event_type}:{self.integration_key}:{self.change}:{self.version}:{self.change_id}"
 
 
 class DeadLetter(EventPayload):

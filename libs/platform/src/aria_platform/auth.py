@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 import uuid
 from typing import Literal
@@ -28,6 +29,12 @@ class TokenVerifier:
     """Users: HS256 with a static key for local use, or RS/ES keys from a JWKS URL in production.
     Services sign their own short-lived HS256 identities with the shared key in both modes."""
 
+    # Verified tokens are remembered until they expire: a client sends the same token on every
+    # request, and checking its signature and claims again costs more than a cached read answers in.
+    # The key is the whole token (signature included), so only the exact bytes verified before hit;
+    # an entry is never used at or past the token's `exp`. Bound: oldest dropped first.
+    MAX_CACHED = 10_000
+
     def __init__(self, *, secret: str | None, jwks_url: str | None, issuer: str, audience: str):
         if not secret and not jwks_url:
             raise ValueError("set ARIA_JWT_SECRET or ARIA_JWT_JWKS_URL")
@@ -35,8 +42,33 @@ class TokenVerifier:
         self._jwks = jwt.PyJWKClient(jwks_url) if jwks_url else None
         self._issuer, self._audience = issuer, audience
         self.fetches_keys = self._jwks is not None
+        self._verified: dict[str, tuple[Principal, float]] = {}
+        self._insert = threading.Lock()  # JWKS verification runs in worker threads
+
+    def cached(self, token: str) -> Principal | None:
+        """The principal of a token verified before and not yet expired, else None."""
+        hit = self._verified.get(token)
+        if hit is None:
+            return None
+        principal, expires_at = hit
+        if time.time() >= expires_at:
+            self._verified.pop(token, None)
+            return None
+        return principal
 
     def verify(self, token: str) -> Principal:
+        principal = self.cached(token)
+        if principal is not None:
+            return principal
+        principal, expires_at = self._verify(token)
+        if expires_at is not None:  # tokens without exp are checked every time
+            with self._insert:
+                if len(self._verified) >= self.MAX_CACHED:
+                    self._verified.pop(next(iter(self._verified)), None)
+                self._verified[token] = (principal, expires_at)
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, float | None]:
         try:
             asymmetric = jwt.get_unverified_header(token).get("alg") != "HS256"
             if self._jwks is not None and asymmetric:
@@ -49,8 +81,9 @@ class TokenVerifier:
                     raise jwt.InvalidTokenError("user tokens must come from the identity provider")
             else:
                 raise jwt.InvalidAlgorithmError("HS256 tokens are not accepted")
-            return Principal(subject=claims["sub"], org_id=claims.get("org_id"), role=claims.get("role"),
-                             service=claims.get("svc"))
+            principal = Principal(subject=claims["sub"], org_id=claims.get("org_id"), role=claims.get("role"),
+                                  service=claims.get("svc"))
+            return principal, claims.get("exp")
         except (jwt.PyJWTError, KeyError, ValueError) as exc:
             raise Problem(401, "invalid_token", "Invalid bearer token", type(exc).__name__,
                           headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from None
@@ -78,6 +111,8 @@ async def _principal(request: Request) -> Principal:
         raise Problem(401, "missing_token", "Authentication required", "send Authorization: Bearer <token>",
                       headers={"WWW-Authenticate": "Bearer"})
     verifier: TokenVerifier = request.app.state.token_verifier
+    if (principal := verifier.cached(token)) is not None:
+        return principal
     if verifier.fetches_keys:
         # PyJWKClient fetches the JWKS synchronously (on first use and for unknown key ids).
         return await asyncio.to_thread(verifier.verify, token)

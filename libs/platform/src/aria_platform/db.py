@@ -18,8 +18,19 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Release without asyncpg's default reset query (RESET ALL, UNLISTEN *, advisory unlock, CLOSE ALL).
+
+    That query is one more round trip on every release, i.e. on every pool.fetch*(). Nothing here
+    leaves session state on a pooled connection (settings are SET LOCAL / set_config(..., true),
+    advisory locks are transaction-scoped, the outbox listener removes its LISTEN), and asyncpg
+    still rolls back a transaction left open before calling this.
+    """
+
+
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
-    return await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection)
+    return await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection,
+                                     reset=_keep_session)
 
 
 def _migration_files(service_dir: Path) -> list[tuple[str, Path]]:

@@ -31,6 +31,9 @@ class Runtime:
                               issuer=s.jwt_issuer, audience=s.jwt_audience, target=target)
 
 
-def get_runtime(request: Request) -> Runtime:
-    """FastAPI dependency; FastStream handlers use Context("runtime") instead."""
+async def get_runtime(request: Request) -> Runtime:
+    """FastAPI dependency; FastStream handlers use Context("runtime") instead.
+
+    async on purpose: FastAPI runs a plain-def dependency in a worker thread, a thread handoff on
+    every request for an attribute read."""
     return request.app.state.runtime

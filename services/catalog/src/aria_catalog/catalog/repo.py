@@ -104,7 +104,9 @@ async def list_page(conn: asyncpg.Pool | asyncpg.Connection, *, q: CatalogQuery,
     clauses = _where(p, q, org_id)
     if after is not None:
         clauses.append(keyset_sql.format(score=score, a=p(after[0], _CASTS[q.sort]), b=p(after[1], "text")))
-    sql = f"""SELECT {summary_select(p(org_id, 'uuid'))}, {value_sql} AS sort_value
+    # No `installed` column: the page is the same for every organization unless it filters on it
+    # (then the caller's org is a parameter of the WHERE clause), so it can be cached across orgs.
+    sql = f"""SELECT {_SUMMARY}, {value_sql} AS sort_value
               FROM integration_catalog c
               WHERE {_and(clauses)}
               ORDER BY {order_sql}
@@ -141,6 +143,16 @@ async def top_rated(conn: asyncpg.Pool | asyncpg.Connection, *, org_id: uuid.UUI
         f"""SELECT {summary_select("$1")} FROM integration_catalog c
             WHERE NOT c.is_deprecated AND c.review_count > 0
             ORDER BY c.average_rating DESC, c.review_count DESC, c.key LIMIT $2""", org_id, limit)
+
+
+async def installed_keys(conn: asyncpg.Pool | asyncpg.Connection, *, org_id: uuid.UUID) -> list[str]:
+    return await conn.fetchval(
+        """SELECT coalesce(array_agg(integration_key), '{}') FROM catalog_installations
+            WHERE org_id = $1 AND installed""", org_id)
+
+
+async def cache_version(conn: asyncpg.Pool | asyncpg.Connection) -> int:
+    return await conn.fetchval("SELECT version FROM catalog_cache_version")
 
 
 async def get_entry(conn: asyncpg.Pool | asyncpg.Connection, *, key: str,

@@ -9,9 +9,11 @@ import asyncpg
 
 from aria_platform.problems import Problem
 
+from ..installs import service as installs
 from ..reviews import service as reviews
 from ..usage import service as usage
 from . import repo
+from .cache import CatalogView
 from .query import DIMENSIONS, CatalogQuery, build_query, decode_cursor, encode_cursor
 
 # Facet dimension → column (unnest: for array columns).
@@ -34,13 +36,16 @@ def _sdk_vocabulary() -> dict[str, set[str]]:
 _SDK_VOCABULARY = _sdk_vocabulary()
 
 
-async def vocabulary(pool: asyncpg.Pool) -> dict[str, set[str]]:
-    present = await repo.vocabulary(pool)
-    return {d: set(present[d]) | _SDK_VOCABULARY.get(d, set()) for d in DIMENSIONS}
+async def vocabulary(view: CatalogView) -> dict[str, set[str]]:
+    async def compute() -> dict[str, set[str]]:
+        present = await repo.vocabulary(view.pool)
+        return {d: set(present[d]) | _SDK_VOCABULARY.get(d, set()) for d in DIMENSIONS}
+
+    return await view.cached("vocabulary", compute)
 
 
-async def parse_query(*, pool: asyncpg.Pool, values: dict[str, list[str]], **params: Any) -> CatalogQuery:
-    return build_query(values=values, vocabulary=await vocabulary(pool), **params)
+async def parse_query(*, view: CatalogView, values: dict[str, list[str]], **params: Any) -> CatalogQuery:
+    return build_query(values=values, vocabulary=await vocabulary(view), **params)
 
 
 def summary_item(row: asyncpg.Record) -> dict[str, Any]:
@@ -49,26 +54,48 @@ def summary_item(row: asyncpg.Record) -> dict[str, Any]:
     return item
 
 
-async def search(*, pool: asyncpg.Pool, org_id: uuid.UUID, query: CatalogQuery, cursor: str | None,
+def _org_part(query: CatalogQuery, org_id: uuid.UUID) -> uuid.UUID | None:
+    """Only the installed filter makes the matching set depend on the caller's organization."""
+    return org_id if query.installed is not None else None
+
+
+async def _installed_keys(view: CatalogView, org_id: uuid.UUID) -> frozenset[str]:
+    async def compute() -> frozenset[str]:
+        return frozenset(await repo.installed_keys(view.pool, org_id=org_id))
+
+    return await view.cached(("installed", org_id), compute)
+
+
+async def search(*, view: CatalogView, org_id: uuid.UUID, query: CatalogQuery, cursor: str | None,
                  limit: int) -> dict[str, Any]:
     after = decode_cursor(query, cursor) if cursor else None
-    rows = await repo.list_page(pool, q=query, org_id=org_id, after=after, limit=limit + 1)
-    page, more = rows[:limit], len(rows) > limit
-    next_cursor = encode_cursor(query, page[-1]["sort_value"], page[-1]["key"]) if more and page else None
-    return {"items": [summary_item(r) for r in page], "next_cursor": next_cursor, "limit": limit, "sort": query.sort}
+
+    async def compute() -> dict[str, Any]:
+        rows = await repo.list_page(view.pool, q=query, org_id=org_id, after=after, limit=limit + 1)
+        page, more = rows[:limit], len(rows) > limit
+        next_cursor = encode_cursor(query, page[-1]["sort_value"], page[-1]["key"]) if more and page else None
+        return {"items": [summary_item(r) for r in page], "next_cursor": next_cursor, "limit": limit,
+                "sort": query.sort}
+
+    page = await view.cached(("page", query.fingerprint(), _org_part(query, org_id), cursor, limit), compute)
+    installed = await _installed_keys(view, org_id)
+    return {**page, "items": [{**item, "installed": item["key"] in installed} for item in page["items"]]}
 
 
-async def facets(*, pool: asyncpg.Pool, org_id: uuid.UUID, query: CatalogQuery) -> dict[str, Any]:
-    rows = await repo.facet_counts(pool, q=query, org_id=org_id, dimensions=FACETS)
-    out: dict[str, Any] = {"total": 0, **{d: [] for d in FACETS}}
-    for row in rows:
-        if row["dimension"] == "_total":
-            out["total"] = row["count"]
-        else:
-            out[row["dimension"]].append({"value": row["value"], "count": row["count"]})
-    for d in FACETS:
-        out[d].sort(key=lambda f: (-f["count"], f["value"]))
-    return out
+async def facets(*, view: CatalogView, org_id: uuid.UUID, query: CatalogQuery) -> dict[str, Any]:
+    async def compute() -> dict[str, Any]:
+        rows = await repo.facet_counts(view.pool, q=query, org_id=org_id, dimensions=FACETS)
+        out: dict[str, Any] = {"total": 0, **{d: [] for d in FACETS}}
+        for row in rows:
+            if row["dimension"] == "_total":
+                out["total"] = row["count"]
+            else:
+                out[row["dimension"]].append({"value": row["value"], "count": row["count"]})
+        for d in FACETS:
+            out[d].sort(key=lambda f: (-f["count"], f["value"]))
+        return out
+
+    return await view.cached(("facets", query.fingerprint(), _org_part(query, org_id)), compute)
 
 
 async def category_counts(*, pool: asyncpg.Pool, org_id: uuid.UUID) -> list[dict[str, Any]]:
@@ -114,5 +141,6 @@ async def get_integration(*, pool: asyncpg.Pool, org_id: uuid.UUID, key: str) ->
     entry["configuration_requirements"] = configuration_requirements(entry["config_schema"], entry["secret_fields"])
     entry["removed_from_registry_at"] = entry.pop("removed_at")
     entry["reviews_summary"] = await reviews.summary(pool=pool, key=key)
-    entry["usage_stats"] = await usage.integration_stats(pool=pool, key=key)
+    entry["usage_stats"] = {**await usage.integration_stats(pool=pool, key=key),
+                            **await installs.setup_time(pool=pool, key=key)}
     return entry

@@ -14,6 +14,7 @@ from aria_platform.runtime import Runtime, get_runtime
 from ..http import NOT_FOUND, NOT_MODIFIED, UNAUTHORIZED, cached_json, problem_example, reject_unknown_params, \
     validation
 from . import service
+from .cache import current_view
 from .query import SORTS
 
 router = APIRouter(prefix="/v1", tags=["catalog"])
@@ -87,6 +88,9 @@ class UsageStats(BaseModel):
     records_synced_per_day: float | None
     error_rate: float | None = Field(description="Failed runs / runs.")
     success_rate_pct: float | None
+    average_setup_time_s: float | None = Field(
+        description="Average seconds from installed to first enabled (all time, by when the events happened).")
+    setup_installations: int = Field(description="Installations that completed setup: what the average is over.")
 
 
 class IntegrationDetail(IntegrationSummary):
@@ -101,7 +105,8 @@ class IntegrationDetail(IntegrationSummary):
     removed_from_registry_at: datetime | None
     created_at: datetime
     reviews_summary: ReviewsSummary
-    usage_stats: UsageStats = Field(description="From the daily usage rollups of every organization's installations.")
+    usage_stats: UsageStats = Field(description="From the daily usage rollups of every organization's installations, "
+                                       "and setup times from their lifecycle events.")
 
 
 class FacetValue(BaseModel):
@@ -153,7 +158,8 @@ _DETAIL_EXAMPLE = {
                         "documentation_quality": 4.0, "support_quality": None},
     "usage_stats": {"window_days": 30, "active_installations": 12, "calls_per_day": 24.0,
                     "sync_interval_minutes": 60.0, "average_sync_duration_ms": 5400.0,
-                    "records_synced_per_day": 1800.0, "error_rate": 0.01, "success_rate_pct": 99.0},
+                    "records_synced_per_day": 1800.0, "error_rate": 0.01, "success_rate_pct": 99.0,
+                    "average_setup_time_s": 842.5, "setup_installations": 40},
 }
 
 
@@ -172,28 +178,32 @@ _LIST_PARAMS = _FILTER_PARAMS | {"sort", "cursor", "limit"}
 class _Filters:
     """Query parameters shared by the list and the facets."""
 
-    def __init__(
-        self,
-        q: str | None = Query(None, max_length=200, description="Search text: full-text (word prefixes) on name, "
-                              "vendor, product and description, plus trigram similarity for typos.",
-                              examples=["crowdstrik"]),
-        category: list[str] = Query([], description="Any of these categories (repeat or comma-separate).",
-                                    examples=["edr"]),
-        capability: list[str] = Query([], description="Has all of these capabilities.", examples=["sync"]),
-        data_type: list[str] = Query([], description="Produces all of these data types.", examples=["asset"]),
-        auth_method: list[str] = Query([], description="Supports all of these auth methods."),
-        pricing_model: list[str] = Query([], description="Any of these pricing models."),
-        official: bool | None = Query(None, description="Only official (true) or only non-official (false)."),
-        community: bool | None = Query(None),
-        beta: bool | None = Query(None),
-        installed: bool | None = Query(None, description="Installed in your organization (true) or not (false)."),
-        include_deprecated: bool = Query(False, description="Also list deprecated / retired integrations."),
-    ):
-        self.q = q
-        self.values = {"category": category, "capability": capability, "data_type": data_type,
-                       "auth_method": auth_method, "pricing_model": pricing_model}
-        self.flags = {"official": official, "community": community, "beta": beta, "installed": installed,
-                      "include_deprecated": include_deprecated}
+    def __init__(self, q: str | None, values: dict[str, list[str]], flags: dict[str, bool | None]):
+        self.q, self.values, self.flags = q, values, flags
+
+
+async def _filters(
+    q: str | None = Query(None, max_length=200, description="Search text: full-text (word prefixes) on name, "
+                          "vendor, product and description, plus trigram similarity for typos.",
+                          examples=["crowdstrik"]),
+    category: list[str] = Query([], description="Any of these categories (repeat or comma-separate).",
+                                examples=["edr"]),
+    capability: list[str] = Query([], description="Has all of these capabilities.", examples=["sync"]),
+    data_type: list[str] = Query([], description="Produces all of these data types.", examples=["asset"]),
+    auth_method: list[str] = Query([], description="Supports all of these auth methods."),
+    pricing_model: list[str] = Query([], description="Any of these pricing models."),
+    official: bool | None = Query(None, description="Only official (true) or only non-official (false)."),
+    community: bool | None = Query(None),
+    beta: bool | None = Query(None),
+    installed: bool | None = Query(None, description="Installed in your organization (true) or not (false)."),
+    include_deprecated: bool = Query(False, description="Also list deprecated / retired integrations."),
+) -> _Filters:
+    # A function, not the class itself, as the dependency: FastAPI runs a plain class or def
+    # dependency in a worker thread, and async ones inline.
+    return _Filters(q, {"category": category, "capability": capability, "data_type": data_type,
+                        "auth_method": auth_method, "pricing_model": pricing_model},
+                    {"official": official, "community": community, "beta": beta, "installed": installed,
+                     "include_deprecated": include_deprecated})
 
 
 # --- endpoints -------------------------------------------------------------------------
@@ -212,7 +222,7 @@ class _Filters:
 )
 async def list_integrations(
     request: Request,
-    filters: _Filters = Depends(),
+    filters: _Filters = Depends(_filters),
     sort: str | None = Query(None, description=f"One of: {', '.join(SORTS)}."),
     cursor: str | None = Query(None, max_length=1000, description="`next_cursor` of the previous page."),
     limit: int = Query(20, ge=1, le=100),
@@ -220,8 +230,9 @@ async def list_integrations(
     caller: Principal = Depends(require_role("viewer")),
 ) -> Response:
     reject_unknown_params(request, _LIST_PARAMS)
-    query = await service.parse_query(pool=rt.pool, q=filters.q, values=filters.values, sort=sort, **filters.flags)
-    body = await service.search(pool=rt.pool, org_id=caller.org_id, query=query, cursor=cursor, limit=limit)
+    view = await current_view(rt)
+    query = await service.parse_query(view=view, q=filters.q, values=filters.values, sort=sort, **filters.flags)
+    body = await service.search(view=view, org_id=caller.org_id, query=query, cursor=cursor, limit=limit)
     return cached_json(request, body)
 
 
@@ -237,20 +248,22 @@ async def list_integrations(
         **NOT_MODIFIED, **_BAD_FILTER, **UNAUTHORIZED, **_QUERY_VALIDATION},
 )
 async def integration_facets(
-    request: Request, filters: _Filters = Depends(), rt: Runtime = Depends(get_runtime),
+    request: Request, filters: _Filters = Depends(_filters), rt: Runtime = Depends(get_runtime),
     caller: Principal = Depends(require_role("viewer")),
 ) -> Response:
     reject_unknown_params(request, _FILTER_PARAMS)
-    query = await service.parse_query(pool=rt.pool, q=filters.q, values=filters.values, sort=None, **filters.flags)
-    return cached_json(request, await service.facets(pool=rt.pool, org_id=caller.org_id, query=query))
+    view = await current_view(rt)
+    query = await service.parse_query(view=view, q=filters.q, values=filters.values, sort=None, **filters.flags)
+    return cached_json(request, await service.facets(view=view, org_id=caller.org_id, query=query))
 
 
 @router.get(
     "/integrations/{key}", response_model=IntegrationDetail, summary="One integration, with its setup requirements",
     description="Everything the catalog knows about one integration, including the configuration fields the "
                 "install wizard asks for (derived from its config schema; secret fields are flagged), a reviews "
-                "summary (average, count, distribution 1–5) and usage stats over the last 30 days (sync runs per "
-                "day, cadence, average sync duration, from the usage rollups). Deprecated integrations are still "
+                "summary (average, count, distribution 1–5), usage stats over the last 30 days (sync runs per "
+                "day, cadence, average sync duration, from the usage rollups) and the average setup time "
+                "(installed → first enabled, with the number of installations it is averaged over). Deprecated integrations are still "
                 "readable. ETag / If-None-Match supported.",
     responses={200: {"content": {"application/json": {"example": _DETAIL_EXAMPLE}}}, **NOT_MODIFIED,
                **NOT_FOUND, **UNAUTHORIZED, **validation("path.key", "Field required")},

@@ -1,4 +1,4 @@
-"""Kafka adapter: installation lifecycle events keep install counts and the per-org ledger."""
+"""Kafka adapter: installation lifecycle events keep install counts, the per-org ledger and setup times."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from faststream import Context
 from faststream.kafka import KafkaRouter
 
 from aria_contracts import Envelope
-from aria_contracts.events import InstallationInstalled, InstallationUninstalled
+from aria_contracts.events import InstallationEnabled, InstallationInstalled, InstallationUninstalled
 from aria_contracts.topics import INSTALLATION_LIFECYCLE
 from aria_platform.runtime import Runtime
 from aria_platform.settings import ServiceSettings
@@ -17,6 +17,8 @@ from . import service
 log = structlog.get_logger(__name__)
 _STATE = {InstallationInstalled.event_type: (InstallationInstalled, True),
           InstallationUninstalled.event_type: (InstallationUninstalled, False)}
+_MILESTONES = {InstallationInstalled.event_type: (InstallationInstalled, "installed"),
+               InstallationEnabled.event_type: (InstallationEnabled, "enabled")}
 
 
 def build_router(settings: ServiceSettings) -> KafkaRouter:
@@ -25,8 +27,15 @@ def build_router(settings: ServiceSettings) -> KafkaRouter:
 
     @router.subscriber(INSTALLATION_LIFECYCLE.name, group_id=settings.group("catalog.install-counts"),
                        auto_offset_reset="earliest",
-                       ack_policy="nack_on_error", description="Install counts and installed-in-org ledger")
+                       ack_policy="nack_on_error", description="Install counts, installed-in-org ledger and setup times")
     async def on_installation_event(envelope: Envelope, runtime: Runtime = Context("runtime")) -> None:
+        if envelope.type in _MILESTONES:
+            model, milestone = _MILESTONES[envelope.type]
+            event = envelope.payload(model)
+            # The envelope's time is when it happened; arrival order and time say nothing.
+            await service.record_setup_milestone(pool=runtime.pool, installation_id=event.installation_id,
+                                                 integration_key=event.integration_key, milestone=milestone,
+                                                 at=envelope.time)
         if envelope.type not in _STATE:
             return
         model, installed = _STATE[envelope.type]

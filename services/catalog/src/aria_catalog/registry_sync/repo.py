@@ -54,10 +54,11 @@ async def mark_removed(conn: asyncpg.Connection, key: str) -> None:
 
 
 async def record_change(conn: asyncpg.Connection, *, key: str, change: str, version: str,
-                        previous_version: str | None, entry_hash: str) -> None:
-    await conn.execute(
+                        previous_version: str | None, entry_hash: str) -> int:
+    """Adds a history row; returns its id."""
+    return await conn.fetchval(
         """INSERT INTO catalog_versions (integration_key, change, version, previous_version, entry_hash)
-           VALUES ($1, $2, $3, $4, $5)""", key, change, version, previous_version, entry_hash)
+           VALUES ($1, $2, $3, $4, $5) RETURNING id""", key, change, version, previous_version, entry_hash)
 
 
 async def refresh_vocabulary(conn: asyncpg.Connection) -> None:

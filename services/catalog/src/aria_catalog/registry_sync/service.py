@@ -129,10 +129,10 @@ def entry_hash(entry: dict[str, Any]) -> str:
 async def _record_change(conn: asyncpg.Connection, *, key: str, change: str, version: str,
                          previous_version: str | None, entry_hash: str) -> None:
     """History row and the event announcing the change, in the caller's transaction."""
-    await repo.record_change(conn, key=key, change=change, version=version, previous_version=previous_version,
-                             entry_hash=entry_hash)
+    change_id = await repo.record_change(conn, key=key, change=change, version=version,
+                                         previous_version=previous_version, entry_hash=entry_hash)
     event = CatalogEntryChanged(integration_key=key, change=change, version=version,
-                                previous_version=previous_version)
+                                previous_version=previous_version, change_id=change_id)
     await enqueue(conn, traced(event, source="catalog", org_id=PLATFORM_ORG))
 
 
