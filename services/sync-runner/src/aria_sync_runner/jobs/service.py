@@ -233,55 +233,87 @@ async def _sync_once(*, deps: Deps, plugin, job: dict) -> None:
     finally:
         secrets = {}
     streams = instance.stream_names()
+    committing: asyncio.Task | None = None
     try:
         checkpoint = None if job["sync_type"] == "full" else _join(await repo.checkpoints(deps.pool, installation_id))
         async for batch in instance.sync(checkpoint, job_id):
-            envelopes: list[Envelope] = []
-            dead: list[DeadLetter] = []
-            now = datetime.now(timezone.utc)
-            for entity in batch.events:
-                if entity.org_id != org_id:  # a connector must never emit into another tenant
-                    log.error("entity of another organization dropped", job_id=str(job_id), stream=batch.stream)
-                    dead.append(DeadLetter(**_base(job), origin=f"sync:{batch.stream}", job_id=job_id,
-                                           external_id=entity.provenance.external_id, failed_at=now,
-                                           raw_sha256=entity.provenance.raw_sha256,
-                                           reason="connector emitted an entity of another organization"))
-                    continue
-                envelopes.append(traced(entity, source=SOURCE, org_id=org_id, installation_id=installation_id))
-            for err in batch.record_errors:
-                log.warning("record skipped", job_id=str(job_id), stream=err.stream, external_id=err.external_id,
-                            reason=err.reason)
-                dead.append(DeadLetter(**_base(job), origin=f"sync:{err.stream}", job_id=job_id,
-                                       external_id=err.external_id, reason=err.reason, failed_at=now))
-            if envelopes:
-                await kafka.publish_batch(deps.broker, envelopes)  # acks=all: durable before the checkpoint moves
-            async with deps.pool.acquire() as conn, conn.transaction():
-                counts = await repo.add_progress(
-                    conn, job_id, replica=deps.replica, processed=len(batch.events) + len(batch.record_errors),
-                    failed=len(dead), published=len(envelopes), progress_percent=_percent(streams, batch.stream))
-                if counts is None:
-                    raise LeaseLost()
-                for stream, state in _split(batch.checkpoint).items():
-                    await repo.save_checkpoint(conn, installation_id=installation_id, stream=stream, state=state,
-                                               job_id=job_id)
-                for letter in dead:
-                    await enqueue(conn, _wrap(letter, job))
-                await enqueue(conn, _wrap(SyncProgress(
-                    **_base(job), job_id=job_id, stream=batch.stream, processed_records=counts["processed_records"],
-                    failed_records=counts["failed_records"]), job))
-            if counts["cancel_requested"]:
-                raise JobCancelled()
+            events, dead = _screen(job, batch)
+            encoded = kafka.encode_many(events, source=SOURCE, org_id=org_id, installation_id=installation_id)
+            if committing is not None:
+                # The previous batch is committed before this one is sent: checkpoints commit in
+                # order, and a cancelled or lost job publishes nothing past its last count.
+                await committing
+            acks = await kafka.publish_encoded(deps.broker, encoded)
+            # Its acks (acks=all) and then its checkpoint are awaited while the loop reads the next page.
+            committing = asyncio.create_task(_commit(deps, job, batch, acks=acks, published=len(events), dead=dead,
+                                                     progress_percent=_percent(streams, batch)))
+        if committing is not None:
+            await committing
+    except Exception:
+        if committing is not None and not committing.done():
+            with contextlib.suppress(Exception):
+                await committing  # the batch before the failure is durable: keep its checkpoint
+        raise
     finally:
+        if committing is not None and not committing.done():
+            committing.cancel()  # the job is being stopped: its transaction rolls back
+            with contextlib.suppress(BaseException):
+                await committing
         await instance.close()
         await http.aclose()
 
 
-def _percent(streams: list[str], stream: str) -> int:
-    """Share of streams finished before this one. The SDK does not expose record totals (a vendor's
-    total count is read for pagination only), so this is the best honest figure; 100 on completion."""
-    if stream not in streams:
+def _screen(job: dict, batch) -> tuple[list, list[DeadLetter]]:
+    """The batch's events that may be published, and dead letters for the rest and for record errors."""
+    events, dead = [], []
+    now = datetime.now(timezone.utc)
+    for entity in batch.events:
+        if entity.org_id != job["org_id"]:  # a connector must never emit into another tenant
+            log.error("entity of another organization dropped", job_id=str(job["id"]), stream=batch.stream)
+            dead.append(DeadLetter(**_base(job), origin=f"sync:{batch.stream}", job_id=job["id"],
+                                   external_id=entity.provenance.external_id, failed_at=now,
+                                   raw_sha256=entity.provenance.raw_sha256,
+                                   reason="connector emitted an entity of another organization"))
+            continue
+        events.append(entity)
+    for err in batch.record_errors:
+        log.warning("record skipped", job_id=str(job["id"]), stream=err.stream, external_id=err.external_id,
+                    reason=err.reason)
+        dead.append(DeadLetter(**_base(job), origin=f"sync:{err.stream}", job_id=job["id"],
+                               external_id=err.external_id, reason=err.reason, failed_at=now))
+    return events, dead
+
+
+async def _commit(deps: Deps, job: dict, batch, *, acks: list[asyncio.Future], published: int,
+                  dead: list[DeadLetter], progress_percent: int) -> None:
+    """Wait for the batch's acknowledgements, then save its counts, checkpoint and dead letters."""
+    job_id = job["id"]
+    await asyncio.gather(*acks)
+    async with deps.pool.acquire() as conn, conn.transaction():
+        counts = await repo.add_progress(
+            conn, job_id, replica=deps.replica, processed=len(batch.events) + len(batch.record_errors),
+            failed=len(dead), published=published, progress_percent=progress_percent)
+        if counts is None:
+            raise LeaseLost()
+        for stream, state in _split(batch.checkpoint).items():
+            await repo.save_checkpoint(conn, installation_id=job["installation_id"], stream=stream, state=state,
+                                       job_id=job_id)
+        for letter in dead:
+            await enqueue(conn, _wrap(letter, job))
+        await enqueue(conn, _wrap(SyncProgress(
+            **_base(job), job_id=job_id, stream=batch.stream, processed_records=counts["processed_records"],
+            failed_records=counts["failed_records"]), job))
+    if counts["cancel_requested"]:
+        raise JobCancelled()
+
+
+def _percent(streams: list[str], batch) -> int:
+    """Share of the job done: streams finished, plus the part of this stream read where the vendor
+    reports a total (else the stream counts once finished); 100 only on completion."""
+    if batch.stream not in streams:
         return 0
-    return min(99, int(100 * streams.index(stream) / len(streams)))
+    part = min(1.0, batch.stream_read / batch.stream_total) if batch.stream_total else 0.0
+    return min(99, int(100 * (streams.index(batch.stream) + part) / len(streams)))
 
 
 async def _finish_failed(deps: Deps, job: dict, error_class: str, message: str) -> None:
