@@ -311,3 +311,37 @@ async def test_health_is_checked_on_schedule_and_published_on_change(infra, data
     assert first[0].data["status"] == "healthy" and "latency_ms" in first[0].data["details"]
     assert down and down[0].data["details"]["error_class"] == "transient"
     assert len(healthy_again) == 2
+
+
+async def test_a_job_whose_replica_keeps_stopping_fails_once_its_retries_are_used_up(infra, support):
+    from aria_sync_runner.jobs import repo, service
+
+    database = await migrated_database(infra, "sync_runner_poison_job", support.MIGRATIONS)
+    settings = support.sync_runner_settings(infra, database, "http://127.0.0.1:9")
+    pool = await create_pool(database)
+    try:
+        iid = uuid.uuid4()
+        job_id = await service.accept_request(
+            pool=pool, max_retries=2, request_id=uuid.uuid4(), org_id=uuid.uuid4(), installation_id=iid,
+            integration_key=support.KEY, sync_type="incremental", requested_by="t", settings={},
+            credential_ref=None, config_version=1)
+
+        async def replica_dies():  # mid-job: no outcome recorded, the heartbeat stops
+            async with pool.acquire() as conn:
+                await conn.execute("UPDATE integration_sync_jobs SET heartbeat_at = now() - interval '1 hour' "
+                                   "WHERE id = $1", job_id)
+
+        claims = []
+        for replica in ("r1", "r2", "r3", "r4"):
+            claims.append(await service.claim_job(pool=pool, settings=settings, replica=replica))
+            await replica_dies()
+        job = await repo.get_job(pool, job_id)
+        async with pool.acquire() as conn:
+            outbox = [r["event_type"] for r in await conn.fetch("SELECT event_type FROM outbox ORDER BY id")]
+    finally:
+        await pool.close()
+    # The first run and two takeovers (max_retries=2); the fourth replica does not run it again.
+    assert [c["id"] if c else None for c in claims] == [job_id, job_id, job_id, None]
+    assert job["status"] == "failed" and job["error_class"] == "internal" and job["retry_count"] == 3
+    assert "gave up after 3 attempts" in job["error_message"]
+    assert outbox.count("sync.failed") == 1 and "integration.health_changed" in outbox, outbox

@@ -105,21 +105,36 @@ async def accept_request(*, pool: asyncpg.Pool, max_retries: int, request_id: uu
 
 
 async def claim_job(*, pool: asyncpg.Pool, settings: SyncRunnerSettings, replica: str) -> dict | None:
-    """Claim the next runnable job for this replica (announcing its start the first time)."""
-    async with pool.acquire() as conn, conn.transaction():
-        claimed = await repo.claim_next(conn, replica=replica, lease_s=settings.job_lease_s,
-                                        max_total=settings.max_concurrent_jobs,
-                                        max_per_vendor=settings.max_concurrent_jobs_per_vendor)
-        if claimed is None:
-            return None
-        job, before = claimed
-        if before["status"] == "running":
-            log.warning("resuming sync job of a replica that is gone", job_id=str(job["id"]), replica=replica)
-        if before["started_at"] is None:
-            with _in_trace(job, "sync job claimed"):
-                await enqueue(conn, _wrap(SyncStarted(**_base(job), job_id=job["id"], sync_type=job["sync_type"]),
-                                          job))
-        return dict(job)
+    """Claim the next runnable job for this replica (announcing its start the first time).
+
+    Taking over a job whose replica stopped counts as a retry; a job that has used up its retries
+    that way (it takes its replica down, or its replica cannot record its outcome) fails here
+    instead of running again, and the next job is claimed."""
+    while True:
+        async with pool.acquire() as conn, conn.transaction():
+            claimed = await repo.claim_next(conn, replica=replica, lease_s=settings.job_lease_s,
+                                            max_total=settings.max_concurrent_jobs,
+                                            max_per_vendor=settings.max_concurrent_jobs_per_vendor)
+            if claimed is None:
+                return None
+            job, before = claimed
+            if before["status"] == "running" and job["retry_count"] > job["max_retries"]:
+                last = f"; last error: {before['error_message']}" if before["error_message"] else ""
+                message = (f"gave up after {job['retry_count']} attempts: the sync stopped before finishing "
+                           f"each time (its replica crashed, was killed or lost its database){last}")
+                log.error("sync job failed: retries used up by replicas that stopped", job_id=str(job["id"]),
+                          retry_count=job["retry_count"], max_retries=job["max_retries"])
+                with _in_trace(job, "sync job failed"):
+                    await _record_failure(conn, job, replica=replica,
+                                          error_class=before["error_class"] or "internal", message=message)
+                continue
+            if before["status"] == "running":
+                log.warning("resuming sync job of a replica that is gone", job_id=str(job["id"]), replica=replica)
+            if before["started_at"] is None:
+                with _in_trace(job, "sync job claimed"):
+                    await enqueue(conn, _wrap(SyncStarted(**_base(job), job_id=job["id"],
+                                                          sync_type=job["sync_type"]), job))
+            return dict(job)
 
 
 async def run_job(*, deps: Deps, job: dict) -> str:
@@ -318,17 +333,23 @@ def _percent(streams: list[str], batch) -> int:
 
 async def _finish_failed(deps: Deps, job: dict, error_class: str, message: str) -> None:
     async with deps.pool.acquire() as conn, conn.transaction():
-        row = await repo.finish(conn, job["id"], status="failed", replica=deps.replica, error_class=error_class,
-                                error_message=message)
-        if row is None:
-            return
-        await enqueue(conn, _wrap(SyncFailed(**_base(job), job_id=job["id"], error_class=error_class,
-                                             error_message=message), job))
-        # The installation is unusable until someone acts: say so on the health topic (once per change).
-        await health.record(conn, org_id=job["org_id"], installation_id=job["installation_id"],
-                            integration_key=job["integration_key"], status="down",
-                            details={"reason": "sync_failed", "job_id": str(job["id"]), "error_class": error_class,
-                                     "error": message})
+        await _record_failure(conn, job, replica=deps.replica, error_class=error_class, message=message)
+
+
+async def _record_failure(conn: asyncpg.Connection, job, *, replica: str, error_class: str, message: str) -> None:
+    """The job ends failed (fenced by the claim), announced by sync.failed (the installer puts the
+    installation in error) and a health change."""
+    row = await repo.finish(conn, job["id"], status="failed", replica=replica, error_class=error_class,
+                            error_message=message)
+    if row is None:
+        return
+    await enqueue(conn, _wrap(SyncFailed(**_base(job), job_id=job["id"], error_class=error_class,
+                                         error_message=message), job))
+    # The installation is unusable until someone acts: say so on the health topic (once per change).
+    await health.record(conn, org_id=job["org_id"], installation_id=job["installation_id"],
+                        integration_key=job["integration_key"], status="down",
+                        details={"reason": "sync_failed", "job_id": str(job["id"]), "error_class": error_class,
+                                 "error": message})
 
 
 def _cancelled(row: asyncpg.Record, *, by: str) -> SyncCancelled:
