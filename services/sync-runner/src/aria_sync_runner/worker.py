@@ -34,6 +34,7 @@ class Worker:
         self.jobs: dict[uuid.UUID, asyncio.Task] = {}
         self.loops: list[asyncio.Task] = []
         self._wake = asyncio.Event()
+        self.health_instances = health.Instances(ttl_s=self.settings.health_credential_ttl_s)
 
     def wake(self) -> None:
         """A job was queued on this replica: look for work now rather than at the next poll."""
@@ -50,6 +51,7 @@ class Worker:
         for task in self.loops + list(self.jobs.values()):
             task.cancel()
         await asyncio.gather(*self.loops, *self.jobs.values(), return_exceptions=True)
+        await self.health_instances.close()
         released = await jobs_repo.release_replica(self.rt.pool, self.replica)
         if released:
             log.info("running jobs handed back to the queue", count=released, replica=self.replica)
@@ -93,8 +95,8 @@ class Worker:
     async def _health(self) -> None:
         s = self.settings
         await health.check_due(pool=self.rt.pool, outbound=self.rt.extras["outbound"],
-                               vault_gateway=self.rt.extras["vault_gateway"], interval_s=s.health_check_interval_s,
-                               timeout_s=s.health_check_timeout_s)
+                               vault_gateway=self.rt.extras["vault_gateway"], instances=self.health_instances,
+                               interval_s=s.health_check_interval_s, timeout_s=s.health_check_timeout_s)
 
     async def _every(self, seconds: float, action) -> None:
         while True:
