@@ -287,18 +287,21 @@ class StreamReader:
                                                         json=self._filter_body(json_body, anchor), what=what)
                 self.page_requests += 1
                 records, n = await self._records_of(body)
+                if isinstance(pag, OffsetPagination):
+                    total = get_path(body, pag.total_path) if pag.total_path else None
+                elif isinstance(pag, RangeHeaderPagination):
+                    m = _CONTENT_RANGE.search(self.conn.api.last_response.headers.get("Content-Range", ""))
+                    total = int(m.group(3)) if m else None
+                else:
+                    total = None
+                if self.total is None and isinstance(total, int):
+                    self.total = total
                 page = self._process(records, anchor)
                 yield page
                 if isinstance(pag, OffsetPagination):
-                    total = get_path(body, pag.total_path) if pag.total_path else None
                     last = (isinstance(total, int) and offset + n >= total) or (total is None and n < limit)
-                    if self.total is None and isinstance(total, int):
-                        self.total = total
                 elif isinstance(pag, RangeHeaderPagination):
-                    m = _CONTENT_RANGE.search(self.conn.api.last_response.headers.get("Content-Range", ""))
-                    last = offset + n >= int(m.group(3)) if m else n < limit
-                    if self.total is None and m:
-                        self.total = int(m.group(3))
+                    last = offset + n >= total if total is not None else n < limit
                 else:  # a short page is the last one: the next page number would repeat it
                     pages = get_path(body, pag.total_pages_path) if pag.total_pages_path else None
                     last = n < limit or (isinstance(pages, int) and offset // limit + 1 >= pages)
