@@ -255,9 +255,13 @@ async def _sync_once(*, deps: Deps, plugin, job: dict) -> None:
             events, dead = _screen(job, batch)
             encoded = kafka.encode_many(events, source=SOURCE, org_id=org_id, installation_id=installation_id)
             if committing is not None:
-                # The previous batch is committed before this one is sent: checkpoints commit in
-                # order, and a cancelled or lost job publishes nothing past its last count.
-                await committing
+                await committing  # the previous batch's checkpoint first: they commit in order
+            # A cancelled or lost job publishes nothing past its last committed batch.
+            cancel = await repo.cancel_requested(deps.pool, job_id, replica=deps.replica)
+            if cancel is None:
+                raise LeaseLost()
+            if cancel:
+                raise JobCancelled()
             acks = await kafka.publish_encoded(deps.broker, encoded)
             # Its acks (acks=all) and then its checkpoint are awaited while the loop reads the next page.
             committing = asyncio.create_task(_commit(deps, job, batch, acks=acks, published=len(events), dead=dead,
