@@ -259,9 +259,9 @@ async def mid_sync(platform, api, infra, tmp_path, *, records: int,
 async def test_vendor_429_and_500_bursts_during_a_sync(platform, api, infra, tmp_path):
     with falcon_simulator(platform, tmp_path / "sim.log", records=2000) as vendor:
         inst = await Installation(platform, api, infra, vendor).create()
-        # 429 bursts: a budget of 12 calls per 2 s window, which the sync's ~40 calls overrun
-        # repeatedly (each 429 carries Retry-After, which the connector honours).
-        await api.post(f"{vendor}/_sim/rate_limit", json={"limit": 12, "window_seconds": 2})
+        # 429 bursts: a budget of 2 calls per 2 s window, which the sync's ~8 calls (the vendor's
+        # largest pages) overrun repeatedly (each 429 carries Retry-After, which the connector honours).
+        await api.post(f"{vendor}/_sim/rate_limit", json={"limit": 2, "window_seconds": 2})
         async with KafkaProbe(infra.kafka_bootstrap, *TOPICS) as probe:
             await inst.sync()
             await inst.entities_seen(probe, 1)
@@ -318,7 +318,9 @@ async def test_vault_gateway_down_fails_truthfully_and_a_later_sync_completes(pl
 
 async def test_sync_runner_killed_mid_job_resumes_from_its_checkpoint(platform, api, infra, tmp_path, services):
     records = 6000
-    async with mid_sync(platform, api, infra, tmp_path, records=records, seen=1500) as (inst, probe):
+    # Killed once more than two of the connector's 2,000-record pages were seen: a page is published
+    # only after the one before it is checkpointed, so there is a checkpoint to resume from.
+    async with mid_sync(platform, api, infra, tmp_path, records=records, seen=4500) as (inst, probe):
         services.kill("sync-runner")  # SIGKILL: no hand-back, the heartbeat just stops
         [running] = await inst.jobs()
         assert running["status"] == "running" and running["claimed_by"], dict(running)

@@ -164,3 +164,17 @@ async def test_checkpoint_rejects_garbage():
             async for _ in inst.sync(None, None, streams=["nope"]):
                 pass
         assert info.value.error_class == "configuration"
+
+
+@pytest.mark.parametrize("sim", [{"alerts": 23, "hosts": 11}], indirect=True)
+async def test_batches_report_how_much_of_the_vendors_total_was_read(sim):
+    url, _ = sim
+    async with httpx.AsyncClient() as http:
+        batches = await run(instance(url, http, page_size=5))
+    alerts = [b for b in batches if b.stream == "alerts"]
+    hosts = [b for b in batches if b.stream == "hosts"]
+    # The total is the vendor's meta.pagination.total of the run's first page; later, re-anchored
+    # pages report only what is left, and do not change it.
+    assert {b.stream_total for b in alerts} == {23} and {b.stream_total for b in hosts} == {11}
+    assert [b.stream_read for b in alerts] == sorted(b.stream_read for b in alerts)
+    assert alerts[0].stream_read == 5 and alerts[-1].stream_read >= 23 and hosts[-1].stream_read >= 11

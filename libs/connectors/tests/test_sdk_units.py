@@ -221,3 +221,24 @@ async def test_initialize_fails_fast_on_missing_configuration():
         await plugin.create(ctx, {"client_id": "id"}, {"client_secret": "s"}, http).initialize()
         with pytest.raises(ConfigurationError, match="settings.client_id"):
             await plugin.create(ctx, {}, {"client_secret": "s"}, http).initialize()
+
+
+def test_raw_hash_is_the_hash_of_canonical_json_for_values_orjson_writes_differently():
+    # raw_sha256 takes a faster encoder where it provably writes the same bytes: dedup keys must
+    # not change for any record, including those it writes differently.
+    import hashlib
+
+    from aria_connectors.sdk.mapping import canonical_json, raw_sha256
+
+    records = [
+        {"id": "a", "n": 1, "ok": True, "none": None, "list": [1, "x", None], "nested": {"b": 2, "a": [{"z": 1}]}},
+        {"name": "Zoë", "city": "東京", "emoji": "😀", "sep": "\u2028"},  # non-ASCII: \u-escaped by json
+        {"ctrl": "\x00\x1f\n\t\b\f\r\"\\/", "del": "\x7f"},
+        {"small": 1e-05, "tiny": 1e-07, "tinier": 1.5e-10, "edge": 0.0001, "big": 1e16, "huge": 1e22},
+        {"nan": float("nan"), "inf": float("inf"), "ninf": -float("inf"), "null": None},
+        {"int64": 2**63 - 1, "past64": 2**64 + 5, "neg": -(2**63) - 1},
+        {"mac": "77-51-33-7e-7b-88", "fake_exponent": "x:1e-7,", "version": "10.00001"},
+        [1e-7], 1e-05, "plain", None, [],
+    ]
+    for record in records:
+        assert raw_sha256(record) == hashlib.sha256(canonical_json(record).encode()).hexdigest(), record

@@ -5,16 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
-import threading
-import time
 import uuid
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from aria_contracts import Envelope
@@ -22,39 +18,13 @@ from aria_contracts.events import SyncRequested
 from aria_contracts.topics import SYNC_REQUESTS
 from aria_platform import kafka
 from aria_platform.app import create_app
-from aria_platform.testing import bearer, migrated_database, running_app, service_token
+# free_port and serve_in_thread are re-exported for the test modules (support.free_port)
+from aria_platform.testing import bearer, free_port, migrated_database, running_app, serve_in_thread, service_token
 
 MIGRATIONS = Path(__file__).parents[1] / "src/aria_sync_runner/migrations"
 KEY = "crowdstrike_falcon"
 CLIENT_ID = "sync-runner-test-client"
 CLIENT_SECRET = "s3cr3t-SYNC-RUNNER-canary-41d9"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def serve_in_thread(app, *, name: str):
-    """Serve an ASGI app over real HTTP on 127.0.0.1 in its own thread and event loop."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
-                                           lifespan="on"))
-    server.install_signal_handlers = lambda: None  # uvicorn < 0.29
-    thread = threading.Thread(target=server.run, name=name, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError(f"{name} did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 @pytest.fixture(scope="module")

@@ -42,9 +42,12 @@ class SyncRunnerSettings(ServiceSettings):
     # Scheduled syncs start at interval * (1 + random(0, jitter)) so installations do not stampede.
     schedule_jitter_fraction: float = 0.1
     realtime_interval_s: float = 60.0
-    # Health checks of enabled installations (each bounded by health_check_timeout_s).
+    # Health checks of enabled installations (each vendor call bounded by health_check_timeout_s).
     health_check_interval_s: float = 300.0
     health_check_timeout_s: float = 0.5
+    # A checked installation's connector instance (leased secret, OAuth2 token) is reused for this
+    # long, so a check is one vendor call (see health.service.Instances for what that trades).
+    health_credential_ttl_s: float = 900.0
 
     @field_validator("outbound_allowlist", mode="before")
     @classmethod

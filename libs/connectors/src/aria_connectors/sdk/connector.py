@@ -181,7 +181,8 @@ class DeclarativeConnector:
                     state["streams"][spec.name] = new
                 if page.events or page.errors or changed:
                     yield SyncBatch(stream=spec.name, events=page.events,
-                                    checkpoint=json.loads(json.dumps(state)), record_errors=page.errors)
+                                    checkpoint=json.loads(json.dumps(state)), record_errors=page.errors,
+                                    stream_total=reader.total, stream_read=reader.records_read)
 
     async def query(self, stream: str, *, filters: dict[str, Any] | None = None, limit: int = 100) -> QueryResult:
         """An ad-hoc, bounded read of one stream from its beginning: ``filters`` are extra request

@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 import httpx
+import orjson
 
 from ..errors import (
     AuthenticationError,
@@ -428,6 +429,10 @@ class ApiClient:
 
     async def request_json(self, method: str, path: str, **kw: Any) -> Any:
         resp = await self.request(method, path, **kw)
+        try:
+            return orjson.loads(resp.content)
+        except orjson.JSONDecodeError:
+            pass  # what orjson refuses (not UTF-8, NaN, integers past 64 bits) the standard parser may take
         try:
             return resp.json()
         except ValueError:

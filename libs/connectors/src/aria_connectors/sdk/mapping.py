@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import uuid
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+import orjson
 from aria_contracts.events import DOMAIN_MODELS, DomainEntity, Provenance
 from aria_contracts.ids import entity_id
 from pydantic import ValidationError
@@ -18,14 +20,46 @@ from .manifest import FieldSpec, MappingSpec
 from .paths import get_path
 
 MODELS: dict[str, type[DomainEntity]] = {m.entity_type: m for m in DOMAIN_MODELS}
+_FIELDS = {m: frozenset(m.model_fields) for m in DOMAIN_MODELS}  # read per field of every record
 
 
 def canonical_json(record: Any) -> str:
     return json.dumps(record, sort_keys=True, separators=(",", ":"))
 
 
+# orjson writes what canonical_json writes, except: non-ASCII and DEL (kept raw, not \\u-escaped),
+# floats below 1e-4 (0.00001 and 1e-7 for 1e-05 and 1e-07) and NaN/Infinity (null). Output that
+# shows any of those (or a lookalike inside a string) is hashed the slow way.
+_SHORT_EXPONENT = re.compile(rb"e-\d[,}\]]")  # 1e-7 (in an object or list); json writes 1e-07
+_ORJSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
 def raw_sha256(record: Any) -> str:
+    """SHA-256 of canonical_json(record): through orjson (~5x faster) when its bytes are provably
+    the same, else through canonical_json itself."""
+    try:
+        fast = orjson.dumps(record, option=_ORJSON_OPTIONS)
+    except TypeError:  # what the json module must judge (non-str keys, big ints, unknown types)
+        fast = None
+    if fast is not None and fast.isascii() and b"\x7f" not in fast and not isinstance(record, float) \
+            and b"0.0000" not in fast and not _SHORT_EXPONENT.search(fast) \
+            and not (b"null" in fast and _has_non_finite(record)):
+        return hashlib.sha256(fast).hexdigest()
     return hashlib.sha256(canonical_json(record).encode()).hexdigest()
+
+
+def _has_non_finite(value: Any) -> bool:
+    """A NaN or infinity anywhere in a decoded JSON value (orjson writes them as null)."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, (list, tuple)):
+            stack.extend(v)
+        elif isinstance(v, float) and not math.isfinite(v):
+            return True
+    return False
 
 
 def external_id_of(record: Any, spec: MappingSpec) -> str | None:
@@ -98,7 +132,7 @@ def map_record(
     model = MODELS[spec.entity]
     values: dict[str, Any] = {}
     for name, fspec in spec.fields.items():
-        if name not in model.model_fields:
+        if name not in _FIELDS[model]:
             raise MappingError(f"{model.__name__} has no field {name!r}")
         v = _field_value(record, name, fspec)
         if v is not None:

@@ -8,6 +8,7 @@ ones left out.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -15,17 +16,26 @@ _MISSING = object()
 _UNESCAPED_DOT = re.compile(r"(?<!\\)\.")
 
 
+@functools.lru_cache(maxsize=4096)
+def _parts(path: str) -> tuple[str, ...]:
+    # Manifests name a few dozen paths, each read for every record: split each once.
+    return tuple(part.replace("\\.", ".") for part in _UNESCAPED_DOT.split(path))
+
+
 def split_path(path: str) -> list[str]:
-    return [part.replace("\\.", ".") for part in _UNESCAPED_DOT.split(path)]
+    return list(_parts(path))
 
 
 def get_path(data: Any, path: str | None, default: Any = None) -> Any:
     if path is None or path in ("", "."):
         return data
-    return _get(data, split_path(path), default)
+    parts = _parts(path)
+    if len(parts) == 1 and type(data) is dict and parts[0] != "*":  # most paths: a field of the record
+        return data.get(parts[0], default)
+    return _get(data, parts, default)
 
 
-def _get(data: Any, parts: list[str], default: Any) -> Any:
+def _get(data: Any, parts: tuple[str, ...], default: Any) -> Any:
     cur = data
     for i, part in enumerate(parts):
         if part == "*":

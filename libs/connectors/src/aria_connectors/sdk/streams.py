@@ -21,6 +21,7 @@ next-URL-paginated streams keep the first filter and follow the vendor's tokens.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from datetime import timedelta
@@ -50,6 +51,9 @@ if TYPE_CHECKING:
 
 
 _CONTENT_RANGE = re.compile(r"\s(\d+)-(\d+)/(\d+)")
+# Entity requests of one page in flight at once: the vendor works on the next while we decode one.
+# Every request still takes its turn from the instance's rate budget.
+HYDRATE_CONCURRENCY = 4
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
@@ -90,6 +94,10 @@ class StreamReader:
         self.start_cursor = self.state.cursor
         self.page_requests = 0
         self.filters: dict[str, Any] = {}  # query(): extra request parameters of an ad-hoc read
+        # Progress: the records this run has to read, where the vendor says so (the total of its
+        # first page: later pages of a re-anchored query count only what is left), and read so far.
+        self.total: int | None = None
+        self.records_read = 0
 
     def checkpoint(self) -> dict[str, Any]:
         """This stream's checkpoint after the pages read so far (sync stores it)."""
@@ -147,22 +155,35 @@ class StreamReader:
     async def _hydrate(self, ids: list[Any]) -> list[Any]:
         spec = self.spec.hydrate
         assert spec is not None
-        records: list[Any] = []
         ids = [i for i in ids if i is not None]
-        for start in range(0, len(ids), spec.batch_size):
-            chunk = ids[start:start + spec.batch_size]
+        chunks = [ids[start:start + spec.batch_size] for start in range(0, len(ids), spec.batch_size)]
+        slots = asyncio.Semaphore(HYDRATE_CONCURRENCY)
+
+        async def fetch(chunk: list[Any]) -> list[Any]:
             req = spec.request
-            body = await self.conn.api.request_json(
-                req.method, self._render(req.path, ids=chunk),
-                params=self._render(req.params, ids=chunk) or None,
-                json=self._render(req.json_body, ids=chunk) if req.json_body is not None else None,
-                what=f"stream {self.spec.name} hydrate",
-            )
+            async with slots:
+                body = await self.conn.api.request_json(
+                    req.method, self._render(req.path, ids=chunk),
+                    params=self._render(req.params, ids=chunk) or None,
+                    json=self._render(req.json_body, ids=chunk) if req.json_body is not None else None,
+                    what=f"stream {self.spec.name} hydrate",
+                )
             got = get_path(body, spec.record_selector)
             if not isinstance(got, list):
                 raise PermanentError(f"stream {self.spec.name}: hydrate response has no list at {spec.record_selector!r}")
-            records.extend(got)
-        return records
+            return got
+
+        if len(chunks) == 1:
+            return await fetch(chunks[0])
+        tasks = [asyncio.ensure_future(fetch(chunk)) for chunk in chunks]
+        try:
+            pages = await asyncio.gather(*tasks)
+        except BaseException:  # the first failure (classified as ever) cancels the other requests
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        return [record for page in pages for record in page]
 
     async def _records_of(self, body: Any) -> tuple[list[Any], int]:
         items = get_path(body, self.spec.record_selector)
@@ -171,6 +192,7 @@ class StreamReader:
         if not isinstance(items, list):
             raise PermanentError(f"stream {self.spec.name}: no list at {self.spec.record_selector!r}")
         n = len(items)
+        self.records_read += n
         if self.spec.hydrate is not None and items:
             items = await self._hydrate(items)
         return items, n
@@ -208,11 +230,12 @@ class StreamReader:
             candidates.append((key, tb, rec, raw))
         if inc is not None:
             candidates.sort(key=lambda c: (c[0], c[1]))
+            cur_key = cursor_key(state.cursor, inc.cursor_type) if state.cursor is not None else None
             for key, tb, rec, _raw in candidates:
-                cur_key = cursor_key(state.cursor, inc.cursor_type) if state.cursor is not None else None
                 if cur_key is None or key > cur_key:
                     state.cursor = get_path(rec, inc.cursor_field)
                     state.seen = {tb}
+                    cur_key = key
                 elif key == cur_key:
                     state.seen.add(tb)
         events = []
@@ -258,14 +281,21 @@ class StreamReader:
                                                         json=self._filter_body(json_body, anchor), what=what)
                 self.page_requests += 1
                 records, n = await self._records_of(body)
+                if isinstance(pag, OffsetPagination):
+                    total = get_path(body, pag.total_path) if pag.total_path else None
+                elif isinstance(pag, RangeHeaderPagination):
+                    m = _CONTENT_RANGE.search(self.conn.api.last_response.headers.get("Content-Range", ""))
+                    total = int(m.group(3)) if m else None
+                else:
+                    total = None
+                if self.total is None and isinstance(total, int):
+                    self.total = total
                 page = self._process(records, anchor)
                 yield page
                 if isinstance(pag, OffsetPagination):
-                    total = get_path(body, pag.total_path) if pag.total_path else None
                     last = (isinstance(total, int) and offset + n >= total) or (total is None and n < limit)
                 elif isinstance(pag, RangeHeaderPagination):
-                    m = _CONTENT_RANGE.search(self.conn.api.last_response.headers.get("Content-Range", ""))
-                    last = offset + n >= int(m.group(3)) if m else n < limit
+                    last = offset + n >= total if total is not None else n < limit
                 else:  # a short page is the last one: the next page number would repeat it
                     pages = get_path(body, pag.total_pages_path) if pag.total_pages_path else None
                     last = n < limit or (isinstance(pages, int) and offset // limit + 1 >= pages)

@@ -63,6 +63,10 @@ class SyncBatch:
     events: list[DomainEntity]
     checkpoint: dict[str, Any]
     record_errors: list[RecordError] = field(default_factory=list)
+    stream_total: int | None = None
+    """Records the stream has to read in this run, where the vendor reports a total (progress)."""
+    stream_read: int = 0
+    """Records of the stream read so far in this run."""
 
 
 @dataclass

@@ -23,5 +23,6 @@ async def claim_due(conn: asyncpg.Connection, *, interval_s: float, limit: int) 
            FROM (SELECT installation_id FROM sync_schedules WHERE enabled AND health_due_at <= now()
                  ORDER BY health_due_at LIMIT $2 FOR UPDATE SKIP LOCKED) due
            WHERE s.installation_id = due.installation_id
-           RETURNING s.installation_id, s.org_id, s.integration_key, s.settings, s.credential_ref""",
+           RETURNING s.installation_id, s.org_id, s.integration_key, s.settings, s.credential_ref,
+                     s.config_version""",
         interval_s, limit)

@@ -94,6 +94,13 @@ async def heartbeat(conn: asyncpg.Connection | asyncpg.Pool, job_id: uuid.UUID, 
            WHERE id = $1 AND claimed_by = $2 AND status = 'running' RETURNING cancel_requested""", job_id, replica)
 
 
+async def cancel_requested(conn: asyncpg.Connection | asyncpg.Pool, job_id: uuid.UUID, *, replica: str) -> bool | None:
+    """Whether the job was asked to stop; None when this replica no longer holds it."""
+    return await conn.fetchval(
+        """SELECT cancel_requested FROM integration_sync_jobs
+           WHERE id = $1 AND claimed_by = $2 AND status = 'running'""", job_id, replica)
+
+
 async def set_connector_version(conn: asyncpg.Connection, job_id: uuid.UUID, version: str) -> None:
     await conn.execute("UPDATE integration_sync_jobs SET connector_version = $2 WHERE id = $1", job_id, version)
 

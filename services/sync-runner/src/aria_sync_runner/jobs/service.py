@@ -106,21 +106,36 @@ async def accept_request(*, pool: asyncpg.Pool, max_retries: int, request_id: uu
 
 
 async def claim_job(*, pool: asyncpg.Pool, settings: SyncRunnerSettings, replica: str) -> dict | None:
-    """Claim the next runnable job for this replica (announcing its start the first time)."""
-    async with pool.acquire() as conn, conn.transaction():
-        claimed = await repo.claim_next(conn, replica=replica, lease_s=settings.job_lease_s,
-                                        max_total=settings.max_concurrent_jobs,
-                                        max_per_vendor=settings.max_concurrent_jobs_per_vendor)
-        if claimed is None:
-            return None
-        job, before = claimed
-        if before["status"] == "running":
-            log.warning("resuming sync job of a replica that is gone", job_id=str(job["id"]), replica=replica)
-        if before["started_at"] is None:
-            with _in_trace(job, "sync job claimed"):
-                await enqueue(conn, _wrap(SyncStarted(**_base(job), job_id=job["id"], sync_type=job["sync_type"]),
-                                          job))
-        return dict(job)
+    """Claim the next runnable job for this replica (announcing its start the first time).
+
+    Taking over a job whose replica stopped counts as a retry; a job that has used up its retries
+    that way (it takes its replica down, or its replica cannot record its outcome) fails here
+    instead of running again, and the next job is claimed."""
+    while True:
+        async with pool.acquire() as conn, conn.transaction():
+            claimed = await repo.claim_next(conn, replica=replica, lease_s=settings.job_lease_s,
+                                            max_total=settings.max_concurrent_jobs,
+                                            max_per_vendor=settings.max_concurrent_jobs_per_vendor)
+            if claimed is None:
+                return None
+            job, before = claimed
+            if before["status"] == "running" and job["retry_count"] > job["max_retries"]:
+                last = f"; last error: {before['error_message']}" if before["error_message"] else ""
+                message = (f"gave up after {job['retry_count']} attempts: the sync stopped before finishing "
+                           f"each time (its replica crashed, was killed or lost its database){last}")
+                log.error("sync job failed: retries used up by replicas that stopped", job_id=str(job["id"]),
+                          retry_count=job["retry_count"], max_retries=job["max_retries"])
+                with _in_trace(job, "sync job failed"):
+                    await _record_failure(conn, job, replica=replica,
+                                          error_class=before["error_class"] or "internal", message=message)
+                continue
+            if before["status"] == "running":
+                log.warning("resuming sync job of a replica that is gone", job_id=str(job["id"]), replica=replica)
+            if before["started_at"] is None:
+                with _in_trace(job, "sync job claimed"):
+                    await enqueue(conn, _wrap(SyncStarted(**_base(job), job_id=job["id"],
+                                                          sync_type=job["sync_type"]), job))
+            return dict(job)
 
 
 async def run_job(*, deps: Deps, job: dict) -> str:
@@ -234,70 +249,112 @@ async def _sync_once(*, deps: Deps, plugin, job: dict) -> None:
     finally:
         secrets = {}
     streams = instance.stream_names()
+    committing: asyncio.Task | None = None
     try:
         checkpoint = None if job["sync_type"] == "full" else _join(await repo.checkpoints(deps.pool, installation_id))
         async for batch in instance.sync(checkpoint, job_id):
-            envelopes: list[Envelope] = []
-            dead: list[DeadLetter] = []
-            now = datetime.now(timezone.utc)
-            for entity in batch.events:
-                if entity.org_id != org_id:  # a connector must never emit into another tenant
-                    log.error("entity of another organization dropped", job_id=str(job_id), stream=batch.stream)
-                    dead.append(DeadLetter(**_base(job), origin=f"sync:{batch.stream}", job_id=job_id,
-                                           external_id=entity.provenance.external_id, failed_at=now,
-                                           raw_sha256=entity.provenance.raw_sha256,
-                                           reason="connector emitted an entity of another organization"))
-                    continue
-                envelopes.append(traced(entity, source=SOURCE, org_id=org_id, installation_id=installation_id))
-            for err in batch.record_errors:
-                log.warning("record skipped", job_id=str(job_id), stream=err.stream, external_id=err.external_id,
-                            reason=err.reason)
-                dead.append(DeadLetter(**_base(job), origin=f"sync:{err.stream}", job_id=job_id,
-                                       external_id=err.external_id, reason=err.reason, failed_at=now))
-            if envelopes:
-                await kafka.publish_batch(deps.broker, envelopes)  # acks=all: durable before the checkpoint moves
-            async with deps.pool.acquire() as conn, conn.transaction():
-                counts = await repo.add_progress(
-                    conn, job_id, replica=deps.replica, processed=len(batch.events) + len(batch.record_errors),
-                    failed=len(dead), published=len(envelopes), progress_percent=_percent(streams, batch.stream))
-                if counts is None:
-                    raise LeaseLost()
-                for stream, state in _split(batch.checkpoint).items():
-                    await repo.save_checkpoint(conn, installation_id=installation_id, stream=stream, state=state,
-                                               job_id=job_id)
-                for letter in dead:
-                    await enqueue(conn, _wrap(letter, job))
-                await enqueue(conn, _wrap(SyncProgress(
-                    **_base(job), job_id=job_id, stream=batch.stream, processed_records=counts["processed_records"],
-                    failed_records=counts["failed_records"]), job))
-            if counts["cancel_requested"]:
+            events, dead = _screen(job, batch)
+            encoded = kafka.encode_many(events, source=SOURCE, org_id=org_id, installation_id=installation_id)
+            if committing is not None:
+                await committing  # the previous batch's checkpoint first: they commit in order
+            # A cancelled or lost job publishes nothing past its last committed batch.
+            cancel = await repo.cancel_requested(deps.pool, job_id, replica=deps.replica)
+            if cancel is None:
+                raise LeaseLost()
+            if cancel:
                 raise JobCancelled()
+            acks = await kafka.publish_encoded(deps.broker, encoded)
+            # Its acks (acks=all) and then its checkpoint are awaited while the loop reads the next page.
+            committing = asyncio.create_task(_commit(deps, job, batch, acks=acks, published=len(events), dead=dead,
+                                                     progress_percent=_percent(streams, batch)))
+        if committing is not None:
+            await committing
+    except Exception:
+        if committing is not None and not committing.done():
+            with contextlib.suppress(Exception):
+                await committing  # the batch before the failure is durable: keep its checkpoint
+        raise
     finally:
+        if committing is not None and not committing.done():
+            committing.cancel()  # the job is being stopped: its transaction rolls back
+            with contextlib.suppress(BaseException):
+                await committing
         await instance.close()
         await http.aclose()
 
 
-def _percent(streams: list[str], stream: str) -> int:
-    """Share of streams finished before this one. The SDK does not expose record totals (a vendor's
-    total count is read for pagination only), so this is the best honest figure; 100 on completion."""
-    if stream not in streams:
+def _screen(job: dict, batch) -> tuple[list, list[DeadLetter]]:
+    """The batch's events that may be published, and dead letters for the rest and for record errors."""
+    events, dead = [], []
+    now = datetime.now(timezone.utc)
+    for entity in batch.events:
+        if entity.org_id != job["org_id"]:  # a connector must never emit into another tenant
+            log.error("entity of another organization dropped", job_id=str(job["id"]), stream=batch.stream)
+            dead.append(DeadLetter(**_base(job), origin=f"sync:{batch.stream}", job_id=job["id"],
+                                   external_id=entity.provenance.external_id, failed_at=now,
+                                   raw_sha256=entity.provenance.raw_sha256,
+                                   reason="connector emitted an entity of another organization"))
+            continue
+        events.append(entity)
+    for err in batch.record_errors:
+        log.warning("record skipped", job_id=str(job["id"]), stream=err.stream, external_id=err.external_id,
+                    reason=err.reason)
+        dead.append(DeadLetter(**_base(job), origin=f"sync:{err.stream}", job_id=job["id"],
+                               external_id=err.external_id, reason=err.reason, failed_at=now))
+    return events, dead
+
+
+async def _commit(deps: Deps, job: dict, batch, *, acks: list[asyncio.Future], published: int,
+                  dead: list[DeadLetter], progress_percent: int) -> None:
+    """Wait for the batch's acknowledgements, then save its counts, checkpoint and dead letters."""
+    job_id = job["id"]
+    await asyncio.gather(*acks)
+    async with deps.pool.acquire() as conn, conn.transaction():
+        counts = await repo.add_progress(
+            conn, job_id, replica=deps.replica, processed=len(batch.events) + len(batch.record_errors),
+            failed=len(dead), published=published, progress_percent=progress_percent)
+        if counts is None:
+            raise LeaseLost()
+        for stream, state in _split(batch.checkpoint).items():
+            await repo.save_checkpoint(conn, installation_id=job["installation_id"], stream=stream, state=state,
+                                       job_id=job_id)
+        for letter in dead:
+            await enqueue(conn, _wrap(letter, job))
+        await enqueue(conn, _wrap(SyncProgress(
+            **_base(job), job_id=job_id, stream=batch.stream, processed_records=counts["processed_records"],
+            failed_records=counts["failed_records"]), job))
+    if counts["cancel_requested"]:
+        raise JobCancelled()
+
+
+def _percent(streams: list[str], batch) -> int:
+    """Share of the job done: streams finished, plus the part of this stream read where the vendor
+    reports a total (else the stream counts once finished); 100 only on completion."""
+    if batch.stream not in streams:
         return 0
-    return min(99, int(100 * streams.index(stream) / len(streams)))
+    part = min(1.0, batch.stream_read / batch.stream_total) if batch.stream_total else 0.0
+    return min(99, int(100 * (streams.index(batch.stream) + part) / len(streams)))
 
 
 async def _finish_failed(deps: Deps, job: dict, error_class: str, message: str) -> None:
     async with deps.pool.acquire() as conn, conn.transaction():
-        row = await repo.finish(conn, job["id"], status="failed", replica=deps.replica, error_class=error_class,
-                                error_message=message)
-        if row is None:
-            return
-        await enqueue(conn, _wrap(SyncFailed(**_base(job), job_id=job["id"], error_class=error_class,
-                                             error_message=message), job))
-        # The installation is unusable until someone acts: say so on the health topic (once per change).
-        await health.record(conn, org_id=job["org_id"], installation_id=job["installation_id"],
-                            integration_key=job["integration_key"], status="down",
-                            details={"reason": "sync_failed", "job_id": str(job["id"]), "error_class": error_class,
-                                     "error": message})
+        await _record_failure(conn, job, replica=deps.replica, error_class=error_class, message=message)
+
+
+async def _record_failure(conn: asyncpg.Connection, job, *, replica: str, error_class: str, message: str) -> None:
+    """The job ends failed (fenced by the claim), announced by sync.failed (the installer puts the
+    installation in error) and a health change."""
+    row = await repo.finish(conn, job["id"], status="failed", replica=replica, error_class=error_class,
+                            error_message=message)
+    if row is None:
+        return
+    await enqueue(conn, _wrap(SyncFailed(**_base(job), job_id=job["id"], error_class=error_class,
+                                         error_message=message), job))
+    # The installation is unusable until someone acts: say so on the health topic (once per change).
+    await health.record(conn, org_id=job["org_id"], installation_id=job["installation_id"],
+                        integration_key=job["integration_key"], status="down",
+                        details={"reason": "sync_failed", "job_id": str(job["id"]), "error_class": error_class,
+                                 "error": message})
 
 
 def _cancelled(row: asyncpg.Record, *, by: str) -> SyncCancelled:

@@ -32,6 +32,7 @@ Control endpoints (``/_sim/...``): see ``aria_connectors.simulators.base``.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import random
 import re
@@ -47,7 +48,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from aria_connectors.simulators.base import ControlState, seed_records, simulator_app
+from aria_connectors.simulators.base import ControlState, FastJSONResponse, seed_records, simulator_app
 
 DEMO_CLIENT_ID = "demo-client-id"
 DEMO_CLIENT_SECRET = "demo-client-secret"
@@ -102,6 +103,7 @@ class FalconData:
         self._host_ids: list[str] = []  # insertion order, so picking a host is O(1) at any size
         self.alerts: dict[str, dict[str, Any]] = {}
         self.malformed = {"alerts": 0, "hosts": 0}
+        self.version = 0  # bumped on every change, so sorted views know when to rebuild
         for _ in range(max(hosts, 1) if alerts else hosts):
             self.add_host()
         seed_records(self.add_alert, alerts, malformed)
@@ -165,6 +167,7 @@ class FalconData:
         if device_id not in self.hosts:
             self._host_ids.append(device_id)
         self.hosts[device_id] = host
+        self.version += 1
         return host
 
     def add_alert(self, malformed: bool = False) -> dict[str, Any]:
@@ -226,6 +229,7 @@ class FalconData:
             alert["name"] = None
             self.malformed["alerts"] += 1
         self.alerts[composite_id] = alert
+        self.version += 1
         return alert
 
     def touch(self, stream: str, count: int) -> list[str]:
@@ -243,6 +247,7 @@ class FalconData:
             else:
                 rec["modified_timestamp"] = rec["last_seen"] = self.host_ts(seq)
                 touched.append(rec["device_id"])
+        self.version += 1
         return touched
 
 
@@ -303,11 +308,12 @@ def _compare(actual: Any, op: str, wanted: str) -> bool:
     return {"": a == w, "!": a != w, ">": a > w, ">=": a >= w, "<": a < w, "<=": a <= w}[op]
 
 
-def fql_filter(records: list[dict[str, Any]], fql: str | None, fields: set[str]) -> list[dict[str, Any]]:
-    if not fql:
-        return records
-    preds = []
-    for term in _split_terms(fql):
+Predicate = tuple[str, str, str]  # (field, operator, value) of one FQL term
+
+
+def parse_fql(fql: str | None, fields: set[str]) -> list[Predicate]:
+    preds: list[Predicate] = []
+    for term in _split_terms(fql or ""):
         m = _TERM.match(term)
         if not m:
             raise FqlError(f"cannot parse filter term {term!r}")
@@ -315,17 +321,33 @@ def fql_filter(records: list[dict[str, Any]], fql: str | None, fields: set[str])
         if field.split(".")[0] not in fields:
             raise FqlError(f"invalid filter field {field!r}")
         preds.append((field, op or "", v1 if v1 is not None else v2 if v2 is not None else v3.strip()))
-    return [r for r in records if all(_compare(_get(r, f), op, v) for f, op, v in preds)]
+    return preds
+
+
+def matches(record: dict[str, Any], preds: list[Predicate]) -> bool:
+    return all(_compare(_get(record, f), op, v) for f, op, v in preds)
+
+
+_SORT = re.compile(r"^([\w.]+?)(?:[|.](asc|desc))?$")
+
+
+def parse_sort(sort: str | None) -> tuple[str, str] | None:
+    """(field, asc|desc) of a ``sort`` parameter; None when absent."""
+    if not sort:
+        return None
+    m = _SORT.match(sort.strip())
+    if not m:
+        raise FqlError(f"invalid sort {sort!r}")
+    return m.group(1), m.group(2) or "asc"
 
 
 def sort_records(records: list[dict[str, Any]], sort: str | None, id_field: str) -> list[dict[str, Any]]:
+    """By the sort field, then by id (the API's order for equal values); by id alone without ``sort``."""
     out = sorted(records, key=lambda r: r[id_field])
-    if not sort:
+    order = parse_sort(sort)
+    if order is None:
         return out
-    m = re.match(r"^([\w.]+?)(?:[|.](asc|desc))?$", sort.strip())
-    if not m:
-        raise FqlError(f"invalid sort {sort!r}")
-    field, direction = m.group(1), m.group(2) or "asc"
+    field, direction = order
 
     def key(r: dict[str, Any]) -> tuple:
         v = _get(r, field)
@@ -334,6 +356,46 @@ def sort_records(records: list[dict[str, Any]], sort: str | None, id_field: str)
         return (0 if v is not None else 1, v if v is not None else "")
 
     return sorted(out, key=key, reverse=direction == "desc")
+
+
+class SortedView:
+    """One stream's records in one sort order, built once per change of the data.
+
+    A query page is then a slice: the vendor's answer (filter, order, offset, limit, total) is
+    the same as filtering and sorting the whole tenant on every call, without the cost. When
+    the sort is ascending on a field every record holds as a timestamp, the FQL range terms
+    on that field (the incremental cursor filter) are bisected instead of scanned.
+    """
+
+    def __init__(self, records: list[dict[str, Any]], order: tuple[str, str] | None, id_field: str) -> None:
+        self.records = sort_records(records, None if order is None else f"{order[0]}|{order[1]}", id_field)
+        self.field = order[0] if order else None
+        self.keys: list[tuple[str, int]] | None = None
+        if order is not None and order[1] == "asc" and self.records:
+            values = [_get(r, order[0]) for r in self.records]
+            if all(isinstance(v, str) and _TS.match(v) for v in values):
+                self.keys = [ts_key(v) for v in values]
+
+    def select(self, preds: list[Predicate]) -> tuple[int, int, list[Predicate]]:
+        """[lo, hi) of the records the bisectable terms allow, and the terms left to check per record."""
+        lo, hi, rest = 0, len(self.records), []
+        for field, op, value in preds:
+            if self.keys is None or field != self.field or op not in (">", ">=", "<", "<="):
+                rest.append((field, op, value))
+                continue
+            try:
+                wanted = ts_key(value if value.endswith("Z") else value + "Z")
+            except ValueError:
+                raise FqlError(f"{value!r} is not a timestamp") from None
+            if op == ">=":
+                lo = max(lo, bisect.bisect_left(self.keys, wanted))
+            elif op == ">":
+                lo = max(lo, bisect.bisect_right(self.keys, wanted))
+            elif op == "<":
+                hi = min(hi, bisect.bisect_left(self.keys, wanted))
+            else:
+                hi = min(hi, bisect.bisect_right(self.keys, wanted))
+        return lo, max(lo, hi), rest
 
 
 # --- app ------------------------------------------------------------------------------------
@@ -356,6 +418,8 @@ class FalconSimulator:
 
     def reset(self) -> None:
         self.data = FalconData(**self.options)
+        self._views: dict[tuple, SortedView] = {}
+        self._fields: dict[tuple, set[str]] = {}
         self.tokens.clear()
         self.tokens_issued = 0
 
@@ -378,7 +442,7 @@ class FalconSimulator:
         return {"meta": meta, "resources": resources, "errors": errors or []}
 
     def error(self, status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-        return JSONResponse(self.envelope([], errors=[{"code": status, "message": message}]),
+        return FastJSONResponse(self.envelope([], errors=[{"code": status, "message": message}]),
                             status_code=status, headers=headers)
 
     async def guard(self, request: Request, *, auth: bool = True) -> tuple[JSONResponse | None, dict[str, str]]:
@@ -416,8 +480,29 @@ class FalconSimulator:
         return JSONResponse({"access_token": token, "token_type": "bearer", "expires_in": self.token_ttl},
                             status_code=201, headers=headers)
 
-    def _query(self, request: Request, records: list[dict[str, Any]], id_field: str, max_limit: int,
-               fields: set[str]) -> JSONResponse | tuple[list[str], dict[str, int]]:
+    def _table(self, stream: str) -> dict[str, dict[str, Any]]:
+        return self.data.alerts if stream == "alerts" else self.data.hosts
+
+    def _filter_fields(self, stream: str) -> set[str]:
+        """Fields an FQL filter may name: those the stream's records carry."""
+        key = (stream, self.data.version)
+        if key not in self._fields:
+            table = self._table(stream)
+            self._fields = {k: v for k, v in self._fields.items() if k[1] == self.data.version}
+            self._fields[key] = (set().union(*(r.keys() for r in table.values())) if table
+                                 else {"status" if stream == "alerts" else "hostname"})
+        return self._fields[key]
+
+    def _view(self, stream: str, order: tuple[str, str] | None, id_field: str) -> SortedView:
+        key = (stream, order, self.data.version)
+        view = self._views.get(key)
+        if view is None:
+            self._views = {k: v for k, v in self._views.items() if k[2] == self.data.version}
+            view = self._views[key] = SortedView(list(self._table(stream).values()), order, id_field)
+        return view
+
+    def _query(self, request: Request, stream: str, id_field: str,
+               max_limit: int) -> JSONResponse | tuple[list[str], dict[str, int]]:
         q = request.query_params
         try:
             offset = int(q.get("offset", "0"))
@@ -429,23 +514,29 @@ class FalconSimulator:
         if offset < 0:
             return self.error(400, "offset must be non-negative")
         try:
-            matched = sort_records(fql_filter(records, q.get("filter"), fields), q.get("sort"), id_field)
+            preds = parse_fql(q.get("filter"), self._filter_fields(stream))
+            view = self._view(stream, parse_sort(q.get("sort")), id_field)
+            lo, hi, rest = view.select(preds)
+            if rest:
+                matched = [r for r in view.records[lo:hi] if matches(r, rest)]
+                total, page = len(matched), matched[offset:offset + limit]
+            else:
+                total, page = hi - lo, view.records[lo + offset:min(hi, lo + offset + limit)]
         except FqlError as exc:
             return self.error(400, f"Invalid filter: {exc}")
-        ids = [r[id_field] for r in matched[offset:offset + limit]]
-        return ids, {"offset": offset, "limit": limit, "total": len(matched)}
+        ids = [r[id_field] for r in page]
+        return ids, {"offset": offset, "limit": limit, "total": total}
 
     async def query_alerts(self, request: Request) -> Response:
         started = time.perf_counter()
         denied, headers = await self.guard(request)
         if denied:
             return denied
-        fields = set().union(*(r.keys() for r in self.data.alerts.values())) if self.data.alerts else {"status"}
-        out = self._query(request, list(self.data.alerts.values()), "composite_id", 10000, fields)
+        out = self._query(request, "alerts", "composite_id", 10000)
         if isinstance(out, JSONResponse):
             return out
         ids, pagination = out
-        return JSONResponse(self.envelope(ids, pagination=pagination, started=started), headers=headers)
+        return FastJSONResponse(self.envelope(ids, pagination=pagination, started=started), headers=headers)
 
     async def alert_entities(self, request: Request) -> Response:
         started = time.perf_counter()
@@ -462,19 +553,18 @@ class FalconSimulator:
             return self.error(400, "a maximum of 1000 composite_ids may be requested")
         found = [self.data.alerts[i] for i in ids if i in self.data.alerts]
         errors = [{"code": 404, "message": f"alert {i} not found"} for i in ids if i not in self.data.alerts]
-        return JSONResponse(self.envelope(found, errors=errors, started=started), headers=headers)
+        return FastJSONResponse(self.envelope(found, errors=errors, started=started), headers=headers)
 
     async def query_devices(self, request: Request) -> Response:
         started = time.perf_counter()
         denied, headers = await self.guard(request)
         if denied:
             return denied
-        fields = set().union(*(r.keys() for r in self.data.hosts.values())) if self.data.hosts else {"hostname"}
-        out = self._query(request, list(self.data.hosts.values()), "device_id", 5000, fields)
+        out = self._query(request, "hosts", "device_id", 5000)
         if isinstance(out, JSONResponse):
             return out
         ids, pagination = out
-        return JSONResponse(self.envelope(ids, pagination=pagination, started=started), headers=headers)
+        return FastJSONResponse(self.envelope(ids, pagination=pagination, started=started), headers=headers)
 
     async def device_entities(self, request: Request) -> Response:
         started = time.perf_counter()
@@ -495,7 +585,7 @@ class FalconSimulator:
             return self.error(400, f"a maximum of {max_ids} ids may be requested")
         found = [self.data.hosts[i] for i in ids if i in self.data.hosts]
         errors = [{"code": 404, "message": f"device {i} not found"} for i in ids if i not in self.data.hosts]
-        return JSONResponse(self.envelope(found, errors=errors, started=started), headers=headers)
+        return FastJSONResponse(self.envelope(found, errors=errors, started=started), headers=headers)
 
     # -- control ------------------------------------------------------------------------------
 
