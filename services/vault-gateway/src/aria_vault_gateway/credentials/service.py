@@ -37,9 +37,7 @@ async def store_credential(*, pool: asyncpg.Pool, vault: Vault, actor: str, org_
     async with pool.acquire() as conn, conn.transaction():
         row = await repo.upsert_credential(conn, org_id=org_id, installation_id=installation_id, name=name, kind=kind,
                                            version=version, field_names=sorted(secrets),
-                                           rotation_frequency_days=rotation_frequency_days)
-        await repo.audit(conn, credential_ref=row["credential_ref"], org_id=org_id, installation_id=installation_id,
-                         action="store", actor=actor, outcome="ok")
+                                           rotation_frequency_days=rotation_frequency_days, actor=actor)
         await enqueue(conn, traced(
             CredentialStored(installation_id=installation_id, org_id=org_id, credential_ref=str(row["credential_ref"]),
                              version=version, kind=kind),
@@ -59,7 +57,7 @@ async def lease_credential(*, pool: asyncpg.Pool, vault: Vault, actor: str, cred
         raise Problem(404, "credential_not_found", "Credential not found",
                       "no live credential with this reference for this installation")
     try:
-        secrets = await vault.read(installation_id=installation_id, name=row["name"])
+        secrets = await vault.read(installation_id=installation_id, name=row["name"], version=row["current_version"])
     except VaultUnavailable as exc:
         await repo.audit(pool, credential_ref=credential_ref, org_id=row["org_id"], installation_id=installation_id,
                          action="lease", actor=actor, outcome="failed", reason="vault unavailable")
