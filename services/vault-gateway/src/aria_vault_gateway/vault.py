@@ -6,8 +6,8 @@ version is the transit ciphertext of the secret fields, kept as a KV v2 version 
 gives the crypto-shred: deleting the installation's key makes every stored version (and any
 copy of its ciphertext anywhere) unreadable.
 
-Each operation runs its Vault calls in one worker thread (hvac is blocking; its requests session
-keeps the connections to Vault alive), so a lease or a store crosses threads once.
+Store, lease and rotate each run their Vault calls in one worker thread (hvac is blocking; its
+requests session keeps the connections to Vault alive), so a request crosses threads once.
 """
 
 from __future__ import annotations
@@ -38,6 +38,10 @@ KEY_TYPE = "aes256-gcm96"
 
 def key_name(installation_id) -> str:
     return f"aria-inst-{installation_id}"
+
+
+def kv_path(installation_id, name: str) -> str:
+    return f"installations/{installation_id}/{name}"
 
 
 class CiphertextCache:
@@ -131,7 +135,7 @@ class Vault:
 
     async def store(self, *, installation_id, name: str, secrets: dict) -> int:
         """Encrypt with the installation's key and keep as a new KV version; returns the version."""
-        path = f"installations/{installation_id}/{name}"
+        path = kv_path(installation_id, name)
         plaintext = base64.b64encode(orjson.dumps(secrets)).decode()
 
         def encrypt_and_write() -> tuple[int, str]:
@@ -151,7 +155,7 @@ class Vault:
     async def read(self, *, installation_id, name: str, version: int) -> dict:
         """Decrypt one KV version. Versions never change, so their ciphertext is cached: a lease
         is one transit call; only a version this process has not seen is read from KV first."""
-        path = f"installations/{installation_id}/{name}"
+        path = kv_path(installation_id, name)
         key = key_name(installation_id)
         ciphertext = self._ciphertexts.get((path, version))
 
@@ -173,15 +177,22 @@ class Vault:
     async def rotate_key(self, *, installation_id, name: str) -> int:
         """New key version, and the stored ciphertext rewrapped to it (as a new KV version)."""
         key = key_name(installation_id)
-        await self._call(self._client.secrets.transit.rotate_key, key, mount_point=self._transit)
-        path = f"installations/{installation_id}/{name}"
-        stored = await self._call(self._client.secrets.kv.v2.read_secret_version, path,
-                                  mount_point=self._kv, raise_on_deleted_version=True)
-        rewrapped = await self._call(self._client.secrets.transit.rewrap_data, key,
-                                     stored["data"]["data"]["ciphertext"], mount_point=self._transit)
-        written = await self._call(self._client.secrets.kv.v2.create_or_update_secret, path,
-                                   secret={"ciphertext": rewrapped["data"]["ciphertext"]}, mount_point=self._kv)
-        return int(written["data"]["version"])
+        path = kv_path(installation_id, name)
+
+        def rotate_and_rewrap() -> tuple[int, str]:
+            self._client.secrets.transit.rotate_key(key, mount_point=self._transit)
+            stored = self._client.secrets.kv.v2.read_secret_version(path, mount_point=self._kv,
+                                                                    raise_on_deleted_version=True)
+            rewrapped = self._client.secrets.transit.rewrap_data(key, stored["data"]["data"]["ciphertext"],
+                                                                 mount_point=self._transit)
+            ciphertext = rewrapped["data"]["ciphertext"]
+            written = self._client.secrets.kv.v2.create_or_update_secret(path, secret={"ciphertext": ciphertext},
+                                                                         mount_point=self._kv)
+            return int(written["data"]["version"]), ciphertext
+
+        version, ciphertext = await self._call(rotate_and_rewrap)
+        self._ciphertexts.put((path, version), ciphertext)
+        return version
 
     async def shred(self, *, installation_id, names: list[str]) -> None:
         """Destroy the installation's key (crypto-shred), then its KV data."""
@@ -198,10 +209,10 @@ class Vault:
             self._client.secrets.transit.delete_key(key, mount_point=self._transit)
 
         await self._call(delete_key)
-        self._ciphertexts.forget(f"installations/{installation_id}/")
+        self._ciphertexts.forget(kv_path(installation_id, ""))
         for name in names:
             try:
                 await self._call(self._client.secrets.kv.v2.delete_metadata_and_all_versions,
-                                 f"installations/{installation_id}/{name}", mount_point=self._kv)
+                                 kv_path(installation_id, name), mount_point=self._kv)
             except InvalidPath:
                 pass
