@@ -1,3 +1,4 @@
+import dataclasses
 import uuid
 from pathlib import Path
 
@@ -126,3 +127,32 @@ async def test_vault_down_answers_503_and_writes_nothing(infra, database):
         assert await conn.fetchval("SELECT count(*) FROM integration_credentials WHERE installation_id = $1", inst) == 0
     finally:
         await conn.close()
+
+
+async def test_a_replica_leases_what_another_replica_stored_or_rotated_and_nothing_once_it_shredded(
+        client, infra, database):
+    """Each replica keeps ciphertexts in memory: a new value, a rotation or a shred on another must still show."""
+    from aria_platform.app import create_app
+
+    inst, org = uuid.uuid4(), uuid.uuid4()
+    ref = (await store(client, infra, inst, org, {"client_secret": "first-" + SECRET})).json()["credential_ref"]
+
+    async def lease():
+        return await client.post(f"/internal/v1/credentials/{ref}/lease", json={"installation_id": str(inst)},
+                                 headers=as_service(infra, "sync-runner"))
+
+    assert (await lease()).json()["secrets"] == {"client_secret": "first-" + SECRET}
+    replica = create_app(dataclasses.replace(define(settings_for(infra, database)), kafka_routers=()))
+    async with running_app(replica) as other:
+        assert (await store(other, infra, inst, org, {"client_secret": SECRET})).json()["version"] == 2
+        after_store = await lease()
+        rotated = await other.post(f"/internal/v1/credentials/{ref}/rotate", headers=as_service(infra, "installer"))
+        assert rotated.status_code == 200 and rotated.json()["version"] == 3
+        after_rotation = await lease()
+        shred = await other.delete(f"/internal/v1/installations/{inst}/credentials",
+                                   headers=as_service(infra, "installer"))
+        assert shred.status_code == 204
+    assert after_store.json()["version"] == 2 and after_store.json()["secrets"] == {"client_secret": SECRET}
+    assert after_rotation.json()["version"] == 3 and after_rotation.json()["secrets"] == {"client_secret": SECRET}
+    after_shred = await lease()
+    assert after_shred.status_code == 404 and SECRET not in after_shred.text

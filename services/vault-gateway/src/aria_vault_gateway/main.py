@@ -24,7 +24,8 @@ log = structlog.get_logger(__name__)
 async def _start(rt: Runtime) -> None:
     s: VaultGatewaySettings = rt.settings  # type: ignore[assignment]
     vault = Vault(addr=s.vault_addr, role_id=s.vault_role_id, secret_id=s.vault_secret_id.get_secret_value(),
-                  transit_mount=s.vault_transit_mount, kv_mount=s.vault_kv_mount)
+                  transit_mount=s.vault_transit_mount, kv_mount=s.vault_kv_mount,
+                  ciphertext_cache_size=s.vault_ciphertext_cache_size)
     rt.extras["vault"] = vault
     rt.extras["maintenance"] = asyncio.create_task(_maintain(rt, vault, s.rotation_check_interval_s))
 

@@ -12,6 +12,8 @@ class VaultGatewaySettings(ServiceSettings):
     vault_transit_mount: str = "transit"
     vault_kv_mount: str = "aria-kv"
     lease_ttl_s: int = 300
+    # Ciphertexts of KV versions kept in memory (never plaintext; see vault.CiphertextCache).
+    vault_ciphertext_cache_size: int = 10_000
     rotation_check_interval_s: float = 300.0
 
 

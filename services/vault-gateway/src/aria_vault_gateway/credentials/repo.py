@@ -11,19 +11,25 @@ _COLUMNS = """credential_ref, org_id, installation_id, name, kind, current_versi
 
 
 async def upsert_credential(conn: asyncpg.Connection, *, org_id: uuid.UUID, installation_id: uuid.UUID, name: str,
-                            kind: str, version: int, field_names: list[str],
-                            rotation_frequency_days: int | None) -> asyncpg.Record:
+                            kind: str, version: int, field_names: list[str], rotation_frequency_days: int | None,
+                            actor: str) -> asyncpg.Record:
+    """The credential's new version and its `store ok` audit row, in one statement (one round trip)."""
     return await conn.fetchrow(
-        f"""INSERT INTO integration_credentials
-               (credential_ref, org_id, installation_id, name, kind, current_version, field_names,
-                rotation_frequency_days, auto_rotate)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8::integer, $8::integer IS NOT NULL)
-            ON CONFLICT (installation_id, name) DO UPDATE
-               SET current_version = EXCLUDED.current_version, field_names = EXCLUDED.field_names,
-                   kind = EXCLUDED.kind, rotation_frequency_days = EXCLUDED.rotation_frequency_days,
-                   auto_rotate = EXCLUDED.auto_rotate, updated_at = now(), shredded_at = NULL
-            RETURNING {_COLUMNS}""",
-        uuid.uuid4(), org_id, installation_id, name, kind, version, field_names, rotation_frequency_days,
+        f"""WITH credential AS (
+                INSERT INTO integration_credentials
+                   (credential_ref, org_id, installation_id, name, kind, current_version, field_names,
+                    rotation_frequency_days, auto_rotate)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8::integer, $8::integer IS NOT NULL)
+                ON CONFLICT (installation_id, name) DO UPDATE
+                   SET current_version = EXCLUDED.current_version, field_names = EXCLUDED.field_names,
+                       kind = EXCLUDED.kind, rotation_frequency_days = EXCLUDED.rotation_frequency_days,
+                       auto_rotate = EXCLUDED.auto_rotate, updated_at = now(), shredded_at = NULL
+                RETURNING {_COLUMNS}),
+            audited AS (
+                INSERT INTO credential_audit (credential_ref, org_id, installation_id, action, actor, outcome)
+                SELECT credential_ref, org_id, installation_id, 'store', $9, 'ok' FROM credential)
+            SELECT {_COLUMNS} FROM credential""",
+        uuid.uuid4(), org_id, installation_id, name, kind, version, field_names, rotation_frequency_days, actor,
     )
 
 

@@ -37,9 +37,7 @@ async def store_credential(*, pool: asyncpg.Pool, vault: Vault, actor: str, org_
     async with pool.acquire() as conn, conn.transaction():
         row = await repo.upsert_credential(conn, org_id=org_id, installation_id=installation_id, name=name, kind=kind,
                                            version=version, field_names=sorted(secrets),
-                                           rotation_frequency_days=rotation_frequency_days)
-        await repo.audit(conn, credential_ref=row["credential_ref"], org_id=org_id, installation_id=installation_id,
-                         action="store", actor=actor, outcome="ok")
+                                           rotation_frequency_days=rotation_frequency_days, actor=actor)
         await enqueue(conn, traced(
             CredentialStored(installation_id=installation_id, org_id=org_id, credential_ref=str(row["credential_ref"]),
                              version=version, kind=kind),
@@ -50,26 +48,31 @@ async def store_credential(*, pool: asyncpg.Pool, vault: Vault, actor: str, org_
 async def lease_credential(*, pool: asyncpg.Pool, vault: Vault, actor: str, credential_ref: uuid.UUID,
                            installation_id: uuid.UUID, ttl_s: int) -> dict:
     """Decrypted secrets for one installation's credential, to a service allowed to lease."""
-    row = await repo.get_credential(pool, credential_ref)
-    if row is None or row["installation_id"] != installation_id or row["shredded_at"] is not None:
-        # One answer for "missing", "someone else's" and "shredded": no oracle for probing refs.
-        await repo.audit(pool, credential_ref=credential_ref, org_id=row["org_id"] if row else None,
-                         installation_id=installation_id, action="lease", actor=actor, outcome="denied",
-                         reason="no such credential for this installation")
-        raise Problem(404, "credential_not_found", "Credential not found",
-                      "no live credential with this reference for this installation")
-    try:
-        secrets = await vault.read(installation_id=installation_id, name=row["name"])
-    except VaultUnavailable as exc:
-        await repo.audit(pool, credential_ref=credential_ref, org_id=row["org_id"], installation_id=installation_id,
-                         action="lease", actor=actor, outcome="failed", reason="vault unavailable")
-        raise vault_unavailable(str(exc)) from None
-    except CredentialUnreadable:
-        await repo.audit(pool, credential_ref=credential_ref, org_id=row["org_id"], installation_id=installation_id,
-                         action="lease", actor=actor, outcome="failed", reason="unreadable")
-        raise Problem(410, "credential_destroyed", "Credential destroyed", "the credential can no longer be read")
-    await repo.audit(pool, credential_ref=credential_ref, org_id=row["org_id"], installation_id=installation_id,
-                     action="lease", actor=actor, outcome="ok")
+    # One connection for the read and the audit row (the pool resets a connection on every
+    # release: one reset instead of two); it is held across the one Vault call (5 s timeout).
+    async with pool.acquire() as conn:
+        row = await repo.get_credential(conn, credential_ref)
+
+        async def audit(outcome: str, reason: str | None = None) -> None:
+            await repo.audit(conn, credential_ref=credential_ref, org_id=row["org_id"] if row else None,
+                             installation_id=installation_id, action="lease", actor=actor, outcome=outcome,
+                             reason=reason)
+
+        if row is None or row["installation_id"] != installation_id or row["shredded_at"] is not None:
+            # One answer for "missing", "someone else's" and "shredded": no oracle for probing refs.
+            await audit("denied", "no such credential for this installation")
+            raise Problem(404, "credential_not_found", "Credential not found",
+                          "no live credential with this reference for this installation")
+        try:
+            secrets = await vault.read(installation_id=installation_id, name=row["name"],
+                                       version=row["current_version"])
+        except VaultUnavailable as exc:
+            await audit("failed", "vault unavailable")
+            raise vault_unavailable(str(exc)) from None
+        except CredentialUnreadable:
+            await audit("failed", "unreadable")
+            raise Problem(410, "credential_destroyed", "Credential destroyed", "the credential can no longer be read")
+        await audit("ok")
     return {
         "credential_ref": str(credential_ref),
         "version": row["current_version"],
