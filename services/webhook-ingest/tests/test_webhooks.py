@@ -181,6 +181,30 @@ async def test_unknown_not_live_and_webhookless_installations_are_404(client, in
     assert_problem(await deliver(client, inst), 404, "webhook_endpoint_not_found")
 
 
+async def test_an_endpoint_disabled_by_another_replica_stops_accepting(client, installations, database):
+    """The app caches endpoint rows; a change applied elsewhere reaches it through Postgres NOTIFY."""
+    from aria_contracts import Envelope
+    from aria_contracts.events import InstallationDisabled
+    from aria_webhook_ingest.endpoints import service as endpoint_service
+
+    inst = await installations.enabled()
+    assert (await deliver(client, inst)).status_code == 202  # its endpoint row is now cached
+    disabled = Envelope.wrap(InstallationDisabled(installation_id=inst.installation_id, org_id=inst.org_id,
+                                                  integration_key=inst.integration_key, revision=inst.revision + 1,
+                                                  actor="test"),
+                             source="installer", org_id=inst.org_id, installation_id=inst.installation_id)
+    other_replica = await create_pool(database, max_size=1)
+    try:
+        assert await endpoint_service.apply_lifecycle_event(pool=other_replica, envelope=disabled) == "applied"
+    finally:
+        await other_replica.close()
+    deadline = time.monotonic() + 10
+    while (answer := await deliver(client, inst)).status_code != 404:
+        assert answer.status_code == 202 and time.monotonic() < deadline, "the disable never reached the cache"
+        await asyncio.sleep(0.05)
+    assert_problem(answer, 404, "webhook_endpoint_not_found")
+
+
 async def test_a_flood_is_rate_limited_per_installation(client, installations):
     noisy, quiet = await installations.enabled(), await installations.enabled()
     responses = await asyncio.gather(*(deliver(client, noisy) for _ in range(3 * BURST)))

@@ -12,6 +12,9 @@ class WebhookIngestSettings(ServiceSettings):
     rate_limit_burst: int = 50
     # How long a leased signing secret is reused before asking vault-gateway again.
     secret_cache_s: float = 30.0
+    # Longest an endpoint row is reused from memory; changes invalidate it at once through
+    # Postgres NOTIFY (endpoints/service.py LiveEndpoints), this only bounds a lost notification.
+    endpoint_cache_s: float = 30.0
     # Kafka publish (acks=all) must finish within this; otherwise the batch is rolled back → 503.
     publish_timeout_s: float = 10.0
     # Group commit (deliveries/group_commit.py): at most this many deliveries per transaction and

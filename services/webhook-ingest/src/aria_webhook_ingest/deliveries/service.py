@@ -25,7 +25,7 @@ from aria_contracts.events import WebhookReceived
 from aria_platform.outbox import traced
 from aria_platform.problems import Problem
 
-from ..endpoints import service as endpoints
+from ..endpoints.service import LiveEndpoints, live_endpoint
 from .group_commit import DELIVERIES, GroupCommit, Outcome, Verified
 from .limits import TokenBuckets, retry_after_header
 from .secrets import LeasedSecrets, SecretUnavailable
@@ -53,10 +53,10 @@ def _connector(key: str) -> ConnectorPlugin | None:
         return None
 
 
-async def admit(*, pool: asyncpg.Pool, limiter: TokenBuckets,
+async def admit(*, endpoints: LiveEndpoints, limiter: TokenBuckets,
                 installation_id: uuid.UUID) -> tuple[asyncpg.Record, ConnectorPlugin]:
     """The live endpoint and its connector, or 404; then one token from its bucket, or 429."""
-    endpoint = await endpoints.live_endpoint(pool=pool, installation_id=installation_id)
+    endpoint = await live_endpoint(endpoints=endpoints, installation_id=installation_id)
     plugin = _connector(endpoint["integration_key"]) if endpoint is not None else None
     if endpoint is None or plugin is None or plugin.manifest.webhook is None:
         DELIVERIES.labels("not_found").inc()

@@ -77,7 +77,7 @@ async def receive(installation_id: str, request: Request) -> JSONResponse:
         inst = uuid.UUID(installation_id)
     except ValueError:
         raise service.endpoint_not_found() from None
-    endpoint, plugin = await service.admit(pool=rt.pool, limiter=rt.extras["limiter"],
+    endpoint, plugin = await service.admit(endpoints=rt.extras["endpoints"], limiter=rt.extras["limiter"],
                                            installation_id=inst)
     spec = plugin.manifest.webhook
     delivery_header = request.headers.get(spec.delivery_id_header) if spec.delivery_id_header else None

@@ -7,6 +7,9 @@ from typing import Any
 
 import asyncpg
 
+# Every applied change of an endpoint is announced here (payload: the installation id), so each
+# process can drop its cached copy (service.LiveEndpoints).
+CHANGES_CHANNEL = "aria_webhook_endpoints"
 _COLUMNS = ("installation_id, org_id, integration_key, credential_ref, webhook_credential_ref, settings, live, "
             "revision, updated_at")
 
@@ -19,10 +22,12 @@ async def apply_revision(conn: asyncpg.Connection | asyncpg.Pool, *, installatio
 
     `live=None` keeps the stored liveness (a new row starts not live); `config=False` keeps the
     stored credential references and settings. Older or equal revisions change nothing, so
-    redelivered and reordered events are harmless.
+    redelivered and reordered events are harmless. An applied change is NOTIFYed on
+    CHANGES_CHANNEL in the same statement, so listeners hear of it exactly when it commits.
     """
     applied = await conn.fetchval(
-        f"""INSERT INTO webhook_endpoints
+        f"""WITH applied AS (
+            INSERT INTO webhook_endpoints
                (installation_id, org_id, integration_key, credential_ref, settings, live, revision,
                 webhook_credential_ref)
             VALUES ($1, $2, $3, $4, $5, coalesce($6::boolean, false), $7, $9)
@@ -36,7 +41,8 @@ async def apply_revision(conn: asyncpg.Connection | asyncpg.Pool, *, installatio
                    live = coalesce($6::boolean, webhook_endpoints.live),
                    revision = EXCLUDED.revision, updated_at = now()
              WHERE webhook_endpoints.revision < EXCLUDED.revision
-            RETURNING 1""",
+            RETURNING installation_id)
+            SELECT true FROM applied, pg_notify('{CHANGES_CHANNEL}', applied.installation_id::text)""",
         installation_id, org_id, integration_key, credential_ref, settings, live, revision, config,
         webhook_credential_ref,
     )
