@@ -1,9 +1,14 @@
 """The framework's ceiling: a FastAPI app on the same route that only answers 204, served by
-uvicorn exactly as the services are (one process, httptools, no access log)."""
+uvicorn exactly as the services are (httptools, no access log, the same number of worker
+processes as the measured service).
+
+    python bench/webhook/bare.py PORT [WORKERS]
+"""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI, Response
@@ -17,4 +22,7 @@ async def receive(installation_id: str) -> Response:
 
 
 if __name__ == "__main__":
-    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_config=None, access_log=False)
+    # An import string, as worker processes need one to build their own app.
+    uvicorn.run("bare:app", app_dir=str(Path(__file__).parent), host="127.0.0.1", port=int(sys.argv[1]),
+                workers=int(sys.argv[2]) if len(sys.argv) > 2 else 1, timeout_worker_healthcheck=30, log_config=None,
+                access_log=False)

@@ -1,13 +1,14 @@
 """Webhook ingest throughput and latency, next to the framework's ceiling, in one run.
 
-    uv run --frozen python bench/webhook/run.py [--seconds 15] [--connections 16] [--threads 1]
+    uv run --frozen python bench/webhook/run.py [--seconds 15] [--connections 16] [--threads 1] [--workers 2]
 
 Starts, on the real infrastructure (.local/infra.env or ARIA_* endpoints), a vault-gateway and a
 webhook-ingest process (`aria-<service> serve`, fresh databases, real Kafka with acks=all, real
 OpenBao), registers one generic-webhook installation whose signing secret is in vault-gateway,
 pre-signs distinct deliveries (one risk each), and drives them with wrk (closed loop, keep-alive)
 for --seconds. Then the same wrk load against a bare FastAPI endpoint that only answers 204,
-served by uvicorn the same way. Prints deliveries/s, p50/p90/p99 latency of both, and the ratio.
+served by uvicorn the same way (both with --workers processes, ARIA_HTTP_WORKERS). Prints
+deliveries/s, p50/p90/p99 latency of both, the ratio, and the group commit's mean batch size.
 
 Every measured delivery is a new delivery id: verified (HMAC-SHA256, timestamp window), deduped
 in Postgres, its risk and its webhook.received event published with acks=all, then answered 202.
@@ -65,11 +66,28 @@ def wrk(url: str, deliveries: Path, *, seconds: int, connections: int, threads: 
     return figures
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by a process and its children, e.g. uvicorn's workers."""
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        children = [int(c) for c in f.read().split()]
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rpartition(")")[2].split()
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+    return own + sum(cpu_seconds(c) for c in children)
+
+
+def _batch_sizes(metrics: str) -> tuple[float, float]:
+    """(deliveries, batches) of aria_webhook_commit_batch_size in a Prometheus text page."""
+    values = dict(re.findall(r"^aria_webhook_commit_batch_size_(sum|count) ([0-9.e+]+)$", metrics, re.M))
+    return float(values.get("sum", 0)), float(values.get("count", 0))
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes, service and bare alike")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install -y wrk")
@@ -85,7 +103,9 @@ async def main() -> None:
         "vault-gateway": {**base, "ARIA_VAULT_ADDR": infra.vault_addr, "ARIA_VAULT_ROLE_ID": infra.vault_role_id,
                           "ARIA_VAULT_SECRET_ID": infra.vault_secret_id},
         "webhook-ingest": {**base, "ARIA_RATE_LIMIT_PER_S": "1000000", "ARIA_RATE_LIMIT_BURST": "1000000",
-                           "ARIA_SECRET_CACHE_S": "3600"},
+                           "ARIA_SECRET_CACHE_S": "3600", "ARIA_HTTP_WORKERS": str(args.workers),
+                           # Group-commit knobs, passed through so a run can try other values.
+                           **{k: v for k, v in os.environ.items() if k.startswith("ARIA_COMMIT_")}},
     }
     processes = {}
     try:
@@ -119,7 +139,7 @@ async def main() -> None:
         presign(warm, url_path, 3000)
         presign(measured, url_path, expected)
         ingest_url = f"http://127.0.0.1:{ports['webhook-ingest']}"
-        processes["bare"] = subprocess.Popen([sys.executable, str(HERE / "bare.py"), str(ports["bare"])],
+        processes["bare"] = subprocess.Popen([sys.executable, str(HERE / "bare.py"), str(ports["bare"]), str(args.workers)],
                                              stdout=(work / "bare.log").open("wb"), stderr=subprocess.STDOUT)
         bare_url = f"http://127.0.0.1:{ports['bare']}"
         for _ in range(100):
@@ -136,14 +156,18 @@ async def main() -> None:
         conn = await asyncpg.connect(envs["webhook-ingest"]["ARIA_DATABASE_URL"])
         try:
             before = await conn.fetchval("SELECT count(*) FROM webhook_deliveries WHERE status = 'accepted'")
+            cpu_before = cpu_seconds(processes["webhook-ingest"].pid)
             ingest = wrk(ingest_url, measured, **load)
+            cpu = cpu_seconds(processes["webhook-ingest"].pid) - cpu_before
             counts = dict(await conn.fetch("SELECT status, count(*) FROM webhook_deliveries GROUP BY status"))
         finally:
             await conn.close()
         accepted = counts.get("accepted", 0) - before
         accepted_rate = accepted / (ingest["DURATION_US"] / 1e6)
 
+        batches = _batch_sizes(httpx.get(f"{ingest_url}/metrics").text)
         print(f"webhook ingest benchmark  ({time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, "
+              f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}, {args.workers} worker(s) each, "
               f"wrk -t{args.threads} -c{args.connections} -d{args.seconds}s, closed loop)")
         row = "{:<34} {:>10} {:>9} {:>9} {:>9}"
         print(row.format("", "req/s", "p50 ms", "p90 ms", "p99 ms"))
@@ -152,6 +176,10 @@ async def main() -> None:
         print(f"accepted deliveries: {accepted:,} ({accepted_rate:,.0f}/s); non-2xx/errors: {int(ingest['ERRORS'])}; "
               f"replayed (duplicates): {int(ingest['REPLAYS'])}; rejected/duplicate rows: "
               f"{counts.get('rejected', 0)}/{counts.get('duplicate', 0)}")
+        # CPU per delivery is the figure that least depends on what else runs on the machine.
+        print(f"webhook-ingest CPU: {cpu:.1f} s over the run, {cpu * 1000 / max(accepted, 1):.2f} ms per accepted delivery")
+        print(f"group commit (the worker that answered /metrics): {batches[1]:,.0f} batches, "
+              f"{batches[0] / max(batches[1], 1):.1f} deliveries per batch on average")
         print(f"ratio to ceiling: {ingest['rps'] / bare['rps']:.0%}   "
               f"targets: >= 2,000/s, p99 < 50 ms, >= 60% of ceiling")
     finally:

@@ -11,7 +11,7 @@ from aria_contracts.ids import entity_id
 from aria_platform.db import create_pool
 from aria_platform.testing import KafkaProbe, bearer, service_token
 
-from aria_webhook_ingest.deliveries import service as delivery_service
+from aria_webhook_ingest.deliveries import group_commit, service as delivery_service
 
 BURST = 10  # conftest's rate_limit_burst
 
@@ -81,6 +81,29 @@ async def test_signed_delivery_is_published_once_and_a_replay_is_a_duplicate(cli
                                   "WHERE installation_id = $1 ORDER BY id", inst.installation_id)
     assert logged == [{"status": "accepted", "delivery_id": "dlv-1", "event_count": 1},
                       {"status": "duplicate", "delivery_id": "dlv-1", "event_count": 0}]
+
+
+async def test_concurrent_copies_of_a_delivery_are_accepted_and_published_once(client, installations, infra,
+                                                                               database):
+    inst = await installations.enabled()
+    copies = ["dlv-same"] * 4 + [f"dlv-other-{n}" for n in range(4)]  # within the burst of 10
+    bodies = {d: body_of({"events": [{**RISK, "id": f"evt-{d}"}]}) for d in set(copies)}
+    async with KafkaProbe(infra.kafka_bootstrap, *TOPICS) as probe:
+        answers = await asyncio.gather(*(deliver(client, inst, delivery_id=d, body=bodies[d]) for d in copies))
+        await probe.wait_for(lambda e: mine(inst)(e) and e.type == "webhook.received", count=5)
+        await probe.drain(2.0)
+    by_id: dict[str, list] = {}
+    for delivery_id, answer in zip(copies, answers):
+        by_id.setdefault(delivery_id, []).append((answer.status_code, answer.json()["status"]))
+    assert sorted(by_id["dlv-same"]) == [(200, "duplicate")] * 3 + [(202, "accepted")]
+    assert all(by_id[f"dlv-other-{n}"] == [(202, "accepted")] for n in range(4))
+    published = [e for _, e, _ in probe.seen if e.installation_id == inst.installation_id]
+    received = sorted(e.data["delivery_id"] for e in published if e.type == "webhook.received")
+    assert received == sorted(bodies), "each delivery published exactly once"
+    assert len([e for e in published if e.type == "risk.observed"]) == len(bodies)
+    logged = await rows(database, "SELECT status, count(*) AS n FROM webhook_deliveries WHERE installation_id = $1 "
+                                  "GROUP BY status ORDER BY status", inst.installation_id)
+    assert logged == [{"status": "accepted", "n": 5}, {"status": "duplicate", "n": 3}]
 
 
 async def test_bad_signatures_are_401_recorded_and_publish_nothing(client, installations, infra, database):
@@ -158,6 +181,30 @@ async def test_unknown_not_live_and_webhookless_installations_are_404(client, in
     assert_problem(await deliver(client, inst), 404, "webhook_endpoint_not_found")
 
 
+async def test_an_endpoint_disabled_by_another_replica_stops_accepting(client, installations, database):
+    """The app caches endpoint rows; a change applied elsewhere reaches it through Postgres NOTIFY."""
+    from aria_contracts import Envelope
+    from aria_contracts.events import InstallationDisabled
+    from aria_webhook_ingest.endpoints import service as endpoint_service
+
+    inst = await installations.enabled()
+    assert (await deliver(client, inst)).status_code == 202  # its endpoint row is now cached
+    disabled = Envelope.wrap(InstallationDisabled(installation_id=inst.installation_id, org_id=inst.org_id,
+                                                  integration_key=inst.integration_key, revision=inst.revision + 1,
+                                                  actor="test"),
+                             source="installer", org_id=inst.org_id, installation_id=inst.installation_id)
+    other_replica = await create_pool(database, max_size=1)
+    try:
+        assert await endpoint_service.apply_lifecycle_event(pool=other_replica, envelope=disabled) == "applied"
+    finally:
+        await other_replica.close()
+    deadline = time.monotonic() + 10
+    while (answer := await deliver(client, inst)).status_code != 404:
+        assert answer.status_code == 202 and time.monotonic() < deadline, "the disable never reached the cache"
+        await asyncio.sleep(0.05)
+    assert_problem(answer, 404, "webhook_endpoint_not_found")
+
+
 async def test_a_flood_is_rate_limited_per_installation(client, installations):
     noisy, quiet = await installations.enabled(), await installations.enabled()
     responses = await asyncio.gather(*(deliver(client, noisy) for _ in range(3 * BURST)))
@@ -176,10 +223,12 @@ async def test_kafka_failure_rolls_back_and_answers_503(client, installations, d
     async def broken(broker, envelopes):
         raise ConnectionError("kafka down")
 
-    monkeypatch.setattr(delivery_service.kafka, "publish_batch", broken)
-    down = await deliver(client, inst, delivery_id="dlv-k")
-    assert_problem(down, 503, "kafka_unavailable")
-    assert down.headers["retry-after"]
+    monkeypatch.setattr(group_commit.kafka, "publish_batch", broken)
+    # Sent together, so they may share a batch: every one of them fails, none is half-recorded.
+    down = await asyncio.gather(*(deliver(client, inst, delivery_id=d) for d in ("dlv-k", "dlv-k", "dlv-l")))
+    for answer in down:
+        assert_problem(answer, 503, "kafka_unavailable")
+        assert answer.headers["retry-after"]
     assert await rows(database, "SELECT id FROM webhook_deliveries WHERE installation_id = $1",
                       inst.installation_id) == []
     monkeypatch.undo()

@@ -39,7 +39,12 @@ def service_cli(*, load_settings: Callable[[], ServiceSettings], define: Callabl
             return
         # Worker processes build their own app: tell them where the service's wiring lives.
         os.environ[_WIRING] = f"{load_settings.__module__}:{load_settings.__name__}|{define.__module__}:{define.__name__}"
-        uvicorn.run(f"{__name__}:worker_app", factory=True, workers=settings.http_workers, **common)
+        # A spawned worker answers the supervisor's health ping only after importing the service,
+        # which takes more than uvicorn's default 5 s on a busy 2-core machine: the supervisor then
+        # kills and respawns its workers in a loop and the service never serves. 30 s still catches
+        # a hung worker.
+        uvicorn.run(f"{__name__}:worker_app", factory=True, workers=settings.http_workers,
+                    timeout_worker_healthcheck=30, **common)
 
     return cli
 

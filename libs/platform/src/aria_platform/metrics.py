@@ -12,7 +12,7 @@ HTTP_LATENCY = Histogram(
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 EVENTS_CONSUMED = Counter("aria_events_consumed_total", "Kafka events handled", ["service", "event_type", "outcome"])
-EVENTS_PUBLISHED = Counter("aria_events_published_total", "Events published in bulk (sync pages)", ["topic"])
+EVENTS_PUBLISHED = Counter("aria_events_published_total", "Events published in bulk (sync pages, webhook group commits)", ["topic"])
 OUTBOX_PUBLISHED = Counter("aria_outbox_published_total", "Events relayed from the outbox to Kafka")
 
 

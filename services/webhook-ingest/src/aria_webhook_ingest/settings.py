@@ -12,8 +12,17 @@ class WebhookIngestSettings(ServiceSettings):
     rate_limit_burst: int = 50
     # How long a leased signing secret is reused before asking vault-gateway again.
     secret_cache_s: float = 30.0
-    # Kafka publish (acks=all) must finish within this; otherwise the delivery is rolled back → 503.
+    # Longest an endpoint row is reused from memory; changes invalidate it at once through
+    # Postgres NOTIFY (endpoints/service.py LiveEndpoints), this only bounds a lost notification.
+    endpoint_cache_s: float = 30.0
+    # Kafka publish (acks=all) must finish within this; otherwise the batch is rolled back → 503.
     publish_timeout_s: float = 10.0
+    # Group commit (deliveries/group_commit.py): at most this many deliveries per transaction and
+    # Kafka round trip, this many batches in flight at once, and an optional wait for company
+    # before a batch starts (0: a batch takes whatever queued while the previous ones ran).
+    commit_batch_max: int = 256
+    commit_max_in_flight: int = 2
+    commit_linger_s: float = 0.0
     # Consumer group that keeps webhook_endpoints current from the installation lifecycle topic.
     endpoints_group_id: str = "webhook-ingest.endpoints"
 

@@ -9,29 +9,48 @@ import asyncpg
 _COLUMNS = "id, installation_id, org_id, delivery_id, payload_sha256, status, reason, event_count, received_at"
 
 
-async def insert_accepted(conn: asyncpg.Connection, *, installation_id: uuid.UUID, org_id: uuid.UUID,
-                          delivery_id: str, payload_sha256: str, event_count: int) -> int | None:
-    """The delivery's row, or None when this delivery id was already accepted (a replay).
-
-    A concurrent insert of the same delivery waits here until the other transaction ends, so
-    of two racing copies exactly one is accepted."""
-    return await conn.fetchval(
+async def insert_accepted(conn: asyncpg.Connection, rows: list[tuple[uuid.UUID, uuid.UUID, str, str, int]]
+                          ) -> set[tuple[uuid.UUID, str]]:
+    """Insert accepted deliveries (installation, org, delivery id, body hash, event count) in one
+    statement; returns the (installation, delivery id) pairs inserted. A pair already accepted
+    (a replay) is skipped. A concurrent insert of the same delivery waits here until the other
+    transaction ends, so of two racing copies exactly one is accepted. Rows are inserted in the
+    order given: callers sort them, so two batches lock index entries in the same order and
+    cannot deadlock."""
+    if not rows:
+        return set()
+    installation_ids, org_ids, delivery_ids, hashes, counts = zip(*rows)
+    inserted = await conn.fetch(
         """INSERT INTO webhook_deliveries
                (installation_id, org_id, delivery_id, payload_sha256, status, event_count)
-            VALUES ($1, $2, $3, $4, 'accepted', $5)
+            SELECT i, o, d, h, 'accepted', n
+              FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::int[]) AS t(i, o, d, h, n)
             ON CONFLICT (installation_id, delivery_id) WHERE status = 'accepted' DO NOTHING
-            RETURNING id""",
-        installation_id, org_id, delivery_id, payload_sha256, event_count)
+            RETURNING installation_id, delivery_id""",
+        installation_ids, org_ids, delivery_ids, hashes, counts)
+    return {(r["installation_id"], r["delivery_id"]) for r in inserted}
 
 
-async def insert_outcome(conn: asyncpg.Connection | asyncpg.Pool, *, installation_id: uuid.UUID, org_id: uuid.UUID,
-                         delivery_id: str | None, payload_sha256: str | None, status: str,
-                         reason: str | None) -> int:
-    """A duplicate or rejected delivery, for the activity log (never the body, never a secret)."""
-    return await conn.fetchval(
+async def insert_duplicates(conn: asyncpg.Connection, rows: list[tuple[uuid.UUID, uuid.UUID, str, str]],
+                            *, reason: str) -> None:
+    """Replays of accepted deliveries (installation, org, delivery id, body hash), for the activity log."""
+    if not rows:
+        return
+    installation_ids, org_ids, delivery_ids, hashes = zip(*rows)
+    await conn.execute(
         """INSERT INTO webhook_deliveries (installation_id, org_id, delivery_id, payload_sha256, status, reason)
-           VALUES ($1, $2, $3, $4, $5, $6) RETURNING id""",
-        installation_id, org_id, delivery_id, payload_sha256, status, reason)
+           SELECT i, o, d, h, 'duplicate', $5
+             FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[]) AS t(i, o, d, h)""",
+        installation_ids, org_ids, delivery_ids, hashes, reason)
+
+
+async def insert_rejected(conn: asyncpg.Connection | asyncpg.Pool, *, installation_id: uuid.UUID, org_id: uuid.UUID,
+                          delivery_id: str | None, payload_sha256: str | None, reason: str) -> None:
+    """A rejected delivery, for the activity log (never the body, never a secret)."""
+    await conn.execute(
+        """INSERT INTO webhook_deliveries (installation_id, org_id, delivery_id, payload_sha256, status, reason)
+           VALUES ($1, $2, $3, $4, 'rejected', $5)""",
+        installation_id, org_id, delivery_id, payload_sha256, reason)
 
 
 async def list_deliveries(conn: asyncpg.Pool, *, installation_id: uuid.UUID, org_id: uuid.UUID | None,

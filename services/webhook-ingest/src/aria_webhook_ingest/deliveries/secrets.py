@@ -4,7 +4,8 @@ Secrets live only in this process's memory, never in Postgres, Kafka, logs or er
 is reused for `ttl_s` (ARIA_SECRET_CACHE_S, default 30 s) so a burst of deliveries costs one
 call to vault-gateway; concurrent misses for the same credential share one call. A lease belongs
 to the endpoint revision it was taken for: a newer revision (a rotated secret, a new
-configuration) leases again at once, on every replica, since each reads the revision from Postgres.
+configuration) leases again at once, on every replica, since each learns the revision from its
+endpoint row (cached, but dropped by the NOTIFY of every change: endpoints/service.py LiveEndpoints).
 """
 
 from __future__ import annotations

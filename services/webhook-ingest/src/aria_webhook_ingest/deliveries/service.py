@@ -3,51 +3,40 @@
 Order of checks for POST /v1/webhooks/{installation_id} (each failure is problem+json):
 unknown / not live installation or connector without webhooks → 404; rate limit → 429; content
 type (views) → 415; size (views) → 413; signature with the leased secret → 401; payload → 400;
-then one Postgres transaction: insert the delivery (a replay → 200 duplicate), publish the
-events with acks=all, commit → 202. Kafka failing rolls the row back → 503, so the vendor's
-retry is accepted later and nothing is lost or half-recorded.
+then the verified delivery joins a group commit (group_commit.py): one Postgres transaction per
+batch inserts the dedup rows (a replay → 200 duplicate), publishes the events with acks=all and
+commits → 202. Kafka or Postgres failing rolls the batch back → 503, so the vendor's retry is
+accepted later and nothing is lost or half-recorded.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
 
 import asyncpg
 import httpx
 import structlog
-from faststream.kafka import KafkaBroker
-from prometheus_client import Counter
 
 from aria_connectors import BadWebhookPayload, ConnectorPlugin, InstallationContext, RuntimeOptions, registry
 from aria_contracts.events import WebhookReceived
-from aria_platform import kafka
 from aria_platform.outbox import traced
 from aria_platform.problems import Problem
 
-from ..endpoints import service as endpoints
+from ..endpoints.service import LiveEndpoints, live_endpoint
+from .group_commit import DELIVERIES, GroupCommit, Outcome, Verified
 from .limits import TokenBuckets, retry_after_header
 from .secrets import LeasedSecrets, SecretUnavailable
 from . import repo
 
 log = structlog.get_logger(__name__)
 SOURCE = "webhook-ingest"
-DELIVERIES = Counter("aria_webhook_deliveries_total", "Webhook deliveries by outcome", ["outcome"])
 # A lease older than this is renewed once when a signature does not verify (the secret may have
 # just been replaced); younger leases are trusted, so forged floods cannot hammer vault-gateway.
 RELEASE_AFTER_S = 5.0
 _REASON_MAX = 300
-
-
-@dataclass(frozen=True)
-class Outcome:
-    status_code: int
-    body: dict[str, Any]
 
 
 def endpoint_not_found() -> Problem:
@@ -64,10 +53,10 @@ def _connector(key: str) -> ConnectorPlugin | None:
         return None
 
 
-async def admit(*, pool: asyncpg.Pool, limiter: TokenBuckets,
+async def admit(*, endpoints: LiveEndpoints, limiter: TokenBuckets,
                 installation_id: uuid.UUID) -> tuple[asyncpg.Record, ConnectorPlugin]:
     """The live endpoint and its connector, or 404; then one token from its bucket, or 429."""
-    endpoint = await endpoints.live_endpoint(pool=pool, installation_id=installation_id)
+    endpoint = await live_endpoint(endpoints=endpoints, installation_id=installation_id)
     plugin = _connector(endpoint["integration_key"]) if endpoint is not None else None
     if endpoint is None or plugin is None or plugin.manifest.webhook is None:
         DELIVERIES.labels("not_found").inc()
@@ -84,17 +73,17 @@ async def admit(*, pool: asyncpg.Pool, limiter: TokenBuckets,
 async def reject(*, pool: asyncpg.Pool, endpoint: asyncpg.Record, status: int, code: str, title: str, detail: str,
                  delivery_id: str | None = None, payload_sha256: str | None = None) -> Problem:
     """Record a rejected delivery (reason only) and return the problem to answer with."""
-    await repo.insert_outcome(pool, installation_id=endpoint["installation_id"], org_id=endpoint["org_id"],
-                              delivery_id=delivery_id, payload_sha256=payload_sha256, status="rejected",
-                              reason=f"{code}: {detail}"[:_REASON_MAX])
+    await repo.insert_rejected(pool, installation_id=endpoint["installation_id"], org_id=endpoint["org_id"],
+                               delivery_id=delivery_id, payload_sha256=payload_sha256,
+                               reason=f"{code}: {detail}"[:_REASON_MAX])
     DELIVERIES.labels(code).inc()
     log.info("webhook rejected", installation_id=str(endpoint["installation_id"]), code=code, reason=detail)
     return Problem(status, code, title, detail)
 
 
-async def receive(*, pool: asyncpg.Pool, broker: KafkaBroker, http: httpx.AsyncClient, secrets: LeasedSecrets,
-                  endpoint: asyncpg.Record, plugin: ConnectorPlugin, headers: Mapping[str, str], body: bytes,
-                  publish_timeout_s: float) -> Outcome:
+async def receive(*, pool: asyncpg.Pool, commits: GroupCommit, http: httpx.AsyncClient, secrets: LeasedSecrets,
+                  endpoint: asyncpg.Record, plugin: ConnectorPlugin, headers: Mapping[str, str],
+                  body: bytes) -> Outcome:
     """Verify, normalize, dedup and publish one delivery whose size and content type were checked."""
     installation_id, org_id = endpoint["installation_id"], endpoint["org_id"]
     received_at = datetime.now(timezone.utc)
@@ -147,47 +136,9 @@ async def receive(*, pool: asyncpg.Pool, broker: KafkaBroker, http: httpx.AsyncC
                                received_at=received_at)
     envelopes = [traced(e, source=SOURCE, org_id=org_id, installation_id=installation_id) for e in events]
     envelopes.append(traced(received, source=SOURCE, org_id=org_id, installation_id=installation_id))
-    return await _record_and_publish(pool=pool, broker=broker, endpoint=endpoint, delivery_id=verdict.delivery_id,
-                                     payload_sha256=payload_sha256, envelopes=envelopes, event_count=len(events),
-                                     publish_timeout_s=publish_timeout_s)
-
-
-class _PublishFailed(Exception):
-    pass
-
-
-async def _record_and_publish(*, pool: asyncpg.Pool, broker: KafkaBroker, endpoint: asyncpg.Record, delivery_id: str,
-                              payload_sha256: str, envelopes: list, event_count: int,
-                              publish_timeout_s: float) -> Outcome:
-    installation_id, org_id = endpoint["installation_id"], endpoint["org_id"]
-    try:
-        async with pool.acquire() as conn, conn.transaction():
-            row_id = await repo.insert_accepted(conn, installation_id=installation_id, org_id=org_id,
-                                                delivery_id=delivery_id, payload_sha256=payload_sha256,
-                                                event_count=event_count)
-            if row_id is None:
-                await repo.insert_outcome(conn, installation_id=installation_id, org_id=org_id,
-                                          delivery_id=delivery_id, payload_sha256=payload_sha256,
-                                          status="duplicate", reason="delivery id already accepted")
-                DELIVERIES.labels("duplicate").inc()
-                return Outcome(200, {"status": "duplicate", "delivery_id": delivery_id})
-            try:
-                # acks=all: returns only once every event is durably in Kafka.
-                await asyncio.wait_for(kafka.publish_batch(broker, envelopes), publish_timeout_s)
-            except Exception as exc:
-                raise _PublishFailed(type(exc).__name__) from exc  # leaving the block rolls the row back
-    except _PublishFailed as exc:
-        # Some events may have reached Kafka before the failure; the vendor's retry republishes
-        # them with the same deterministic ids and dedup keys, so consumers see no duplicate fact.
-        log.warning("kafka publish failed; delivery rolled back", installation_id=str(installation_id),
-                    delivery_id=delivery_id, error=str(exc))
-        DELIVERIES.labels("kafka_unavailable").inc()
-        raise Problem(503, "kafka_unavailable", "Temporarily unable to accept the delivery",
-                      "events could not be published; nothing was recorded, retry later",
-                      headers={"Retry-After": "10"}) from None
-    DELIVERIES.labels("accepted").inc()
-    log.info("webhook accepted", installation_id=str(installation_id), delivery_id=delivery_id, events=event_count)
-    return Outcome(202, {"status": "accepted", "delivery_id": delivery_id, "events": event_count})
+    return await commits.submit(Verified(installation_id=installation_id, org_id=org_id,
+                                         delivery_id=verdict.delivery_id, payload_sha256=payload_sha256,
+                                         event_count=len(events), envelopes=envelopes))
 
 
 def encode_cursor(row_id: int) -> str:

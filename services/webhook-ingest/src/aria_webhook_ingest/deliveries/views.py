@@ -69,12 +69,15 @@ _PROBLEMS = {status: {"content": {MEDIA_TYPE: {}}, "description": text} for stat
              responses={200: {"model": Accepted, "description": "duplicate delivery (nothing published)"},
                         **_PROBLEMS},
              summary="Receive a vendor webhook (authenticated by the vendor's signature, not a bearer token)")
-async def receive(installation_id: str, request: Request, rt: Runtime = Depends(get_runtime)) -> JSONResponse:
+async def receive(installation_id: str, request: Request) -> JSONResponse:
+    # The runtime straight from the app, not Depends(get_runtime): FastAPI runs a sync dependency
+    # in the thread pool, a thread hop per delivery on the hottest path.
+    rt: Runtime = request.app.state.runtime
     try:
         inst = uuid.UUID(installation_id)
     except ValueError:
         raise service.endpoint_not_found() from None
-    endpoint, plugin = await service.admit(pool=rt.pool, limiter=rt.extras["limiter"],
+    endpoint, plugin = await service.admit(endpoints=rt.extras["endpoints"], limiter=rt.extras["limiter"],
                                            installation_id=inst)
     spec = plugin.manifest.webhook
     delivery_header = request.headers.get(spec.delivery_id_header) if spec.delivery_id_header else None
@@ -97,9 +100,9 @@ async def receive(installation_id: str, request: Request, rt: Runtime = Depends(
     if body is None:
         raise await rejected(413, "payload_too_large", "Payload too large", f"the body exceeds {limit} bytes")
 
-    outcome = await service.receive(pool=rt.pool, broker=rt.broker, http=rt.http, secrets=rt.extras["secrets"],
-                                    endpoint=endpoint, plugin=plugin, headers=request.headers, body=body,
-                                    publish_timeout_s=rt.settings.publish_timeout_s)
+    outcome = await service.receive(pool=rt.pool, commits=rt.extras["commits"], http=rt.http,
+                                    secrets=rt.extras["secrets"], endpoint=endpoint, plugin=plugin,
+                                    headers=request.headers, body=body)
     return JSONResponse(outcome.body, status_code=outcome.status_code)
 
 

@@ -21,7 +21,8 @@ def build_router(*, group_id: str) -> KafkaRouter:
                        ack_policy="nack_on_error",
                        description="Mark webhook endpoints live / not live from installation lifecycle events")
     async def on_installation_event(envelope: Envelope, runtime: Runtime = Context("runtime")) -> None:
-        outcome = await service.apply_lifecycle_event(pool=runtime.pool, envelope=envelope)
+        outcome = await service.apply_lifecycle_event(pool=runtime.pool, envelope=envelope,
+                                                      cache=runtime.extras["endpoints"])
         EVENTS_CONSUMED.labels("webhook-ingest", envelope.type, outcome).inc()
 
     return router

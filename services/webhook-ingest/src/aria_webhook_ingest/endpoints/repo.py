@@ -7,6 +7,9 @@ from typing import Any
 
 import asyncpg
 
+# Every applied change of an endpoint is announced here (payload: the installation id), so each
+# process can drop its cached copy (service.LiveEndpoints).
+CHANGES_CHANNEL = "aria_webhook_endpoints"
 _COLUMNS = ("installation_id, org_id, integration_key, credential_ref, webhook_credential_ref, settings, live, "
             "revision, mappings, updated_at")
 
@@ -19,10 +22,12 @@ async def apply_revision(conn: asyncpg.Connection | asyncpg.Pool, *, installatio
 
     `live=None` keeps the stored liveness (a new row starts not live); `config=False` keeps the
     stored credential references and settings. Older or equal revisions change nothing, so
-    redelivered and reordered events are harmless.
+    redelivered and reordered events are harmless. An applied change is NOTIFYed on
+    CHANGES_CHANNEL in the same statement, so listeners hear of it exactly when it commits.
     """
     applied = await conn.fetchval(
-        f"""INSERT INTO webhook_endpoints
+        f"""WITH applied AS (
+            INSERT INTO webhook_endpoints
                (installation_id, org_id, integration_key, credential_ref, settings, live, revision,
                 webhook_credential_ref)
             VALUES ($1, $2, $3, $4, $5, coalesce($6::boolean, false), $7, $9)
@@ -36,7 +41,8 @@ async def apply_revision(conn: asyncpg.Connection | asyncpg.Pool, *, installatio
                    live = coalesce($6::boolean, webhook_endpoints.live),
                    revision = EXCLUDED.revision, updated_at = now()
              WHERE webhook_endpoints.revision < EXCLUDED.revision
-            RETURNING 1""",
+            RETURNING installation_id)
+            SELECT true FROM applied, pg_notify('{CHANGES_CHANNEL}', applied.installation_id::text)""",
         installation_id, org_id, integration_key, credential_ref, settings, live, revision, config,
         webhook_credential_ref,
     )
@@ -46,15 +52,17 @@ async def apply_revision(conn: asyncpg.Connection | asyncpg.Pool, *, installatio
 async def set_mappings(conn: asyncpg.Connection | asyncpg.Pool, *, installation_id: uuid.UUID, org_id: uuid.UUID,
                        integration_key: str, revision: int, mappings: list[dict[str, Any]]) -> bool:
     """The installation's new data mappings; False if a newer set is stored. A row made here is not
-    live and at revision 0 until its lifecycle events arrive."""
+    live and at revision 0 until its lifecycle events arrive. NOTIFYed like apply_revision."""
     return await conn.fetchval(
-        """INSERT INTO webhook_endpoints (installation_id, org_id, integration_key, live, revision, mappings,
-                                          mappings_revision)
-           VALUES ($1, $2, $3, false, 0, $4, $5)
-           ON CONFLICT (installation_id) DO UPDATE
-              SET mappings = EXCLUDED.mappings, mappings_revision = EXCLUDED.mappings_revision, updated_at = now()
-              WHERE webhook_endpoints.mappings_revision < EXCLUDED.mappings_revision
-           RETURNING true""",
+        f"""WITH applied AS (
+            INSERT INTO webhook_endpoints (installation_id, org_id, integration_key, live, revision, mappings,
+                                           mappings_revision)
+            VALUES ($1, $2, $3, false, 0, $4, $5)
+            ON CONFLICT (installation_id) DO UPDATE
+               SET mappings = EXCLUDED.mappings, mappings_revision = EXCLUDED.mappings_revision, updated_at = now()
+               WHERE webhook_endpoints.mappings_revision < EXCLUDED.mappings_revision
+            RETURNING installation_id)
+            SELECT true FROM applied, pg_notify('{CHANGES_CHANNEL}', applied.installation_id::text)""",
         installation_id, org_id, integration_key, mappings, revision) is not None
 
 
