@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -40,39 +39,26 @@ sys.path.insert(0, str(REPO))
 
 from aria_platform.auth import mint_token  # noqa: E402
 from aria_platform.testing import create_database, discover_infra, free_port  # noqa: E402
+from bench import wrk  # noqa: E402
+from bench.wrk import cpu_seconds, request_file  # noqa: E402
 from tests.support import BIN, start_service, stop  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 TARGETS_MS = {"store (new)": 20.0, "store (version)": 20.0, "lease": 10.0}
 
 
-def request_file(path: Path, lines: list[tuple[str, str, dict]]) -> Path:
-    path.write_text("".join(f"{method}\t{url}\t{json.dumps(body)}\n" for method, url, body in lines))
-    return path
+def json_calls(token: str, calls: list[tuple[str, str, dict]]) -> list[tuple[str, str, dict[str, str], str]]:
+    """(method, path, JSON body) calls as one identity: wrk.request_file's rows."""
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+    return [(method, path, headers, json.dumps(body)) for method, path, body in calls]
 
 
-def wrk(url: str, requests: Path, token: str, *, seconds: int, connections: int, pid: int) -> dict[str, float]:
+def measure(url: str, requests: Path, *, seconds: int, connections: int, pid: int) -> dict[str, float]:
+    """A wrk run, with the service's CPU per request (cpu_ms)."""
     cpu_before = cpu_seconds(pid)
-    env = {**os.environ, "VAULT_REQUESTS": str(requests), "VAULT_AUTHORIZATION": f"Bearer {token}"}
-    result = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
-                             "-s", str(HERE / "requests.lua"), url], env=env, capture_output=True, text=True,
-                            check=True)
-    figures = {k: float(v) for k, v in re.findall(r"^([A-Z0-9_.]+) (\d+)$", result.stdout, re.M)}
-    figures["rps"] = figures["REQUESTS"] / (figures["DURATION_US"] / 1e6)
+    figures = wrk.run(url, requests, seconds=seconds, connections=connections)
     figures["cpu_ms"] = (cpu_seconds(pid) - cpu_before) * 1000 / max(figures["REQUESTS"], 1)
     return figures
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time used so far by a process and its descendants (uvicorn workers): what a request
-    costs the service itself, whatever else the machine is doing."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except FileNotFoundError:
-        return 0.0
-    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return own + sum(cpu_seconds(int(child)) for child in children)
 
 
 def wait_idle(pid: int, *, timeout_s: float = 120) -> None:
@@ -124,25 +110,26 @@ async def main() -> None:
     try:
         sequential = dict(seconds=args.seconds, connections=1, pid=process.pid)
         # Warm up: AppRole login, connection pools, first-use imports; not measured.
-        wrk(url, request_file(work / "warm.tsv", stores(org_id, [uuid.uuid4() for _ in range(3000)])), installer,
-            seconds=2, connections=1, pid=process.pid)
-        new = request_file(work / "new.tsv", stores(org_id, [uuid.uuid4() for _ in range(fresh)]))
-        results.append(("store (new)", 1, wrk(url, new, installer, **sequential)))
+        measure(url, request_file(work / "warm.tsv", json_calls(installer, stores(org_id, [
+            uuid.uuid4() for _ in range(3000)]))), seconds=2, connections=1, pid=process.pid)
+        new = request_file(work / "new.tsv", json_calls(installer, stores(org_id, [uuid.uuid4() for _ in range(fresh)])))
+        results.append(("store (new)", 1, measure(url, new, **sequential)))
         conn = await asyncpg.connect(env["ARIA_DATABASE_URL"])
         try:
             stored = await conn.fetch("SELECT credential_ref, installation_id FROM integration_credentials")
         finally:
             await conn.close()
-        versions = request_file(work / "versions.tsv", stores(org_id, [r["installation_id"] for r in stored]))
-        leases = request_file(work / "leases.tsv", [
+        versions = request_file(work / "versions.tsv", json_calls(installer, stores(
+            org_id, [r["installation_id"] for r in stored])))
+        leases = request_file(work / "leases.tsv", json_calls(sync_runner, [
             ("POST", f"/internal/v1/credentials/{r['credential_ref']}/lease", {"installation_id": str(r["installation_id"])})
-            for r in stored])
-        results.append(("store (version)", 1, wrk(url, versions, installer, **sequential)))
-        results.append(("lease", 1, wrk(url, leases, sync_runner, **sequential)))
+            for r in stored]))
+        results.append(("store (version)", 1, measure(url, versions, **sequential)))
+        results.append(("lease", 1, measure(url, leases, **sequential)))
         if args.connections:
             concurrent = dict(seconds=args.seconds, connections=args.connections, pid=process.pid)
-            results.append(("store (version)", args.connections, wrk(url, versions, installer, **concurrent)))
-            results.append(("lease", args.connections, wrk(url, leases, sync_runner, **concurrent)))
+            results.append(("store (version)", args.connections, measure(url, versions, **concurrent)))
+            results.append(("lease", args.connections, measure(url, leases, **concurrent)))
         load_after = os.getloadavg()
     finally:
         stop(process)
@@ -160,8 +147,8 @@ async def main() -> None:
         p99 = f["LATENCY_P99_US"] / 1000
         target = (f"p99 < {TARGETS_MS[name]:.0f} ms {'ok' if p99 < TARGETS_MS[name] else 'MISSED'}"
                   if connections == 1 else "(throughput)")
-        if name == "store (new)" and f["WRAPPED"]:
-            target += f"  ({int(f['WRAPPED'])} repeats: not all new)"
+        if name == "store (new)" and f["REPEATS"]:
+            target += f"  ({int(f['REPEATS'])} repeats: not all new)"
         print(row.format(name, connections, f"{f['rps']:,.0f}", *(f"{f[f'LATENCY_P{p}_US'] / 1000:.2f}" for p in (50, 90, 99)),
                          f"{f['LATENCY_MAX_US'] / 1000:.2f}", f"{f['cpu_ms']:.2f}", int(f["ERRORS"]), target))
     print("CPU ms: the service process's own CPU time per request (Vault and Postgres not included)")

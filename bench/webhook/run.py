@@ -40,6 +40,7 @@ sys.path.insert(0, str(REPO))
 from aria_connectors.vendors.generic_webhook.simulator import sign  # noqa: E402
 from aria_platform.auth import mint_token  # noqa: E402
 from aria_platform.testing import create_database, discover_infra, free_port  # noqa: E402
+from bench.wrk import cpu_seconds, request_file, run as wrk  # noqa: E402
 from tests.support import BIN, start_service, stop  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -48,32 +49,14 @@ SECRET = f"bench-signing-secret-{uuid.uuid4().hex}"
 
 def presign(path: Path, url_path: str, count: int) -> None:
     ts = int(time.time())  # 300 s tolerance: the run is far shorter
-    with path.open("w") as out:
+
+    def deliveries():
         for n in range(count):
             delivery_id = f"bench-{uuid.uuid4().hex}"
             body = json.dumps({"events": [{"id": delivery_id, "type": "risk", "title": f"finding {n}",
                                            "severity": "high", "status": "open"}]}, separators=(",", ":"))
-            headers = sign(SECRET, body.encode(), timestamp=ts, delivery_id=delivery_id)
-            out.write(f"{url_path}\t{ts}\t{headers['X-Aria-Signature']}\t{delivery_id}\t{body}\n")
-
-
-def wrk(url: str, deliveries: Path, *, seconds: int, connections: int, threads: int) -> dict[str, float]:
-    env = {**os.environ, "WEBHOOK_DELIVERIES": str(deliveries), "WRK_THREADS": str(threads)}
-    result = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
-                             "-s", str(HERE / "replay.lua"), url], env=env, capture_output=True, text=True, check=True)
-    figures = {k: float(v) for k, v in re.findall(r"^([A-Z0-9_.]+) (\d+)$", result.stdout, re.M)}
-    figures["rps"] = figures["REQUESTS"] / (figures["DURATION_US"] / 1e6)
-    return figures
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) used so far by a process and its children, e.g. uvicorn's workers."""
-    with open(f"/proc/{pid}/task/{pid}/children") as f:
-        children = [int(c) for c in f.read().split()]
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rpartition(")")[2].split()
-    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
-    return own + sum(cpu_seconds(c) for c in children)
+            yield "POST", url_path, sign(SECRET, body.encode(), timestamp=ts, delivery_id=delivery_id), body
+    request_file(path, deliveries())
 
 
 def _batch_sizes(metrics: str) -> tuple[float, float]:
@@ -174,7 +157,7 @@ async def main() -> None:
         for name, f in (("bare FastAPI 204 (ceiling)", bare), ("webhook-ingest (202, acks=all)", ingest)):
             print(row.format(name, f"{f['rps']:,.0f}", *(f"{f[f'LATENCY_P{p}_US'] / 1000:.1f}" for p in (50, 90, 99))))
         print(f"accepted deliveries: {accepted:,} ({accepted_rate:,.0f}/s); non-2xx/errors: {int(ingest['ERRORS'])}; "
-              f"replayed (duplicates): {int(ingest['REPLAYS'])}; rejected/duplicate rows: "
+              f"replayed (duplicates): {int(ingest['REPEATS'])}; rejected/duplicate rows: "
               f"{counts.get('rejected', 0)}/{counts.get('duplicate', 0)}")
         # CPU per delivery is the figure that least depends on what else runs on the machine.
         print(f"webhook-ingest CPU: {cpu:.1f} s over the run, {cpu * 1000 / max(accepted, 1):.2f} ms per accepted delivery")
