@@ -126,6 +126,19 @@ async def test_error_classification(sim):
         assert info.value.error_class == "transient" and info.value.status_code == 429
 
 
+@pytest.mark.parametrize("sim", [{"records": 5}], indirect=True)
+async def test_rate_limit_waits_do_not_use_up_the_5xx_retries(sim):
+    """A vendor throttling and then failing briefly: each has its own retry budget (max_retries=2)."""
+    url, control = sim
+    async with httpx.AsyncClient() as http:
+        inst = instance(url, http)
+        assert (await inst.test_connection()).ok  # token fetched: the faults below hit the API call
+        control.faults(429, 2, retry_after=0)
+        control.faults(503, 2)
+        resp = await inst.api.request("GET", "/devices/queries/devices/v1", params={"limit": 1}, what="probe")
+        assert resp.status_code == 200
+
+
 async def test_unreachable_vendor_is_transient():
     async with httpx.AsyncClient() as http:
         inst = instance("http://127.0.0.1:9", http)  # discard port: connection refused

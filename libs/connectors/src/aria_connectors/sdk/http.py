@@ -3,8 +3,9 @@
 * 401 on an API call: the cached token is dropped and fetched again, once; a second 401
   is an AuthenticationError.
 * 403: PermissionDenied. Other 4xx: PermanentError.
-* 429: the wait the vendor asks for (Retry-After et al.) is honoured, up to max_retries; the
-  whole instance pauses for it, not only the refused call.
+* 429: the wait the vendor asks for (Retry-After et al.) is honoured, up to max_retries 429s per
+  call (a budget of their own, apart from the 5xx retries); the whole instance pauses for it, not
+  only the refused call.
 * 5xx and network errors: exponential or linear backoff (capped), up to max_retries, then
   TransientError.
 * Before each call the instance's RateLimiter takes a token from every declared window's bucket
@@ -327,7 +328,9 @@ async def send_with_retries(http: httpx.AsyncClient, method: str, url: str, retr
     before every attempt and paused by a 429's wait.
     """
     retry_headers = (limits.retry_after_headers if limits else ["Retry-After"])
-    attempt = 0
+    # Separate budgets: waiting out the vendor's rate limit says nothing about its health, so 429s
+    # must not use up the retries of a 5xx that follows them (and the other way round).
+    attempt = throttled = 0
     while True:
         if limiter is not None:
             await limiter.acquire()
@@ -353,15 +356,15 @@ async def send_with_retries(http: httpx.AsyncClient, method: str, url: str, retr
                 if wait is not None:
                     break
             if wait is None:
-                wait = retry.backoff(attempt)
-            if attempt >= retry.max_retries or wait > retry.max_retry_after:
-                raise TransientError(f"{what}: rate limited (HTTP 429) after {attempt + 1} attempts",
+                wait = retry.backoff(throttled)
+            if throttled >= retry.max_retries or wait > retry.max_retry_after:
+                raise TransientError(f"{what}: rate limited (HTTP 429) after {throttled + 1} attempts",
                                      status_code=429, retry_after=wait)
             if limiter is not None:
                 limiter.pause_for(wait)  # every call of the instance waits, taken at the next acquire()
             else:
                 await asyncio.sleep(wait)
-            attempt += 1
+            throttled += 1
             continue
         if code >= 500:
             if not resend_unsafe:
