@@ -4,7 +4,8 @@ Why it is safe: `catalog_cache_version` (migration 0004) moves in the same trans
 change to the catalog rows or the installed-in-org ledger. A request reads the version first and
 only uses answers computed at that version; an answer computed while the version moved is not
 kept. So after a change commits, no worker serves an answer from before it. Bound: at most
-MAX_ENTRIES answers per process, oldest dropped first; all dropped when the version moves.
+MAX_ENTRIES entries per process (a page and its encodings are separate entries), oldest dropped
+first; all dropped when the version moves.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ import asyncpg
 
 from aria_platform.problems import Problem
 
+from ..entity import JsonEntity
 from ..installs import service as installs
 from ..reviews import service as reviews
 from ..usage import service as usage
@@ -67,7 +68,9 @@ async def _installed_keys(view: CatalogView, org_id: uuid.UUID) -> frozenset[str
 
 
 async def search(*, view: CatalogView, org_id: uuid.UUID, query: CatalogQuery, cursor: str | None,
-                 limit: int) -> dict[str, Any]:
+                 limit: int) -> JsonEntity:
+    """One page, encoded: cached per version, and per set of its items the caller's organization installed
+    (most pages have none: every organization without installs on it shares one encoding)."""
     after = decode_cursor(query, cursor) if cursor else None
 
     async def compute() -> dict[str, Any]:
@@ -77,13 +80,20 @@ async def search(*, view: CatalogView, org_id: uuid.UUID, query: CatalogQuery, c
         return {"items": [summary_item(r) for r in page], "next_cursor": next_cursor, "limit": limit,
                 "sort": query.sort}
 
-    page = await view.cached(("page", query.fingerprint(), _org_part(query, org_id), cursor, limit), compute)
+    page_key = ("page", query.fingerprint(), _org_part(query, org_id), cursor, limit)
+    page = await view.cached(page_key, compute)
     installed = await _installed_keys(view, org_id)
-    return {**page, "items": [{**item, "installed": item["key"] in installed} for item in page["items"]]}
+    on_page = frozenset(item["key"] for item in page["items"] if item["key"] in installed)
+
+    async def encode() -> JsonEntity:
+        return JsonEntity.of({**page, "items": [{**item, "installed": item["key"] in on_page}
+                                                for item in page["items"]]})
+
+    return await view.cached((page_key, on_page), encode)
 
 
-async def facets(*, view: CatalogView, org_id: uuid.UUID, query: CatalogQuery) -> dict[str, Any]:
-    async def compute() -> dict[str, Any]:
+async def facets(*, view: CatalogView, org_id: uuid.UUID, query: CatalogQuery) -> JsonEntity:
+    async def compute() -> JsonEntity:
         rows = await repo.facet_counts(view.pool, q=query, org_id=org_id, dimensions=FACETS)
         out: dict[str, Any] = {"total": 0, **{d: [] for d in FACETS}}
         for row in rows:
@@ -93,7 +103,7 @@ async def facets(*, view: CatalogView, org_id: uuid.UUID, query: CatalogQuery) -
                 out[row["dimension"]].append({"value": row["value"], "count": row["count"]})
         for d in FACETS:
             out[d].sort(key=lambda f: (-f["count"], f["value"]))
-        return out
+        return JsonEntity.of(out)
 
     return await view.cached(("facets", query.fingerprint(), _org_part(query, org_id)), compute)
 
