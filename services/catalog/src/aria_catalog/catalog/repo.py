@@ -11,8 +11,8 @@ from .query import CatalogQuery
 
 _SUMMARY = """c.key, c.name, c.vendor, c.product, c.category, c.description, c.logo_url, c.version, c.pricing_model,
               c.is_official, c.is_community, c.is_beta, c.is_deprecated, c.license_required, c.capabilities,
-              c.data_types, c.auth_methods, c.supports_webhooks, c.installation_complexity, c.average_rating,
-              c.review_count, c.install_count, c.last_updated"""
+              c.data_types, c.auth_methods, c.supports_webhooks, c.installation_complexity,
+              c.average_rating::float8 AS average_rating, c.review_count, c.install_count, c.last_updated"""
 _DETAIL = _SUMMARY + """, c.documentation_url, c.support_url, c.minimum_platform_version, c.streams,
               c.config_schema, c.secret_fields, c.api_rate_limits, c.removed_at, c.created_at"""
 

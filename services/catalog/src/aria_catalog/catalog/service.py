@@ -50,8 +50,8 @@ async def parse_query(*, view: CatalogView, values: dict[str, list[str]], **para
 
 
 def summary_item(row: asyncpg.Record) -> dict[str, Any]:
-    item = {k: v for k, v in dict(row).items() if k != "sort_value"}
-    item["average_rating"] = float(item["average_rating"])
+    item = dict(row)  # average_rating comes as a float (repo): JSON numbers without a conversion per row
+    item.pop("sort_value", None)
     return item
 
 
@@ -147,7 +147,6 @@ async def get_integration(*, pool: asyncpg.Pool, org_id: uuid.UUID, key: str) ->
     if row is None:
         raise Problem(404, "integration_not_found", "Integration not found", f"no integration with key {key!r}")
     entry = dict(row)
-    entry["average_rating"] = float(entry["average_rating"])
     entry["configuration_requirements"] = configuration_requirements(entry["config_schema"], entry["secret_fields"])
     entry["removed_from_registry_at"] = entry.pop("removed_at")
     entry["reviews_summary"] = await reviews.summary(pool=pool, key=key)
