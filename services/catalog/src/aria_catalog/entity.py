@@ -19,5 +19,12 @@ class JsonEntity:
 
     @classmethod
     def of(cls, body: Any) -> JsonEntity:
-        payload = orjson.dumps(body, default=str)  # asyncpg returns its own UUID type
+        return cls.of_payload(dumps(body))
+
+    @classmethod
+    def of_payload(cls, payload: bytes) -> JsonEntity:
         return cls(payload, '"' + hashlib.sha256(payload).hexdigest()[:32] + '"')
+
+
+def dumps(value: Any) -> bytes:
+    return orjson.dumps(value, default=str)  # asyncpg returns its own UUID type

@@ -82,9 +82,14 @@ def query_model(request: Request, model: type[QueryModel], *, lists: frozenset[s
     Instead of one FastAPI Query() per parameter: FastAPI validates each declared parameter on its
     own, which cost the busiest routes ~0.2 ms of CPU per request; errors are the same 422
     (location query.<name>, pydantic's message). Document the parameters with query_parameters()."""
-    params = request.query_params
+    data: dict[str, Any] = {}
+    for key, value in request.query_params.multi_items():  # one pass; a repeated scalar keeps its last value
+        if key in lists:
+            data.setdefault(key, []).append(value)
+        else:
+            data[key] = value
     try:
-        parsed = model.model_validate({k: params.getlist(k) if k in lists else params[k] for k in params})
+        parsed = model.model_validate(data)
     except ValidationError as exc:
         raise RequestValidationError(
             [{**e, "loc": ("query", *e["loc"])} for e in exc.errors(include_url=False)]) from None
