@@ -9,8 +9,10 @@ second over 64 keep-alive connections (Debian's wrk has no -R of its own). Scena
 - list / search: 200 different requests each, cycled (a marketplace's popular pages; after the
   warm-up they are answered from the response cache until the catalog changes);
 - list, cold / search, cold: every request a query not asked before (the SQL path, no cache hit).
-Prints achieved throughput, p50 / p90 / p99 / max latency (from each send) and the sends that
-left late because every connection was busy (0 = the schedule held: no coordinated omission).
+Prints achieved throughput, p50 / p90 / p99 / max latency (from each send), the sends that
+left late because every connection was busy (0 = the schedule held: no coordinated omission), and
+the server's CPU time per request (all its processes; less sensitive than latency to other work on
+the machine, though contention inflates it too).
 Needs wrk (`apt-get install -y wrk`) and the infrastructure (ARIA_* endpoints, or .local/infra.env).
 """
 
@@ -154,6 +156,21 @@ def wrk(port: int, paths: list[str], token: str, *, rate: int, seconds: float, w
     return figures
 
 
+def server_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of the server process and its children (the uvicorn workers)."""
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:  # fields after the command name: state, ppid, ..., utime (12th), stime (13th)
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry) == pid or int(fields[1]) == pid:
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def scenarios(vendors: list[str], cold_requests: int) -> dict[str, list[str]]:
     rng = random.Random(9)
 
@@ -212,16 +229,19 @@ async def main(rate: int, seconds: float, workers: int) -> None:
         print(f"catalog benchmark ({time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs, load average "
               f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}): aria-catalog serve, {workers} worker(s); wrk "
               f"{CONNECTIONS} keep-alive connections, fixed rate {rate} req/s for {seconds:.0f} s per scenario")
-        row = "{:<13} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>11}"
-        print(row.format("", "requests", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "non-2xx", "late sends"))
+        row = "{:<13} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>11} {:>15}"
+        print(row.format("", "requests", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "non-2xx", "late sends",
+                         "server CPU/req"))
         for name, paths in scenarios(vendors, int(rate * seconds * 1.2)).items():
             if not name.endswith("cold"):  # every path ~5 times: each worker's cache holds it
                 wrk(port, paths, token, rate=min(rate, 200), seconds=5, work=work)
+            cpu_before = server_cpu_s(server.pid)
             r = wrk(port, paths, token, rate=rate, seconds=seconds, work=work)
+            cpu_ms = (server_cpu_s(server.pid) - cpu_before) * 1000 / r["REQUESTS"]
             print(row.format(name, int(r["REQUESTS"]), f"{r['rps']:.0f}",
                              *(f"{r[f'LATENCY_P{p}_US'] / 1000:.1f}" for p in (50, 90, 99)),
                              f"{r['LATENCY_MAX_US'] / 1000:.1f}", int(r["NON_2XX"] + r["SOCKET_ERRORS"]),
-                             f"{int(r['LATE_SENDS'])} (max {r['LATE_MAX_US'] / 1000:.0f} ms)"))
+                             f"{int(r['LATE_SENDS'])} (max {r['LATE_MAX_US'] / 1000:.0f} ms)", f"{cpu_ms:.2f} ms"))
         print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; target: p99 < 25 ms at "
               f"500 req/s")
     finally:

@@ -47,6 +47,7 @@ class ServiceDefinition:
     outbox: bool = True
     version: str = "0.1.0"
     openapi_tags: list[dict] = field(default_factory=list)
+    db_session: dict[str, str] = field(default_factory=dict)  # Postgres settings of the pool's sessions
 
 
 def create_app(service: ServiceDefinition) -> FastAPI:
@@ -60,7 +61,7 @@ def create_app(service: ServiceDefinition) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        pool = await create_pool(settings.database_url)
+        pool = await create_pool(settings.database_url, server_settings=service.db_session or None)
         runtime = Runtime(settings=settings, pool=pool, broker=broker, http=httpx.AsyncClient(timeout=10.0))
         app.state.runtime = runtime
         broker.context.set_global("runtime", runtime)

@@ -9,7 +9,7 @@ import uuid
 from typing import Literal
 
 import jwt
-from fastapi import Depends, Request
+from fastapi import Request
 from pydantic import BaseModel
 
 from .problems import Problem
@@ -122,7 +122,8 @@ async def _principal(request: Request) -> Principal:
 def require_role(minimum: Role):
     """Dependency for public endpoints: a user of some organization with at least this role."""
 
-    async def dependency(principal: Principal = Depends(_principal)) -> Principal:
+    async def dependency(request: Request) -> Principal:
+        principal = await _principal(request)  # called, not a sub-dependency: FastAPI's per-dependency cost
         if principal.org_id is None or principal.role is None:
             raise Problem(403, "user_required", "Forbidden", "this endpoint is for organization users")
         if _RANK[principal.role] < _RANK[minimum]:
@@ -135,7 +136,8 @@ def require_role(minimum: Role):
 def require_service(*allowed: str):
     """Dependency for internal endpoints: only the named service identities."""
 
-    async def dependency(principal: Principal = Depends(_principal)) -> Principal:
+    async def dependency(request: Request) -> Principal:
+        principal = await _principal(request)
         if principal.service not in allowed:
             raise Problem(403, "service_not_allowed", "Forbidden", "this caller may not use this endpoint")
         return principal

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
-from typing import Any
+from typing import Any, TypeVar
 
-import orjson
 from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
 
 from aria_platform.problems import MEDIA_TYPE, PROBLEM_BASE, Problem
+
+from .entity import JsonEntity
+
+QueryModel = TypeVar("QueryModel", bound=BaseModel)
 
 
 def problem_example(status: int, code: str, title: str, detail: str, *, instance: str = "/v1/integrations",
@@ -51,9 +55,11 @@ def _if_none_match(header: str | None, etag: str) -> bool:
 
 
 def cached_json(request: Request, body: Any, *, status_code: int = 200) -> Response:
-    """JSON with a strong ETag of the exact bytes; 304 when the client already holds them."""
-    payload = orjson.dumps(body, default=str)  # asyncpg returns its own UUID type
-    etag = '"' + hashlib.sha256(payload).hexdigest()[:32] + '"'
+    """JSON with a strong ETag of the exact bytes; 304 when the client already holds them.
+
+    `body` may be a JsonEntity encoded earlier (a cached answer): its bytes and ETag are reused."""
+    entity = body if isinstance(body, JsonEntity) else JsonEntity.of(body)
+    payload, etag = entity.payload, entity.etag
     # Bodies depend on the caller (installed flags, own reviews): private, revalidate every time.
     headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Authorization"}
     if _if_none_match(request.headers.get("if-none-match"), etag):
@@ -67,3 +73,38 @@ def reject_unknown_params(request: Request, allowed: set[str]) -> None:
         raise Problem(400, "unknown_parameter", "Unknown query parameter",
                       f"this endpoint has no parameter {unknown[0]!r}", parameter=unknown[0],
                       allowed=sorted(allowed))
+
+
+def query_model(request: Request, model: type[QueryModel], *, lists: frozenset[str]) -> QueryModel:
+    """The query string validated by one pydantic model (`lists`: repeatable parameters); a
+    parameter the model does not have is a 400 unknown_parameter.
+
+    Instead of one FastAPI Query() per parameter: FastAPI validates each declared parameter on its
+    own, which cost the busiest routes ~0.2 ms of CPU per request; errors are the same 422
+    (location query.<name>, pydantic's message). Document the parameters with query_parameters()."""
+    data: dict[str, Any] = {}
+    for key, value in request.query_params.multi_items():  # one pass; a repeated scalar keeps its last value
+        if key in lists:
+            data.setdefault(key, []).append(value)
+        else:
+            data[key] = value
+    try:
+        parsed = model.model_validate(data)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("query", *e["loc"])} for e in exc.errors(include_url=False)]) from None
+    reject_unknown_params(request, set(model.model_fields))
+    return parsed
+
+
+def query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """OpenAPI query parameters of a query_model() model: `openapi_extra={"parameters": ...}`."""
+    schema = model.model_json_schema()
+    out = []
+    for name, spec in schema["properties"].items():
+        parameter = {"name": name, "in": "query", "required": name in schema.get("required", ()),
+                     "schema": {k: v for k, v in spec.items() if k not in ("title", "description")}}
+        if "description" in spec:
+            parameter["description"] = spec["description"]
+        out.append(parameter)
+    return out

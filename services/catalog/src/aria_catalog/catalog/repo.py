@@ -11,8 +11,8 @@ from .query import CatalogQuery
 
 _SUMMARY = """c.key, c.name, c.vendor, c.product, c.category, c.description, c.logo_url, c.version, c.pricing_model,
               c.is_official, c.is_community, c.is_beta, c.is_deprecated, c.license_required, c.capabilities,
-              c.data_types, c.auth_methods, c.supports_webhooks, c.installation_complexity, c.average_rating,
-              c.review_count, c.install_count, c.last_updated"""
+              c.data_types, c.auth_methods, c.supports_webhooks, c.installation_complexity,
+              c.average_rating::float8 AS average_rating, c.review_count, c.install_count, c.last_updated"""
 _DETAIL = _SUMMARY + """, c.documentation_url, c.support_url, c.minimum_platform_version, c.streams,
               c.config_schema, c.secret_fields, c.api_rate_limits, c.removed_at, c.created_at"""
 
@@ -70,9 +70,14 @@ def _where(p: _Params, q: CatalogQuery, org_id: uuid.UUID, *, except_dimension: 
         clauses.append("NOT c.is_deprecated")
     if q.text is not None:
         text = p(q.text, "text")
-        # Full text (prefix per word) or trigram word similarity on name/vendor/product (typos).
-        clauses.append(f"(c.search @@ to_tsquery('english', {p(q.tsquery, 'text')}) OR c.name %> {text} "
-                       f"OR c.vendor %> {text} OR c.product %> {text})")
+        # Full text (prefix per word) or trigram word similarity on name/vendor/product (typos). The
+        # similar candidates come from one index over the three fields (migration 0006); the per-field
+        # test calls `%>`'s function rather than the operator, so the planner does not estimate it by
+        # running it over the columns' statistics (that was most of a search's cost).
+        clauses.append(f"(c.search @@ to_tsquery('english', {p(q.tsquery, 'text')}) OR (c.search_trigrams %> {text} "
+                       f"AND (word_similarity_commutator_op(c.name, {text}) "
+                       f"OR word_similarity_commutator_op(c.vendor, {text}) "
+                       f"OR word_similarity_commutator_op(c.product, {text}))))")
     scalar = {"category": "c.category", "pricing_model": "c.pricing_model"}
     arrays = {"capability": "c.capabilities", "data_type": "c.data_types", "auth_method": "c.auth_methods"}
     for dimension, values in q.values.items():

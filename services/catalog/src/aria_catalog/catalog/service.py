@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any, get_args
 
 import asyncpg
 
 from aria_platform.problems import Problem
 
+from ..entity import JsonEntity, dumps
 from ..installs import service as installs
 from ..reviews import service as reviews
 from ..usage import service as usage
@@ -49,8 +51,8 @@ async def parse_query(*, view: CatalogView, values: dict[str, list[str]], **para
 
 
 def summary_item(row: asyncpg.Record) -> dict[str, Any]:
-    item = {k: v for k, v in dict(row).items() if k != "sort_value"}
-    item["average_rating"] = float(item["average_rating"])
+    item = dict(row)  # average_rating comes as a float (repo): JSON numbers without a conversion per row
+    item.pop("sort_value", None)
     return item
 
 
@@ -66,24 +68,48 @@ async def _installed_keys(view: CatalogView, org_id: uuid.UUID) -> frozenset[str
     return await view.cached(("installed", org_id), compute)
 
 
+@dataclass(frozen=True, slots=True)
+class _Page:
+    """A page as JSON without the caller's installed flags: what is cached across organizations.
+
+    Bytes, not dicts: a page holds a fraction of the memory (a worker keeps thousands), the cycle
+    collector never walks it, and a page with some organization's flags is one join."""
+
+    keys: tuple[str, ...]
+    items: tuple[bytes, ...]  # each item's JSON object without its closing brace
+    tail: bytes  # `],` and the page's other fields
+
+    def entity(self, installed: frozenset[str]) -> JsonEntity:
+        flags = {True: b',"installed":true}', False: b',"installed":false}'}
+        items = b",".join(item + flags[key in installed] for key, item in zip(self.keys, self.items))
+        return JsonEntity.of_payload(b'{"items":[' + items + self.tail)
+
+
 async def search(*, view: CatalogView, org_id: uuid.UUID, query: CatalogQuery, cursor: str | None,
-                 limit: int) -> dict[str, Any]:
+                 limit: int) -> JsonEntity:
+    """One page, encoded: cached per version, and per set of its items the caller's organization installed
+    (most pages have none: every organization without installs on it shares one encoding)."""
     after = decode_cursor(query, cursor) if cursor else None
 
-    async def compute() -> dict[str, Any]:
+    async def compute() -> _Page:
         rows = await repo.list_page(view.pool, q=query, org_id=org_id, after=after, limit=limit + 1)
         page, more = rows[:limit], len(rows) > limit
         next_cursor = encode_cursor(query, page[-1]["sort_value"], page[-1]["key"]) if more and page else None
-        return {"items": [summary_item(r) for r in page], "next_cursor": next_cursor, "limit": limit,
-                "sort": query.sort}
+        return _Page(keys=tuple(r["key"] for r in page), items=tuple(dumps(summary_item(r))[:-1] for r in page),
+                     tail=b"]," + dumps({"next_cursor": next_cursor, "limit": limit, "sort": query.sort})[1:])
 
-    page = await view.cached(("page", query.fingerprint(), _org_part(query, org_id), cursor, limit), compute)
-    installed = await _installed_keys(view, org_id)
-    return {**page, "items": [{**item, "installed": item["key"] in installed} for item in page["items"]]}
+    page_key = ("page", query.fingerprint(), _org_part(query, org_id), cursor, limit)
+    page: _Page = await view.cached(page_key, compute)
+    on_page = (await _installed_keys(view, org_id)).intersection(page.keys)
+
+    async def encode() -> JsonEntity:
+        return page.entity(on_page)
+
+    return await view.cached((page_key, on_page), encode)
 
 
-async def facets(*, view: CatalogView, org_id: uuid.UUID, query: CatalogQuery) -> dict[str, Any]:
-    async def compute() -> dict[str, Any]:
+async def facets(*, view: CatalogView, org_id: uuid.UUID, query: CatalogQuery) -> JsonEntity:
+    async def compute() -> JsonEntity:
         rows = await repo.facet_counts(view.pool, q=query, org_id=org_id, dimensions=FACETS)
         out: dict[str, Any] = {"total": 0, **{d: [] for d in FACETS}}
         for row in rows:
@@ -93,7 +119,7 @@ async def facets(*, view: CatalogView, org_id: uuid.UUID, query: CatalogQuery) -
                 out[row["dimension"]].append({"value": row["value"], "count": row["count"]})
         for d in FACETS:
             out[d].sort(key=lambda f: (-f["count"], f["value"]))
-        return out
+        return JsonEntity.of(out)
 
     return await view.cached(("facets", query.fingerprint(), _org_part(query, org_id)), compute)
 
@@ -137,7 +163,6 @@ async def get_integration(*, pool: asyncpg.Pool, org_id: uuid.UUID, key: str) ->
     if row is None:
         raise Problem(404, "integration_not_found", "Integration not found", f"no integration with key {key!r}")
     entry = dict(row)
-    entry["average_rating"] = float(entry["average_rating"])
     entry["configuration_requirements"] = configuration_requirements(entry["config_schema"], entry["secret_fields"])
     entry["removed_from_registry_at"] = entry.pop("removed_at")
     entry["reviews_summary"] = await reviews.summary(pool=pool, key=key)

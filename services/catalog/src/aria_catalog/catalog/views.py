@@ -5,17 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from aria_platform.auth import Principal, require_role
 from aria_platform.runtime import Runtime, get_runtime
 
-from ..http import NOT_FOUND, NOT_MODIFIED, UNAUTHORIZED, cached_json, problem_example, reject_unknown_params, \
-    validation
+from ..http import NOT_FOUND, NOT_MODIFIED, UNAUTHORIZED, cached_json, problem_example, query_model, \
+    query_parameters, validation
 from . import service
 from .cache import current_view
-from .query import SORTS
+from .query import DIMENSIONS, SORTS
 
 router = APIRouter(prefix="/v1", tags=["catalog"])
 
@@ -168,42 +168,41 @@ _BAD_FILTER = {400: problem_example(400, "unknown_filter_value", "Unknown filter
                                     "category has no value 'edrr'", parameter="category",
                                     allowed=["edr", "siem"])}
 
-# --- helpers ---------------------------------------------------------------------------
-
-_FILTER_PARAMS = {"q", "category", "capability", "data_type", "auth_method", "pricing_model", "official",
-                  "community", "beta", "installed", "include_deprecated"}
-_LIST_PARAMS = _FILTER_PARAMS | {"sort", "cursor", "limit"}
+# --- query parameters ------------------------------------------------------------------
 
 
-class _Filters:
-    """Query parameters shared by the list and the facets."""
+class FilterParams(BaseModel):
+    """Query parameters shared by the list and the facets (read by query_model: one validation)."""
 
-    def __init__(self, q: str | None, values: dict[str, list[str]], flags: dict[str, bool | None]):
-        self.q, self.values, self.flags = q, values, flags
-
-
-async def _filters(
-    q: str | None = Query(None, max_length=200, description="Search text: full-text (word prefixes) on name, "
+    q: str | None = Field(None, max_length=200, description="Search text: full-text (word prefixes) on name, "
                           "vendor, product and description, plus trigram similarity for typos.",
-                          examples=["crowdstrik"]),
-    category: list[str] = Query([], description="Any of these categories (repeat or comma-separate).",
-                                examples=["edr"]),
-    capability: list[str] = Query([], description="Has all of these capabilities.", examples=["sync"]),
-    data_type: list[str] = Query([], description="Produces all of these data types.", examples=["asset"]),
-    auth_method: list[str] = Query([], description="Supports all of these auth methods."),
-    pricing_model: list[str] = Query([], description="Any of these pricing models."),
-    official: bool | None = Query(None, description="Only official (true) or only non-official (false)."),
-    community: bool | None = Query(None),
-    beta: bool | None = Query(None),
-    installed: bool | None = Query(None, description="Installed in your organization (true) or not (false)."),
-    include_deprecated: bool = Query(False, description="Also list deprecated / retired integrations."),
-) -> _Filters:
-    # A function, not the class itself, as the dependency: FastAPI runs a plain class or def
-    # dependency in a worker thread, and async ones inline.
-    return _Filters(q, {"category": category, "capability": capability, "data_type": data_type,
-                        "auth_method": auth_method, "pricing_model": pricing_model},
-                    {"official": official, "community": community, "beta": beta, "installed": installed,
-                     "include_deprecated": include_deprecated})
+                          examples=["crowdstrik"])
+    category: list[str] = Field([], description="Any of these categories (repeat or comma-separate).",
+                                examples=[["edr"]])
+    capability: list[str] = Field([], description="Has all of these capabilities.", examples=[["sync"]])
+    data_type: list[str] = Field([], description="Produces all of these data types.", examples=[["asset"]])
+    auth_method: list[str] = Field([], description="Supports all of these auth methods.")
+    pricing_model: list[str] = Field([], description="Any of these pricing models.")
+    official: bool | None = Field(None, description="Only official (true) or only non-official (false).")
+    community: bool | None = None
+    beta: bool | None = None
+    installed: bool | None = Field(None, description="Installed in your organization (true) or not (false).")
+    include_deprecated: bool = Field(False, description="Also list deprecated / retired integrations.")
+
+    def query_args(self) -> dict[str, Any]:
+        """Keyword arguments of service.parse_query (its `sort` aside)."""
+        return {"q": self.q, "values": {d: getattr(self, d) for d in DIMENSIONS}, "official": self.official,
+                "community": self.community, "beta": self.beta, "installed": self.installed,
+                "include_deprecated": self.include_deprecated}
+
+
+class ListParams(FilterParams):
+    sort: str | None = Field(None, description=f"One of: {', '.join(SORTS)}.")
+    cursor: str | None = Field(None, max_length=1000, description="`next_cursor` of the previous page.")
+    limit: int = Field(20, ge=1, le=100)
+
+
+_LISTS = frozenset(DIMENSIONS)
 
 
 # --- endpoints -------------------------------------------------------------------------
@@ -219,21 +218,16 @@ async def _filters(
         "items": [SUMMARY_EXAMPLE], "next_cursor": "eyJ2IjoxLCJmIjoiNGQ3YiIsImEiOjQyLCJrIjoiY3Jvd2RzdHJpa2VfZmFsY29uIn0",
         "limit": 20, "sort": "relevance"}}}},
         **NOT_MODIFIED, **_BAD_FILTER, **UNAUTHORIZED, **_QUERY_VALIDATION},
+    openapi_extra={"parameters": query_parameters(ListParams)},
 )
 async def list_integrations(
-    request: Request,
-    filters: _Filters = Depends(_filters),
-    sort: str | None = Query(None, description=f"One of: {', '.join(SORTS)}."),
-    cursor: str | None = Query(None, max_length=1000, description="`next_cursor` of the previous page."),
-    limit: int = Query(20, ge=1, le=100),
-    rt: Runtime = Depends(get_runtime),
-    caller: Principal = Depends(require_role("viewer")),
+    request: Request, rt: Runtime = Depends(get_runtime), caller: Principal = Depends(require_role("viewer")),
 ) -> Response:
-    reject_unknown_params(request, _LIST_PARAMS)
+    params = query_model(request, ListParams, lists=_LISTS)
     view = await current_view(rt)
-    query = await service.parse_query(view=view, q=filters.q, values=filters.values, sort=sort, **filters.flags)
-    body = await service.search(view=view, org_id=caller.org_id, query=query, cursor=cursor, limit=limit)
-    return cached_json(request, body)
+    query = await service.parse_query(view=view, sort=params.sort, **params.query_args())
+    return cached_json(request, await service.search(view=view, org_id=caller.org_id, query=query,
+                                                     cursor=params.cursor, limit=params.limit))
 
 
 @router.get(
@@ -246,14 +240,14 @@ async def list_integrations(
                                                                          "count": 1}],
         "pricing_model": [{"value": "vendor_license", "count": 1}]}}}},
         **NOT_MODIFIED, **_BAD_FILTER, **UNAUTHORIZED, **_QUERY_VALIDATION},
+    openapi_extra={"parameters": query_parameters(FilterParams)},
 )
 async def integration_facets(
-    request: Request, filters: _Filters = Depends(_filters), rt: Runtime = Depends(get_runtime),
-    caller: Principal = Depends(require_role("viewer")),
+    request: Request, rt: Runtime = Depends(get_runtime), caller: Principal = Depends(require_role("viewer")),
 ) -> Response:
-    reject_unknown_params(request, _FILTER_PARAMS)
+    params = query_model(request, FilterParams, lists=_LISTS)
     view = await current_view(rt)
-    query = await service.parse_query(view=view, q=filters.q, values=filters.values, sort=None, **filters.flags)
+    query = await service.parse_query(view=view, sort=None, **params.query_args())
     return cached_json(request, await service.facets(view=view, org_id=caller.org_id, query=query))
 
 
