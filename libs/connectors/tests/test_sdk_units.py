@@ -238,7 +238,8 @@ def test_raw_hash_is_the_hash_of_canonical_json_for_values_orjson_writes_differe
         {"nan": float("nan"), "inf": float("inf"), "ninf": -float("inf"), "null": None},
         {"int64": 2**63 - 1, "past64": 2**64 + 5, "neg": -(2**63) - 1},
         {"mac": "77-51-33-7e-7b-88", "fake_exponent": "x:1e-7,", "version": "10.00001"},
-        [1e-7], 1e-05, "plain", None, [],
+        {"at": "2024-05-01T00:02:00.000015838Z", "lookalike": "x:0.00001", "scores": [0.00001, -1e-05, 3]},
+        [1e-7], [-1e-05], 1e-05, "plain", None, [],
     ]
     for record in records:
         assert raw_sha256(record) == hashlib.sha256(canonical_json(record).encode()).hexdigest(), record
