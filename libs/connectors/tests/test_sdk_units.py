@@ -195,6 +195,30 @@ def test_wildcard_and_coalesce_paths():
         FieldSpec(path="a", coalesce=["b"])
 
 
+def test_a_compiled_mapping_fails_records_with_the_reasons_of_the_field_by_field_mapping():
+    import uuid
+
+    from aria_connectors.errors import MappingError
+    from aria_connectors.sdk.manifest import MappingSpec
+    from aria_connectors.sdk.mapping import CompiledMapping
+
+    def reason(record, **fields):
+        spec = MappingSpec(entity="risk", external_id="id", fields={"title": "name", "status": {"const": "open"},
+                                                                      "severity": {"path": "sev", "map": {"5": "high"}},
+                                                                      **fields})
+        with pytest.raises(MappingError) as failed:
+            CompiledMapping(spec).map(record, org_id=uuid.uuid4(), integration_key="x", provenance={
+                "installation_id": uuid.uuid4(), "integration_key": "x", "connector_version": "1", "stream": "s"})
+        return str(failed.value)
+
+    assert reason({"name": "n", "sev": 5}) == "missing external id at 'id'"
+    assert reason({"id": 1, "name": "n", "sev": 4}) == "field 'severity': value not in map"
+    assert reason({"id": 1, "name": "n", "sev": 5}, color="hue") == "Risk has no field 'color'"
+    # identity and provenance are the platform's: a mapping cannot set them
+    assert reason({"id": 1, "name": "n", "sev": 5}, entity_id="id") == "Risk has no field 'entity_id'"
+    assert reason({"id": 1, "name": ["n"], "sev": 5}) == "Risk validation failed (title: string_type)"
+
+
 def test_auth_choice_follows_the_configuration():
     from aria_connectors.errors import ConfigurationError
     from aria_connectors.sdk.manifest import ApiKeyAuth, BasicAuth, ChoiceAuth, choose_auth

@@ -99,10 +99,10 @@ def field_getter(name: str, spec: FieldSpec | str) -> Callable[[dict[str, Any]],
 
         def source(record: dict[str, Any]) -> Any:
             return next((v for v in (read(record) for read in reads) if v not in (None, "", [])), None)
-    else:
-        source = getter(spec.path)  # getter(None) would be the record itself: no path is no value
-        if spec.path is None:
-            source = lambda record: None  # noqa: E731
+    elif spec.path is not None:
+        source = getter(spec.path)
+    else:  # a default alone
+        source = lambda record: None  # noqa: E731
     default, lower, as_list = spec.default, spec.lower, spec.as_list
     table, table_default = spec.map, spec.map_default
 
@@ -145,6 +145,7 @@ class CompiledMapping:
                               else _not_a_field(model, name)) for name, fspec in spec.fields.items())
         self._attributes = tuple((attr, getter(path)) for attr, path in spec.attributes.items())
         self._validate = model.model_validate
+        # entity ids per (org, integration): one entry for the one installation an instance serves
         self._ids: dict[tuple[uuid.UUID, str], Callable[[str], uuid.UUID]] = {}
 
     def map(self, record: Any, *, org_id: uuid.UUID, integration_key: str, provenance: dict[str, Any],
