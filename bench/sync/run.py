@@ -131,7 +131,7 @@ async def run_aria(infra, simulator: str, work: Path) -> tuple[int, float, dict]
                              settings=settings, replica="bench")
             registry.discover()  # a running sync-runner loaded the connectors at its first job, not per job
             tune_gc()  # as the service's worker does when it starts
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             await jobs.accept_request(pool=pool, max_retries=0, request_id=uuid.uuid4(), org_id=org_id,
                                       installation_id=installation_id, integration_key="crowdstrike_falcon",
                                       sync_type="full", requested_by="bench",
@@ -140,10 +140,11 @@ async def run_aria(infra, simulator: str, work: Path) -> tuple[int, float, dict]
             job = await jobs.claim_job(pool=pool, settings=settings, replica="bench")
             state = await jobs.run_job(deps=deps, job=job)
             elapsed = time.perf_counter() - started
+            cpu = time.process_time() - cpu_started
             row = dict(await jobs_repo.get_job(pool, job["id"]))
             if state != "completed":
                 raise RuntimeError(f"sync job ended {state}: {row.get('error_message')}")
-            return row["published_events"], elapsed, row
+            return row["published_events"], elapsed, {**row, "cpu_s": cpu}
         finally:
             await http.aclose()
             await broker.stop()
@@ -186,6 +187,8 @@ async def main() -> None:
     print(f"ARIA sync-runner (map + publish acks=all + checkpoints): {ours:,} events in {ours_s:.1f} s = "
           f"{ours / ours_s:,.0f} records/s   (job: processed {job['processed_records']:,}, "
           f"failed {job['failed_records']:,})")
+    print(f"  its CPU (this process: connector, mapping, encoding, Kafka client, Postgres client): "
+          f"{job['cpu_s']:.1f} s = {1e6 * job['cpu_s'] / max(ours, 1):.0f} µs per record")
     if theirs:
         print(f"Airbyte declarative CDK (read to stdout only):         {theirs:,} records in {theirs_s:.1f} s = "
               f"{theirs / theirs_s:,.0f} records/s")

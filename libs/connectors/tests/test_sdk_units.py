@@ -195,6 +195,30 @@ def test_wildcard_and_coalesce_paths():
         FieldSpec(path="a", coalesce=["b"])
 
 
+def test_a_compiled_mapping_fails_records_with_the_reasons_of_the_field_by_field_mapping():
+    import uuid
+
+    from aria_connectors.errors import MappingError
+    from aria_connectors.sdk.manifest import MappingSpec
+    from aria_connectors.sdk.mapping import CompiledMapping
+
+    def reason(record, **fields):
+        spec = MappingSpec(entity="risk", external_id="id", fields={"title": "name", "status": {"const": "open"},
+                                                                      "severity": {"path": "sev", "map": {"5": "high"}},
+                                                                      **fields})
+        with pytest.raises(MappingError) as failed:
+            CompiledMapping(spec).map(record, org_id=uuid.uuid4(), integration_key="x", provenance={
+                "installation_id": uuid.uuid4(), "integration_key": "x", "connector_version": "1", "stream": "s"})
+        return str(failed.value)
+
+    assert reason({"name": "n", "sev": 5}) == "missing external id at 'id'"
+    assert reason({"id": 1, "name": "n", "sev": 4}) == "field 'severity': value not in map"
+    assert reason({"id": 1, "name": "n", "sev": 5}, color="hue") == "Risk has no field 'color'"
+    # identity and provenance are the platform's: a mapping cannot set them
+    assert reason({"id": 1, "name": "n", "sev": 5}, entity_id="id") == "Risk has no field 'entity_id'"
+    assert reason({"id": 1, "name": ["n"], "sev": 5}) == "Risk validation failed (title: string_type)"
+
+
 def test_auth_choice_follows_the_configuration():
     from aria_connectors.errors import ConfigurationError
     from aria_connectors.sdk.manifest import ApiKeyAuth, BasicAuth, ChoiceAuth, choose_auth
@@ -238,7 +262,8 @@ def test_raw_hash_is_the_hash_of_canonical_json_for_values_orjson_writes_differe
         {"nan": float("nan"), "inf": float("inf"), "ninf": -float("inf"), "null": None},
         {"int64": 2**63 - 1, "past64": 2**64 + 5, "neg": -(2**63) - 1},
         {"mac": "77-51-33-7e-7b-88", "fake_exponent": "x:1e-7,", "version": "10.00001"},
-        [1e-7], 1e-05, "plain", None, [],
+        {"at": "2024-05-01T00:02:00.000015838Z", "lookalike": "x:0.00001", "scores": [0.00001, -1e-05, 3]},
+        [1e-7], [-1e-05], 1e-05, "plain", None, [],
     ]
     for record in records:
         assert raw_sha256(record) == hashlib.sha256(canonical_json(record).encode()).hexdigest(), record

@@ -165,3 +165,31 @@ def test_a_remembered_token_still_expires_and_a_tampered_one_is_never_remembered
     with pytest.raises(Problem) as expired:
         verifier.verify(token)
     assert expired.value.code == "invalid_token"
+
+
+def test_bulk_encoded_events_read_back_as_the_envelopes_publish_would_send():
+    # sync-runner sends entity events through encode_many (no Envelope model per event): consumers
+    # must read exactly what publish(traced(...)) would have sent, each with its own v4 event id.
+    import orjson
+
+    from aria_contracts.events import Provenance, Risk
+    from aria_platform import kafka
+    from aria_platform.outbox import traced
+
+    org, installation = uuid.uuid4(), uuid.uuid4()
+    risks = [Risk(entity_id=uuid.uuid4(), org_id=org, title=f"risk {i}", severity="high", status="open",
+                  provenance=Provenance(installation_id=installation, integration_key="x", connector_version="1",
+                                        stream="alerts", external_id=str(i), raw_sha256="0" * 64))
+             for i in range(200)]
+    messages = kafka.encode_many(risks, source="sync-runner", org_id=org, installation_id=installation)
+    ids = set()
+    for risk, message in zip(risks, messages, strict=True):
+        sent = Envelope.model_validate_json(message.value)
+        expected = traced(risk, source="sync-runner", org_id=org, installation_id=installation)
+        assert sent.model_dump(exclude={"event_id", "time"}) == expected.model_dump(exclude={"event_id", "time"})
+        assert orjson.loads(message.value).keys() == orjson.loads(kafka.encode(expected)).keys()
+        assert (message.topic, message.key) == (kafka.topic_for(expected), expected.key.encode())
+        assert dict(message.headers)["event_id"] == str(sent.event_id).encode()
+        assert sent.event_id.version == 4 and sent.event_id.variant == uuid.RFC_4122
+        ids.add(sent.event_id)
+    assert len(ids) == len(risks)

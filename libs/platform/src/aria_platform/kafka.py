@@ -199,10 +199,10 @@ def encode_many(payloads: Sequence[EventPayload], *, source: str, org_id: uuid.U
         common_headers.append(("tracestate", tracestate.encode()))
     now = orjson.Fragment(_TIME.dump_json(datetime.now(timezone.utc)))
     org, installation = str(org_id), None if installation_id is None else str(installation_id)
-    ids = os.urandom(16 * len(payloads))  # one system call for the page's event ids
+    ids = os.urandom(16 * len(payloads)).hex()  # one system call for the page's event ids
     out: list[Outgoing] = []
     for i, payload in enumerate(payloads):
-        event_id = str(uuid.UUID(bytes=ids[16 * i:16 * i + 16], version=4))
+        event_id = _uuid4(ids, 32 * i)
         key = payload.partition_key()
         value = orjson.dumps({
             "event_id": event_id, "type": payload.event_type, "source": source, "time": now, "org_id": org,
@@ -214,6 +214,18 @@ def encode_many(payloads: Sequence[EventPayload], *, source: str, org_id: uuid.U
                             [("event_type", payload.event_type.encode()), ("event_id", event_id.encode()),
                              *common_headers]))
     return out
+
+
+# A random hex digit -> the RFC 4122 variant digit (10xx) uuid.UUID(version=4) would make of it.
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
+
+
+def _uuid4(random_hex: str, at: int) -> str:
+    """str(uuid.UUID(bytes=<16 random bytes>, version=4)) written from their hex at ``at``: version
+    and variant digits set as UUID sets them, without building a UUID object (~1.5 µs per event)."""
+    h = random_hex
+    return (f"{h[at:at + 8]}-{h[at + 8:at + 12]}-4{h[at + 13:at + 16]}-{_VARIANT[h[at + 16]]}{h[at + 17:at + 20]}-"
+            f"{h[at + 20:at + 32]}")
 
 
 async def publish_encoded(broker: KafkaBroker, messages: Sequence[Outgoing]) -> list[asyncio.Future]:

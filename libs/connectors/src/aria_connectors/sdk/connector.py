@@ -15,7 +15,7 @@ from ..errors import BadWebhookPayload, ConfigurationError, ConnectorError, Mapp
 from .data_mappings import WEBHOOK_PREFIX, plan
 from .http import ApiClient, Authenticator, RetryPolicy, effective_limits
 from .manifest import Manifest, OAuth2ClientCredentials, RequestSpec, StreamSpec, choose_auth
-from .mapping import external_id_of, map_record
+from .mapping import external_id_of
 from .paths import get_path
 from .streams import StreamReader
 from .templates import placeholders, render
@@ -309,16 +309,17 @@ class DeclarativeConnector:
         reasons of the mappings that failed; a record no mapping keeps yields neither."""
         events: list[DomainEntity] = []
         failures: list[str] = []
+        context = self.context
+        common = {"installation_id": context.installation_id, "integration_key": context.integration_key,
+                  "connector_version": self.manifest.version, "stream": stream, **provenance}
         for chain in self.mapping_plan.get(source_type, ()):
             chosen = next((m for m in chain if m.keeps(record)), None)
             if chosen is None:
                 continue
             try:
-                events.append(map_record(
-                    record, chosen.spec, transform=chosen.transform if chosen.transforms else None, raw=raw,
-                    org_id=self.context.org_id, integration_key=self.context.integration_key,
-                    installation_id=self.context.installation_id, connector_version=self.manifest.version,
-                    stream=stream, **provenance))
+                events.append(chosen.compiled.map(
+                    record, org_id=context.org_id, integration_key=context.integration_key, provenance=common,
+                    raw=raw, transform=chosen.transform if chosen.transforms else None))
             except MappingError as exc:
                 failures.append(str(exc))
         return events, failures

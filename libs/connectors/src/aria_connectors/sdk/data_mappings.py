@@ -19,15 +19,16 @@ connector upgrade reaches installations that never edited it.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..errors import ConfigurationError
 from .manifest import FieldSpec, Manifest, MappingSpec
-from .paths import get_path
+from .mapping import CompiledMapping
+from .paths import getter
 
 Scalar = str | int | float | bool
 WEBHOOK_PREFIX = "webhook."
@@ -188,14 +189,21 @@ class DataMapping(BaseModel):
 
 @dataclass(frozen=True)
 class SourceMapping:
-    """One mapping ready to run: the spec to map with and the rules around it."""
+    """One mapping ready to run: the spec to map with (compiled once) and the rules around it."""
 
     spec: MappingSpec
     filters: tuple[Any, ...] = ()
     transforms: tuple[Any, ...] = ()
+    compiled: CompiledMapping = field(init=False, repr=False, compare=False)
+    _filters: tuple[tuple[Callable[[Any], Any], Callable[[Any], bool]], ...] = field(
+        init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "compiled", CompiledMapping(self.spec))
+        object.__setattr__(self, "_filters", tuple((getter(f.path), f.holds) for f in self.filters))
 
     def keeps(self, record: Any) -> bool:
-        return all(f.holds(get_path(record, f.path)) for f in self.filters) if isinstance(record, dict) else True
+        return all(holds(read(record)) for read, holds in self._filters) if isinstance(record, dict) else True
 
     def transform(self, values: dict[str, Any]) -> None:
         for rule in self.transforms:

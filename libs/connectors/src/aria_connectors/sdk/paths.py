@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Any
+from typing import Any, Callable
 
 _MISSING = object()
 _UNESCAPED_DOT = re.compile(r"(?<!\\)\.")
@@ -33,6 +33,23 @@ def get_path(data: Any, path: str | None, default: Any = None) -> Any:
     if len(parts) == 1 and type(data) is dict and parts[0] != "*":  # most paths: a field of the record
         return data.get(parts[0], default)
     return _get(data, parts, default)
+
+
+@functools.lru_cache(maxsize=4096)
+def getter(path: str | None) -> Callable[[Any], Any]:
+    """``get_path(data, path)`` as a function of ``data``, built once per path: mappings compile
+    their paths so a record's fields are read without re-examining each path per record."""
+    if path is None or path in ("", "."):
+        return _itself
+    parts = _parts(path)
+    if len(parts) == 1 and parts[0] != "*":
+        key = parts[0]
+        return lambda data: data.get(key) if type(data) is dict else _get(data, parts, None)
+    return functools.partial(_get, parts=parts, default=None)
+
+
+def _itself(data: Any) -> Any:
+    return data
 
 
 def _get(data: Any, parts: tuple[str, ...], default: Any) -> Any:
