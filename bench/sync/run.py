@@ -35,6 +35,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from aria_connectors import registry  # noqa: E402
+from aria_platform.app import tune_gc  # noqa: E402
 from aria_platform.auth import mint_token  # noqa: E402
 from aria_platform.db import create_pool, migrate  # noqa: E402
 from aria_platform.internal import InternalClient  # noqa: E402
@@ -43,7 +44,6 @@ from aria_platform.logging import configure_logging  # noqa: E402
 from aria_platform.testing import create_database, discover_infra, free_port  # noqa: E402
 from aria_sync_runner.jobs import repo as jobs_repo, service as jobs  # noqa: E402
 from aria_sync_runner.settings import SyncRunnerSettings  # noqa: E402
-from aria_sync_runner.worker import tune_gc  # noqa: E402
 from tests.support import BIN, start_service, stop  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -130,7 +130,7 @@ async def run_aria(infra, simulator: str, work: Path) -> tuple[int, float, dict]
             deps = jobs.Deps(pool=pool, broker=broker, outbound=http, vault_gateway=vault_gateway,
                              settings=settings, replica="bench")
             registry.discover()  # a running sync-runner loaded the connectors at its first job, not per job
-            tune_gc()  # as the service's worker does when it starts
+            tune_gc()  # as every service process does once it started
             started, cpu_started = time.perf_counter(), time.process_time()
             await jobs.accept_request(pool=pool, max_retries=0, request_id=uuid.uuid4(), org_id=org_id,
                                       installation_id=installation_id, integration_key="crowdstrike_falcon",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -50,6 +51,20 @@ class ServiceDefinition:
     db_session: dict[str, str] = field(default_factory=dict)  # Postgres settings of the pool's sessions
 
 
+# A request or a sync page allocates many short-lived objects (decoded JSON, models, events); at
+# CPython's default threshold (700 allocations) the cycle collector runs every few requests and
+# rescans everything alive, which is a third of a sync's CPU and pauses of tens of ms in latency
+# tails. Reference counting frees nearly all of them anyway; only cycles wait for the collector.
+GC_THRESHOLDS = (50_000, 10, 10)
+
+
+def tune_gc() -> None:
+    """Collector settings for a service process; what is alive once it started (modules, manifests,
+    pools) is frozen out of every later collection."""
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 def create_app(service: ServiceDefinition) -> FastAPI:
     settings = service.settings
     configure_logging(settings.service_name, settings.log_level)
@@ -72,6 +87,7 @@ def create_app(service: ServiceDefinition) -> FastAPI:
         relay = OutboxRelay(pool, broker, poll_interval_s=settings.outbox_poll_interval_s) if service.outbox else None
         if relay:
             await relay.start()
+        tune_gc()
         log.info("service started", port=settings.http_port)
         try:
             yield

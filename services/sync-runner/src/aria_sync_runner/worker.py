@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import uuid
 
 import structlog
@@ -108,21 +107,7 @@ class Worker:
             await asyncio.sleep(seconds)
 
 
-# A sync page allocates hundreds of thousands of short-lived objects (decoded vendor records, events).
-# At CPython's default (700 allocations) the cycle collector runs every few records and rescans the
-# page's live objects each time: about a third of a sync's CPU. Reference counting frees nearly all
-# of them anyway; only reference cycles wait for the collector, now every 50,000 allocations.
-GC_THRESHOLDS = (50_000, 10, 10)
-
-
-def tune_gc() -> None:
-    """Collector settings for bulk work; objects alive at startup (modules, manifests) are frozen out of it."""
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
-
-
 async def start(rt: Runtime) -> None:
-    tune_gc()
     ensure_wired(rt)
     worker = rt.extras["worker"] = Worker(rt)
     worker.start()
