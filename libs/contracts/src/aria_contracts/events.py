@@ -134,6 +134,10 @@ class SyncRequested(SyncEvent):
     config_version: int
     settings: dict[str, Any] = Field(description="Non-secret connector settings.")
     credential_ref: str | None
+    mappings: list[dict[str, Any]] | None = Field(
+        default=None, description="The installation's data mappings when the sync was asked for (as in "
+                                  "installation.mappings_changed), so the job maps with what the requester saw; "
+                                  "None: the newest set sync-runner holds.")
 
     def dedup_key(self) -> str:
         return f"{self.event_type}:{self.request_id}"

@@ -218,7 +218,8 @@ async def request_sync(*, pool: asyncpg.Pool, principal: Principal, installation
             installation_id=row["id"], org_id=row["org_id"], integration_key=row["integration_key"],
             request_id=request_id, sync_type=sync_type, requested_by=principal.subject,
             config_version=row["config_version"], settings=row["settings"],
-            credential_ref=_ref(row["credential_ref"])))
+            credential_ref=_ref(row["credential_ref"]),
+            mappings=await mappings.snapshot(conn, installation_id=installation_id)))
         return request_id
 
 

@@ -28,7 +28,7 @@ def build_router(*, group_id: str) -> KafkaRouter:
             org_id=event.org_id, installation_id=event.installation_id, integration_key=event.integration_key,
             sync_type=event.sync_type, requested_by=event.requested_by, settings=event.settings,
             credential_ref=event.credential_ref, config_version=event.config_version,
-            requested_at=envelope.time, max_age_s=runtime.settings.sync_request_max_age_s)
+            requested_at=envelope.time, max_age_s=runtime.settings.sync_request_max_age_s, mappings=event.mappings)
         worker = runtime.extras.get("worker")
         if worker is not None:
             worker.wake()

@@ -12,24 +12,25 @@ _COLUMNS = """id, org_id, installation_id, integration_key, request_id, sync_typ
               total_records, processed_records, failed_records, published_events, started_at, completed_at,
               retry_count, max_retries, error_class, error_message, triggered_by, config_version,
               connector_version, created_at, updated_at, priority, settings, credential_ref, claimed_by,
-              cancel_requested, next_sync_at, traceparent"""
+              cancel_requested, next_sync_at, traceparent, mappings"""
 
 
 async def create_job(conn: asyncpg.Connection | asyncpg.Pool, *, job_id: uuid.UUID, org_id: uuid.UUID,
                      installation_id: uuid.UUID, integration_key: str, request_id: uuid.UUID, sync_type: str,
                      triggered_by: str, max_retries: int, config_version: int | None, priority: int,
                      settings: dict[str, Any], credential_ref: str | None,
-                     traceparent: str | None = None) -> asyncpg.Record | None:
+                     traceparent: str | None = None, mappings: list[dict[str, Any]] | None = None
+                     ) -> asyncpg.Record | None:
     """The new pending job, or None when a job for this request already exists."""
     return await conn.fetchrow(
         f"""INSERT INTO integration_sync_jobs
                (id, org_id, installation_id, integration_key, request_id, sync_type, triggered_by, max_retries,
-                config_version, priority, settings, credential_ref, traceparent)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                config_version, priority, settings, credential_ref, traceparent, mappings)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
             ON CONFLICT (request_id) DO NOTHING
             RETURNING {_COLUMNS}""",
         job_id, org_id, installation_id, integration_key, request_id, sync_type, triggered_by, max_retries,
-        config_version, priority, settings, credential_ref, traceparent)
+        config_version, priority, settings, credential_ref, traceparent, mappings)
 
 
 async def job_by_request(conn: asyncpg.Connection | asyncpg.Pool, request_id: uuid.UUID) -> asyncpg.Record | None:

@@ -81,7 +81,8 @@ async def accept_request(*, pool: asyncpg.Pool, max_retries: int, request_id: uu
                          installation_id: uuid.UUID, integration_key: str, sync_type: str, requested_by: str,
                          settings: dict[str, Any], credential_ref: str | None,
                          config_version: int | None, requested_at: datetime | None = None,
-                         max_age_s: float | None = None) -> uuid.UUID | None:
+                         max_age_s: float | None = None,
+                         mappings: list[dict[str, Any]] | None = None) -> uuid.UUID | None:
     """Queue the job a request asks for; a redelivered request returns the job it already made.
 
     A request older than `max_age_s` is skipped (None): a new consumer group starts from the
@@ -95,7 +96,7 @@ async def accept_request(*, pool: asyncpg.Pool, max_retries: int, request_id: uu
                                 integration_key=integration_key, request_id=request_id, sync_type=sync_type,
                                 triggered_by=requested_by, max_retries=max_retries, config_version=config_version,
                                 priority=PRIORITY_REQUESTED, settings=settings, credential_ref=credential_ref,
-                                traceparent=kafka.current_trace_headers().get("traceparent"))
+                                traceparent=kafka.current_trace_headers().get("traceparent"), mappings=mappings)
     if job is None:
         existing = await repo.job_by_request(pool, request_id)
         log.info("sync request already queued", request_id=str(request_id), job_id=str(existing["id"]),
@@ -242,7 +243,8 @@ async def _sync_once(*, deps: Deps, plugin, job: dict) -> None:
     try:
         instance = open_instance(plugin, org_id=org_id, installation_id=installation_id,
                                  integration_key=job["integration_key"], settings=job["settings"], secrets=secrets,
-                                 http=http, mappings=await schedules.mappings(deps.pool, installation_id))
+                                 http=http, mappings=job["mappings"] if job["mappings"] is not None
+                                 else await schedules.mappings(deps.pool, installation_id))
     except BaseException:
         await http.aclose()
         raise
