@@ -44,6 +44,9 @@ class ServiceDefinition:
     kafka_routers: Sequence[KafkaRouter] = ()
     on_start: Sequence[Hook] = ()
     on_stop: Sequence[Hook] = ()
+    background: Sequence[Hook] = ()
+    """Long-running loops (retention purge, rotation): started once the service is up, cancelled
+    (and awaited) at shutdown before the on_stop hooks."""
     readiness: Sequence[ReadinessCheck] = ()
     outbox: bool = True
     version: str = "0.1.0"
@@ -87,6 +90,7 @@ def create_app(service: ServiceDefinition) -> FastAPI:
         relay = OutboxRelay(pool, broker, poll_interval_s=settings.outbox_poll_interval_s) if service.outbox else None
         if relay:
             await relay.start()
+        loops = [asyncio.create_task(job(runtime), name=job.__name__) for job in service.background]
         tune_gc()
         log.info("service started", port=settings.http_port)
         try:
@@ -94,6 +98,9 @@ def create_app(service: ServiceDefinition) -> FastAPI:
         finally:
             # Stop taking work, finish what is in flight, then release connections. The relay
             # stops before the broker: its batch in flight needs the producer to be acknowledged.
+            for loop in loops:
+                loop.cancel()
+            await asyncio.gather(*loops, return_exceptions=True)
             for hook in reversed(service.on_stop):
                 await hook(runtime)
             if relay:

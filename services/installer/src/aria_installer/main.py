@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from pathlib import Path
 
 from aria_platform.app import ServiceDefinition
@@ -24,16 +22,12 @@ async def _start(rt: Runtime) -> None:
     s: InstallerSettings = rt.settings  # type: ignore[assignment]
     rt.extras["vault_gateway"] = rt.internal_client(s.vault_gateway_url, target="vault-gateway")
     rt.extras["sync_runner"] = rt.internal_client(s.sync_runner_url, target="sync-runner")
-    rt.extras["retention"] = asyncio.create_task(activity_service.keep_retention(
-        pool=rt.pool, retention_days=s.activity_retention_days, interval_s=s.activity_purge_interval_s))
 
 
-async def _stop(rt: Runtime) -> None:
-    task = rt.extras.get("retention")
-    if task:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+async def _retention(rt: Runtime) -> None:
+    s: InstallerSettings = rt.settings  # type: ignore[assignment]
+    await activity_service.keep_retention(pool=rt.pool, retention_days=s.activity_retention_days,
+                                          interval_s=s.activity_purge_interval_s)
 
 
 def define(settings: InstallerSettings) -> ServiceDefinition:
@@ -45,7 +39,8 @@ def define(settings: InstallerSettings) -> ServiceDefinition:
         settings=settings,
         routers=[installation_views.router, mapping_views.router, webhook_views.router, sync_job_views.router,
                  activity_views.router],
-        kafka_routers=[installation_events.build_router(settings)], on_start=[_start], on_stop=[_stop],
+        kafka_routers=[installation_events.build_router(settings)], on_start=[_start],
+        background=[_retention],
     )
 
 

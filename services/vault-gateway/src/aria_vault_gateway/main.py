@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from pathlib import Path
 
 import structlog
@@ -27,13 +26,14 @@ async def _start(rt: Runtime) -> None:
                   transit_mount=s.vault_transit_mount, kv_mount=s.vault_kv_mount,
                   ciphertext_cache_size=s.vault_ciphertext_cache_size)
     rt.extras["vault"] = vault
-    rt.extras["maintenance"] = asyncio.create_task(_maintain(rt, vault, s.rotation_check_interval_s))
 
 
-async def _maintain(rt: Runtime, vault: Vault, interval: float) -> None:
+async def _maintain(rt: Runtime) -> None:
     """Renew our Vault token and rotate credentials that are due."""
+    s: VaultGatewaySettings = rt.settings  # type: ignore[assignment]
+    vault: Vault = rt.extras["vault"]
     while True:
-        await asyncio.sleep(interval)
+        await asyncio.sleep(s.rotation_check_interval_s)
         try:
             await vault.renew()
             rotated = await credential_service.rotate_due_credentials(pool=rt.pool, vault=vault)
@@ -43,14 +43,6 @@ async def _maintain(rt: Runtime, vault: Vault, interval: float) -> None:
             log.warning("vault unavailable during maintenance")
         except Exception:
             log.exception("maintenance failed")
-
-
-async def _stop(rt: Runtime) -> None:
-    task = rt.extras.get("maintenance")
-    if task:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 async def vault(rt: Runtime) -> None:
@@ -63,7 +55,7 @@ def define(settings: VaultGatewaySettings) -> ServiceDefinition:
         description="Internal credential service: the only holder of a Vault token. Stores, leases, rotates "
                     "and crypto-shreds installation credentials; metadata and audit in Postgres, never values.",
         settings=settings, routers=[credential_views.router], kafka_routers=[credential_events.build_router(settings)],
-        on_start=[_start], on_stop=[_stop], readiness=[vault],
+        on_start=[_start], background=[_maintain], readiness=[vault],
     )
 
 
