@@ -18,7 +18,9 @@ connector upgrade reaches installations that never edited it.
 
 from __future__ import annotations
 
+import json
 import re
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
@@ -226,8 +228,34 @@ def default_specs(manifest: Manifest) -> dict[str, MappingSpec]:
     return specs
 
 
+_PLANS: OrderedDict[tuple[int, str | None], tuple[Manifest, MappingPlan]] = OrderedDict()
+_PLANS_MAX = 512
+
+
 def plan(manifest: Manifest, mappings: Iterable[Mapping[str, Any] | DataMapping] | None) -> MappingPlan:
-    """The connector's defaults when ``mappings`` is None, else the installation's own set."""
+    """The connector's defaults when ``mappings`` is None, else the installation's own set.
+
+    Plans are read-only and a connector instance is made per job, test or webhook delivery, so the
+    compiled plan of a (manifest, set) is kept (LRU, ``_PLANS_MAX``) instead of re-validating and
+    re-compiling the set for every delivery."""
+    if mappings is not None:
+        mappings = list(mappings)
+        raw = [m.model_dump(by_alias=True) if isinstance(m, DataMapping) else m for m in mappings]
+        key: tuple[int, str | None] = (id(manifest), json.dumps(raw, sort_keys=True, default=str))
+    else:
+        key = (id(manifest), None)
+    hit = _PLANS.get(key)
+    if hit is not None and hit[0] is manifest:  # the id of a collected manifest may be reused
+        _PLANS.move_to_end(key)
+        return hit[1]
+    built = _build_plan(manifest, mappings)
+    _PLANS[key] = (manifest, built)
+    if len(_PLANS) > _PLANS_MAX:
+        _PLANS.popitem(last=False)
+    return built
+
+
+def _build_plan(manifest: Manifest, mappings: list[Mapping[str, Any] | DataMapping] | None) -> MappingPlan:
     defaults = default_specs(manifest)
     if mappings is None:
         return {source: [[SourceMapping(spec)]] for source, spec in defaults.items()}
