@@ -197,3 +197,14 @@ async def wait_until(check, *, timeout: float = 30.0, interval: float = 0.3):
         if result or time.monotonic() > deadline:
             return result
         await asyncio.sleep(interval)
+
+
+async def webhook_installation(api: httpx.AsyncClient, installer: str, admin: dict[str, str], secret: str) -> str:
+    """An enabled generic-webhook installation signed with `secret`; its id."""
+    inst = (await api.post(f"{installer}/v1/installations", json={"integration_key": "generic_webhook"},
+                           headers=admin)).json()["id"]
+    configured = await api.put(f"{installer}/v1/installations/{inst}/configuration", headers=admin,
+                               json={"config": {"signing_secret": secret}})
+    assert configured.status_code == 200, configured.text
+    assert (await api.post(f"{installer}/v1/installations/{inst}/enable", headers=admin)).status_code == 200
+    return inst

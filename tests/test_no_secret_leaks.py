@@ -21,7 +21,7 @@ import pytest
 from aria_connectors.vendors.generic_webhook.simulator import sign
 from aria_contracts.topics import REGISTRY
 from aria_platform.testing import KafkaProbe, bearer, free_port, service_token, user_token
-from tests.support import base64_forms, database_rows, topic_history, wait_until
+from tests.support import base64_forms, database_rows, topic_history, wait_until, webhook_installation
 
 CANARY = f"leak-canary-{uuid.uuid4().hex}"  # 45 characters: also long enough for a webhook signing secret
 
@@ -109,12 +109,7 @@ async def test_secret_appears_nowhere_after_the_whole_lifecycle(platform, infra,
         assert tested.status_code == 200 and tested.json()["ok"] is True, tested.text
 
         # -- the same value as a webhook signing secret: webhook-ingest leases and uses it -------
-        hook_inst = (await api.post(f"{installer}/v1/installations", json={"integration_key": "generic_webhook"},
-                                    headers=admin)).json()["id"]
-        configured = await api.put(f"{installer}/v1/installations/{hook_inst}/configuration", headers=admin,
-                                   json={"config": {"signing_secret": CANARY}})
-        assert configured.status_code == 200, configured.text
-        assert (await api.post(f"{installer}/v1/installations/{hook_inst}/enable", headers=admin)).status_code == 200
+        hook_inst = await webhook_installation(api, installer, admin, CANARY)
         hook_url = f"{platform.urls['webhook-ingest']}/v1/webhooks/{hook_inst}"
         body = json.dumps({"events": [{"id": "leak-1", "type": "risk", "title": "t", "severity": "low"}]}).encode()
 

@@ -14,7 +14,7 @@ from opentelemetry import context, propagate
 from aria_connectors.vendors.generic_webhook.simulator import sign
 from aria_contracts import entity_id
 from aria_platform.testing import KafkaProbe, bearer, service_token, user_token
-from tests.support import wait_until
+from tests.support import wait_until, webhook_installation
 
 ENTITY_TOPICS = ("aria.entity.risk", "aria.entity.asset", "aria.entity.alert", "aria.entity.indicator")
 WEBHOOK_SECRET = "e2e-webhook-signing-secret-31c7-0123456789abcdef"
@@ -124,13 +124,8 @@ async def test_install_configure_sync_and_uninstall_crowdstrike(platform, api, o
 async def test_signed_webhook_is_verified_deduplicated_and_published(platform, api, org, infra):
     org_id, h = org
     installer = platform.urls["installer"]
-    inst = (await api.post(f"{installer}/v1/installations", json={"integration_key": "generic_webhook"},
-                           headers=h["admin"])).json()
-    configured = await api.put(f"{installer}/v1/installations/{inst['id']}/configuration", headers=h["admin"],
-                               json={"config": {"signing_secret": WEBHOOK_SECRET}})
-    assert configured.status_code == 200, configured.text
-    assert (await api.post(f"{installer}/v1/installations/{inst['id']}/enable", headers=h["admin"])).status_code == 200
-    url = f"{platform.urls['webhook-ingest']}/v1/webhooks/{inst['id']}"
+    inst = await webhook_installation(api, installer, h["admin"], WEBHOOK_SECRET)
+    url = f"{platform.urls['webhook-ingest']}/v1/webhooks/{inst}"
     body = json.dumps({"events": [{"id": "finding-1", "type": "risk", "title": "Public bucket",
                                    "severity": "high", "status": "open"}]}).encode()
 
@@ -146,9 +141,9 @@ async def test_signed_webhook_is_verified_deduplicated_and_published(platform, a
         assert accepted.status_code == 202, accepted.text
         replay = await api.post(url, content=body, headers=sign(WEBHOOK_SECRET, body, delivery_id="d-1"))
         assert replay.status_code == 200 and replay.json()["status"] == "duplicate"
-        await probe.wait_for(lambda e: e.type == "webhook.received" and e.installation_id == uuid.UUID(inst["id"]))
+        await probe.wait_for(lambda e: e.type == "webhook.received" and e.installation_id == uuid.UUID(inst))
         await probe.drain(1.5)
-    ours = [e for _, e, _ in probe.seen if e.installation_id == uuid.UUID(inst["id"])]
+    ours = [e for _, e, _ in probe.seen if e.installation_id == uuid.UUID(inst)]
     assert sorted(e.type for e in ours) == ["risk.observed", "webhook.received"]
     risk = next(e for e in ours if e.type == "risk.observed")
     assert risk.org_id == org_id and risk.data["entity_id"] == str(

@@ -20,25 +20,13 @@ import httpx
 from aria_connectors.vendors.generic_webhook.simulator import sign
 from aria_platform.testing import KafkaProbe, bearer, user_token
 from aria_webhook_ingest.settings import WebhookIngestSettings
-from tests.support import wait_until
+from tests.support import wait_until, webhook_installation
 
 FLOOD = 400
 TRICKLE = 20
 # The platform's webhook-ingest runs with the default per-installation limits.
 RATE = WebhookIngestSettings.model_fields["rate_limit_per_s"].default
 BURST = WebhookIngestSettings.model_fields["rate_limit_burst"].default
-
-
-async def _webhook_installation(api: httpx.AsyncClient, platform, infra, secret: str) -> str:
-    admin = bearer(user_token(infra, org_id=uuid.uuid4(), role="admin"))
-    installer = platform.urls["installer"]
-    inst = (await api.post(f"{installer}/v1/installations", json={"integration_key": "generic_webhook"},
-                           headers=admin)).json()["id"]
-    configured = await api.put(f"{installer}/v1/installations/{inst}/configuration", headers=admin,
-                               json={"config": {"signing_secret": secret}})
-    assert configured.status_code == 200, configured.text
-    assert (await api.post(f"{installer}/v1/installations/{inst}/enable", headers=admin)).status_code == 200
-    return inst
 
 
 def _delivery(secret: str, n: int) -> tuple[str, bytes, dict[str, str]]:
@@ -53,7 +41,8 @@ async def test_flood_from_one_installation_is_throttled_while_another_is_served(
     # Idle connections are dropped well before uvicorn's 5 s keep-alive timeout closes them under us.
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=200, keepalive_expiry=1.0)
     async with httpx.AsyncClient(timeout=60, limits=limits) as api:
-        inst = {k: await _webhook_installation(api, platform, infra, s) for k, s in secrets.items()}
+        inst = {k: await webhook_installation(api, platform.urls["installer"], bearer(user_token(
+            infra, org_id=uuid.uuid4(), role="admin")), s) for k, s in secrets.items()}
         url = {k: f"{platform.urls['webhook-ingest']}/v1/webhooks/{i}" for k, i in inst.items()}
 
         async def live(key: str):
