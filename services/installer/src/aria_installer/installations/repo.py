@@ -67,6 +67,13 @@ async def set_state(conn, *, installation_id: uuid.UUID, status: str, **fields) 
         installation_id, status, *fields.values())
 
 
+async def bump_revision(conn, *, installation_id: uuid.UUID) -> int:
+    """A new revision for a change that leaves the state as it is (e.g. data mappings); returns it."""
+    return await conn.fetchval(
+        """UPDATE integration_installations SET revision = revision + 1, updated_at = now()
+           WHERE id = $1 RETURNING revision""", installation_id)
+
+
 async def mark_uninstalled(conn, *, installation_id: uuid.UUID) -> int:
     return await conn.fetchval(
         """UPDATE integration_installations SET uninstalled_at = now(), revision = revision + 1, updated_at = now()

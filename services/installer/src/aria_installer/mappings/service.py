@@ -60,7 +60,7 @@ async def _changed(conn, *, principal: Principal, installation: asyncpg.Record, 
     """The activity-log line and the announcement of the new set, in the caller's transaction."""
     await activity.add(conn, installation_id=installation["id"], org_id=principal.org_id, activity_type="mapping",
                        status="success", actor=principal.subject, message=message, details=details)
-    revision = await installations.set_state(conn, installation_id=installation["id"], status=installation["status"])
+    revision = await installations.bump_revision(conn, installation_id=installation["id"])
     await announce(conn, InstallationMappingsChanged(
         installation_id=installation["id"], org_id=installation["org_id"],
         integration_key=installation["integration_key"], revision=revision, actor=principal.subject,
