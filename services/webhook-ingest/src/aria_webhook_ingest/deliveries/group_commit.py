@@ -46,7 +46,6 @@ import structlog
 from faststream.kafka import KafkaBroker
 from prometheus_client import Counter, Histogram
 
-from aria_contracts import Envelope
 from aria_platform import kafka
 from aria_platform.problems import Problem
 
@@ -74,7 +73,7 @@ class Verified:
     delivery_id: str
     payload_sha256: str
     event_count: int
-    envelopes: list[Envelope]
+    messages: list[kafka.Outgoing]  # its events and webhook.received, encoded
 
     @property
     def key(self) -> tuple[uuid.UUID, str]:
@@ -201,7 +200,7 @@ class GroupCommit:
                 try:
                     # acks=all: returns only once every event is durably in Kafka.
                     await asyncio.wait_for(
-                        kafka.publish_batch(self._broker, [e for d in accepted for e in d.envelopes]), self._timeout)
+                        kafka.publish_batch(self._broker, [m for d in accepted for m in d.messages]), self._timeout)
                 except Exception as exc:
                     raise _PublishFailed(type(exc).__name__) from exc  # leaving the block rolls the batch back
         BATCH_SIZE.observe(len(deliveries))
