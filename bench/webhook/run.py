@@ -119,7 +119,7 @@ async def main() -> None:
         url_path = f"/v1/webhooks/{installation_id}"
         expected = int(args.seconds * 6000)  # more fresh deliveries than any run on this machine can send
         warm, measured = work / "warm.tsv", work / "measured.tsv"
-        presign(warm, url_path, 3000)
+        presign(warm, url_path, 3 * 6000)  # 3 s of warm-up, never a replay (a cheap duplicate)
         presign(measured, url_path, expected)
         ingest_url = f"http://127.0.0.1:{ports['webhook-ingest']}"
         processes["bare"] = subprocess.Popen([sys.executable, str(HERE / "bare.py"), str(ports["bare"]), str(args.workers)],

@@ -10,7 +10,7 @@ from aria_contracts.events import InstallationInstalled
 from aria_platform.app import ServiceDefinition, create_app
 from aria_platform.auth import Principal, require_role, require_service
 from aria_platform.db import create_pool, migrate
-from aria_platform.outbox import claim, enqueue
+from aria_platform.outbox import claim, enqueue, traced
 from aria_platform.pagination import decode_cursor, encode_cursor
 from aria_platform.problems import Problem
 from aria_platform.settings import ServiceSettings, load_settings
@@ -33,6 +33,14 @@ async def make_thing(body: Body, who: Principal = Depends(require_role("operator
 @router.get("/internal")
 async def internal(who: Principal = Depends(require_service("installer"))) -> dict:
     return {"service": who.service}
+
+
+@router.get("/traced")
+async def traced_event() -> dict:
+    """What an event published while handling this request would carry."""
+    return {"traceparent": traced(InstallationInstalled(installation_id=uuid.uuid4(), org_id=uuid.uuid4(),
+                                                       integration_key="k", revision=1, actor="u"),
+                                  source="t", org_id=uuid.uuid4()).traceparent}
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +66,15 @@ async def test_probes_metrics_and_asyncapi(client):
     await client.get("/healthz")
     assert "aria_http_requests_total" in (await client.get("/metrics")).text
     assert (await client.get("/asyncapi.json")).json()["asyncapi"]
+
+
+async def test_events_of_a_request_carry_the_callers_trace_or_a_new_one(client):
+    caller_trace = uuid.uuid4().hex
+    traceparent = f"00-{caller_trace}-{uuid.uuid4().hex[:16]}-01"
+    inside = (await client.get("/traced", headers={"traceparent": traceparent})).json()["traceparent"]
+    assert inside.split("-")[1] == caller_trace and inside != traceparent  # the request's span, in the caller's trace
+    fresh = [(await client.get("/traced")).json()["traceparent"] for _ in range(2)]
+    assert all(fresh) and fresh[0].split("-")[1] != fresh[1].split("-")[1] != caller_trace
 
 
 async def test_errors_are_problem_json_with_stable_codes(client, infra):

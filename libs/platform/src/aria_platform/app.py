@@ -25,7 +25,7 @@ from .outbox import OutboxRelay
 from .runtime import Runtime
 from .settings import ServiceSettings
 from .problems import install_problem_handlers
-from .telemetry import configure_tracing, instrument_app
+from .telemetry import FASTAPI_TELEMETRY, configure_tracing, instrument_app
 
 log = structlog.get_logger(__name__)
 Hook = Callable[[Runtime], Awaitable[None]]
@@ -111,7 +111,7 @@ def create_app(service: ServiceDefinition) -> FastAPI:
             log.info("service stopped")
 
     app = FastAPI(title=service.title, description=service.description, version=service.version,
-                  lifespan=lifespan, openapi_tags=service.openapi_tags or None)
+                  lifespan=lifespan, openapi_tags=service.openapi_tags or None, telemetry=FASTAPI_TELEMETRY)
     app.state.token_verifier = TokenVerifier(
         secret=settings.jwt_secret.get_secret_value() if settings.jwt_secret else None,
         jwks_url=settings.jwt_jwks_url, issuer=settings.jwt_issuer, audience=settings.jwt_audience,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import collections
 import logging
 import os
 import struct
@@ -133,40 +132,7 @@ async def publish(broker: KafkaBroker, envelope: Envelope) -> None:
     )
 
 
-async def publish_batch(broker: KafkaBroker, envelopes: list[Envelope]) -> None:
-    """Publish many envelopes and return once every one is acknowledged (acks=all).
-
-    They go straight to the broker's aiokafka producer, all appended before any acknowledgement is
-    awaited, so they travel in as few produce requests as their partitions allow. FastStream's
-    `publish` would run its telemetry and metrics middlewares per message (a span each), which
-    cost more CPU than the send itself; here the batch has one span and one count per topic. Each
-    message keeps its key (partitioning, compaction) and headers, with the envelope's trace
-    context and event id as correlation id. On failure, the first error is raised once every send
-    has settled; some events may already be in Kafka (callers rely on their dedup keys).
-    """
-    if not envelopes:
-        return
-    producer = _producer(broker)
-    with _tracer.start_as_current_span(f"publish {len(envelopes)} events", kind=trace.SpanKind.PRODUCER):
-        sent: list[asyncio.Future] = []
-        try:
-            for envelope in envelopes:
-                headers = {**headers_for(envelope), "correlation_id": str(envelope.event_id)}
-                sent.append(await producer.send(topic_for(envelope), encode(envelope), key=envelope.key.encode(),
-                                                headers=[(k, v.encode()) for k, v in headers.items()]))
-        except BaseException:
-            for future in sent:  # they settle without us: mark their outcome as seen
-                future.add_done_callback(lambda f: f.cancelled() or f.exception())
-            raise
-        results = await asyncio.gather(*sent, return_exceptions=True)
-    failed = next((r for r in results if isinstance(r, BaseException)), None)
-    if failed is not None:
-        raise failed
-    for topic, count in collections.Counter(topic_for(e) for e in envelopes).items():
-        EVENTS_PUBLISHED.labels(topic=topic).inc(count)
-
-
-# -- bulk publishing (sync-runner's entity events) -----------------------------------------
+# -- bulk publishing (sync-runner's entity events, webhook-ingest's group commits) ------------
 
 _TIME = TypeAdapter(datetime)
 
@@ -232,7 +198,8 @@ async def publish_encoded(broker: KafkaBroker, messages: Sequence[Outgoing]) -> 
     """Queue many events on the broker's producer (acks=all, idempotent) in per-partition batches,
     partitioned by key exactly as ``publish`` would; returns the futures of their acknowledgements
     (await them all before treating the events as durable). One request carries a batch of
-    events instead of one middleware-wrapped publish per event."""
+    events instead of one middleware-wrapped publish per event (FastStream's per-message telemetry
+    and metrics middlewares cost more CPU than the send itself)."""
     producer = _producer(broker)
     batches: dict[tuple[str, int], list[Outgoing]] = {}
     partitions: dict[str, list[int]] = {}
@@ -242,16 +209,34 @@ async def publish_encoded(broker: KafkaBroker, messages: Sequence[Outgoing]) -> 
         partition = PARTITIONER(message.key, partitions[message.topic], partitions[message.topic])
         batches.setdefault((message.topic, partition), []).append(message)
     futures: list[asyncio.Future] = []
-    for (topic, partition), queued in batches.items():
-        batch = producer.create_batch()
-        for message in queued:
-            if batch.append(key=message.key, value=message.value, timestamp=None, headers=message.headers) is None:
-                futures.append(await producer.send_batch(batch, topic, partition=partition))
-                batch = producer.create_batch()
-                batch.append(key=message.key, value=message.value, timestamp=None, headers=message.headers)
-        futures.append(await producer.send_batch(batch, topic, partition=partition))
-        EVENTS_PUBLISHED.labels(topic=topic).inc(len(queued))
+    try:
+        for (topic, partition), queued in batches.items():
+            batch = producer.create_batch()
+            for message in queued:
+                if batch.append(key=message.key, value=message.value, timestamp=None, headers=message.headers) is None:
+                    futures.append(await producer.send_batch(batch, topic, partition=partition))
+                    batch = producer.create_batch()
+                    batch.append(key=message.key, value=message.value, timestamp=None, headers=message.headers)
+            futures.append(await producer.send_batch(batch, topic, partition=partition))
+            EVENTS_PUBLISHED.labels(topic=topic).inc(len(queued))
+    except BaseException:
+        for future in futures:  # they settle without us: mark their outcome as seen
+            future.add_done_callback(lambda f: f.cancelled() or f.exception())
+        raise
     return futures
+
+
+async def publish_batch(broker: KafkaBroker, messages: Sequence[Outgoing]) -> None:
+    """Publish encoded events and return once every one is acknowledged (acks=all), with one span
+    for the batch. On failure, the first error is raised once every send has settled; some events
+    may already be in Kafka (callers rely on their dedup keys)."""
+    if not messages:
+        return
+    with _tracer.start_as_current_span(f"publish {len(messages)} events", kind=trace.SpanKind.PRODUCER):
+        results = await asyncio.gather(*await publish_encoded(broker, messages), return_exceptions=True)
+    failed = next((r for r in results if isinstance(r, BaseException)), None)
+    if failed is not None:
+        raise failed
 
 
 def _producer(broker: KafkaBroker) -> AIOKafkaProducer:

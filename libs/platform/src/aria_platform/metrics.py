@@ -25,6 +25,9 @@ class RequestMetrics:
 
     def __init__(self, app, service: str):
         self.app, self.service = app, service
+        # (method, route, status) -> its counter and histogram children: `labels()` takes a lock and
+        # builds the label tuple on every call. One entry per label set the metrics themselves keep.
+        self._children: dict[tuple[str, str, int], tuple] = {}
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -41,6 +44,11 @@ class RequestMetrics:
             await self.app(scope, receive, record_status)
         finally:
             # The router writes the matched route into the shared scope.
-            route = getattr(scope.get("route"), "path", "unmatched")
-            HTTP_REQUESTS.labels(self.service, scope["method"], route, str(status)).inc()
-            HTTP_LATENCY.labels(self.service, scope["method"], route).observe(time.perf_counter() - start)
+            key = (scope["method"], getattr(scope.get("route"), "path", "unmatched"), status)
+            children = self._children.get(key)
+            if children is None:
+                method, route, _ = key
+                children = self._children[key] = (HTTP_REQUESTS.labels(self.service, method, route, str(status)),
+                                                  HTTP_LATENCY.labels(self.service, method, route))
+            children[0].inc()
+            children[1].observe(time.perf_counter() - start)

@@ -18,11 +18,11 @@ class WebhookIngestSettings(ServiceSettings):
     # Kafka publish (acks=all) must finish within this; otherwise the batch is rolled back → 503.
     publish_timeout_s: float = 10.0
     # Group commit (deliveries/group_commit.py): at most this many deliveries per transaction and
-    # Kafka round trip, this many batches in flight at once, and an optional wait for company
-    # before a batch starts (0: a batch takes whatever queued while the previous ones ran).
+    # Kafka round trip, this many batches in flight at once, and how long a batch that would start
+    # while another one is still committing waits for company (0: never; an idle service never waits).
     commit_batch_max: int = 256
     commit_max_in_flight: int = 2
-    commit_linger_s: float = 0.0
+    commit_linger_s: float = 0.002
     # Consumer group that keeps webhook_endpoints current from the installation lifecycle topic.
     endpoints_group_id: str = "webhook-ingest.endpoints"
 
