@@ -1,17 +1,18 @@
-"""Per-process cache of list / search / facet answers, valid for one catalog version.
+"""Per-process cache of list / search / facet answers and of each integration's JSON, valid for one
+catalog version.
 
 Why it is safe: `catalog_cache_version` (migration 0004) moves in the same transaction as every
 change to the catalog rows or the installed-in-org ledger. A request reads the version first and
-only uses answers computed at that version; an answer computed while the version moved is not
-kept. So after a change commits, no worker serves an answer from before it. Bound: at most
-MAX_ENTRIES entries per process (a page and its encodings are separate entries), oldest dropped
-first; all dropped when the version moves.
+only uses answers (and items) computed at that version; an answer computed while the version moved
+is not kept. So after a change commits, no worker serves an answer from before it. Bound: at most
+MAX_ENTRIES answers per process (a page and its encodings are separate entries) and MAX_ITEMS
+items, oldest dropped first; all dropped when the version moves.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,17 +23,21 @@ from aria_platform.runtime import Runtime
 from . import repo
 
 MAX_ENTRIES = 4096
+MAX_ITEMS = 16_384  # integration summaries (~0.7 KB each): the whole catalog of the benchmark fits
 
 
 class ResponseCache:
-    def __init__(self, max_entries: int = MAX_ENTRIES):
+    def __init__(self, max_entries: int = MAX_ENTRIES, max_items: int = MAX_ITEMS):
         self._max = max_entries
+        self._max_items = max_items
         self._version = -1
         self._entries: dict[Hashable, Any] = {}
+        self._items: dict[Hashable, Any] = {}
 
     def observe(self, version: int) -> None:
         if version > self._version:
             self._entries.clear()
+            self._items.clear()
             self._version = version
 
     async def get(self, version: int, key: Hashable, compute: Callable[[], Awaitable[Any]]) -> Any:
@@ -44,6 +49,21 @@ class ResponseCache:
                 del self._entries[next(iter(self._entries))]
             self._entries[key] = value
         return value
+
+    async def items(self, version: int, keys: Sequence[Hashable],
+                    compute: Callable[[list[Hashable]], Awaitable[dict[Hashable, Any]]]) -> list[Any]:
+        """The value of each key, in order; `compute` gets the keys not cached and returns their values."""
+        cached = self._items if version == self._version else {}
+        found = {k: cached[k] for k in keys if k in cached}  # copied: a newer version may clear the cache meanwhile
+        if len(found) < len(keys):
+            computed = await compute([k for k in keys if k not in found])
+            found.update(computed)
+            if version == self._version:
+                for k in computed:
+                    if len(self._items) >= self._max_items:
+                        del self._items[next(iter(self._items))]
+                    self._items[k] = computed[k]
+        return [found[k] for k in keys]
 
 
 class VersionReads:
@@ -90,6 +110,10 @@ class CatalogView:
 
     async def cached(self, key: Hashable, compute: Callable[[], Awaitable[Any]]) -> Any:
         return await self.cache.get(self.version, key, compute)
+
+    async def cached_items(self, keys: Sequence[Hashable],
+                           compute: Callable[[list[Hashable]], Awaitable[dict[Hashable, Any]]]) -> list[Any]:
+        return await self.cache.items(self.version, keys, compute)
 
 
 async def current_view(rt: Runtime) -> CatalogView:

@@ -102,6 +102,7 @@ def _and(clauses: list[str]) -> str:
 
 async def list_page(conn: asyncpg.Pool | asyncpg.Connection, *, q: CatalogQuery, org_id: uuid.UUID,
                     after: tuple[Any, str] | None, limit: int) -> list[asyncpg.Record]:
+    """Rows (key, sort_value) of one page, in order: the items themselves come from summaries()."""
     p = _Params()
     value_sql, order_sql, keyset_sql = _SORTS[q.sort]
     score = _score_sql(p, q) if q.sort == "relevance" else ""
@@ -111,12 +112,17 @@ async def list_page(conn: asyncpg.Pool | asyncpg.Connection, *, q: CatalogQuery,
         clauses.append(keyset_sql.format(score=score, a=p(after[0], _CASTS[q.sort]), b=p(after[1], "text")))
     # No `installed` column: the page is the same for every organization unless it filters on it
     # (then the caller's org is a parameter of the WHERE clause), so it can be cached across orgs.
-    sql = f"""SELECT {_SUMMARY}, {value_sql} AS sort_value
+    sql = f"""SELECT c.key, {value_sql} AS sort_value
               FROM integration_catalog c
               WHERE {_and(clauses)}
               ORDER BY {order_sql}
               LIMIT {p(limit, 'integer')}"""
     return await conn.fetch(sql, *p.values)
+
+
+async def summaries(conn: asyncpg.Pool | asyncpg.Connection, *, keys: list[str]) -> list[asyncpg.Record]:
+    """Summary rows (no installed flag) of these integrations, in no particular order."""
+    return await conn.fetch(f"SELECT {_SUMMARY} FROM integration_catalog c WHERE c.key = ANY($1::text[])", keys)
 
 
 async def facet_counts(conn: asyncpg.Pool | asyncpg.Connection, *, q: CatalogQuery, org_id: uuid.UUID,

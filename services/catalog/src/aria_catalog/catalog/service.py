@@ -51,9 +51,7 @@ async def parse_query(*, view: CatalogView, values: dict[str, list[str]], **para
 
 
 def summary_item(row: asyncpg.Record) -> dict[str, Any]:
-    item = dict(row)  # average_rating comes as a float (repo): JSON numbers without a conversion per row
-    item.pop("sort_value", None)
-    return item
+    return dict(row)  # average_rating comes as a float (repo): JSON numbers without a conversion per row
 
 
 def _org_part(query: CatalogQuery, org_id: uuid.UUID) -> uuid.UUID | None:
@@ -91,11 +89,17 @@ async def search(*, view: CatalogView, org_id: uuid.UUID, query: CatalogQuery, c
     (most pages have none: every organization without installs on it shares one encoding)."""
     after = decode_cursor(query, cursor) if cursor else None
 
+    async def encoded(keys: list[str]) -> dict[str, bytes]:
+        return {r["key"]: dumps(summary_item(r))[:-1] for r in await repo.summaries(view.pool, keys=keys)}
+
     async def compute() -> _Page:
         rows = await repo.list_page(view.pool, q=query, org_id=org_id, after=after, limit=limit + 1)
         page, more = rows[:limit], len(rows) > limit
         next_cursor = encode_cursor(query, page[-1]["sort_value"], page[-1]["key"]) if more and page else None
-        return _Page(keys=tuple(r["key"] for r in page), items=tuple(dumps(summary_item(r))[:-1] for r in page),
+        keys = tuple(r["key"] for r in page)
+        # Which integrations, in which order, is the page's query; each one's JSON is shared by every
+        # page it is on (cached per version like the pages, see cache.py).
+        return _Page(keys=keys, items=tuple(await view.cached_items(keys, encoded)),
                      tail=b"]," + dumps({"next_cursor": next_cursor, "limit": limit, "sort": query.sort})[1:])
 
     page_key = ("page", query.fingerprint(), _org_part(query, org_id), cursor, limit)
