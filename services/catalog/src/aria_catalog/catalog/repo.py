@@ -83,7 +83,9 @@ def _where(p: _Params, q: CatalogQuery, org_id: uuid.UUID, *, except_dimension: 
     for dimension, values in q.values.items():
         if not values or dimension == except_dimension:
             continue
-        if dimension in scalar:
+        if dimension in scalar and len(values) == 1:  # `=` lets an index on (column, sort) give the page's order
+            clauses.append(f"{scalar[dimension]} = {p(values[0], 'text')}")
+        elif dimension in scalar:
             clauses.append(f"{scalar[dimension]} = ANY({p(list(values), 'text[]')})")
         else:  # every requested capability / data type / auth method must be present
             clauses.append(f"{arrays[dimension]} @> {p(list(values), 'text[]')}")
