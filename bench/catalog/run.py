@@ -12,7 +12,8 @@ second over 64 keep-alive connections (Debian's wrk has no -R of its own). Scena
 Prints achieved throughput, p50 / p90 / p99 / max latency (from each send), the sends that
 left late because every connection was busy (0 = the schedule held: no coordinated omission), and
 the server's CPU time per request (all its processes; less sensitive than latency to other work on
-the machine, though contention inflates it too).
+the machine, though contention inflates it too) and that of the Postgres backends serving the
+benchmark's database.
 Needs wrk (`apt-get install -y wrk`) and the infrastructure (ARIA_* endpoints, or .local/infra.env).
 """
 
@@ -156,19 +157,32 @@ def wrk(port: int, paths: list[str], token: str, *, rate: int, seconds: float, w
     return figures
 
 
-def server_cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) of the server process and its children (the uvicorn workers)."""
-    total = 0.0
+def _cpu_s(wanted) -> float:
+    """CPU seconds (user + system) of the processes for which wanted(pid, ppid, cmdline) holds."""
+    total = 0
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:  # fields after the command name: state, ppid, ..., utime (12th), stime (13th)
             fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
         except OSError:
             continue
-        if int(entry) == pid or int(fields[1]) == pid:
+        if wanted(int(entry), int(fields[1]), cmdline):
             total += int(fields[11]) + int(fields[12])
     return total / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu_s(pid: int) -> float:
+    """The server process and its children (the uvicorn workers)."""
+    return _cpu_s(lambda p, ppid, _: pid in (p, ppid))
+
+
+def postgres_cpu_s(database: str) -> float:
+    """The Postgres backends serving `database` (their process title names it; same machine only).
+    A backend that exits during a run takes its CPU with it: the catalog's pools keep theirs."""
+    name = f" {database} ".encode()
+    return _cpu_s(lambda _, __, cmdline: cmdline.startswith(b"postgres: ") and name in cmdline)
 
 
 def scenarios(vendors: list[str], cold_requests: int) -> dict[str, list[str]]:
@@ -214,6 +228,7 @@ async def main(rate: int, seconds: float, workers: int) -> None:
     env = _env()
     t0 = time.monotonic()
     database, vendors = await build_database(env["ARIA_TEST_DATABASE_ADMIN_URL"])
+    database_name = database.rsplit("/", 1)[1]
     print(f"database: {ENTRIES:,} entries, {REVIEWS:,} reviews loaded in {time.monotonic() - t0:.1f} s")
     port = free_port()
     server_env = {**env, "ARIA_DATABASE_URL": database, "ARIA_HTTP_PORT": str(port), "ARIA_LOG_LEVEL": "WARNING",
@@ -229,19 +244,20 @@ async def main(rate: int, seconds: float, workers: int) -> None:
         print(f"catalog benchmark ({time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs, load average "
               f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}): aria-catalog serve, {workers} worker(s); wrk "
               f"{CONNECTIONS} keep-alive connections, fixed rate {rate} req/s for {seconds:.0f} s per scenario")
-        row = "{:<13} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>11} {:>15}"
+        row = "{:<13} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>11} {:>15} {:>13}"
         print(row.format("", "requests", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "non-2xx", "late sends",
-                         "server CPU/req"))
+                         "server CPU/req", "Postgres/req"))
         for name, paths in scenarios(vendors, int(rate * seconds * 1.2)).items():
             if not name.endswith("cold"):  # every path ~5 times: each worker's cache holds it
                 wrk(port, paths, token, rate=min(rate, 200), seconds=5, work=work)
-            cpu_before = server_cpu_s(server.pid)
+            cpu_before, pg_before = server_cpu_s(server.pid), postgres_cpu_s(database_name)
             r = wrk(port, paths, token, rate=rate, seconds=seconds, work=work)
             cpu_ms = (server_cpu_s(server.pid) - cpu_before) * 1000 / r["REQUESTS"]
+            pg_ms = (postgres_cpu_s(database_name) - pg_before) * 1000 / r["REQUESTS"]
             print(row.format(name, int(r["REQUESTS"]), f"{r['rps']:.0f}",
                              *(f"{r[f'LATENCY_P{p}_US'] / 1000:.1f}" for p in (50, 90, 99)),
                              f"{r['LATENCY_MAX_US'] / 1000:.1f}", int(r["NON_2XX"] + r["SOCKET_ERRORS"]),
-                             f"{int(r['LATE_SENDS'])} (max {r['LATE_MAX_US'] / 1000:.0f} ms)", f"{cpu_ms:.2f} ms"))
+                             f"{int(r['LATE_SENDS'])} (max {r['LATE_MAX_US'] / 1000:.0f} ms)", f"{cpu_ms:.2f} ms", f"{pg_ms:.2f} ms"))
         print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; target: p99 < 25 ms at "
               f"500 req/s")
     finally:
@@ -253,7 +269,7 @@ async def main(rate: int, seconds: float, workers: int) -> None:
         shutil.rmtree(work, ignore_errors=True)
         conn = await asyncpg.connect(env["ARIA_TEST_DATABASE_ADMIN_URL"])
         try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{database.rsplit("/", 1)[1]}" WITH (FORCE)')
+            await conn.execute(f'DROP DATABASE IF EXISTS "{database_name}" WITH (FORCE)')
         finally:
             await conn.close()
 
