@@ -50,3 +50,29 @@ async def test_a_change_through_one_worker_is_seen_at_once_through_another(infra
                                          entries=[{**entries[0], "version": "2.0.0"}])
         assert (await item())["version"] == "2.0.0"
         assert await facet_total() == 1, "the removed connector left the default listing"
+
+
+async def test_an_integration_changed_on_one_page_is_changed_on_every_page_it_is_on(infra, kafka_topics, h):
+    """Pages share each integration's cached JSON: a page asked for the first time after a change
+    (a new query) must not show the integration as some earlier page read it."""
+    database = await h.new_database(infra)
+    key = f"ic_{uuid.uuid4().hex[:8]}"
+    entries = [h.entry(key, "Itemcache Probe", "Itemcache"), h.entry(key + "_b", "Itemcache Other", "Itemcache")]
+    app, cm = h.app_client(infra, database)
+    me = h.as_user(infra, uuid.uuid4())
+    async with cm as client:
+        await registry_sync.sync_catalog(pool=app.state.runtime.pool, entries=entries)
+
+        async def item(**params):
+            page = (await client.get("/v1/integrations", params=params, headers=me)).json()
+            return {i["key"]: i for i in page["items"]}[key]
+
+        before = await item(q="itemcache", sort="name")
+        r = await client.post(f"/v1/integrations/{key}/reviews", headers=h.as_user(infra, uuid.uuid4()),
+                              json={"rating": 2, "title": "Meh"})
+        assert r.status_code == 201, r.text
+        for params in ({"q": "itemcache", "sort": "rating"}, {"q": "itemcache", "limit": 5},
+                       {"q": "itemcache", "sort": "name"}):
+            after = await item(**params)
+            assert (after["review_count"], after["average_rating"]) == (1, 2.0), params
+            assert {**after, "review_count": 0, "average_rating": 0.0} == before, "only the review moved"
