@@ -1,9 +1,9 @@
 """Transactional outbox and idempotent-consumer inbox, shared by every service.
 
 A service writes its state change and `enqueue()`s the announcing event in the same
-transaction. `OutboxRelay` publishes committed rows to Kafka (acks=all) and deletes them in
-the transaction that locked them, so a crash before the delete republishes (at least once)
-and a crash before the commit of the state change publishes nothing. Consumers make the
+transaction. `OutboxRelay` locks and deletes committed rows, publishes them to Kafka (acks=all)
+and commits the delete only once Kafka acknowledged them, so a crash before that commit
+republishes (at least once) and a crash before the commit of the state change publishes nothing. Consumers make the
 at-least-once delivery exactly-once in effect with `claim()`.
 """
 
@@ -111,16 +111,20 @@ class OutboxRelay:
 
     async def relay_once(self) -> int:
         async with self._pool.acquire() as conn, conn.transaction():
+            # Locked and deleted in one statement; the delete commits only after Kafka acknowledged
+            # the batch (an error or a crash before that rolls it back: the rows stay).
             rows = await conn.fetch(
-                "SELECT id, envelope FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED", self._batch
+                """DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
+                   RETURNING id, envelope""", self._batch
             )
             if not rows:
                 return 0
-            # One producer batch, acknowledged as a whole (acks=all) before the rows are deleted.
-            # Ordering per key (lifecycle events) holds: the events are appended in id order and a
-            # key always goes to the same partition, whose messages the idempotent producer keeps
-            # in order. Each event's headers carry the trace context of the request that wrote it.
+            # One producer batch, acknowledged as a whole (acks=all). Ordering per key (lifecycle
+            # events) holds: the events are appended in id order (RETURNING has no order of its
+            # own) and a key always goes to the same partition, whose messages the idempotent
+            # producer keeps in order. Each event's headers carry the trace context of the request
+            # that wrote it.
+            rows = sorted(rows, key=lambda r: r["id"])
             await kafka.publish_batch(self._broker, [Envelope.model_validate(r["envelope"]) for r in rows])
-            await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
         OUTBOX_PUBLISHED.inc(len(rows))
         return len(rows)
