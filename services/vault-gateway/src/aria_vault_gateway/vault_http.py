@@ -78,6 +78,7 @@ class Urllib3Adapter(JSONAdapter):
                 return orjson.loads(raw.data)
             except orjson.JSONDecodeError:
                 pass
+        # A requests.Response, as hvac's error handling and its non-200 answers (204...) expect.
         response = requests.Response()
         response.status_code, response._content, response.url = raw.status, raw.data, url
         response.headers, response.encoding = CaseInsensitiveDict(raw.headers), "utf-8"
