@@ -1,9 +1,9 @@
 """Transactional outbox and idempotent-consumer inbox, shared by every service.
 
 A service writes its state change and `enqueue()`s the announcing event in the same
-transaction. `OutboxRelay` publishes committed rows to Kafka (acks=all) and deletes them in
-the transaction that locked them, so a crash before the delete republishes (at least once)
-and a crash before the commit of the state change publishes nothing. Consumers make the
+transaction. `OutboxRelay` locks and deletes committed rows, publishes them to Kafka (acks=all)
+and commits the delete only once Kafka acknowledged them, so a crash before that commit
+republishes (at least once) and a crash before the commit of the state change publishes nothing. Consumers make the
 at-least-once delivery exactly-once in effect with `claim()`.
 """
 
@@ -15,7 +15,6 @@ import contextlib
 import asyncpg
 import structlog
 from faststream.kafka import KafkaBroker
-from opentelemetry import context, propagate, trace
 
 from aria_contracts import Envelope, EventPayload
 
@@ -37,12 +36,14 @@ def traced(payload: EventPayload, *, source: str, org_id, installation_id=None) 
 
 async def enqueue(conn: asyncpg.Connection, envelope: Envelope) -> None:
     """Add an event to the outbox; call inside the transaction that makes the state change."""
+    # The row and the relay's wake-up in one round trip (pg_notify, like NOTIFY, is sent at commit).
     await conn.execute(
-        """INSERT INTO outbox (event_id, topic, key, event_type, envelope)
-           VALUES ($1, $2, $3, $4, $5)""",
+        f"""WITH queued AS (
+                INSERT INTO outbox (event_id, topic, key, event_type, envelope) VALUES ($1, $2, $3, $4, $5)
+                RETURNING 1)
+            SELECT pg_notify('{NOTIFY_CHANNEL}', '') FROM queued""",
         envelope.event_id, kafka.topic_for(envelope), envelope.key, envelope.type, envelope.model_dump(mode="json"),
     )
-    await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
 
 
 async def claim(conn: asyncpg.Connection, *, consumer: str, dedup_key: str) -> bool:
@@ -93,42 +94,37 @@ class OutboxRelay:
 
     async def _run(self) -> None:
         while not self._stopping:
+            # Cleared before the pass: a NOTIFY that arrives during it wakes the next one at once.
+            # A pass that found less than a full batch found everything committed before it began,
+            # so the relay then waits for the next NOTIFY (or the poll) instead of one more, empty,
+            # pass per event.
+            self._wake.clear()
             try:
                 sent = await self.relay_once()
             except Exception:  # Kafka or Postgres down: keep the rows, try again shortly.
                 log.exception("outbox relay failed; retrying")
                 sent = 0
                 await asyncio.sleep(self._poll)
-            if sent == 0 and not self._stopping:
-                self._wake.clear()
+            if sent < self._batch and not self._stopping:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._poll)
 
     async def relay_once(self) -> int:
         async with self._pool.acquire() as conn, conn.transaction():
+            # Locked and deleted in one statement; the delete commits only after Kafka acknowledged
+            # the batch (an error or a crash before that rolls it back: the rows stay).
             rows = await conn.fetch(
-                "SELECT id, envelope FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED", self._batch
+                """DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
+                   RETURNING id, envelope""", self._batch
             )
             if not rows:
                 return 0
-            envelopes = [Envelope.model_validate(r["envelope"]) for r in rows]
-            # Ordering per key matters (lifecycle events), so publish sequentially per batch.
-            for envelope in envelopes:
-                with _in_trace(envelope):
-                    await kafka.publish(self._broker, envelope)
-            await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
+            # One producer batch, acknowledged as a whole (acks=all). Ordering per key (lifecycle
+            # events) holds: the events are appended in id order (RETURNING has no order of its
+            # own) and a key always goes to the same partition, whose messages the idempotent
+            # producer keeps in order. Each event's headers carry the trace context of the request
+            # that wrote it.
+            rows = sorted(rows, key=lambda r: r["id"])
+            await kafka.publish_batch(self._broker, [Envelope.model_validate(r["envelope"]) for r in rows])
         OUTBOX_PUBLISHED.inc(len(rows))
         return len(rows)
-
-
-@contextlib.contextmanager
-def _in_trace(envelope: Envelope):
-    """Publish in the trace of the request that produced the event, not the relay's."""
-    carrier = {"traceparent": envelope.traceparent} if envelope.traceparent else {}
-    token = context.attach(propagate.extract(carrier)) if carrier else None
-    try:
-        with trace.get_tracer(__name__).start_as_current_span(f"outbox publish {envelope.type}"):
-            yield
-    finally:
-        if token is not None:
-            context.detach(token)

@@ -6,8 +6,9 @@ version is the transit ciphertext of the secret fields, kept as a KV v2 version 
 gives the crypto-shred: deleting the installation's key makes every stored version (and any
 copy of its ciphertext anywhere) unreadable.
 
-Store, lease and rotate each run their Vault calls in one worker thread (hvac is blocking; its
-requests session keeps the connections to Vault alive), so a request crosses threads once.
+Store, lease and rotate each run their Vault calls in one worker thread (hvac is blocking), so a
+request crosses threads once. hvac talks through `vault_http.Urllib3Adapter` (a pool of kept-alive
+connections to Vault, without requests' per-call overhead).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import orjson
 import requests
 import structlog
 from hvac.exceptions import InvalidPath, VaultDown, VaultError
+
+from .vault_http import Urllib3Adapter
 
 log = structlog.get_logger(__name__)
 
@@ -75,7 +78,7 @@ class CiphertextCache:
 class Vault:
     def __init__(self, *, addr: str, role_id: str, secret_id: str, transit_mount: str, kv_mount: str,
                  ciphertext_cache_size: int = 10_000):
-        self._client = hvac.Client(url=addr, timeout=5)
+        self._client = hvac.Client(url=addr, timeout=5, adapter=Urllib3Adapter)
         self._ciphertexts = CiphertextCache(ciphertext_cache_size)
         self._role_id, self._secret_id = role_id, secret_id
         self._transit, self._kv = transit_mount, kv_mount
