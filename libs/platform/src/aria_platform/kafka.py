@@ -147,6 +147,12 @@ class Outgoing:
     headers: list[tuple[str, bytes]]
 
 
+def outgoing(envelope: Envelope) -> Outgoing:
+    """An already-built envelope (an outbox row) as an encoded event, with its own trace context."""
+    return Outgoing(topic_for(envelope), envelope.key.encode(), encode(envelope),
+                    [(name, value.encode()) for name, value in headers_for(envelope).items()])
+
+
 def encode_many(payloads: Sequence[EventPayload], *, source: str, org_id: uuid.UUID,
                 installation_id: uuid.UUID | None = None) -> list[Outgoing]:
     """Envelopes around many payloads from one producer context, encoded once each.

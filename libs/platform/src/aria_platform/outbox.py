@@ -125,6 +125,7 @@ class OutboxRelay:
             # producer keeps in order. Each event's headers carry the trace context of the request
             # that wrote it.
             rows = sorted(rows, key=lambda r: r["id"])
-            await kafka.publish_batch(self._broker, [Envelope.model_validate(r["envelope"]) for r in rows])
+            await kafka.publish_batch(
+                self._broker, [kafka.outgoing(Envelope.model_validate(r["envelope"])) for r in rows])
         OUTBOX_PUBLISHED.inc(len(rows))
         return len(rows)
