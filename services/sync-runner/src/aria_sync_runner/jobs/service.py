@@ -58,6 +58,7 @@ SOURCE = "sync-runner"
 WHOLE_CHECKPOINT = "*"  # stream name under which a checkpoint without per-stream parts is kept
 PRIORITY_REQUESTED = 10  # sync-now and other explicit requests jump ahead of scheduled syncs
 PRIORITY_SCHEDULED = 0
+STOP_GRACE_S = 10.0  # how long the other streams of a job get to reach a batch boundary once one ended
 
 
 @dataclass(frozen=True)
@@ -243,6 +244,7 @@ async def _sync_once(*, deps: Deps, plugin, job: dict) -> None:
     installation_id = job["installation_id"]
     names = [s.name for s in plugin.manifest.api.streams] if plugin.manifest.api else []
     remote = names[1:] if deps.stream_workers is not None and len(names) > 1 else []
+    stop = asyncio.Event()
     secrets = await lease_secrets(deps.vault_gateway, credential_ref=job["credential_ref"],
                                   installation_id=installation_id)
     try:
@@ -253,18 +255,23 @@ async def _sync_once(*, deps: Deps, plugin, job: dict) -> None:
         share = 1 + len(remote)
         here = run_streams(pool=deps.pool, broker=deps.broker, settings=deps.settings, replica=deps.replica,
                            plugin=plugin, job=job, secrets=secrets, mappings=mappings, checkpoint=checkpoint,
-                           streams=names[:1] if remote else None, all_streams=names, rate_share=share)
+                           streams=names[:1] if remote else None, all_streams=names, rate_share=share, stop=stop)
         parts = [asyncio.ensure_future(here)]
         parts += [asyncio.ensure_future(deps.stream_workers.run(  # type: ignore[union-attr]
             job=job, secrets=secrets, mappings=mappings, checkpoint=checkpoint, streams=[name], all_streams=names,
-            rate_share=share, replica=deps.replica)) for name in remote]
+            rate_share=share, replica=deps.replica, stop=stop)) for name in remote]
     finally:
         secrets = {}
     try:
         for part in asyncio.as_completed(parts):
             await part  # the first failure ends the job's attempt
     finally:
-        for part in parts:  # the other streams stop (a worker's at once, its open batch uncommitted)
+        # The other streams end at their next batch boundary (their open batch committed, nothing
+        # published after it) before the attempt's outcome is recorded; one that is stuck (a long
+        # Retry-After) is cancelled after a grace period, its open batch uncommitted.
+        stop.set()
+        _, stuck = await asyncio.wait(parts, timeout=STOP_GRACE_S)
+        for part in stuck:
             part.cancel()
         await asyncio.gather(*parts, return_exceptions=True)
 
@@ -272,9 +279,10 @@ async def _sync_once(*, deps: Deps, plugin, job: dict) -> None:
 async def run_streams(*, pool: asyncpg.Pool, broker: KafkaBroker, settings: SyncRunnerSettings, replica: str, plugin,
                       job: dict, secrets: dict[str, Any], mappings: list[dict[str, Any]] | None,
                       checkpoint: dict[str, Any] | None, streams: list[str] | None, all_streams: list[str],
-                      rate_share: int = 1) -> None:
+                      rate_share: int = 1, stop: asyncio.Event | None = None) -> None:
     """Read, map and publish ``streams`` of the job (None: all), each batch acknowledged (acks=all)
-    before its checkpoint and counts commit. Raises JobCancelled or LeaseLost at a batch boundary."""
+    before its checkpoint and counts commit. Raises JobCancelled or LeaseLost at a batch boundary;
+    returns at one once ``stop`` is set (another stream of the job ended its attempt)."""
     job_id, org_id, installation_id = job["id"], job["org_id"], job["installation_id"]
     # Its own client per job; the connector instance keeps to its share of the vendor's rate
     # budget (one job per installation at a time, so that is the installation's rate limit).
@@ -296,6 +304,8 @@ async def run_streams(*, pool: asyncpg.Pool, broker: KafkaBroker, settings: Sync
             encoded = kafka.encode_many(events, source=SOURCE, org_id=org_id, installation_id=installation_id)
             if committing is not None:
                 await committing  # the previous batch's checkpoint first: they commit in order
+            if stop is not None and stop.is_set():
+                return
             # A cancelled or lost job publishes nothing past its last committed batch.
             cancel = await repo.cancel_requested(pool, job_id, replica=replica)
             if cancel is None:

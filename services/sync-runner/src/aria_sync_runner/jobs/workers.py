@@ -4,7 +4,7 @@ process runs the first one (a sync is CPU-bound in one process: reading, mapping
 A replica starts ``settings.stream_workers`` of them with itself and talks to each over a socket
 pair, one JSON line per message:
 * replica -> worker: {"run": id, "job", "secrets", "mappings", "checkpoint", "streams", ...},
-  {"stop": id};
+  {"stop": id} (end at the next batch boundary), {"cancel": id} (end now, open batch uncommitted);
 * worker -> replica: {"ready": true} once connected to Postgres and Kafka, then
   {"done": id, "outcome": "ok" | "cancelled" | "lost" | "stopped" | "error", ...} per run.
 
@@ -68,20 +68,20 @@ class StreamWorkers:
 
     async def run(self, *, job: dict, secrets: dict[str, Any], mappings: list[dict[str, Any]] | None,
                   checkpoint: dict[str, Any] | None, streams: list[str], all_streams: list[str], rate_share: int,
-                  replica: str) -> None:
-        """Run ``streams`` of the job in a worker; raises as ``service.run_streams`` would."""
+                  replica: str, stop: asyncio.Event) -> None:
+        """Run ``streams`` of the job in a worker; raises and stops as ``service.run_streams`` would."""
         worker = await self._worker(self._turn % len(self.processes))
         self._turn += 1
         message = {"job": {k: job[k] for k in _JOB}, "secrets": secrets, "mappings": mappings,
                    "checkpoint": checkpoint, "streams": streams, "all_streams": all_streams,
                    "rate_share": rate_share, "replica": replica, "trace": kafka.current_trace_headers()}
-        done = await worker.run(message)
+        done = await worker.run(message, stop)
         outcome = done["outcome"]
         if outcome == "cancelled":
             raise service.JobCancelled()
         if outcome == "lost":
             raise service.LeaseLost()
-        if outcome != "ok":
+        if outcome not in ("ok", "stopped"):
             raise RunError(done.get("error_class") or "internal", done.get("message") or "stream worker failed")
 
     async def _worker(self, i: int) -> _Worker:
@@ -116,24 +116,31 @@ class _Worker:
             raise RunError("internal", f"a stream worker did not start (exit code {process.returncode})")
         return cls(process, reader, writer)
 
-    async def run(self, message: dict) -> dict:
+    async def run(self, message: dict, stop: asyncio.Event) -> dict:
         if self.dead:
             raise RunError("transient", "a stream worker process stopped")
         run_id = uuid.uuid4().hex
         done = self.pending[run_id] = asyncio.get_running_loop().create_future()
+        stopping = asyncio.ensure_future(stop.wait())
         try:
             self.writer.write(orjson.dumps({"run": run_id, **message}, default=str) + b"\n")  # asyncpg UUIDs
-            try:
-                return await asyncio.shield(done)
-            except asyncio.CancelledError:
-                # The job's attempt ends: the run stops before the job's outcome is recorded.
-                if not done.done() and not self.dead:
-                    self.writer.write(orjson.dumps({"stop": run_id}) + b"\n")
-                    with contextlib.suppress(Exception):
-                        await asyncio.wait_for(done, STOP_WAIT_S)
-                raise
+            message.pop("secrets", None)
+            await asyncio.wait([done, stopping], return_when=asyncio.FIRST_COMPLETED)
+            if not done.done() and not self.dead:
+                self._send({"stop": run_id})
+            return await asyncio.shield(done)
+        except asyncio.CancelledError:
+            if not done.done() and not self.dead:
+                self._send({"cancel": run_id})
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(done, STOP_WAIT_S)
+            raise
         finally:
+            stopping.cancel()
             self.pending.pop(run_id, None)
+
+    def _send(self, message: dict) -> None:
+        self.writer.write(orjson.dumps(message) + b"\n")
 
     async def _listen(self) -> None:
         try:
@@ -175,7 +182,7 @@ async def _serve(fd: int) -> None:
     await broker.start()
     registry.discover()
     tune_gc()
-    runs: dict[str, asyncio.Task] = {}
+    runs: dict[str, tuple[asyncio.Task, asyncio.Event]] = {}
 
     def finished(run_id: str, task: asyncio.Task) -> None:
         runs.pop(run_id, None)
@@ -187,21 +194,23 @@ async def _serve(fd: int) -> None:
         writer.write(b'{"ready": true}\n')
         while line := await reader.readline():  # empty: the replica is gone
             message = orjson.loads(line)
-            if "stop" in message:
-                if (task := runs.get(message["stop"])) is not None:
-                    task.cancel()
+            if "stop" in message or "cancel" in message:
+                if (run := runs.get(message.get("stop") or message["cancel"])) is not None:
+                    run[1].set() if "stop" in message else run[0].cancel()
                 continue
-            task = runs[message["run"]] = asyncio.create_task(_run(pool, broker, settings, message))
+            stop = asyncio.Event()
+            task = asyncio.create_task(_run(pool, broker, settings, message, stop))
+            runs[message["run"]] = (task, stop)
             task.add_done_callback(lambda t, run_id=message["run"]: finished(run_id, t))
     finally:
-        for task in list(runs.values()):
+        for task, _ in list(runs.values()):
             task.cancel()
-        await asyncio.gather(*runs.values(), return_exceptions=True)
+        await asyncio.gather(*(task for task, _ in runs.values()), return_exceptions=True)
         await broker.stop()
         await pool.close()
 
 
-async def _run(pool, broker, settings: SyncRunnerSettings, message: dict) -> dict:
+async def _run(pool, broker, settings: SyncRunnerSettings, message: dict, stop: asyncio.Event) -> dict:
     job = {**message["job"], **{k: uuid.UUID(message["job"][k]) for k in _UUIDS}}
     token = context.attach(propagate.extract(message["trace"]))
     try:
@@ -209,8 +218,8 @@ async def _run(pool, broker, settings: SyncRunnerSettings, message: dict) -> dic
                                   plugin=plugin_for(job["integration_key"]), job=job, secrets=message.pop("secrets"),
                                   mappings=message["mappings"], checkpoint=message["checkpoint"],
                                   streams=message["streams"], all_streams=message["all_streams"],
-                                  rate_share=message["rate_share"])
-        return {"outcome": "ok"}
+                                  rate_share=message["rate_share"], stop=stop)
+        return {"outcome": "stopped" if stop.is_set() else "ok"}
     except asyncio.CancelledError:
         return {"outcome": "stopped"}
     except service.JobCancelled:
