@@ -12,6 +12,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from aria_contracts.ids import entity_id
 from aria_platform.testing import KafkaProbe, bearer, migrated_database, service_token
@@ -273,6 +274,7 @@ async def test_a_stream_worker_that_died_is_replaced_and_the_next_job_reads_ever
         client, infra, installation, producer, simulator, support, database):
     inst = installation["installation_id"]
     streams = (await sim_state(simulator))["streams"]
+    assets_counted = await published_count(client, "aria.entity.asset")
     before = stream_workers()
     assert before, "the replica runs a job's other streams in stream worker processes"
     for pid in before:
@@ -295,6 +297,14 @@ async def test_a_stream_worker_that_died_is_replaced_and_the_next_job_reads_ever
                             headers=support.as_installer(infra))).json()
     assert (job["status"], job["progress_percent"], job["retry_count"]) == ("completed", 100, 0)
     assert stream_workers() and not stream_workers() & before
+    # The hosts stream was published by the worker; the replica's metrics count its events too.
+    assert await published_count(client, "aria.entity.asset") - assets_counted == streams["hosts"]["records"]
+
+
+async def published_count(client, topic: str) -> float:
+    text = (await client.get("/metrics")).text
+    return sum(sample.value for family in text_string_to_metric_families(text) for sample in family.samples
+               if sample.name == "aria_events_published_total" and sample.labels.get("topic") == topic)
 
 
 async def test_probes_and_asyncapi_describe_the_service(client):

@@ -6,7 +6,8 @@ pair, one JSON line per message:
 * replica -> worker: {"run": id, "job", "secrets", "mappings", "checkpoint", "streams", ...},
   {"stop": id} (end at the next batch boundary), {"cancel": id} (end now, open batch uncommitted);
 * worker -> replica: {"ready": true} once connected to Postgres and Kafka, then
-  {"done": id, "outcome": "ok" | "cancelled" | "lost" | "stopped" | "error", ...} per run.
+  {"done": id, "outcome": "ok" | "cancelled" | "lost" | "stopped" | "error", "published", ...} per
+  run ("published": events per topic since its last answer, counted in the replica's metrics).
 
 A worker runs `service.run_streams`, the same code the replica runs for its own stream, with
 the same fencing (every publish and commit checks that the replica still holds the job), so a
@@ -35,6 +36,7 @@ from aria_platform import kafka
 from aria_platform.app import tune_gc
 from aria_platform.db import create_pool
 from aria_platform.logging import configure_logging
+from aria_platform.metrics import EVENTS_PUBLISHED
 
 from aria_connectors import registry
 
@@ -44,7 +46,7 @@ from . import service
 
 log = structlog.get_logger(__name__)
 _UUIDS = ("id", "org_id", "installation_id")
-_JOB = (*_UUIDS, "integration_key", "sync_type", "settings")
+_JOB = (*_UUIDS, "integration_key", "settings")
 STOP_WAIT_S = 30.0  # a stopped run ends at its next await; this bounds a worker that hangs
 
 
@@ -146,6 +148,8 @@ class _Worker:
         try:
             while line := await self.reader.readline():
                 message = orjson.loads(line)
+                for topic, count in message.get("published", {}).items():
+                    EVENTS_PUBLISHED.labels(topic=topic).inc(count)
                 waiter = self.pending.get(message["done"])
                 if waiter is not None and not waiter.done():
                     waiter.set_result(message)
@@ -187,8 +191,8 @@ async def _serve(fd: int) -> None:
     def finished(run_id: str, task: asyncio.Task) -> None:
         runs.pop(run_id, None)
         if not writer.is_closing():
-            writer.write(orjson.dumps({"done": run_id, **({"outcome": "stopped"} if task.cancelled()
-                                                           else task.result())}) + b"\n")
+            writer.write(orjson.dumps({"done": run_id, "published": _published_since_last(),
+                                       **({"outcome": "stopped"} if task.cancelled() else task.result())}) + b"\n")
 
     try:
         writer.write(b'{"ready": true}\n')
@@ -208,6 +212,21 @@ async def _serve(fd: int) -> None:
         await asyncio.gather(*(task for task, _ in runs.values()), return_exceptions=True)
         await broker.stop()
         await pool.close()
+
+
+_reported: dict[str, float] = {}
+
+
+def _published_since_last() -> dict[str, float]:
+    """Events this worker published per topic since its last answer: the replica adds them to its
+    own aria_events_published_total (the replica's /metrics is the one scraped)."""
+    delta = {}
+    for metric in EVENTS_PUBLISHED.collect():
+        for sample in metric.samples:
+            if sample.name.endswith("_total") and sample.value != _reported.get(topic := sample.labels["topic"], 0.0):
+                delta[topic] = sample.value - _reported.get(topic, 0.0)
+                _reported[topic] = sample.value
+    return delta
 
 
 async def _run(pool, broker, settings: SyncRunnerSettings, message: dict, stop: asyncio.Event) -> dict:
