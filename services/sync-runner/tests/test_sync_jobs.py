@@ -1,12 +1,18 @@
 """Sync jobs end to end: SyncRequested on Kafka → vault-gateway lease → simulator → entity events."""
 
+import asyncio
+import contextlib
 import json
+import os
+import signal
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import asyncpg
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from aria_contracts.ids import entity_id
 from aria_platform.testing import KafkaProbe, bearer, migrated_database, service_token
@@ -251,6 +257,54 @@ async def test_a_job_left_running_by_a_dead_replica_is_resumed_when_its_heartbea
     assert done[0].type == "sync.completed" and done[0].data["job_id"] == str(job_id)
     job = (await client.get(f"/internal/v1/sync-jobs/{job_id}", headers=support.as_installer(infra))).json()
     assert job["status"] == "completed" and job["retry_count"] == 1 and job["published_events"] > 0
+
+
+def stream_workers() -> set[int]:
+    """Pids of this process's stream worker processes (the replica runs in the test process)."""
+    pids = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == os.getpid() and \
+                    b"aria_sync_runner.jobs.workers" in (stat.parent / "cmdline").read_bytes():
+                pids.add(int(stat.parent.name))
+    return pids
+
+
+async def test_a_stream_worker_that_died_is_replaced_and_the_next_job_reads_every_stream(
+        client, infra, installation, producer, simulator, support, database):
+    inst = installation["installation_id"]
+    streams = (await sim_state(simulator))["streams"]
+    assets_counted = await published_count(client, "aria.entity.asset")
+    before = stream_workers()
+    assert before, "the replica runs a job's other streams in stream worker processes"
+    for pid in before:
+        os.kill(pid, signal.SIGKILL)  # as an OOM kill would
+    deadline = asyncio.get_running_loop().time() + 10
+    while {p for p in before if Path(f"/proc/{p}").exists()} and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.1)  # the replica notices (its socket closes) and reaps them
+    async with KafkaProbe(infra.kafka_bootstrap, *TOPICS) as probe:
+        await support.publish(producer, support.sync_request(**installation, sync_type="full"))
+        done = await support.own_events(probe, database, inst, lambda e: e.type in ("sync.completed", "sync.failed"))
+        await probe.drain(0.5)
+    assert done[0].type == "sync.completed", done[0].data
+    seen: dict[str, set] = {"risk.observed": set(), "asset.observed": set()}
+    for _, e, _ in probe.seen:
+        if e.installation_id == inst and e.type in seen:
+            seen[e.type].add(e.data["entity_id"])
+    assert (len(seen["risk.observed"]), len(seen["asset.observed"])) == (streams["alerts"]["records"],
+                                                                         streams["hosts"]["records"])
+    job = (await client.get(f"/internal/v1/sync-jobs/{done[0].data['job_id']}",
+                            headers=support.as_installer(infra))).json()
+    assert (job["status"], job["progress_percent"], job["retry_count"]) == ("completed", 100, 0)
+    assert stream_workers() and not stream_workers() & before
+    # The hosts stream was published by the worker; the replica's metrics count its events too.
+    assert await published_count(client, "aria.entity.asset") - assets_counted == streams["hosts"]["records"]
+
+
+async def published_count(client, topic: str) -> float:
+    text = (await client.get("/metrics")).text
+    return sum(sample.value for family in text_string_to_metric_families(text) for sample in family.samples
+               if sample.name == "aria_events_published_total" and sample.labels.get("topic") == topic)
 
 
 async def test_probes_and_asyncapi_describe_the_service(client):

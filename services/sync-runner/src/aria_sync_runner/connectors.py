@@ -98,12 +98,24 @@ async def lease_secrets(vault_gateway: InternalClient, *, credential_ref: str | 
 
 def open_instance(plugin, *, org_id: uuid.UUID, installation_id: uuid.UUID, integration_key: str,
                   settings: dict[str, Any], secrets: dict[str, Any], http: httpx.AsyncClient,
-                  mappings: list[dict[str, Any]] | None = None):
+                  mappings: list[dict[str, Any]] | None = None, rate_share: int = 1):
     """A new connector instance (one per job or test), holding this installation's secrets only.
-    ``mappings``: the installation's data mappings; None maps with the connector's defaults."""
+    ``mappings``: the installation's data mappings; None maps with the connector's defaults.
+    ``rate_share``: how many instances of the installation read at the same time (a job's streams
+    in several processes); each keeps to that fraction of the manifest's rate budget."""
     context = InstallationContext(org_id=org_id, installation_id=installation_id, integration_key=integration_key)
     secret_names = set(plugin.manifest.secret_fields())
     # Settings travel through Kafka and Postgres: a secret field there is ignored, only the lease counts.
     settings = {k: v for k, v in settings.items() if k not in secret_names}
-    options = RuntimeOptions(mappings=tuple(mappings)) if mappings is not None else None
-    return plugin.create(context=context, settings=settings, secrets=secrets, http=http, options=options)
+    options: dict[str, Any] = {}
+    if mappings is not None:
+        options["mappings"] = tuple(mappings)
+    if rate_share > 1:
+        limits = plugin.manifest.rate_limits
+        options["rate_limits"] = {name: max(1, budget // rate_share) for name in _BUDGETS
+                                  if (budget := getattr(limits, name)) is not None}
+    return plugin.create(context=context, settings=settings, secrets=secrets, http=http,
+                         options=RuntimeOptions(**options) if options else None)
+
+
+_BUDGETS = ("requests_per_minute", "requests_per_hour", "requests_per_day", "burst")

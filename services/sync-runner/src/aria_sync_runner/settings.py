@@ -39,6 +39,9 @@ class SyncRunnerSettings(ServiceSettings):
     # Running jobs across all replicas, and per connector (vendor).
     max_concurrent_jobs: int = 8
     max_concurrent_jobs_per_vendor: int = 4
+    # Processes per replica that run a job's other streams (a connector's streams are independent)
+    # while the replica runs its first, each on its own core; 0 runs every stream in the replica.
+    stream_workers: int = 1
     # Scheduled syncs start at interval * (1 + random(0, jitter)) so installations do not stampede.
     schedule_jitter_fraction: float = 0.1
     realtime_interval_s: float = 60.0

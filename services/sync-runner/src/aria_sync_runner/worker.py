@@ -20,6 +20,7 @@ from .connectors import ensure_wired
 from .health import service as health
 from .jobs import repo as jobs_repo
 from .jobs import service as jobs
+from .jobs.workers import StreamWorkers
 from .schedules import service as schedules
 from .settings import SyncRunnerSettings
 
@@ -35,6 +36,7 @@ class Worker:
         self.loops: list[asyncio.Task] = []
         self._wake = asyncio.Event()
         self.health_instances = health.Instances(ttl_s=self.settings.health_credential_ttl_s)
+        self.streams = StreamWorkers(self.settings, self.settings.stream_workers) if self.settings.stream_workers else None
 
     def wake(self) -> None:
         """A job was queued on this replica: look for work now rather than at the next poll."""
@@ -52,18 +54,26 @@ class Worker:
             task.cancel()
         await asyncio.gather(*self.loops, *self.jobs.values(), return_exceptions=True)
         await self.health_instances.close()
+        if self.streams is not None:
+            await self.streams.stop()
         released = await jobs_repo.release_replica(self.rt.pool, self.replica)
         if released:
             log.info("running jobs handed back to the queue", count=released, replica=self.replica)
 
     def _deps(self) -> jobs.Deps:
         return jobs.Deps(pool=self.rt.pool, broker=self.rt.broker, outbound=self.rt.extras["outbound"],
-                         vault_gateway=self.rt.extras["vault_gateway"], settings=self.settings, replica=self.replica)
+                         vault_gateway=self.rt.extras["vault_gateway"], settings=self.settings, replica=self.replica,
+                         stream_workers=self.streams)
 
     async def _claim_loop(self) -> None:
         # Hooks run before the broker starts; a job must not publish before it can.
         while not await self._broker_up():
             await asyncio.sleep(0.1)
+        if self.streams is not None:
+            try:
+                await self.streams.start()
+            except Exception:  # they start again when a job needs them
+                log.exception("stream workers did not start")
         while True:
             try:
                 while job := await jobs.claim_job(pool=self.rt.pool, settings=self.settings, replica=self.replica):

@@ -118,17 +118,24 @@ async def release_for_retry(conn: asyncpg.Connection | asyncpg.Pool, job_id: uui
         job_id, replica, delay_s, error_class, error_message) is not None
 
 
-async def add_progress(conn: asyncpg.Connection, job_id: uuid.UUID, *, replica: str, processed: int, failed: int,
-                       published: int, progress_percent: int) -> asyncpg.Record | None:
-    """Counts after a batch; None when this replica lost the job (the caller must stop)."""
+async def add_progress(conn: asyncpg.Connection | asyncpg.Pool, job_id: uuid.UUID, *, replica: str, processed: int,
+                       failed: int, published: int, progress: dict[str, float],
+                       streams: int) -> asyncpg.Record | None:
+    """Counts after a batch, and the share read of the streams in ``progress`` (0..1 each; the
+    job's percentage is their sum over ``streams``, below 100 until it completes). None when this
+    replica lost the job (the caller must stop). Streams that run in different processes each
+    add their own counts and shares."""
     return await conn.fetchrow(
         """UPDATE integration_sync_jobs
            SET processed_records = processed_records + $3, failed_records = failed_records + $4,
-               published_events = published_events + $5, progress_percent = greatest(progress_percent, $6),
+               published_events = published_events + $5, stream_progress = stream_progress || $6::jsonb,
+               progress_percent = greatest(progress_percent, least(99, (
+                   SELECT floor(100 * coalesce(sum(value::float8), 0) / $7)::int
+                   FROM jsonb_each_text(stream_progress || $6::jsonb)))),
                heartbeat_at = now(), updated_at = now()
            WHERE id = $1 AND claimed_by = $2 AND status = 'running'
            RETURNING processed_records, failed_records, published_events, cancel_requested""",
-        job_id, replica, processed, failed, published, progress_percent)
+        job_id, replica, processed, failed, published, progress, max(1, streams))
 
 
 async def complete(conn: asyncpg.Connection, job_id: uuid.UUID, *, replica: str) -> asyncpg.Record | None:

@@ -21,7 +21,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import httpx
@@ -50,11 +50,15 @@ from ..schedules import repo as schedules
 from ..settings import SyncRunnerSettings
 from . import repo
 
+if TYPE_CHECKING:
+    from .workers import StreamWorkers
+
 log = structlog.get_logger(__name__)
 SOURCE = "sync-runner"
 WHOLE_CHECKPOINT = "*"  # stream name under which a checkpoint without per-stream parts is kept
 PRIORITY_REQUESTED = 10  # sync-now and other explicit requests jump ahead of scheduled syncs
 PRIORITY_SCHEDULED = 0
+STOP_GRACE_S = 10.0  # how long the other streams of a job get to reach a batch boundary once one ended
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,8 @@ class Deps:
     vault_gateway: InternalClient
     settings: SyncRunnerSettings
     replica: str
+    # Processes that run a job's other streams while this one runs its first; None: all here.
+    stream_workers: StreamWorkers | None = None
 
 
 class JobCancelled(Exception):
@@ -188,9 +194,7 @@ async def _run_job(*, deps: Deps, job: dict) -> str:
         bound.info("sync cancelled at a batch boundary")
         return "cancelled"
     except Exception as exc:  # noqa: BLE001 - every failure is classified and recorded
-        if isinstance(exc, KafkaError):
-            exc = RunError("transient", f"publishing to Kafka failed ({type(exc).__name__})")
-        error_class, message = classify(exc)
+        error_class, message = outcome_of(exc)
         if error_class == "internal":
             bound.exception("sync failed unexpectedly")
         if error_class == "transient" and job["retry_count"] < job["max_retries"]:
@@ -234,43 +238,94 @@ async def _heartbeat(deps: Deps, job_id: uuid.UUID, lost: asyncio.Event, runner:
 
 
 async def _sync_once(*, deps: Deps, plugin, job: dict) -> None:
-    job_id, org_id, installation_id = job["id"], job["org_id"], job["installation_id"]
+    """Lease the credential once, then run the job's streams: all in this process, or with stream
+    workers, the first here and each other one in a worker process at the same time (streams are
+    independent: each has its own checkpoint, and the counts add up in the job row)."""
+    installation_id = job["installation_id"]
+    names = [s.name for s in plugin.manifest.api.streams] if plugin.manifest.api else []
+    remote = names[1:] if deps.stream_workers is not None and len(names) > 1 else []
+    stop = asyncio.Event()
     secrets = await lease_secrets(deps.vault_gateway, credential_ref=job["credential_ref"],
                                   installation_id=installation_id)
-    # Its own client per job; the connector instance keeps to the vendor's rate budget (one job per
-    # installation at a time, so that is the installation's rate limit).
-    http = vendor_client(deps.settings)
+    try:
+        mappings = job["mappings"] if job["mappings"] is not None else await schedules.mappings(deps.pool,
+                                                                                                installation_id)
+        checkpoint = None if job["sync_type"] == "full" else _join(await repo.checkpoints(deps.pool, installation_id))
+        # Instances that read at the same time share the installation's rate budget.
+        share = 1 + len(remote)
+        here = run_streams(pool=deps.pool, broker=deps.broker, settings=deps.settings, replica=deps.replica,
+                           plugin=plugin, job=job, secrets=secrets, mappings=mappings, checkpoint=checkpoint,
+                           streams=names[:1] if remote else None, all_streams=names, rate_share=share, stop=stop)
+        parts = [asyncio.ensure_future(here)]
+        parts += [asyncio.ensure_future(deps.stream_workers.run(  # type: ignore[union-attr]
+            job=job, secrets=secrets, mappings=mappings, checkpoint=checkpoint, streams=[name], all_streams=names,
+            rate_share=share, replica=deps.replica, stop=stop)) for name in remote]
+    finally:
+        secrets = {}
+    try:
+        for part in asyncio.as_completed(parts):
+            await part  # the first failure ends the job's attempt
+    finally:
+        # The other streams end at their next batch boundary (their open batch committed, nothing
+        # published after it) before the attempt's outcome is recorded; one that is stuck (a long
+        # Retry-After) is cancelled after a grace period, its open batch uncommitted.
+        stop.set()
+        _, stuck = await asyncio.wait(parts, timeout=STOP_GRACE_S)
+        for part in stuck:
+            part.cancel()
+        await asyncio.gather(*parts, return_exceptions=True)
+
+
+async def run_streams(*, pool: asyncpg.Pool, broker: KafkaBroker, settings: SyncRunnerSettings, replica: str, plugin,
+                      job: dict, secrets: dict[str, Any], mappings: list[dict[str, Any]] | None,
+                      checkpoint: dict[str, Any] | None, streams: list[str] | None, all_streams: list[str],
+                      rate_share: int = 1, stop: asyncio.Event | None = None) -> None:
+    """Read, map and publish ``streams`` of the job (None: all), each batch acknowledged (acks=all)
+    before its checkpoint and counts commit. Raises JobCancelled or LeaseLost at a batch boundary;
+    returns at one once ``stop`` is set (another stream of the job ended its attempt)."""
+    job_id, org_id, installation_id = job["id"], job["org_id"], job["installation_id"]
+    # Its own client per job; the connector instance keeps to its share of the vendor's rate
+    # budget (one job per installation at a time, so that is the installation's rate limit).
+    http = vendor_client(settings)
     try:
         instance = open_instance(plugin, org_id=org_id, installation_id=installation_id,
                                  integration_key=job["integration_key"], settings=job["settings"], secrets=secrets,
-                                 http=http, mappings=job["mappings"] if job["mappings"] is not None
-                                 else await schedules.mappings(deps.pool, installation_id))
+                                 http=http, mappings=mappings, rate_share=rate_share)
     except BaseException:
         await http.aclose()
         raise
     finally:
         secrets = {}
-    streams = instance.stream_names()
     committing: asyncio.Task | None = None
+    reading: str | None = None
     try:
-        checkpoint = None if job["sync_type"] == "full" else _join(await repo.checkpoints(deps.pool, installation_id))
-        async for batch in instance.sync(checkpoint, job_id):
+        async for batch in instance.sync(checkpoint, job_id, streams=streams):
             events, dead = _screen(job, batch)
             encoded = kafka.encode_many(events, source=SOURCE, org_id=org_id, installation_id=installation_id)
             if committing is not None:
                 await committing  # the previous batch's checkpoint first: they commit in order
+            if stop is not None and stop.is_set():
+                return
             # A cancelled or lost job publishes nothing past its last committed batch.
-            cancel = await repo.cancel_requested(deps.pool, job_id, replica=deps.replica)
+            cancel = await repo.cancel_requested(pool, job_id, replica=replica)
             if cancel is None:
                 raise LeaseLost()
             if cancel:
                 raise JobCancelled()
-            acks = await kafka.publish_encoded(deps.broker, encoded)
+            acks = await kafka.publish_encoded(broker, encoded)
+            progress = {batch.stream: _part(batch)}
+            if reading is not None and reading != batch.stream:
+                progress[reading] = 1.0  # the stream before it is finished
+            reading = batch.stream
             # Its acks (acks=all) and then its checkpoint are awaited while the loop reads the next page.
-            committing = asyncio.create_task(_commit(deps, job, batch, acks=acks, published=len(events), dead=dead,
-                                                     progress_percent=_percent(streams, batch)))
+            committing = asyncio.create_task(_commit(pool, replica, job, batch, acks=acks, published=len(events),
+                                                     dead=dead, progress=progress, streams=len(all_streams)))
         if committing is not None:
             await committing
+        done = streams if streams is not None else all_streams
+        if await repo.add_progress(pool, job_id, replica=replica, processed=0, failed=0, published=0,
+                                   progress={name: 1.0 for name in done}, streams=len(all_streams)) is None:
+            raise LeaseLost()
     except Exception:
         if committing is not None and not committing.done():
             with contextlib.suppress(Exception):
@@ -283,6 +338,13 @@ async def _sync_once(*, deps: Deps, plugin, job: dict) -> None:
                 await committing
         await instance.close()
         await http.aclose()
+
+
+def outcome_of(exc: Exception) -> tuple[str, str]:
+    """(error class, message) of a failed attempt; a Kafka error is transient."""
+    if isinstance(exc, KafkaError):
+        exc = RunError("transient", f"publishing to Kafka failed ({type(exc).__name__})")
+    return classify(exc)
 
 
 def _screen(job: dict, batch) -> tuple[list, list[DeadLetter]]:
@@ -306,18 +368,22 @@ def _screen(job: dict, batch) -> tuple[list, list[DeadLetter]]:
     return events, dead
 
 
-async def _commit(deps: Deps, job: dict, batch, *, acks: list[asyncio.Future], published: int,
-                  dead: list[DeadLetter], progress_percent: int) -> None:
+async def _commit(pool: asyncpg.Pool, replica: str, job: dict, batch, *, acks: list[asyncio.Future], published: int,
+                  dead: list[DeadLetter], progress: dict[str, float], streams: int) -> None:
     """Wait for the batch's acknowledgements, then save its counts, checkpoint and dead letters."""
     job_id = job["id"]
     await asyncio.gather(*acks)
-    async with deps.pool.acquire() as conn, conn.transaction():
+    async with pool.acquire() as conn, conn.transaction():
         counts = await repo.add_progress(
-            conn, job_id, replica=deps.replica, processed=len(batch.events) + len(batch.record_errors),
-            failed=len(dead), published=published, progress_percent=progress_percent)
+            conn, job_id, replica=replica, processed=len(batch.events) + len(batch.record_errors),
+            failed=len(dead), published=published, progress=progress, streams=streams)
         if counts is None:
             raise LeaseLost()
-        for stream, state in _split(batch.checkpoint).items():
+        parts = _split(batch.checkpoint)
+        if batch.stream in parts:
+            # Only this stream's part moved; another process may be moving the others.
+            parts = {batch.stream: parts[batch.stream]}
+        for stream, state in parts.items():
             await repo.save_checkpoint(conn, installation_id=job["installation_id"], stream=stream, state=state,
                                        job_id=job_id)
         for letter in dead:
@@ -329,13 +395,9 @@ async def _commit(deps: Deps, job: dict, batch, *, acks: list[asyncio.Future], p
         raise JobCancelled()
 
 
-def _percent(streams: list[str], batch) -> int:
-    """Share of the job done: streams finished, plus the part of this stream read where the vendor
-    reports a total (else the stream counts once finished); 100 only on completion."""
-    if batch.stream not in streams:
-        return 0
-    part = min(1.0, batch.stream_read / batch.stream_total) if batch.stream_total else 0.0
-    return min(99, int(100 * (streams.index(batch.stream) + part) / len(streams)))
+def _part(batch) -> float:
+    """Share of the batch's stream read, where the vendor reports a total (else it counts once finished)."""
+    return min(1.0, batch.stream_read / batch.stream_total) if batch.stream_total else 0.0
 
 
 async def _finish_failed(deps: Deps, job: dict, error_class: str, message: str) -> None:
