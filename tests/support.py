@@ -105,10 +105,13 @@ def scratch_kafka(workdir: Path) -> Iterator[tuple[str, subprocess.Popen]]:
     props.write_text(template.replace("@KAFKA_DATA_DIR@", str(data)).replace("@KAFKA_PORT@", str(port))
                      .replace("@KAFKA_CONTROLLER_PORT@", str(controller)))
     classpath = f"{KAFKA_HOME}/libs/*"
-    subprocess.run(["java", "-Xmx128m", f"-Dlog4j2.configurationFile={KAFKA_HOME}/tools-log4j2.properties",
-                    "-cp", classpath, "kafka.tools.StorageTool", "format", "--ignore-formatted",
-                    "-t", "hDscratchKafkaCluster0", "-c", str(props)],
-                   check=True, capture_output=True)
+    formatted = subprocess.run(["java", "-Xmx128m", f"-Dlog4j2.configurationFile={KAFKA_HOME}/tools-log4j2.properties",
+                                "-cp", classpath, "kafka.tools.StorageTool", "format", "--ignore-formatted",
+                                "-t", "hDscratchKafkaCluster0", "-c", str(props)],
+                               capture_output=True, text=True)
+    if formatted.returncode != 0:
+        raise RuntimeError(f"formatting the scratch Kafka's storage failed ({formatted.returncode}):\n"
+                           f"{formatted.stdout[-2000:]}{formatted.stderr[-2000:]}")
     out = workdir / "kafka.out"
     process = subprocess.Popen(
         ["java", "-Xms128m", "-Xmx256m", "-XX:+UseSerialGC", f"-Dkafka.logs.dir={logs}",
