@@ -155,7 +155,7 @@ def _no_cookies() -> CookieJar:
 
 
 @functools.cache
-def _tls_context() -> ssl.SSLContext:
+def tls_context() -> ssl.SSLContext:
     """The TLS context httpx builds by default (certifi's CAs, SSL_CERT_FILE/SSL_CERT_DIR honoured),
     built once per process: loading the CA bundle costs 25-90 ms of CPU, which every job's client
     paid again. An SSLContext is made to be shared by connections; what it reads only changes with
@@ -168,7 +168,7 @@ def guarded_client(*, allowlist: Iterable[str], timeout_s: float = 30.0, max_red
                    ) -> httpx.AsyncClient:
     """The one kind of client all connector HTTP goes through."""
     transport: httpx.AsyncBaseTransport = GuardedTransport(
-        inner or httpx.AsyncHTTPTransport(retries=0, verify=_tls_context()), allowlist=allowlist, resolver=resolver)
+        inner or httpx.AsyncHTTPTransport(retries=0, verify=tls_context()), allowlist=allowlist, resolver=resolver)
     return httpx.AsyncClient(transport=transport, timeout=timeout_s, follow_redirects=True,
                              max_redirects=max_redirects, trust_env=False, cookies=_no_cookies(),
                              headers={"user-agent": "aria-sync-runner"})
