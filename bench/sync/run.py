@@ -44,6 +44,7 @@ from aria_platform.logging import configure_logging  # noqa: E402
 from aria_platform.testing import create_database, discover_infra, free_port  # noqa: E402
 from aria_sync_runner.jobs import repo as jobs_repo, service as jobs  # noqa: E402
 from aria_sync_runner.jobs.workers import StreamWorkers  # noqa: E402
+from aria_sync_runner.outbound import tls_context  # noqa: E402
 from aria_sync_runner.settings import SyncRunnerSettings  # noqa: E402
 from tests.support import BIN, start_service, stop  # noqa: E402
 
@@ -146,6 +147,7 @@ async def run_aria(infra, simulator: str, work: Path) -> tuple[int, float, dict]
             deps = jobs.Deps(pool=pool, broker=broker, outbound=http, vault_gateway=vault_gateway,
                              settings=settings, replica="bench", stream_workers=streams)
             registry.discover()  # a running sync-runner loaded the connectors at its first job, not per job
+            tls_context()  # the replica built it at start (its wired vendor client), each job's client reuses it
             tune_gc()  # as every service process does once it started
             started, cpu_started, workers_started = time.perf_counter(), time.process_time(), workers_cpu(streams)
             await jobs.accept_request(pool=pool, max_retries=0, request_id=uuid.uuid4(), org_id=org_id,

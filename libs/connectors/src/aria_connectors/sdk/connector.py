@@ -313,8 +313,10 @@ class DeclarativeConnector:
         common = {"installation_id": context.installation_id, "integration_key": context.integration_key,
                   "connector_version": self.manifest.version, "stream": stream, **provenance}
         for chain in self.mapping_plan.get(source_type, ()):
-            chosen = next((m for m in chain if m.keeps(record)), None)
-            if chosen is None:
+            for chosen in chain:  # a loop, not next() over a generator: this runs for every record
+                if chosen.keeps(record):
+                    break
+            else:
                 continue
             try:
                 events.append(chosen.compiled.map(

@@ -205,7 +205,9 @@ class SourceMapping:
         object.__setattr__(self, "_filters", tuple((getter(f.path), f.holds) for f in self.filters))
 
     def keeps(self, record: Any) -> bool:
-        return all(holds(read(record)) for read, holds in self._filters) if isinstance(record, dict) else True
+        if not self._filters or not isinstance(record, dict):  # most mappings filter nothing
+            return True
+        return all(holds(read(record)) for read, holds in self._filters)
 
     def transform(self, values: dict[str, Any]) -> None:
         for rule in self.transforms:

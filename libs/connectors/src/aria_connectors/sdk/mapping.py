@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from ..errors import MappingError
 from .manifest import FieldSpec, MappingSpec
-from .paths import getter
+from .paths import getter, plain_key
 
 MODELS: dict[str, type[DomainEntity]] = {m.entity_type: m for m in DOMAIN_MODELS}
 
@@ -141,9 +141,14 @@ class CompiledMapping:
         self.spec = spec
         self.model = model = MODELS[spec.entity]
         self.read_external_id = getter(spec.external_id)
-        self._fields = tuple((name, field_getter(name, fspec) if name in model.model_fields and name not in _RESERVED
-                              else _not_a_field(model, name)) for name, fspec in spec.fields.items())
-        self._attributes = tuple((attr, getter(path)) for attr, path in spec.attributes.items())
+        # (name, key, read): ``key`` when the value is the record's field of that name as it is
+        # (most fields and attributes), read inline; else ``read`` builds the value
+        self._fields = tuple(
+            (name, plain_key(fspec) if isinstance(fspec, str) and name in model.model_fields and name not in _RESERVED
+             else None,
+             field_getter(name, fspec) if name in model.model_fields and name not in _RESERVED
+             else _not_a_field(model, name)) for name, fspec in spec.fields.items())
+        self._attributes = tuple((attr, plain_key(path), getter(path)) for attr, path in spec.attributes.items())
         self._validate = model.model_validate
         # entity ids per (org, integration): one entry for the one installation an instance serves
         self._ids: dict[tuple[uuid.UUID, str], Callable[[str], uuid.UUID]] = {}
@@ -161,15 +166,15 @@ class CompiledMapping:
         if ext is None:
             raise MappingError(f"missing external id at {self.spec.external_id!r}")
         values: dict[str, Any] = {}
-        for name, read in self._fields:
-            v = read(record)
+        for name, key, read in self._fields:
+            v = record.get(key) if key is not None else read(record)
             if v is not None:
                 values[name] = v
         if transform is not None:
             transform(values)
         attributes = {}
-        for attr, read in self._attributes:
-            v = read(record)
+        for attr, key, read in self._attributes:
+            v = record.get(key) if key is not None else read(record)
             if v is not None:
                 attributes[attr] = v
         ids = self._ids.get((org_id, integration_key))

@@ -48,6 +48,15 @@ def getter(path: str | None) -> Callable[[Any], Any]:
     return functools.partial(_get, parts=parts, default=None)
 
 
+def plain_key(path: str | None) -> str | None:
+    """The key when ``path`` reads one field of a dict (``getter(path)(d) == d.get(key)`` for a dict
+    ``d``), else None: a mapping reads such fields without a function call per field."""
+    if path is None or path in ("", "."):
+        return None
+    parts = _parts(path)
+    return parts[0] if len(parts) == 1 and parts[0] != "*" else None
+
+
 def _itself(data: Any) -> Any:
     return data
 

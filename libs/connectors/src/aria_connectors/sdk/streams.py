@@ -211,9 +211,8 @@ class StreamReader:
         anchor_key = cursor_key(anchor.cursor, inc.cursor_type) if (inc and anchor.cursor is not None) else None
         for raw in records:
             rec = self.conn.transform_record(spec.name, raw)
-            ext = external_id_of(rec, spec.mapping)
             if inc is None:
-                candidates.append((None, ext or "", rec, raw))
+                candidates.append((None, external_id_of(rec, spec.mapping) or "", rec, raw))
                 continue
             tb = get_path(rec, tb_path) if isinstance(rec, dict) else None
             raw_cursor = get_path(rec, inc.cursor_field) if isinstance(rec, dict) else None
@@ -222,7 +221,7 @@ class StreamReader:
                     raise MappingError(f"missing tie-break id at {tb_path!r}")
                 key = cursor_key(raw_cursor, inc.cursor_type)
             except MappingError as exc:
-                errors.append(RecordError(spec.name, ext, str(exc)))
+                errors.append(RecordError(spec.name, external_id_of(rec, spec.mapping), str(exc)))
                 continue
             tb = str(tb)
             if anchor_key is not None and (key < anchor_key or (key == anchor_key and tb in anchor.seen)):
@@ -245,7 +244,8 @@ class StreamReader:
             mapped, failures = self.conn.map_source(spec.name, rec, raw=raw, stream=spec.name, sync_job_id=self.job_id,
                                                     cursor_from=cursor_from, cursor_to=cursor_to)
             events.extend(mapped)
-            errors.extend(RecordError(spec.name, external_id_of(rec, spec.mapping), reason) for reason in failures)
+            if failures:
+                errors.extend(RecordError(spec.name, external_id_of(rec, spec.mapping), reason) for reason in failures)
         changed = state.cursor != self.state.cursor or state.seen != self.state.seen
         self.state = state
         return Page(events, errors, state, changed)

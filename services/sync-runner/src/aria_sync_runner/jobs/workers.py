@@ -41,6 +41,7 @@ from aria_platform.metrics import EVENTS_PUBLISHED
 from aria_connectors import registry
 
 from ..connectors import RunError, plugin_for
+from ..outbound import tls_context
 from ..settings import SyncRunnerSettings
 from . import service
 
@@ -185,6 +186,7 @@ async def _serve(fd: int) -> None:
     broker = kafka.create_broker(settings.kafka_bootstrap, client_id=f"aria-{settings.service_name}-streams")
     await broker.start()
     registry.discover()
+    tls_context()  # every job's vendor client shares it (the replica builds it when it wires its client)
     tune_gc()
     runs: dict[str, tuple[asyncio.Task, asyncio.Event]] = {}
 
