@@ -41,7 +41,7 @@ from aria_platform.db import create_pool, migrate  # noqa: E402
 from aria_platform.internal import InternalClient  # noqa: E402
 from aria_platform.kafka import create_broker  # noqa: E402
 from aria_platform.logging import configure_logging  # noqa: E402
-from aria_platform.testing import create_database, discover_infra, free_port  # noqa: E402
+from aria_platform.testing import create_database, discover_infra, drop_created_databases, free_port  # noqa: E402
 from aria_sync_runner.jobs import repo as jobs_repo, service as jobs  # noqa: E402
 from aria_sync_runner.jobs.workers import StreamWorkers  # noqa: E402
 from aria_sync_runner.outbound import tls_context  # noqa: E402
@@ -202,6 +202,7 @@ async def main() -> None:
         theirs, theirs_s = (0, 0.0) if args.skip_airbyte else run_airbyte(url, work)
     finally:
         stop(simulator)
+        await drop_created_databases()
     print(f"sync benchmark  ({time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, load average "
           f"{' / '.join(f'{x:.1f}' for x in os.getloadavg())}, CrowdStrike simulator, {args.records:,} records)")
     print(f"ARIA sync-runner (map + publish acks=all + checkpoints): {ours:,} events in {ours_s:.1f} s = "

@@ -38,7 +38,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from aria_platform.auth import mint_token  # noqa: E402
-from aria_platform.testing import create_database, discover_infra, free_port  # noqa: E402
+from aria_platform.testing import create_database, discover_infra, drop_created_databases, free_port  # noqa: E402
 from bench import wrk  # noqa: E402
 from bench.wrk import cpu_seconds, request_file  # noqa: E402
 from tests.support import BIN, start_service, stop  # noqa: E402
@@ -134,6 +134,7 @@ async def main() -> None:
     finally:
         stop(process)
         shutil.rmtree(work, ignore_errors=True)
+        await drop_created_databases()
 
     health = httpx.get(f"{infra.vault_addr}/v1/sys/health", timeout=5).json()
     print(f"vault-gateway benchmark ({time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, "

@@ -39,7 +39,7 @@ sys.path.insert(0, str(REPO))
 
 from aria_connectors.vendors.generic_webhook.simulator import sign  # noqa: E402
 from aria_platform.auth import mint_token  # noqa: E402
-from aria_platform.testing import create_database, discover_infra, free_port  # noqa: E402
+from aria_platform.testing import create_database, discover_infra, drop_created_databases, free_port  # noqa: E402
 from bench.wrk import cpu_seconds, request_file, run as wrk  # noqa: E402
 from tests.support import BIN, start_service, stop  # noqa: E402
 
@@ -169,6 +169,7 @@ async def main() -> None:
         for process in processes.values():
             stop(process)
         shutil.rmtree(work, ignore_errors=True)
+        await drop_created_databases()
 
 
 if __name__ == "__main__":

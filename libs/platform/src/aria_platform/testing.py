@@ -132,15 +132,40 @@ async def kafka_topics(infra: Infra) -> None:
     await ensure_topics(infra.kafka_bootstrap)
 
 
+# (admin URL, name) of the databases this process created: dropped when the test session (or
+# the benchmark) ends, so a shared Postgres does not collect thousands of them run after run.
+_created_databases: list[tuple[str, str]] = []
+
+
 async def create_database(infra: Infra, prefix: str) -> str:
-    """A new, empty database for one test session of one service."""
+    """A new, empty database for one test session of one service (dropped at the session's end)."""
     name = f"t_{prefix.replace('-', '_')}_{uuid.uuid4().hex[:8]}"
     conn = await asyncpg.connect(infra.database_admin_url)
     try:
         await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
+    _created_databases.append((infra.database_admin_url, name))
     return infra.database_url(name)
+
+
+async def drop_created_databases() -> None:
+    """Drop every database `create_database` made in this process (their clients are cut off)."""
+    while _created_databases:
+        admin_url, name = _created_databases.pop()
+        conn = await asyncpg.connect(admin_url)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_databases_at_session_end() -> Iterator[None]:
+    # Autouse and session-scoped: set up first, so torn down after the fixtures that serve from them.
+    yield
+    if _created_databases:
+        asyncio.run(drop_created_databases())
 
 
 async def migrated_database(infra: Infra, prefix: str, migrations: Path) -> str:
