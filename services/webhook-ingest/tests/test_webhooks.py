@@ -181,11 +181,21 @@ async def test_unknown_not_live_and_webhookless_installations_are_404(client, in
     assert_problem(await deliver(client, inst), 404, "webhook_endpoint_not_found")
 
 
+async def apply_on_another_replica(database: str, envelope) -> None:
+    """The lifecycle subscriber of another webhook-ingest replica writes the change (its own pool)."""
+    from aria_webhook_ingest.endpoints import service as endpoint_service
+
+    other_replica = await create_pool(database, max_size=1)
+    try:
+        assert await endpoint_service.apply_lifecycle_event(pool=other_replica, envelope=envelope) == "applied"
+    finally:
+        await other_replica.close()
+
+
 async def test_an_endpoint_disabled_by_another_replica_stops_accepting(client, installations, database):
     """The app caches endpoint rows; a change applied elsewhere reaches it through Postgres NOTIFY."""
     from aria_contracts import Envelope
     from aria_contracts.events import InstallationDisabled
-    from aria_webhook_ingest.endpoints import service as endpoint_service
 
     inst = await installations.enabled()
     assert (await deliver(client, inst)).status_code == 202  # its endpoint row is now cached
@@ -193,11 +203,7 @@ async def test_an_endpoint_disabled_by_another_replica_stops_accepting(client, i
                                                   integration_key=inst.integration_key, revision=inst.revision + 1,
                                                   actor="test"),
                              source="installer", org_id=inst.org_id, installation_id=inst.installation_id)
-    other_replica = await create_pool(database, max_size=1)
-    try:
-        assert await endpoint_service.apply_lifecycle_event(pool=other_replica, envelope=disabled) == "applied"
-    finally:
-        await other_replica.close()
+    await apply_on_another_replica(database, disabled)
     deadline = time.monotonic() + 10
     while (answer := await deliver(client, inst)).status_code != 404:
         assert answer.status_code == 202 and time.monotonic() < deadline, "the disable never reached the cache"
@@ -209,7 +215,6 @@ async def test_changed_mappings_apply_to_the_next_delivery(client, installations
     """Connector instances are reused between deliveries; a change of the installation still reaches the next one."""
     from aria_contracts import Envelope
     from aria_contracts.events import InstallationMappingsChanged
-    from aria_webhook_ingest.endpoints import service as endpoint_service
 
     inst = await installations.enabled()
     low = {**RISK, "id": "evt-low", "severity": "low"}
@@ -224,11 +229,7 @@ async def test_changed_mappings_apply_to_the_next_delivery(client, installations
                                                         revision=inst.revision + 1, actor="test",
                                                         mappings=[only_critical]),
                             source="installer", org_id=inst.org_id, installation_id=inst.installation_id)
-    other_replica = await create_pool(database, max_size=1)
-    try:
-        assert await endpoint_service.apply_lifecycle_event(pool=other_replica, envelope=changed) == "applied"
-    finally:
-        await other_replica.close()
+    await apply_on_another_replica(database, changed)
     deadline = time.monotonic() + 10
     async with KafkaProbe(infra.kafka_bootstrap, *TOPICS) as probe:
         while (answer := await deliver(client, inst, {"events": [low]})).json()["events"] != 0:
