@@ -125,13 +125,6 @@ def headers_for(envelope: Envelope) -> dict[str, str]:
     return headers
 
 
-async def publish(broker: KafkaBroker, envelope: Envelope) -> None:
-    """Publish one envelope and wait for the broker's acknowledgement."""
-    await broker.publish(
-        encode(envelope), topic=topic_for(envelope), key=envelope.key.encode(), headers=headers_for(envelope)
-    )
-
-
 # -- bulk publishing (sync-runner's entity events, webhook-ingest's group commits) ------------
 
 _TIME = TypeAdapter(datetime)
@@ -202,8 +195,8 @@ def _uuid4(random_hex: str, at: int) -> str:
 
 async def publish_encoded(broker: KafkaBroker, messages: Sequence[Outgoing]) -> list[asyncio.Future]:
     """Queue many events on the broker's producer (acks=all, idempotent) in per-partition batches,
-    partitioned by key exactly as ``publish`` would; returns the futures of their acknowledgements
-    (await them all before treating the events as durable). One request carries a batch of
+    partitioned by key as the broker's own publishes are (``PARTITIONER``); returns the futures of
+    their acknowledgements (await them all before treating the events as durable). One request carries a batch of
     events instead of one middleware-wrapped publish per event (FastStream's per-message telemetry
     and metrics middlewares cost more CPU than the send itself)."""
     producer = _producer(broker)
