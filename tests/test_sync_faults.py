@@ -258,9 +258,11 @@ async def mid_sync(platform, api, infra, tmp_path, *, records: int,
 
 
 async def test_vendor_429_and_500_bursts_during_a_sync(platform, api, infra, tmp_path):
-    with falcon_simulator(platform, tmp_path / "sim.log", records=2000) as vendor:
+    # Three pages per stream: the streams run side by side, and with one page each the whole sync
+    # could end right after its first batch, before the second burst is queued.
+    with falcon_simulator(platform, tmp_path / "sim.log", records=6000) as vendor:
         inst = await Installation(platform, api, infra, vendor).create()
-        # 429 bursts: a budget of 2 calls per 2 s window, which the sync's ~8 calls (the vendor's
+        # 429 bursts: a budget of 2 calls per 2 s window, which the sync's ~20 calls (the vendor's
         # largest pages) overrun repeatedly (each 429 carries Retry-After, which the connector honours).
         await api.post(f"{vendor}/_sim/rate_limit", json={"limit": 2, "window_seconds": 2})
         async with KafkaProbe(infra.kafka_bootstrap, *TOPICS) as probe:
@@ -268,7 +270,7 @@ async def test_vendor_429_and_500_bursts_during_a_sync(platform, api, infra, tmp
             await inst.entities_seen(probe, 1)
             # 5xx bursts mid-sync, each shorter than the connector's retry budget.
             await api.post(f"{vendor}/_sim/faults", json={"status": 500, "count": 2})
-            await inst.entities_seen(probe, 600)
+            await inst.entities_seen(probe, 2000)
             await api.post(f"{vendor}/_sim/faults", json={"status": 503, "count": 2, "retry_after": 1})
             done = await inst.outcome(probe)
         state = (await api.get(f"{vendor}/_sim/state")).json()
@@ -281,7 +283,7 @@ async def test_vendor_429_and_500_bursts_during_a_sync(platform, api, infra, tmp
     [job] = await inst.jobs()
     assert (job["status"], job["retry_count"], job["failed_records"]) == ("completed", 0, 0), dict(job)
     total = sum(len(v) for v in by_type.values())
-    assert job["processed_records"] == job["published_events"] == total == 4000, (dict(job), total)
+    assert job["processed_records"] == job["published_events"] == total == 12000, (dict(job), total)
     await inst.recorded(job, "completed")
 
 
