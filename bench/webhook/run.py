@@ -8,7 +8,10 @@ OpenBao), registers one generic-webhook installation whose signing secret is in 
 pre-signs distinct deliveries (one risk each), and drives them with wrk (closed loop, keep-alive)
 for --seconds. Then the same wrk load against a bare FastAPI endpoint that only answers 204,
 served by uvicorn the same way (both with --workers processes, ARIA_HTTP_WORKERS). Prints
-deliveries/s, p50/p90/p99 latency of both, the ratio, and the group commit's mean batch size.
+deliveries/s, p50/p90/p99 latency of both, the ratio, the group commit's mean batch size, and
+where the machine's CPU went per request: the bare app's, and per accepted delivery webhook-ingest's,
+its Postgres backends' and the Kafka broker's (when the local stack's pid file names it) — on a
+2-core machine the ratio to the ceiling is bounded by those sums.
 
 Every measured delivery is a new delivery id: verified (HMAC-SHA256, timestamp window), deduped
 in Postgres, its risk and its webhook.received event published with acks=all, then answered 202.
@@ -57,6 +60,20 @@ def presign(path: Path, url_path: str, count: int) -> None:
                                            "severity": "high", "status": "open"}]}, separators=(",", ":"))
             yield "POST", url_path, sign(SECRET, body.encode(), timestamp=ts, delivery_id=delivery_id), body
     request_file(path, deliveries())
+
+
+def _kafka_broker_pid() -> int | None:
+    """The local stack's broker (deploy/local/infra.sh), if this run uses it."""
+    pid_file = Path(os.environ.get("ARIA_LOCAL_DIR", REPO / ".local")) / "kafka" / "kafka.pid"
+    try:
+        pid = int(pid_file.read_text().split()[0])
+    except (FileNotFoundError, ValueError, IndexError):
+        return None
+    return pid if Path(f"/proc/{pid}").exists() else None
+
+
+def _cpu_of(pids: list[int]) -> float:
+    return sum(cpu_seconds(pid) for pid in pids)
 
 
 def _batch_sizes(metrics: str) -> tuple[float, float]:
@@ -134,14 +151,21 @@ async def main() -> None:
 
         load = dict(seconds=args.seconds, connections=args.connections, threads=args.threads)
         wrk(bare_url, warm, **{**load, "seconds": 3})
+        bare_cpu = cpu_seconds(processes["bare"].pid)
         bare = wrk(bare_url, measured, **load)
+        bare_cpu = cpu_seconds(processes["bare"].pid) - bare_cpu
         wrk(ingest_url, warm, **{**load, "seconds": 3})  # lease the secret, fill pools, JIT nothing
         conn = await asyncpg.connect(envs["webhook-ingest"]["ARIA_DATABASE_URL"])
         try:
             before = await conn.fetchval("SELECT count(*) FROM webhook_deliveries WHERE status = 'accepted'")
-            cpu_before = cpu_seconds(processes["webhook-ingest"].pid)
+            # The service's pool connections (warm by now): their backends' CPU is the delivery's Postgres cost.
+            backends = [r["pid"] for r in await conn.fetch(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")]
+            broker = [pid for pid in [_kafka_broker_pid()] if pid is not None]
+            cpu_before = [cpu_seconds(processes["webhook-ingest"].pid), _cpu_of(backends), _cpu_of(broker)]
             ingest = wrk(ingest_url, measured, **load)
-            cpu = cpu_seconds(processes["webhook-ingest"].pid) - cpu_before
+            cpu, pg_cpu, kafka_cpu = (after - start for after, start in zip(
+                [cpu_seconds(processes["webhook-ingest"].pid), _cpu_of(backends), _cpu_of(broker)], cpu_before))
             counts = dict(await conn.fetch("SELECT status, count(*) FROM webhook_deliveries GROUP BY status"))
         finally:
             await conn.close()
@@ -161,6 +185,11 @@ async def main() -> None:
               f"{counts.get('rejected', 0)}/{counts.get('duplicate', 0)}")
         # CPU per delivery is the figure that least depends on what else runs on the machine.
         print(f"webhook-ingest CPU: {cpu:.1f} s over the run, {cpu * 1000 / max(accepted, 1):.2f} ms per accepted delivery")
+        per = max(accepted, 1) / 1000
+        print(f"CPU ms per request, bare FastAPI: {bare_cpu * 1000 / max(bare['REQUESTS'], 1):.3f}; per accepted "
+              f"delivery, webhook-ingest {cpu / per:.3f} + its Postgres backends {pg_cpu / per:.3f} + Kafka broker "
+              + (f"{kafka_cpu / per:.3f}" if broker else "(not the local stack's: not measured)")
+              + f" = {(cpu + pg_cpu + kafka_cpu) / per:.3f}")
         print(f"group commit (the worker that answered /metrics): {batches[1]:,.0f} batches, "
               f"{batches[0] / max(batches[1], 1):.1f} deliveries per batch on average")
         print(f"ratio to ceiling: {ingest['rps'] / bare['rps']:.0%}   "

@@ -1,7 +1,8 @@
 import uuid
 
 import pytest
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from aria_contracts import Envelope
@@ -42,6 +43,23 @@ async def traced_event() -> dict:
                                   source="t", org_id=uuid.uuid4()).traceparent}
 
 
+hot = APIRouter(prefix="/hot")
+
+
+@hot.post("/things/{thing_id}", name="hot_thing", status_code=202)
+async def hot_thing(request: Request) -> JSONResponse:
+    """A direct route (aria_platform.direct): what the platform's layers give it, and its errors."""
+    thing_id = request.path_params["thing_id"]
+    if thing_id == "taken":
+        raise Problem(409, "thing_exists", "Conflict", "a thing with this name exists", headers={"Retry-After": "3"})
+    if thing_id == "boom":
+        raise RuntimeError("internal detail that must not leak")
+    return JSONResponse({"thing": thing_id, "body": (await request.body()).decode(),
+                         "traceparent": traced(InstallationInstalled(
+                             installation_id=uuid.uuid4(), org_id=uuid.uuid4(), integration_key="k", revision=1,
+                             actor="u"), source="t", org_id=uuid.uuid4()).traceparent}, status_code=202)
+
+
 @pytest.fixture(scope="module")
 async def database(infra, kafka_topics, tmp_path_factory):
     url = await create_database(infra, "platform")
@@ -50,11 +68,16 @@ async def database(infra, kafka_topics, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-async def client(infra, database):
+def app(infra, database):
     settings = ServiceSettings(service_name="platform-test", database_url=database, jwt_secret=infra.jwt_secret,
                                kafka_bootstrap=infra.kafka_bootstrap, outbox_poll_interval_s=0.2)
-    async with running_app(create_app(ServiceDefinition(name="platform-test", title="t", description="d",
-                                                        settings=settings, routers=[router]))) as c:
+    return create_app(ServiceDefinition(name="platform-test", title="t", description="d", settings=settings,
+                                        routers=[router, hot], direct_routes=["hot_thing"]))
+
+
+@pytest.fixture(scope="module")
+async def client(app):
+    async with running_app(app) as c:
         yield c
 
 
@@ -94,6 +117,58 @@ async def test_errors_are_problem_json_with_stable_codes(client, infra):
     assert (await client.post("/things", json={"name": "x"}, headers=op)).json() == {"org": str(org)}
     assert (await client.get("/internal", headers=bearer(service_token(infra, "installer")))).json() == {
         "service": "installer"}
+
+
+async def test_a_direct_route_answers_as_through_fastapi(app, client):
+    sent = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    def scope(method, path):
+        return {"type": "http", "method": method, "path": path, "headers": [], "query_string": b"",
+                "root_path": "", "scheme": "http", "server": ("t", 80), "client": ("c", 1)}
+    # Served by the platform itself, ahead of FastAPI; anything else is left to FastAPI.
+    assert await app.direct.serve(scope("POST", "/hot/things/t0"), receive, send)
+    assert sent[0]["status"] == 202
+    assert not await app.direct.serve(scope("GET", "/hot/things/t0"), receive, send)
+    assert not await app.direct.serve(scope("POST", "/things"), receive, send)
+    assert len(sent) == 2  # the start and body of the one direct answer
+
+    caller_trace = uuid.uuid4().hex
+    served = await client.post("/hot/things/t1", content=b"payload",
+                               headers={"traceparent": f"00-{caller_trace}-{uuid.uuid4().hex[:16]}-01"})
+    assert served.status_code == 202
+    assert served.json()["thing"] == "t1" and served.json()["body"] == "payload"
+    assert served.json()["traceparent"].split("-")[1] == caller_trace
+
+    conflict = await client.post("/hot/things/taken")
+    assert conflict.status_code == 409 and conflict.headers["retry-after"] == "3"
+    assert conflict.headers["content-type"] == "application/problem+json"
+    assert conflict.json()["code"] == "thing_exists" and conflict.json()["instance"] == "/hot/things/taken"
+    failed = await client.post("/hot/things/boom")
+    assert failed.status_code == 500 and failed.json()["code"] == "internal_error"
+    assert "must not leak" not in failed.text
+    # Another method on its path is FastAPI's to answer.
+    assert (await client.get("/hot/things/t1")).json()["code"] == "method_not_allowed"
+
+    metrics = (await client.get("/metrics")).text
+    for status in ("202", "409", "500"):
+        assert (f'aria_http_requests_total{{method="POST",route="/hot/things/{{thing_id}}",service="platform-test",'
+                f'status="{status}"}}') in metrics
+    assert (await client.get("/openapi.json")).json()["paths"]["/hot/things/{thing_id}"]["post"]
+
+
+def test_only_an_endpoint_that_takes_the_request_alone_can_be_direct(infra):
+    settings = ServiceSettings(service_name="platform-test", database_url="postgresql://unused/x",
+                               jwt_secret=infra.jwt_secret, kafka_bootstrap=infra.kafka_bootstrap)
+    for name, error in (("make_thing", "must take the Request alone"), ("nothing", "no API route")):
+        with pytest.raises(ValueError, match=error):
+            create_app(ServiceDefinition(name="platform-test", title="t", description="d", settings=settings,
+                                         routers=[router], direct_routes=[name]))
 
 
 async def test_validation_errors_never_echo_input_values(client, infra):

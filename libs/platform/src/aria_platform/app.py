@@ -18,6 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .auth import TokenVerifier
 from .db import create_pool
+from .direct import DirectRoutes
 from .kafka import create_broker
 from .logging import configure_logging
 from .metrics import RequestMetrics
@@ -52,6 +53,20 @@ class ServiceDefinition:
     version: str = "0.1.0"
     openapi_tags: list[dict] = field(default_factory=list)
     db_session: dict[str, str] = field(default_factory=dict)  # Postgres settings of the pool's sessions
+    direct_routes: Sequence[str] = ()
+    """Names of API routes served ahead of FastAPI's middleware and routing (direct.py): only a
+    hot endpoint that takes the Request alone."""
+
+
+class ServiceApp(FastAPI):
+    """A service's FastAPI app, which serves its direct routes itself."""
+
+    direct: DirectRoutes | None = None
+
+    async def __call__(self, scope, receive, send) -> None:
+        if self.direct is not None and scope["type"] == "http" and await self.direct.serve(scope, receive, send):
+            return
+        await super().__call__(scope, receive, send)
 
 
 # A request or a sync page allocates many short-lived objects (decoded JSON, models, events); at
@@ -68,7 +83,7 @@ def tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def create_app(service: ServiceDefinition) -> FastAPI:
+def create_app(service: ServiceDefinition) -> ServiceApp:
     settings = service.settings
     configure_logging(settings.service_name, settings.log_level)
     configure_tracing(settings.service_name)
@@ -110,7 +125,7 @@ def create_app(service: ServiceDefinition) -> FastAPI:
             await pool.close()
             log.info("service stopped")
 
-    app = FastAPI(title=service.title, description=service.description, version=service.version,
+    app = ServiceApp(title=service.title, description=service.description, version=service.version,
                   lifespan=lifespan, openapi_tags=service.openapi_tags or None, telemetry=FASTAPI_TELEMETRY)
     app.state.token_verifier = TokenVerifier(
         secret=settings.jwt_secret.get_secret_value() if settings.jwt_secret else None,
@@ -125,6 +140,8 @@ def create_app(service: ServiceDefinition) -> FastAPI:
     _install_probes(app, service)
     _install_asyncapi(app, service, broker)
     instrument_app(app)
+    if service.direct_routes:
+        app.direct = DirectRoutes(app, service.direct_routes, service=service.name)
     return app
 
 

@@ -44,10 +44,19 @@ def _response(request: Request, status: int, code: str, title: str, detail: str 
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
+def problem_response(request: Request, exc: Problem) -> JSONResponse:
+    return _response(request, exc.status, exc.code, exc.title, exc.detail, exc.headers, **exc.extra)
+
+
+def unexpected_error_response(request: Request) -> JSONResponse:
+    """A 500 for an unhandled exception, which the caller logs; never the exception's text."""
+    return _response(request, 500, "internal_error", "Internal error", "the error was logged")
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem):
-        return _response(request, exc.status, exc.code, exc.title, exc.detail, exc.headers, **exc.extra)
+        return problem_response(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
@@ -65,4 +74,4 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
         log.exception("unhandled error", path=request.url.path)
-        return _response(request, 500, "internal_error", "Internal error", "the error was logged")
+        return unexpected_error_response(request)

@@ -48,6 +48,8 @@ def define(settings: WebhookIngestSettings) -> ServiceDefinition:
         settings=settings, routers=[delivery_views.public, delivery_views.internal],
         kafka_routers=[endpoint_events.build_router(group_id=settings.group(settings.endpoints_group_id))],
         on_start=[_start], on_stop=[_stop],
+        # The vendor endpoint carries the load: served without FastAPI's layers (aria_platform.direct).
+        direct_routes=[delivery_views.RECEIVE],
         # Deliveries are published inside their batch's transaction (group commit); nothing uses the outbox.
         outbox=False,
     )

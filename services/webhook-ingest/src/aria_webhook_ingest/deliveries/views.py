@@ -72,7 +72,10 @@ _INSTALLATION_ID = {"name": "installation_id", "in": "path", "required": True,
                     "schema": {"type": "string", "format": "uuid", "title": "Installation Id"}}
 
 
-@public.post("/v1/webhooks/{installation_id}", status_code=202, response_model=Accepted,
+RECEIVE = "receive_webhook"
+
+
+@public.post("/v1/webhooks/{installation_id}", name=RECEIVE, status_code=202, response_model=Accepted,
              responses={200: {"model": Accepted, "description": "duplicate delivery (nothing published)"},
                         **_PROBLEMS},
              summary="Receive a vendor webhook (authenticated by the vendor's signature, not a bearer token)",
