@@ -1,12 +1,13 @@
 """Webhook ingest throughput and latency, next to the framework's ceiling, in one run.
 
-    uv run --frozen python bench/webhook/run.py [--seconds 15] [--connections 16] [--threads 1] [--workers 2]
+    uv run --frozen python bench/webhook/run.py [--seconds 15] [--connections 16,64] [--threads 1] [--workers 2]
 
 Starts, on the real infrastructure (.local/infra.env or ARIA_* endpoints), a vault-gateway and a
 webhook-ingest process (`aria-<service> serve`, fresh databases, real Kafka with acks=all, real
 OpenBao), registers one generic-webhook installation whose signing secret is in vault-gateway,
 pre-signs distinct deliveries (one risk each), and drives them with wrk (closed loop, keep-alive)
-for --seconds. Then the same wrk load against a bare FastAPI endpoint that only answers 204,
+for --seconds, once per --connections value (16 and 64 concurrent senders by default: at 16 a
+delivery's wait for its batch's commit bounds the rate, at 64 the machine's CPU does). Then the same wrk load against a bare FastAPI endpoint that only answers 204,
 served by uvicorn the same way (both with --workers processes, ARIA_HTTP_WORKERS). Prints
 deliveries/s, p50/p90/p99 latency of both, the ratio, the group commit's mean batch size, and
 where the machine's CPU went per request: the bare app's, and per accepted delivery webhook-ingest's,
@@ -85,7 +86,8 @@ def _batch_sizes(metrics: str) -> tuple[float, float]:
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=15)
-    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--connections", type=lambda v: [int(c) for c in v.split(",")], default=[16, 64],
+                        help="comma-separated: one run per concurrency (vendors' senders), bare and service alike")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes, service and bare alike")
     args = parser.parse_args()
@@ -134,10 +136,6 @@ async def main() -> None:
             await conn.close()
 
         url_path = f"/v1/webhooks/{installation_id}"
-        expected = int(args.seconds * 6000)  # more fresh deliveries than any run on this machine can send
-        warm, measured = work / "warm.tsv", work / "measured.tsv"
-        presign(warm, url_path, 3 * 6000)  # 3 s of warm-up, never a replay (a cheap duplicate)
-        presign(measured, url_path, expected)
         ingest_url = f"http://127.0.0.1:{ports['webhook-ingest']}"
         processes["bare"] = subprocess.Popen([sys.executable, str(HERE / "bare.py"), str(ports["bare"]), str(args.workers)],
                                              stdout=(work / "bare.log").open("wb"), stderr=subprocess.STDOUT)
@@ -149,51 +147,60 @@ async def main() -> None:
             except httpx.TransportError:
                 time.sleep(0.1)
 
-        load = dict(seconds=args.seconds, connections=args.connections, threads=args.threads)
-        wrk(bare_url, warm, **{**load, "seconds": 3})
-        bare_cpu = cpu_seconds(processes["bare"].pid)
-        bare = wrk(bare_url, measured, **load)
-        bare_cpu = cpu_seconds(processes["bare"].pid) - bare_cpu
-        wrk(ingest_url, warm, **{**load, "seconds": 3})  # lease the secret, fill pools, JIT nothing
-        conn = await asyncpg.connect(envs["webhook-ingest"]["ARIA_DATABASE_URL"])
-        try:
-            before = await conn.fetchval("SELECT count(*) FROM webhook_deliveries WHERE status = 'accepted'")
-            # The service's pool connections (warm by now): their backends' CPU is the delivery's Postgres cost.
-            backends = [r["pid"] for r in await conn.fetch(
-                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")]
-            broker = [pid for pid in [_kafka_broker_pid()] if pid is not None]
-            cpu_before = [cpu_seconds(processes["webhook-ingest"].pid), _cpu_of(backends), _cpu_of(broker)]
-            ingest = wrk(ingest_url, measured, **load)
-            cpu, pg_cpu, kafka_cpu = (after - start for after, start in zip(
-                [cpu_seconds(processes["webhook-ingest"].pid), _cpu_of(backends), _cpu_of(broker)], cpu_before))
-            counts = dict(await conn.fetch("SELECT status, count(*) FROM webhook_deliveries GROUP BY status"))
-        finally:
-            await conn.close()
-        accepted = counts.get("accepted", 0) - before
-        accepted_rate = accepted / (ingest["DURATION_US"] / 1e6)
-
-        batches = _batch_sizes(httpx.get(f"{ingest_url}/metrics").text)
         print(f"webhook ingest benchmark  ({time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, "
               f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}, {args.workers} worker(s) each, "
-              f"wrk -t{args.threads} -c{args.connections} -d{args.seconds}s, closed loop)")
-        row = "{:<34} {:>10} {:>9} {:>9} {:>9}"
-        print(row.format("", "req/s", "p50 ms", "p90 ms", "p99 ms"))
-        for name, f in (("bare FastAPI 204 (ceiling)", bare), ("webhook-ingest (202, acks=all)", ingest)):
-            print(row.format(name, f"{f['rps']:,.0f}", *(f"{f[f'LATENCY_P{p}_US'] / 1000:.1f}" for p in (50, 90, 99))))
-        print(f"accepted deliveries: {accepted:,} ({accepted_rate:,.0f}/s); non-2xx/errors: {int(ingest['ERRORS'])}; "
-              f"replayed (duplicates): {int(ingest['REPEATS'])}; rejected/duplicate rows: "
-              f"{counts.get('rejected', 0)}/{counts.get('duplicate', 0)}")
-        # CPU per delivery is the figure that least depends on what else runs on the machine.
-        print(f"webhook-ingest CPU: {cpu:.1f} s over the run, {cpu * 1000 / max(accepted, 1):.2f} ms per accepted delivery")
-        per = max(accepted, 1) / 1000
-        print(f"CPU ms per request, bare FastAPI: {bare_cpu * 1000 / max(bare['REQUESTS'], 1):.3f}; per accepted "
-              f"delivery, webhook-ingest {cpu / per:.3f} + its Postgres backends {pg_cpu / per:.3f} + Kafka broker "
-              + (f"{kafka_cpu / per:.3f}" if broker else "(not the local stack's: not measured)")
-              + f" = {(cpu + pg_cpu + kafka_cpu) / per:.3f}")
-        print(f"group commit (the worker that answered /metrics): {batches[1]:,.0f} batches, "
-              f"{batches[0] / max(batches[1], 1):.1f} deliveries per batch on average")
-        print(f"ratio to ceiling: {ingest['rps'] / bare['rps']:.0%}   "
-              f"targets: >= 2,000/s, p99 < 50 ms, >= 60% of ceiling")
+              f"wrk -t{args.threads} -d{args.seconds}s, closed loop)")
+        db_url = envs["webhook-ingest"]["ARIA_DATABASE_URL"]
+        for connections in args.connections:
+            # Fresh deliveries for each run (never a replay, which is a cheap duplicate): more than
+            # any run on this machine can send.
+            warm, measured = work / f"warm-{connections}.tsv", work / f"measured-{connections}.tsv"
+            presign(warm, url_path, 3 * 6000)
+            presign(measured, url_path, args.seconds * 6000)
+            load = dict(seconds=args.seconds, connections=connections, threads=args.threads)
+            wrk(bare_url, warm, **{**load, "seconds": 3})
+            bare_cpu = cpu_seconds(processes["bare"].pid)
+            bare = wrk(bare_url, measured, **load)
+            bare_cpu = cpu_seconds(processes["bare"].pid) - bare_cpu
+            wrk(ingest_url, warm, **{**load, "seconds": 3})  # lease the secret, fill pools
+            conn = await asyncpg.connect(db_url)
+            try:
+                before = await conn.fetchval("SELECT count(*) FROM webhook_deliveries WHERE status = 'accepted'")
+                # The service's pool connections (warm by now): their backends' CPU is the deliveries' Postgres cost.
+                backends = [r["pid"] for r in await conn.fetch(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")]
+                broker = [pid for pid in [_kafka_broker_pid()] if pid is not None]
+                batches_before = _batch_sizes(httpx.get(f"{ingest_url}/metrics").text)
+                cpu_before = [cpu_seconds(processes["webhook-ingest"].pid), _cpu_of(backends), _cpu_of(broker)]
+                ingest = wrk(ingest_url, measured, **load)
+                cpu, pg_cpu, kafka_cpu = (after - start for after, start in zip(
+                    [cpu_seconds(processes["webhook-ingest"].pid), _cpu_of(backends), _cpu_of(broker)], cpu_before))
+                counts = dict(await conn.fetch("SELECT status, count(*) FROM webhook_deliveries GROUP BY status"))
+            finally:
+                await conn.close()
+            accepted = counts.get("accepted", 0) - before
+            batches = [after - start for after, start in
+                       zip(_batch_sizes(httpx.get(f"{ingest_url}/metrics").text), batches_before)]
+
+            print(f"\n{connections} connections")
+            row = "{:<34} {:>10} {:>9} {:>9} {:>9}"
+            print(row.format("", "req/s", "p50 ms", "p90 ms", "p99 ms"))
+            for name, f in (("bare FastAPI 204 (ceiling)", bare), ("webhook-ingest (202, acks=all)", ingest)):
+                print(row.format(name, f"{f['rps']:,.0f}", *(f"{f[f'LATENCY_P{p}_US'] / 1000:.1f}" for p in (50, 90, 99))))
+            print(f"accepted deliveries: {accepted:,} ({accepted / (ingest['DURATION_US'] / 1e6):,.0f}/s); non-2xx/errors: "
+                  f"{int(ingest['ERRORS'])}; replayed (duplicates): {int(ingest['REPEATS'])}; rejected/duplicate rows: "
+                  f"{counts.get('rejected', 0)}/{counts.get('duplicate', 0)}")
+            # CPU per delivery is the figure that least depends on what else runs on the machine; on
+            # a saturated 2-core machine the ratio to the ceiling is about the ratio of CPU per request.
+            per = max(accepted, 1) / 1000
+            print(f"CPU ms per request, bare FastAPI: {bare_cpu * 1000 / max(bare['REQUESTS'], 1):.3f}; per accepted "
+                  f"delivery, webhook-ingest {cpu / per:.3f} + its Postgres backends {pg_cpu / per:.3f} + Kafka broker "
+                  + (f"{kafka_cpu / per:.3f}" if broker else "(not the local stack's: not measured)")
+                  + f" = {(cpu + pg_cpu + kafka_cpu) / per:.3f}")
+            print(f"group commit (the worker that answered /metrics): {batches[1]:,.0f} batches, "
+                  f"{batches[0] / max(batches[1], 1):.1f} deliveries per batch on average")
+            print(f"ratio to ceiling: {ingest['rps'] / bare['rps']:.0%}   "
+                  f"targets: >= 2,000/s, p99 < 50 ms, >= 60% of ceiling")
     finally:
         for process in processes.values():
             stop(process)
