@@ -497,9 +497,11 @@ async def test_preview_is_a_dry_run(harness):
     after = harness.control.state()["requests"]
     json.dumps(result.as_dict())
     expected = expected_counts(harness)
-    per_path: Counter = Counter(s.request.path for s in streams)
+    per_path: Counter = Counter()
+    for s in streams:  # two pages, and keyset paging's one request for the newest cursor first
+        per_path[s.request.path] += 3 if s.pagination.type == "keyset" else 2
     for path, n in per_path.items():
-        assert after.get(path, 0) - before.get(path, 0) <= 2 * n, f"preview read more than 2 pages of {path}"
+        assert after.get(path, 0) - before.get(path, 0) <= n, f"preview read more than 2 pages of {path}"
     by_entity: Counter = Counter()
     for spec in streams:
         assert 1 <= result.pages[spec.name] <= 2
