@@ -174,10 +174,13 @@ class KeysetPagination(_Model):
     an unread one into it, and the vendor's offset ceiling is never reached.
 
     Before the first page one request sorted descending (``descending_sort``, one record) reads the
-    newest cursor value; every page is bounded by it (``upper_bound_template``). A record changed after
-    that has a newer cursor, so it leaves this run's range (the next run reads it) and the range only
-    shrinks: with ``hydrate``, an entity whose fetched cursor is past the bound changed after its id was
-    queried and neither moves the checkpoint nor is published in this run.
+    newest cursor value U; the run reads the records below U (``below_upper_template``), then those at
+    U (``upper_bound_template``). A record changed after that has a cursor of at least U, so it leaves
+    the range being read and the range only shrinks: with ``hydrate``, an entity whose fetched cursor
+    is at or past U (past U while the records at U are read) changed after its id was queried; it
+    neither moves the checkpoint nor is published, and a later page or the next run reads it. Reading
+    the records at U last keeps a change stamped with U itself (a cursor of whole seconds) from moving
+    the checkpoint to U while older records are unread.
 
     ``offset_param`` is used only inside a run of records sharing one cursor value longer than a page;
     when ``total_path``'s total changes between those requests (a record left the range) paging restarts
@@ -190,8 +193,9 @@ class KeysetPagination(_Model):
     sort_param: str = Field(description="Request parameter of the sort order.")
     ascending_sort: str = Field(description="Its value sorting by the cursor, oldest first (e.g. 'updated_timestamp|asc').")
     descending_sort: str = Field(description="Its value sorting by the cursor, newest first (the upper-bound request).")
-    upper_bound_template: str = Field(description="Filter term with {upper}, e.g. \"updated_timestamp:<='{upper}'\". "
-                                                  "Must be inclusive (<=).")
+    below_upper_template: str = Field(description="Filter term with {upper}, exclusive: "
+                                                  "\"updated_timestamp:<'{upper}'\".")
+    upper_bound_template: str = Field(description="The same term inclusive: \"updated_timestamp:<='{upper}'\".")
     filter_join: str = Field(default="+", description="Joins filter terms (FQL '+' is AND).")
     offset_param: str = "offset"
     total_path: str = Field(description="Path of the query's total count in the response.")

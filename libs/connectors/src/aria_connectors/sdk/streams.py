@@ -18,11 +18,12 @@ search_after-, Link- and next-URL-paginated streams keep the first filter and fo
 vendor's tokens.
 
 Keyset pagination (``KeysetPagination``) adds what re-anchoring lacks: the run's range is
-bounded above by the newest cursor value at its start, so the set of records it reads only
-shrinks while it runs. A record updated mid-sync (or between an id query and its entity
-fetch) gets a cursor past the bound: it is left to the next run instead of moving this run's
-checkpoint past records not yet read, and inside a run of equal cursor values, where an
-offset is unavoidable, a changed total restarts the offset at 0.
+bounded above by the newest cursor value U at its start (records below U first, then those at
+U), so the set of records being read only shrinks while it runs. A record updated mid-sync (or
+between an id query and its entity fetch) gets a cursor of at least U: it leaves the range
+instead of moving the checkpoint past records not yet read, and is read at U or by the next
+run. Inside a run of equal cursor values, where an offset is unavoidable, a changed total
+restarts the offset at 0.
 """
 
 from __future__ import annotations
@@ -143,15 +144,13 @@ class StreamReader:
             return {}
         return {inc.filter_param: value}
 
-    def _keyset_params(self, base: dict[str, Any], anchor: StreamState, upper: Any, *, sort: str,
+    def _keyset_params(self, base: dict[str, Any], anchor: StreamState, bound: str | None, *, sort: str,
                        limit: int) -> dict[str, Any]:
         """A keyset request's parameters: the caller's own filter (an ad-hoc query's), the cursor
-        filter and the upper bound joined into one filter, the sort and the page size."""
+        filter and the upper ``bound`` term joined into one filter, the sort and the page size."""
         pag, inc = self.spec.pagination, self.spec.incremental
         assert isinstance(pag, KeysetPagination) and inc is not None
-        terms = [base.get(inc.filter_param), self._filter_value(anchor)]
-        if upper is not None:
-            terms.append(self._render(pag.upper_bound_template, upper=upper))
+        terms = [base.get(inc.filter_param), self._filter_value(anchor), bound]
         params = {**base, pag.sort_param: sort, pag.limit_param: limit}
         joined = pag.filter_join.join(str(t) for t in terms if t)
         if joined:
@@ -221,11 +220,11 @@ class StreamReader:
 
     # -- processing -----------------------------------------------------------------------
 
-    def _process(self, records: list[Any], anchor: StreamState, upper: Any = None) -> Page:
+    def _process(self, records: list[Any], anchor: StreamState, upper: Any = None, *, below: bool = False) -> Page:
         """``records`` as the vendor sent them: each goes through ``transform_record`` here, and its
         ``raw_sha256`` is taken from the received form, so a hook cannot change the provenance hash.
-        A record whose cursor is past ``upper`` (keyset paging's bound) changed after its id was
-        queried: it is left to the next run, which reads it in its place."""
+        A record whose cursor is past ``upper`` (at it too when ``below``: keyset paging's bound)
+        changed after its id was queried: a later page or run reads it in its new place."""
         spec = self.spec
         inc = spec.incremental
         errors: list[RecordError] = []
@@ -251,8 +250,8 @@ class StreamReader:
             tb = str(tb)
             if anchor_key is not None and (key < anchor_key or (key == anchor_key and tb in anchor.seen)):
                 continue  # already published by an earlier page or run
-            if upper_key is not None and key > upper_key:
-                continue  # changed since the query: the next run reads it
+            if upper_key is not None and (key > upper_key or (below and key == upper_key)):
+                continue  # changed since the query: read in its new place
             candidates.append((key, tb, rec, raw))
         if inc is not None:
             candidates.sort(key=lambda c: (c[0], c[1]))
@@ -412,6 +411,9 @@ class StreamReader:
         params = self._keyset_params(base, anchor, None, sort=pag.descending_sort, limit=1)
         body = await self.conn.api.request_json(spec.request.method, path, params=params, json=json_body,
                                                 what=f"stream {spec.name} upper bound")
+        total = get_path(body, pag.total_path)
+        if isinstance(total, int):
+            self.total = total  # everything past the checkpoint: the records this run reads
         newest = get_path(body, spec.record_selector) or []
         if newest and spec.hydrate is not None:
             newest = await self._hydrate(newest[:1])
@@ -432,29 +434,29 @@ class StreamReader:
         limit = self._page_size(pag.page_size)
         if pag.max_page_size:
             limit = min(limit, pag.max_page_size)
-        offset, run_total = 0, None  # offset > 0 only inside a run of equal cursor values
-        while True:
-            anchor = StreamState(self.state.cursor, set(self.state.seen))
-            params = self._keyset_params(base, anchor, upper, sort=pag.ascending_sort, limit=limit)
-            params[pag.offset_param] = offset
-            body = await self.conn.api.request_json(req.method, path, params=params, json=json_body, what=what)
-            self.page_requests += 1
-            total = get_path(body, pag.total_path)
-            if offset and total != run_total:
-                # a record left the range, so the rows past the offset shifted: read the run again
-                # from its start (its ids in ``seen`` are dropped, not published again)
-                offset, run_total = 0, None
-                continue
-            if self.total is None and isinstance(total, int):
-                self.total = total
-            records, n = await self._records_of(body)
-            yield self._process(records, anchor, upper)
-            if n == 0 or n < limit or (isinstance(total, int) and offset + n >= total):
-                return
-            if self.state.cursor != anchor.cursor:
-                offset, run_total = 0, None
-            else:
-                offset, run_total = offset + n, total
+        for template, below in ((pag.below_upper_template, True), (pag.upper_bound_template, False)):
+            bound = self._render(template, upper=upper)
+            offset, run_total = 0, None  # offset > 0 only inside a run of equal cursor values
+            while True:
+                anchor = StreamState(self.state.cursor, set(self.state.seen))
+                params = self._keyset_params(base, anchor, bound, sort=pag.ascending_sort, limit=limit)
+                params[pag.offset_param] = offset
+                body = await self.conn.api.request_json(req.method, path, params=params, json=json_body, what=what)
+                self.page_requests += 1
+                total = get_path(body, pag.total_path)
+                if offset and total != run_total:
+                    # a record left (or, at U, joined) the range, so the rows past the offset shifted:
+                    # read the run again from its start (ids in ``seen`` are dropped, not published again)
+                    offset, run_total = 0, None
+                    continue
+                records, n = await self._records_of(body)
+                yield self._process(records, anchor, upper, below=below)
+                if n == 0 or n < limit or (isinstance(total, int) and offset + n >= total):
+                    break
+                if self.state.cursor != anchor.cursor:
+                    offset, run_total = 0, None
+                else:
+                    offset, run_total = offset + n, total
 
 
 def _json(resp: httpx.Response, what: str) -> Any:
