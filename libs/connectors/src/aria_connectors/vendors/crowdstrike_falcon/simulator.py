@@ -420,12 +420,13 @@ class FalconSimulator:
     def __init__(self, *, seed: int = 42, records: int | None = None, alerts: int | None = None,
                  hosts: int | None = None, malformed: int = 0, per_timestamp: int = 2, client_id: str = DEMO_CLIENT_ID,
                  client_secret: str = DEMO_CLIENT_SECRET, token_ttl: int = 1799, rate_limit: int = 6000,
-                 rate_window_seconds: float = 60.0) -> None:
+                 rate_window_seconds: float = 60.0, offset_window: int = OFFSET_WINDOW) -> None:
         default = 60 if records is None else records
         self.options = dict(seed=seed, alerts=default if alerts is None else alerts,
                             hosts=(default if hosts is None else hosts), malformed=malformed,
                             per_timestamp=per_timestamp)
         self.client_id, self.client_secret, self.token_ttl = client_id, client_secret, token_ttl
+        self.offset_window = offset_window  # 0: none, for a client that pages by offset past the vendor's
         self.control = ControlState(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
         self.tokens: dict[str, float] = {}
         self.tokens_issued = 0
@@ -529,7 +530,7 @@ class FalconSimulator:
             return self.error(400, f"limit must be between 1 and {max_limit}")
         if offset < 0:
             return self.error(400, "offset must be non-negative")
-        if offset + limit > OFFSET_WINDOW:
+        if self.offset_window and offset + limit > self.offset_window:
             return self.error(*past_window)
         try:
             preds = parse_fql(q.get("filter"), self._filter_fields(stream))
@@ -657,5 +658,6 @@ class FalconSimulator:
 def create_app(**options: Any) -> Starlette:
     """Options: seed, records (both streams), alerts, hosts, malformed, per_timestamp (records sharing
     one timestamp), client_id, client_secret,
-    token_ttl, rate_limit, rate_window_seconds."""
+    token_ttl, rate_limit, rate_window_seconds, offset_window (offset + limit a query page may reach;
+    default the vendor's 10,000, 0 for none)."""
     return FalconSimulator(**options).app()
