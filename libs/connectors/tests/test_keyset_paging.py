@@ -26,9 +26,10 @@ FAST = dict(max_retries=2, backoff_base_seconds=0.01, backoff_max_seconds=0.05,
 
 @pytest.fixture
 def falcon(request):
-    """(simulator object, its URL, control client); ``per_timestamp`` records share a timestamp."""
-    sim = FalconSimulator(seed=11, alerts=40, hosts=30, per_timestamp=getattr(request, "param", 2),
-                          rate_limit=100_000, rate_window_seconds=1)
+    """(simulator object, its URL, control client); ``per_timestamp`` records share a timestamp
+    (indirect parameters override the simulator's options)."""
+    options = {"alerts": 40, "hosts": 30, "per_timestamp": 2, **getattr(request, "param", {})}
+    sim = FalconSimulator(seed=11, rate_limit=100_000, rate_window_seconds=1, **options)
     with SimulatorServer(sim.app()) as server:
         control = SimulatorControl(server.url)
         yield sim, server.url, control
@@ -105,11 +106,14 @@ async def test_records_updated_between_pages_are_published_once_in_their_latest_
     assert await reader.sync(page_size=5) == []
 
 
+# 39 / 29 records: the newest timestamp holds one record, so the first update is stamped with it
+@pytest.mark.parametrize("falcon", [{}, {"alerts": 39, "hosts": 29}], indirect=True, ids=["newer", "same-stamp"])
 @pytest.mark.parametrize("stream", list(STREAMS))
 async def test_a_record_updated_between_the_id_query_and_the_entity_fetch_does_not_move_the_checkpoint(
         falcon, stream):
     """The id query sorted the record where it was; the entity fetch returns its new, newest
-    timestamp. Taking that as the checkpoint would pass every record of the later pages."""
+    timestamp. Taking that as the checkpoint would pass every record of the later pages, also
+    when the change is stamped with the newest timestamp the sync started from."""
     sim, url, control = falcon
     reader = Reader(sim, url, stream)
 
@@ -123,7 +127,7 @@ async def test_a_record_updated_between_the_id_query_and_the_entity_fetch_does_n
     assert not reader.unpublished(), "a record's latest version was never published"
 
 
-@pytest.mark.parametrize("falcon", [12], indirect=True)
+@pytest.mark.parametrize("falcon", [{"per_timestamp": 12}], indirect=True)
 async def test_a_run_of_equal_timestamps_longer_than_a_page_survives_a_record_leaving_it(falcon):
     """12 alerts share each timestamp, pages hold 5: inside such a run the query needs an offset,
     and an alert of the run updated meanwhile shifts the rest of the run down by one."""
@@ -158,3 +162,17 @@ async def test_query_endpoints_page_only_within_the_first_10000_results(falcon):
         assert alerts.status_code == 500
         first = await http.get("/alerts/queries/alerts/v2", params={"offset": 0, "limit": 10000}, headers=auth)
         assert first.status_code == 200 and len(first.json()["resources"]) == 40
+
+
+async def test_an_ad_hoc_query_filter_is_joined_with_the_paging_terms(falcon):
+    """query()'s own FQL filter is ANDed with the cursor and upper-bound terms, not replaced."""
+    sim, url, _control = falcon
+    settings, secrets = PLUGIN.split_config({"base_url": url, "client_id": "demo-client-id",
+                                             "client_secret": "demo-client-secret"})
+    async with httpx.AsyncClient(timeout=10) as http:
+        inst = PLUGIN.create(InstallationContext(uuid.uuid4(), uuid.uuid4(), PLUGIN.key), settings, secrets, http,
+                             options=RuntimeOptions(page_size=5, **FAST))
+        result = await inst.query("alerts", filters={"filter": "status:'closed'"}, limit=1000)
+        await inst.close()
+    closed = {i for i, r in sim.data.alerts.items() if r["status"] == "closed"}
+    assert closed and sorted(e.provenance.external_id for e in result.events) == sorted(closed)

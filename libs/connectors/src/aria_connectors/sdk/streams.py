@@ -417,8 +417,8 @@ class StreamReader:
         newest = get_path(body, spec.record_selector) or []
         if newest and spec.hydrate is not None:
             newest = await self._hydrate(newest[:1])
-        if not newest:
-            return None
+        if not newest:  # nothing past the checkpoint (or the newest was deleted before its fetch:
+            return None  # this run reads nothing and the next one starts from the same checkpoint)
         record = self.conn.transform_record(spec.name, newest[0])
         value = get_path(record, inc.cursor_field) if isinstance(record, dict) else None
         if value is None:
