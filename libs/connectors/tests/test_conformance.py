@@ -206,11 +206,15 @@ async def test_raw_hash_is_canonical_json_of_vendor_record(harness):
 
 @pytest.mark.quality("ingest")
 async def test_pagination_spans_three_pages(harness):
+    """Every record read exactly once, across at least three pages (batches) per stream."""
     harness.require("sync")
-    await collect(harness.create(), None, None)
-    requests = harness.control.state()["requests"]
+    batches = await collect(harness.create(), None, None)
+    expected = expected_counts(harness)
     for stream in harness.plugin.manifest.api.streams:
-        assert requests.get(stream.request.path, 0) >= 3, f"{stream.name}: fewer than 3 pages"
+        pages = [b.events for b in batches if b.stream == stream.name and b.events]
+        assert len(pages) >= 3, f"{stream.name}: fewer than 3 pages"
+        ids = [e.entity_id for events in pages for e in events]
+        assert len(ids) == len(set(ids)) == expected[stream.name], f"{stream.name}: records lost or read twice"
 
 
 @pytest.mark.quality("incremental")
@@ -497,9 +501,11 @@ async def test_preview_is_a_dry_run(harness):
     after = harness.control.state()["requests"]
     json.dumps(result.as_dict())
     expected = expected_counts(harness)
-    per_path: Counter = Counter(s.request.path for s in streams)
+    per_path: Counter = Counter()
+    for s in streams:  # two pages, and keyset paging's one request for the newest cursor first
+        per_path[s.request.path] += 3 if s.pagination.type == "keyset" else 2
     for path, n in per_path.items():
-        assert after.get(path, 0) - before.get(path, 0) <= 2 * n, f"preview read more than 2 pages of {path}"
+        assert after.get(path, 0) - before.get(path, 0) <= n, f"preview read more than 2 pages of {path}"
     by_entity: Counter = Counter()
     for spec in streams:
         assert 1 <= result.pages[spec.name] <= 2

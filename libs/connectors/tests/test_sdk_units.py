@@ -31,6 +31,18 @@ def test_manifest_schema_rejects_bad_manifests():
             validate_manifest_dict(broken)
 
 
+def test_keyset_pagination_needs_an_incremental_cursor_filtered_by_a_parameter():
+    good = __import__("yaml").safe_load((registry.get("crowdstrike_falcon").directory / "manifest.yaml").read_text())
+    alerts = good["api"]["streams"][0]
+    assert alerts["pagination"]["type"] == "keyset"
+    without_cursor = {k: v for k, v in alerts.items() if k != "incremental"}
+    in_body = {**alerts, "incremental": {**alerts["incremental"], "filter_in_body": True}}
+    for stream in (without_cursor, in_body):
+        broken = {**good, "capabilities": ["sync", "test_connection"], "api": {**good["api"], "streams": [stream]}}
+        with pytest.raises(ManifestError, match="keyset pagination needs an incremental cursor"):
+            validate_manifest_dict(broken)
+
+
 def test_retry_after_forms():
     now = 1_700_000_000.0
     assert parse_retry_after("1", now) == 1

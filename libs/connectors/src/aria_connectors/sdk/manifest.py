@@ -166,6 +166,41 @@ class OffsetPagination(_Model):
     total_path: str | None = Field(default=None, description="Path of the total count in the response.")
 
 
+class KeysetPagination(_Model):
+    """Keyset ("seek") paging of an incremental stream: every page is the *first* page of the query
+    filtered from the cursor reached so far (the incremental ``filter_template``, inclusive, with the
+    ``seen`` ids dropped at the boundary) and sorted ascending on the cursor. What a sync has read is a
+    range of cursor values, not a count of rows, so a record re-sorted while the sync runs cannot shift
+    an unread one into it, and the vendor's offset ceiling is never reached.
+
+    Before the first page one request sorted descending (``descending_sort``, one record) reads the
+    newest cursor value U; the run reads the records below U (``below_upper_template``), then those at
+    U (``upper_bound_template``). A record changed after that has a cursor of at least U, so it leaves
+    the range being read and the range only shrinks: with ``hydrate``, an entity whose fetched cursor
+    is at or past U (past U while the records at U are read) changed after its id was queried; it
+    neither moves the checkpoint nor is published, and a later page or the next run reads it. Reading
+    the records at U last keeps a change stamped with U itself (a cursor of whole seconds) from moving
+    the checkpoint to U while older records are unread.
+
+    ``offset_param`` is used only inside a run of records sharing one cursor value longer than a page;
+    when ``total_path``'s total changes between those requests (a record left the range) paging restarts
+    at offset 0, and the ``seen`` ids drop what was already read."""
+
+    type: Literal["keyset"]
+    limit_param: str = "limit"
+    page_size: int = Field(default=100, ge=1)
+    max_page_size: int | None = None
+    sort_param: str = Field(description="Request parameter of the sort order.")
+    ascending_sort: str = Field(description="Its value sorting by the cursor, oldest first (e.g. 'updated_timestamp|asc').")
+    descending_sort: str = Field(description="Its value sorting by the cursor, newest first (the upper-bound request).")
+    below_upper_template: str = Field(description="Filter term with {upper}, exclusive: "
+                                                  "\"updated_timestamp:<'{upper}'\".")
+    upper_bound_template: str = Field(description="The same term inclusive: \"updated_timestamp:<='{upper}'\".")
+    filter_join: str = Field(default="+", description="Joins filter terms (FQL '+' is AND).")
+    offset_param: str = "offset"
+    total_path: str = Field(description="Path of the query's total count in the response.")
+
+
 class PageNumberPagination(_Model):
     """``page=1, 2, ...`` with a page size; ends on a short or empty page, or at ``total_pages_path``.
     Incremental streams re-anchor like offset paging (page back to the first when the cursor advanced)."""
@@ -235,7 +270,7 @@ class NoPagination(_Model):
     type: Literal["none"]
 
 
-Pagination = (OffsetPagination | PageNumberPagination | RangeHeaderPagination | CursorPagination
+Pagination = (OffsetPagination | KeysetPagination | PageNumberPagination | RangeHeaderPagination | CursorPagination
               | SearchAfterPagination | LinkHeaderPagination | NextUrlPagination | NoPagination)
 
 
@@ -303,6 +338,13 @@ class StreamSpec(_Model):
     hydrate: HydrateSpec | None = None
     incremental: IncrementalSpec | None = None
     mapping: MappingSpec
+
+    @model_validator(mode="after")
+    def _keyset_needs_a_cursor(self) -> "StreamSpec":
+        if isinstance(self.pagination, KeysetPagination) and (self.incremental is None or self.incremental.filter_in_body):
+            raise ValueError(f"stream {self.name}: keyset pagination needs an incremental cursor filtered by a "
+                             "request parameter")
+        return self
 
 
 # --- webhooks -------------------------------------------------------------------------

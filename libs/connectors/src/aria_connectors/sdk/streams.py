@@ -12,11 +12,18 @@ equal timestamps.
 
 With offset pagination the query is *re-anchored* on every page: the filter uses the
 cursor reached so far and the offset restarts at 0 whenever the cursor advanced (it only
-grows while a page is entirely made of records at the anchor cursor). Records updated
-while the sync runs therefore cannot shift an unread record below the current offset,
-and vendors' offset ceilings (CrowdStrike: 10 000) are never hit. Page-number and Range-header
-paging are offsets in another form and re-anchor the same way. Cursor-, search_after-, Link- and
-next-URL-paginated streams keep the first filter and follow the vendor's tokens.
+grows while a page is entirely made of records at the anchor cursor). Page-number and
+Range-header paging are offsets in another form and re-anchor the same way. Cursor-,
+search_after-, Link- and next-URL-paginated streams keep the first filter and follow the
+vendor's tokens.
+
+Keyset pagination (``KeysetPagination``) adds what re-anchoring lacks: the run's range is
+bounded above by the newest cursor value U at its start (records below U first, then those at
+U), so the set of records being read only shrinks while it runs. A record updated mid-sync (or
+between an id query and its entity fetch) gets a cursor of at least U: it leaves the range
+instead of moving the checkpoint past records not yet read, and is read at U or by the next
+run. Inside a run of equal cursor values, where an offset is unavoidable, a changed total
+restarts the offset at 0.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ import httpx
 from ..errors import ConfigurationError, MappingError, PermanentError
 from .manifest import (
     CursorPagination,
+    KeysetPagination,
     LinkHeaderPagination,
     NextUrlPagination,
     OffsetPagination,
@@ -136,6 +144,19 @@ class StreamReader:
             return {}
         return {inc.filter_param: value}
 
+    def _keyset_params(self, base: dict[str, Any], anchor: StreamState, bound: str | None, *, sort: str,
+                       limit: int) -> dict[str, Any]:
+        """A keyset request's parameters: the caller's own filter (an ad-hoc query's), the cursor
+        filter and the upper ``bound`` term joined into one filter, the sort and the page size."""
+        pag, inc = self.spec.pagination, self.spec.incremental
+        assert isinstance(pag, KeysetPagination) and inc is not None
+        terms = [base.get(inc.filter_param), self._filter_value(anchor), bound]
+        params = {**base, pag.sort_param: sort, pag.limit_param: limit}
+        joined = pag.filter_join.join(str(t) for t in terms if t)
+        if joined:
+            params[inc.filter_param] = joined
+        return params
+
     def _filter_body(self, body: Any, anchor: StreamState) -> Any:
         inc = self.spec.incremental
         if inc is None or not inc.filter_in_body:
@@ -199,9 +220,11 @@ class StreamReader:
 
     # -- processing -----------------------------------------------------------------------
 
-    def _process(self, records: list[Any], anchor: StreamState) -> Page:
+    def _process(self, records: list[Any], anchor: StreamState, upper: Any = None, *, below: bool = False) -> Page:
         """``records`` as the vendor sent them: each goes through ``transform_record`` here, and its
-        ``raw_sha256`` is taken from the received form, so a hook cannot change the provenance hash."""
+        ``raw_sha256`` is taken from the received form, so a hook cannot change the provenance hash.
+        A record whose cursor is past ``upper`` (at it too when ``below``: keyset paging's bound)
+        changed after its id was queried: a later page or run reads it in its new place."""
         spec = self.spec
         inc = spec.incremental
         errors: list[RecordError] = []
@@ -209,6 +232,7 @@ class StreamReader:
         candidates: list[tuple[Any, str, Any, Any]] = []
         tb_path = (inc.tie_breaker_field if inc and inc.tie_breaker_field else spec.mapping.external_id)
         anchor_key = cursor_key(anchor.cursor, inc.cursor_type) if (inc and anchor.cursor is not None) else None
+        upper_key = cursor_key(upper, inc.cursor_type) if (inc and upper is not None) else None
         for raw in records:
             rec = self.conn.transform_record(spec.name, raw)
             if inc is None:
@@ -226,6 +250,8 @@ class StreamReader:
             tb = str(tb)
             if anchor_key is not None and (key < anchor_key or (key == anchor_key and tb in anchor.seen)):
                 continue  # already published by an earlier page or run
+            if upper_key is not None and (key > upper_key or (below and key == upper_key)):
+                continue  # changed since the query: read in its new place
             candidates.append((key, tb, rec, raw))
         if inc is not None:
             candidates.sort(key=lambda c: (c[0], c[1]))
@@ -307,6 +333,11 @@ class StreamReader:
                     offset += n
             return
 
+        if isinstance(pag, KeysetPagination):
+            async for page in self._keyset_pages(pag, path, base_params, json_body):
+                yield page
+            return
+
         anchor = StreamState(self.state.cursor, set(self.state.seen))
         params = {**base_params, **self._filter_params(anchor)}
         json_body = self._filter_body(json_body, anchor)
@@ -369,6 +400,63 @@ class StreamReader:
             self.page_requests += 1
             records, _ = await self._records_of(body)
             yield self._process(records, anchor)
+
+
+    async def _upper_bound(self, pag: KeysetPagination, path: str, base: dict[str, Any], json_body: Any) -> Any:
+        """The newest cursor value of the records past the checkpoint, read now (one record sorted
+        descending, fetched when the query returns ids); None when there are none."""
+        spec, inc = self.spec, self.spec.incremental
+        assert inc is not None
+        anchor = StreamState(self.state.cursor, set(self.state.seen))
+        params = self._keyset_params(base, anchor, None, sort=pag.descending_sort, limit=1)
+        body = await self.conn.api.request_json(spec.request.method, path, params=params, json=json_body,
+                                                what=f"stream {spec.name} upper bound")
+        total = get_path(body, pag.total_path)
+        if isinstance(total, int):
+            self.total = total  # everything past the checkpoint: the records this run reads
+        newest = get_path(body, spec.record_selector) or []
+        if newest and spec.hydrate is not None:
+            newest = await self._hydrate(newest[:1])
+        if not newest:  # nothing past the checkpoint (or the newest was deleted before its fetch:
+            return None  # this run reads nothing and the next one starts from the same checkpoint)
+        record = self.conn.transform_record(spec.name, newest[0])
+        value = get_path(record, inc.cursor_field) if isinstance(record, dict) else None
+        if value is None:
+            raise PermanentError(f"stream {spec.name}: the newest record has no cursor at {inc.cursor_field!r}")
+        return value
+
+    async def _keyset_pages(self, pag: KeysetPagination, path: str, base: dict[str, Any],
+                            json_body: Any) -> AsyncIterator[Page]:
+        req, what = self.spec.request, f"stream {self.spec.name}"
+        upper = await self._upper_bound(pag, path, base, json_body)
+        if upper is None:
+            return
+        limit = self._page_size(pag.page_size)
+        if pag.max_page_size:
+            limit = min(limit, pag.max_page_size)
+        for template, below in ((pag.below_upper_template, True), (pag.upper_bound_template, False)):
+            bound = self._render(template, upper=upper)
+            offset, run_total = 0, None  # offset > 0 only inside a run of equal cursor values
+            while True:
+                anchor = StreamState(self.state.cursor, set(self.state.seen))
+                params = self._keyset_params(base, anchor, bound, sort=pag.ascending_sort, limit=limit)
+                params[pag.offset_param] = offset
+                body = await self.conn.api.request_json(req.method, path, params=params, json=json_body, what=what)
+                self.page_requests += 1
+                total = get_path(body, pag.total_path)
+                if offset and total != run_total:
+                    # a record left (or, at U, joined) the range, so the rows past the offset shifted:
+                    # read the run again from its start (ids in ``seen`` are dropped, not published again)
+                    offset, run_total = 0, None
+                    continue
+                records, n = await self._records_of(body)
+                yield self._process(records, anchor, upper, below=below)
+                if n == 0 or n < limit or (isinstance(total, int) and offset + n >= total):
+                    break
+                if self.state.cursor != anchor.cursor:
+                    offset, run_total = 0, None
+                else:
+                    offset, run_total = offset + n, total
 
 
 def _json(resp: httpx.Response, what: str) -> Any:

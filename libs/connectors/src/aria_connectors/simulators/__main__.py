@@ -26,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--token-ttl", type=int)
     serve.add_argument("--rate-limit", type=int, help="requests per window")
     serve.add_argument("--rate-window-seconds", type=float)
+    serve.add_argument("--offset-window", type=int, help="offset + limit a query page may reach (0: none), "
+                                                          "where the simulator has such a vendor ceiling")
     sub.add_parser("list", help="list connectors that ship an HTTP simulator")
     args = parser.parse_args(argv)
 

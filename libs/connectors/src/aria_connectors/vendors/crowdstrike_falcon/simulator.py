@@ -17,6 +17,12 @@ Faithful to the public API reference (field names, envelopes, limits):
   ``GET /devices/queries/devices/v1`` (offset, limit 1..5000, sort ``field.asc``, filter)
   -> device ids; ``GET /devices/entities/devices/v2?ids=`` (max 100) and
   ``POST /devices/entities/devices/v2`` ``{"ids": [...]}`` (max 5000) -> device details.
+* Offset window - the query endpoints page by offset only within the first 10,000 results:
+  ``GET /devices/queries/devices/v1`` answers offset + limit > 10000 with 400 ``limit + offset
+  must be less than 10000`` (https://github.com/CrowdStrike/falconpy/issues/532; past it the vendor
+  offers ``/devices/queries/devices-scroll/v1``, whose offset token expires after 2 minutes), and
+  ``/alerts/queries/alerts/v2`` fails with 500 once paged past 10,000 results
+  (https://github.com/CrowdStrike/psfalcon/issues/423). A filter narrows a query below it.
 * Envelope ``{"meta": {"query_time", "pagination": {"offset", "limit", "total"},
   "powered_by", "trace_id"}, "resources": [...], "errors": [...]}``; rate-limit headers
   ``X-RateLimit-Limit`` / ``X-RateLimit-Remaining``; 429 carries ``Retry-After`` and
@@ -27,7 +33,10 @@ numbers unquoted, terms joined by ``+`` (AND). Timestamps compare chronologicall
 (nanosecond fractions kept).
 
 Demo credentials: client id ``demo-client-id``, secret ``demo-client-secret``.
-Control endpoints (``/_sim/...``): see ``aria_connectors.simulators.base``.
+Control endpoints (``/_sim/...``): see ``aria_connectors.simulators.base``; besides,
+``POST /_sim/update_on_fetch`` ``{"stream": s, "count": n}`` updates the first n ids of the
+stream's next entity request just before answering it, as an analyst working an alert between a
+client's id query and its entity fetch would.
 """
 
 from __future__ import annotations
@@ -47,6 +56,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+OFFSET_WINDOW = 10_000  # offset + limit of a query page (see the module docstring)
 
 from aria_connectors.simulators.base import ControlState, FastJSONResponse, seed_records, simulator_app
 
@@ -237,8 +248,12 @@ class FalconData:
         table = self.alerts if stream == "alerts" else self.hosts
         field = "updated_timestamp" if stream == "alerts" else "modified_timestamp"
         oldest = sorted(table.values(), key=lambda r: (ts_key(r[field]), r.get("composite_id") or r["device_id"]))
+        return self.update(stream, oldest[:count])
+
+    def update(self, stream: str, records: list[dict[str, Any]]) -> list[str]:
+        """Update ``records`` of ``stream`` now: each gets the next (newest) update timestamp."""
         touched = []
-        for rec in oldest[:count]:
+        for rec in records:
             seq = self._next_seq(stream)
             if stream == "alerts":
                 rec["updated_timestamp"] = self.alert_ts(seq)
@@ -405,12 +420,13 @@ class FalconSimulator:
     def __init__(self, *, seed: int = 42, records: int | None = None, alerts: int | None = None,
                  hosts: int | None = None, malformed: int = 0, per_timestamp: int = 2, client_id: str = DEMO_CLIENT_ID,
                  client_secret: str = DEMO_CLIENT_SECRET, token_ttl: int = 1799, rate_limit: int = 6000,
-                 rate_window_seconds: float = 60.0) -> None:
+                 rate_window_seconds: float = 60.0, offset_window: int = OFFSET_WINDOW) -> None:
         default = 60 if records is None else records
         self.options = dict(seed=seed, alerts=default if alerts is None else alerts,
                             hosts=(default if hosts is None else hosts), malformed=malformed,
                             per_timestamp=per_timestamp)
         self.client_id, self.client_secret, self.token_ttl = client_id, client_secret, token_ttl
+        self.offset_window = offset_window  # 0: none, for a client that pages by offset past the vendor's
         self.control = ControlState(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
         self.tokens: dict[str, float] = {}
         self.tokens_issued = 0
@@ -422,6 +438,7 @@ class FalconSimulator:
         self._fields: dict[tuple, set[str]] = {}
         self.tokens.clear()
         self.tokens_issued = 0
+        self.update_on_fetch: dict[str, int] = {}
 
     # -- envelope helpers -------------------------------------------------------------------
 
@@ -501,8 +518,8 @@ class FalconSimulator:
             view = self._views[key] = SortedView(list(self._table(stream).values()), order, id_field)
         return view
 
-    def _query(self, request: Request, stream: str, id_field: str,
-               max_limit: int) -> JSONResponse | tuple[list[str], dict[str, int]]:
+    def _query(self, request: Request, stream: str, id_field: str, max_limit: int,
+               past_window: tuple[int, str]) -> JSONResponse | tuple[list[str], dict[str, int]]:
         q = request.query_params
         try:
             offset = int(q.get("offset", "0"))
@@ -513,6 +530,8 @@ class FalconSimulator:
             return self.error(400, f"limit must be between 1 and {max_limit}")
         if offset < 0:
             return self.error(400, "offset must be non-negative")
+        if self.offset_window and offset + limit > self.offset_window:
+            return self.error(*past_window)
         try:
             preds = parse_fql(q.get("filter"), self._filter_fields(stream))
             view = self._view(stream, parse_sort(q.get("sort")), id_field)
@@ -532,7 +551,7 @@ class FalconSimulator:
         denied, headers = await self.guard(request)
         if denied:
             return denied
-        out = self._query(request, "alerts", "composite_id", 10000)
+        out = self._query(request, "alerts", "composite_id", 10000, (500, "Internal Server Error"))
         if isinstance(out, JSONResponse):
             return out
         ids, pagination = out
@@ -551,6 +570,7 @@ class FalconSimulator:
             return self.error(400, "request body must be {\"composite_ids\": [...]}")
         if len(ids) > 1000:
             return self.error(400, "a maximum of 1000 composite_ids may be requested")
+        self._update_fetched("alerts", ids)
         found = [self.data.alerts[i] for i in ids if i in self.data.alerts]
         errors = [{"code": 404, "message": f"alert {i} not found"} for i in ids if i not in self.data.alerts]
         return FastJSONResponse(self.envelope(found, errors=errors, started=started), headers=headers)
@@ -560,7 +580,7 @@ class FalconSimulator:
         denied, headers = await self.guard(request)
         if denied:
             return denied
-        out = self._query(request, "hosts", "device_id", 5000)
+        out = self._query(request, "hosts", "device_id", 5000, (400, "limit + offset must be less than 10000"))
         if isinstance(out, JSONResponse):
             return out
         ids, pagination = out
@@ -583,6 +603,7 @@ class FalconSimulator:
             return self.error(400, "ids is required")
         if len(ids) > max_ids:
             return self.error(400, f"a maximum of {max_ids} ids may be requested")
+        self._update_fetched("hosts", ids)
         found = [self.data.hosts[i] for i in ids if i in self.data.hosts]
         errors = [{"code": 404, "message": f"device {i} not found"} for i in ids if i not in self.data.hosts]
         return FastJSONResponse(self.envelope(found, errors=errors, started=started), headers=headers)
@@ -610,6 +631,19 @@ class FalconSimulator:
     def expire_tokens(self) -> None:
         self.tokens.clear()
 
+    def _update_fetched(self, stream: str, ids: list[str]) -> None:
+        count = self.update_on_fetch.pop(stream, 0)
+        if count:
+            table = self._table(stream)
+            self.data.update(stream, [table[i] for i in ids if i in table][:count])
+
+    async def post_update_on_fetch(self, request: Request) -> Response:
+        body = await request.json()
+        if body.get("stream") not in STREAMS:
+            return JSONResponse({"error": f"unknown stream {body.get('stream')!r}"}, status_code=404)
+        self.update_on_fetch[body["stream"]] = int(body.get("count", 1))
+        return JSONResponse({"pending": self.update_on_fetch})
+
     def app(self) -> Starlette:
         return simulator_app(self, [
             Route("/oauth2/token", self.token, methods=["POST"]),
@@ -617,11 +651,13 @@ class FalconSimulator:
             Route("/alerts/entities/alerts/v2", self.alert_entities, methods=["POST"]),
             Route("/devices/queries/devices/v1", self.query_devices, methods=["GET"]),
             Route("/devices/entities/devices/v2", self.device_entities, methods=["GET", "POST"]),
+            Route("/_sim/update_on_fetch", self.post_update_on_fetch, methods=["POST"]),
         ], expire_tokens=self.expire_tokens)
 
 
 def create_app(**options: Any) -> Starlette:
     """Options: seed, records (both streams), alerts, hosts, malformed, per_timestamp (records sharing
     one timestamp), client_id, client_secret,
-    token_ttl, rate_limit, rate_window_seconds."""
+    token_ttl, rate_limit, rate_window_seconds, offset_window (offset + limit a query page may reach;
+    default the vendor's 10,000, 0 for none)."""
     return FalconSimulator(**options).app()
