@@ -10,7 +10,6 @@ from aria_platform.runtime import Runtime
 
 from .deliveries import views as delivery_views
 from .deliveries.group_commit import GroupCommit
-from .deliveries.instances import ConnectorInstances
 from .deliveries.limits import TokenBuckets
 from .deliveries.secrets import LeasedSecrets
 from .endpoints import events as endpoint_events
@@ -22,7 +21,6 @@ async def _start(rt: Runtime) -> None:
     s: WebhookIngestSettings = rt.settings  # type: ignore[assignment]
     client = rt.internal_client(s.vault_gateway_url, target="vault-gateway")
     rt.extras["secrets"] = LeasedSecrets(client, ttl_s=s.secret_cache_s)
-    rt.extras["instances"] = ConnectorInstances(lease_ttl_s=s.secret_cache_s)
     rt.extras["limiter"] = TokenBuckets(rate_per_s=s.rate_limit_per_s, burst=s.rate_limit_burst)
     endpoints = LiveEndpoints(rt.pool, s.database_url, ttl_s=s.endpoint_cache_s)
     endpoints.start()

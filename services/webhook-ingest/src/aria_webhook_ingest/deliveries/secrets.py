@@ -6,6 +6,8 @@ call to vault-gateway; concurrent misses for the same credential share one call.
 to the endpoint revision it was taken for: a newer revision (a rotated secret, a new
 configuration) leases again at once, on every replica, since each learns the revision from its
 endpoint row (cached, but dropped by the NOTIFY of every change: endpoints/service.py LiveEndpoints).
+What is built from a lease's secrets (the installation's connector instance, instances.py) is kept
+on the lease, so it lives exactly as long as the lease does.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import structlog
 
@@ -27,15 +31,22 @@ class SecretUnavailable(Exception):
     """vault-gateway has no readable credential for this installation (missing or shredded)."""
 
 
+@dataclass(eq=False)
+class Lease:
+    secrets: dict[str, Any]
+    leased_at: float
+    built: Any = None  # what instances.py built from these secrets; dropped with the lease
+
+
 class LeasedSecrets:
     def __init__(self, client: InternalClient, *, ttl_s: float, clock: Callable[[], float] = time.monotonic):
         self._client, self._ttl, self._clock = client, ttl_s, clock
-        self._cache: dict[tuple[uuid.UUID, str, int], tuple[dict, float]] = {}
+        self._cache: dict[tuple[uuid.UUID, str, int], Lease] = {}
         self._locks: dict[tuple[uuid.UUID, str, int], asyncio.Lock] = {}
 
     async def get(self, *, installation_id: uuid.UUID, credential_ref: str | None, revision: int,
-                  max_age_s: float | None = None) -> tuple[dict, float]:
-        """(secrets, age in seconds of the lease). `max_age_s` forces a newer lease than that."""
+                  max_age_s: float | None = None) -> tuple[Lease, float]:
+        """(the lease, its age in seconds). `max_age_s` forces a newer lease than that."""
         if not credential_ref:
             raise SecretUnavailable("installation has no credential")
         key = (installation_id, credential_ref, revision)
@@ -48,21 +59,20 @@ class LeasedSecrets:
             cached = self._fresh(key, limit)  # another request may have leased meanwhile
             if cached is not None:
                 return cached
-            secrets = await self._lease(installation_id, credential_ref)
-            self._cache[key] = (secrets, self._clock())
+            lease = self._cache[key] = Lease(await self._lease(installation_id, credential_ref), self._clock())
             self._evict_expired()
-            return secrets, 0.0
+            return lease, 0.0
 
-    def _fresh(self, key, limit: float) -> tuple[dict, float] | None:
+    def _fresh(self, key, limit: float) -> tuple[Lease, float] | None:
         hit = self._cache.get(key)
         if hit is None:
             return None
-        age = self._clock() - hit[1]
-        return (hit[0], age) if age < limit else None
+        age = self._clock() - hit.leased_at
+        return (hit, age) if age < limit else None
 
     def _evict_expired(self) -> None:
         now = self._clock()
-        for key in [k for k, (_, at) in self._cache.items() if now - at >= self._ttl]:
+        for key in [k for k, lease in self._cache.items() if now - lease.leased_at >= self._ttl]:
             del self._cache[key]
             self._locks.pop(key, None)
 

@@ -27,7 +27,7 @@ from aria_platform.problems import Problem
 
 from ..endpoints.service import LiveEndpoints, live_endpoint
 from .group_commit import DELIVERIES, GroupCommit, Outcome, Verified
-from .instances import ConnectorInstances
+from .instances import connector_instance
 from .limits import TokenBuckets, retry_after_header
 from .secrets import LeasedSecrets, SecretUnavailable
 from . import repo
@@ -83,26 +83,26 @@ async def reject(*, pool: asyncpg.Pool, endpoint: asyncpg.Record, status: int, c
 
 
 async def receive(*, pool: asyncpg.Pool, commits: GroupCommit, http: httpx.AsyncClient, secrets: LeasedSecrets,
-                  instances: ConnectorInstances, endpoint: asyncpg.Record, plugin: ConnectorPlugin,
+                  endpoint: asyncpg.Record, plugin: ConnectorPlugin,
                   headers: Mapping[str, str], body: bytes) -> Outcome:
     """Verify, normalize, dedup and publish one delivery whose size and content type were checked."""
     installation_id, org_id = endpoint["installation_id"], endpoint["org_id"]
     received_at = datetime.now(timezone.utc)
     payload_sha256 = hashlib.sha256(body).hexdigest()
     # The installation's own webhook secret wins over a signing field of the connector credential.
-    lease = dict(installation_id=installation_id, revision=endpoint["revision"],
-                 credential_ref=endpoint["webhook_credential_ref"] or endpoint["credential_ref"])
+    wanted = dict(installation_id=installation_id, revision=endpoint["revision"],
+                  credential_ref=endpoint["webhook_credential_ref"] or endpoint["credential_ref"])
     try:
-        leased, age = await secrets.get(**lease)
+        lease, age = await secrets.get(**wanted)
     except SecretUnavailable:
         raise await reject(pool=pool, endpoint=endpoint, status=401, code="signing_secret_unavailable",
                            title="Webhook cannot be verified", payload_sha256=payload_sha256,
                            detail="no signing secret is configured for this installation") from None
-    instance = instances.get(plugin=plugin, endpoint=endpoint, leased=leased, lease_age_s=age, http=http)
-    verdict = instance.verify_webhook(headers, body, leased, datetime.now(timezone.utc))
+    instance = connector_instance(plugin=plugin, endpoint=endpoint, lease=lease, http=http)
+    verdict = instance.verify_webhook(headers, body, lease.secrets, datetime.now(timezone.utc))
     if not verdict.ok and age >= RELEASE_AFTER_S:
-        leased, _ = await secrets.get(**lease, max_age_s=RELEASE_AFTER_S)
-        verdict = instance.verify_webhook(headers, body, leased, datetime.now(timezone.utc))
+        lease, _ = await secrets.get(**wanted, max_age_s=RELEASE_AFTER_S)
+        verdict = instance.verify_webhook(headers, body, lease.secrets, datetime.now(timezone.utc))
     if not verdict.ok:
         raise await reject(pool=pool, endpoint=endpoint, status=401, code="invalid_signature",
                            title="Webhook signature rejected", detail=verdict.reason or "signature not valid",

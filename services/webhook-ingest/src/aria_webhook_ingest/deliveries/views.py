@@ -112,8 +112,8 @@ async def receive(request: Request) -> JSONResponse:
         raise await rejected(413, "payload_too_large", "Payload too large", f"the body exceeds {limit} bytes")
 
     outcome = await service.receive(pool=rt.pool, commits=rt.extras["commits"], http=rt.http,
-                                    secrets=rt.extras["secrets"], instances=rt.extras["instances"],
-                                    endpoint=endpoint, plugin=plugin, headers=request.headers, body=body)
+                                    secrets=rt.extras["secrets"], endpoint=endpoint, plugin=plugin,
+                                    headers=request.headers, body=body)
     return JSONResponse(outcome.body, status_code=outcome.status_code)
 
 
