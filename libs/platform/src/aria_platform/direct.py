@@ -11,6 +11,9 @@ answered as problem+json and an unexpected error as a logged 500, as through Fas
 Only an endpoint that takes the Request alone (no parameters or dependencies for FastAPI to
 resolve) and returns a Response can be direct; `DirectRoutes` checks that when the app is built.
 A deployment with a root path is served through FastAPI as usual (the path does not match).
+With a trace exporter configured, the request's server span is `TraceContext`'s (named after the
+method and route, with method, path, route and status attributes), not the FastAPI
+instrumentation's.
 """
 
 from __future__ import annotations

@@ -79,13 +79,30 @@ class TraceContext:
         carrier = {name.decode(): value.decode("latin-1") for name, value in scope["headers"]
                    if name in _TRACE_HEADERS}
         parent = propagate.extract(carrier) if carrier else None
-        span = _tracer.start_span(scope["method"], context=parent, kind=trace.SpanKind.SERVER)
+        # A direct route (aria_platform.direct) is known before this runs; FastAPI's routes only later.
+        route = getattr(scope.get("route"), "path", None)
+        span = _tracer.start_span(f"{scope['method']} {route}" if route else scope["method"], context=parent,
+                                  kind=trace.SpanKind.SERVER)
         token = context.attach(trace.set_span_in_context(span, parent))
+        if span.is_recording():  # spans are exported (direct routes): what the instrumentation would record
+            span.set_attributes({"http.request.method": scope["method"], "url.path": scope["path"],
+                                 **({"http.route": route} if route else {})})
+            send = _recording_status(span, send)
         try:
             await self.app(scope, receive, send)
         finally:
             context.detach(token)
             span.end()
+
+
+def _recording_status(span, send):
+    async def send_and_record(message):
+        if message["type"] == "http.response.start":
+            span.set_attribute("http.response.status_code", message["status"])
+            if message["status"] >= 500:
+                span.set_status(trace.StatusCode.ERROR)
+        await send(message)
+    return send_and_record
 
 
 def current_trace_id() -> str | None:
