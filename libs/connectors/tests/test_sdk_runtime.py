@@ -139,6 +139,26 @@ async def test_rate_limit_waits_do_not_use_up_the_5xx_retries(sim):
         assert resp.status_code == 200
 
 
+@pytest.mark.parametrize("sim", [{"records": 5}], indirect=True)
+async def test_a_call_waits_out_more_429s_than_5xx_retries(sim):
+    """A vendor budget shared with other clients can refuse one call many windows in a row: those
+    429s are waited out past max_retries (2 here), up to max_throttled_retries, then transient."""
+    url, control = sim
+    async with httpx.AsyncClient() as http:
+        inst = instance(url, http)
+        assert (await inst.test_connection()).ok  # token fetched: the faults below hit the API call
+        control.faults(429, 6, retry_after=0)
+        resp = await inst.api.request("GET", "/devices/queries/devices/v1", params={"limit": 1}, what="probe")
+        assert resp.status_code == 200
+
+        impatient = instance(url, http, rate_limits={"max_throttled_retries": 3})
+        assert (await impatient.test_connection()).ok
+        control.faults(429, 4, retry_after=0)
+        with pytest.raises(ConnectorError) as info:
+            await impatient.api.request("GET", "/devices/queries/devices/v1", params={"limit": 1}, what="probe")
+        assert info.value.error_class == "transient" and info.value.status_code == 429
+
+
 async def test_unreachable_vendor_is_transient():
     async with httpx.AsyncClient() as http:
         inst = instance("http://127.0.0.1:9", http)  # discard port: connection refused

@@ -3,9 +3,9 @@
 * 401 on an API call: the cached token is dropped and fetched again, once; a second 401
   is an AuthenticationError.
 * 403: PermissionDenied. Other 4xx: PermanentError.
-* 429: the wait the vendor asks for (Retry-After et al.) is honoured, up to max_retries 429s per
-  call (a budget of their own, apart from the 5xx retries); the whole instance pauses for it, not
-  only the refused call.
+* 429: the wait the vendor asks for (Retry-After et al.) is honoured, up to max_throttled_retries
+  429s in a row per call (a budget of their own, apart from the 5xx retries); the whole instance
+  pauses for it, not only the refused call.
 * 5xx and network errors: exponential or linear backoff (capped), up to max_retries, then
   TransientError.
 * Before each call the instance's RateLimiter takes a token from every declared window's bucket
@@ -57,6 +57,7 @@ class RetryPolicy:
     backoff_base: float
     backoff_max: float
     max_retry_after: float
+    max_throttled: int = 20
     linear: bool = False
 
     @classmethod
@@ -67,6 +68,7 @@ class RetryPolicy:
             backoff_base=pick(options.backoff_base_seconds, limits.backoff_base_seconds),
             backoff_max=pick(options.backoff_max_seconds, limits.backoff_max_seconds),
             max_retry_after=pick(options.max_retry_after_seconds, limits.max_retry_after_seconds),
+            max_throttled=limits.max_throttled_retries,
             linear=limits.backoff == "linear",
         )
 
@@ -357,7 +359,7 @@ async def send_with_retries(http: httpx.AsyncClient, method: str, url: str, retr
                     break
             if wait is None:
                 wait = retry.backoff(throttled)
-            if throttled >= retry.max_retries or wait > retry.max_retry_after:
+            if throttled >= retry.max_throttled or wait > retry.max_retry_after:
                 raise TransientError(f"{what}: rate limited (HTTP 429) after {throttled + 1} attempts",
                                      status_code=429, retry_after=wait)
             if limiter is not None:

@@ -60,7 +60,12 @@ class RateLimits(_Model):
         default_factory=lambda: ["Retry-After"],
         description="Headers read on 429, in order. Values: seconds, an HTTP date, or an epoch timestamp.",
     )
-    max_retries: int = Field(default=3, ge=0, le=10)
+    max_retries: int = Field(default=3, ge=0, le=10, description="Retries of a call failing with 5xx or a network error.")
+    max_throttled_retries: int = Field(
+        default=20, ge=0, le=100,
+        description="429s in a row a call waits out. Higher than max_retries: a vendor's budget is often shared "
+                    "(a sync's streams side by side, other tools on the same account), and under such contention a "
+                    "call can lose several windows in a row without anything being wrong.")
     backoff_base_seconds: float = Field(default=1.0, ge=0)
     backoff_max_seconds: float = Field(default=30.0, ge=0)
     max_retry_after_seconds: float = Field(default=120.0, ge=0, description="Longer waits fail as transient.")
