@@ -1,0 +1,178 @@
+"""The outbox relay with several replicas: every replica relays the one outbox of its service, and
+consumers rely on each key's events reaching Kafka in the order they were written."""
+
+import asyncio
+import random
+import threading
+import uuid
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import pytest
+from faststream.exceptions import IncorrectState
+
+from aria_contracts import Envelope
+from aria_contracts.events import InstallationInstalled
+from aria_platform.db import create_pool
+from aria_platform.kafka import create_broker
+from aria_platform.outbox import RELAY_LOCK, OutboxRelay, enqueue
+from aria_platform.testing import KafkaProbe, migrated_database
+
+TOPIC = "aria.installation.lifecycle"
+
+
+@pytest.fixture
+async def database(infra, kafka_topics, tmp_path):
+    return await migrated_database(infra, "relay", tmp_path)  # the platform's tables only
+
+
+def event(installation: uuid.UUID, org: uuid.UUID, revision: int) -> Envelope:
+    """The `revision`-th event of an installation (its key), in the order it was written."""
+    return Envelope.wrap(InstallationInstalled(installation_id=installation, org_id=org, integration_key="k",
+                                               revision=revision, actor="t"),
+                         source="test", org_id=org, installation_id=installation)
+
+
+async def write(pool, envelopes: list[Envelope]) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        for envelope in envelopes:
+            await enqueue(conn, envelope)
+
+
+async def outbox_size(pool) -> int:
+    return await pool.fetchval("SELECT count(*) FROM outbox")
+
+
+@asynccontextmanager
+async def replica(infra, database, *, connected: bool = True, running: bool = True, batch: int = 20):
+    """One replica's relay: its own pool and producer, started as a service starts it (unless not
+    `running`). Small batches, so relays take many interleaved batches. `connected=False`: a replica
+    that lost Kafka, whose every pass takes a batch and fails to publish it (its transaction rolled
+    back)."""
+    async with AsyncExitStack() as stack:
+        pool = await create_pool(database, max_size=3)
+        stack.push_async_callback(pool.close)
+        broker = create_broker(infra.kafka_bootstrap, client_id=f"relay-test-{uuid.uuid4().hex[:6]}")
+        if connected:
+            await broker.start()
+            stack.push_async_callback(broker.stop)
+        relay = OutboxRelay(pool, broker, poll_interval_s=0.05, batch=batch)
+        stack.push_async_callback(relay.stop)
+        if running:
+            await relay.start()
+        yield relay
+
+
+def revisions_on_kafka(probe: KafkaProbe, keys: set[uuid.UUID]) -> dict[uuid.UUID, list[int]]:
+    """Each key's revisions in the order Kafka delivered them, the first delivery of each (consumers
+    drop redeliveries through their dedup keys, so a redelivery's position does not matter)."""
+    seen: dict[uuid.UUID, list[int]] = {key: [] for key in keys}
+    for _, envelope, _ in probe.seen:
+        got = seen.get(envelope.installation_id)
+        if got is not None and envelope.data["revision"] not in got:
+            got.append(envelope.data["revision"])
+    return seen
+
+
+def assert_in_order(seen: dict[uuid.UUID, list[int]], count: int) -> None:
+    for key, revisions in seen.items():
+        misplaced = next((i for i, r in enumerate(revisions, 1) if r != i), None)
+        assert revisions == list(range(1, count + 1)), (
+            f"{key}: {len(revisions)} of {count} events, first out of place at #{misplaced}: "
+            f"{revisions[max(0, (misplaced or 1) - 3):(misplaced or 1) + 3]}")
+
+
+async def wait_until_relayed(probe: KafkaProbe, pool, keys: set[uuid.UUID], total: int) -> dict[uuid.UUID, list[int]]:
+    await probe.wait_for(lambda e: e.installation_id in keys, count=total, timeout=60)
+    await probe.drain(0.5)  # anything published twice arrives too
+    assert await outbox_size(pool) == 0
+    return revisions_on_kafka(probe, keys)
+
+
+@asynccontextmanager
+async def replicas(infra, database, *options: dict):
+    """Relays of several replicas (`replica(**options)` each), every one in a thread with its own
+    event loop: as in separate processes, a relay's pass can stall (the interpreter switches
+    threads) between taking its batch and sending it, while another relay runs."""
+    done = threading.Event()
+
+    def run(relay_options: dict) -> None:
+        async def serve() -> None:
+            async with replica(infra, database, **relay_options):
+                while not done.is_set():
+                    await asyncio.sleep(0.05)
+        asyncio.run(serve())
+
+    threads = [asyncio.create_task(asyncio.to_thread(run, o)) for o in options]
+    try:
+        yield
+    finally:
+        done.set()
+        await asyncio.gather(*threads)
+
+
+async def test_two_replicas_relays_publish_each_keys_events_in_order(infra, database):
+    org, keys = uuid.uuid4(), [uuid.uuid4() for _ in range(4)]
+    per_key = 250
+    async with KafkaProbe(infra.kafka_bootstrap, TOPIC) as probe:
+        writer = await create_pool(database, max_size=4)
+        # Batches of different sizes (the default and a small one): without one relay at a time,
+        # a small batch taken after a large one is sent and acknowledged first.
+        try:
+            async with replicas(infra, database, {"batch": 200}, {"batch": 10}):
+                # Written while both relays run, in small transactions of a few keys' next events,
+                # as requests on several replicas would: every commit wakes both relays.
+                written = dict.fromkeys(keys, 0)
+                rng = random.Random(5)
+                while any(n < per_key for n in written.values()):
+                    envelopes = []
+                    for key in rng.sample(keys, 2):
+                        for _ in range(min(rng.randint(1, 5), per_key - written[key])):
+                            written[key] += 1
+                            envelopes.append(event(key, org, written[key]))
+                    await write(writer, envelopes)
+                seen = await wait_until_relayed(probe, writer, set(keys), len(keys) * per_key)
+        finally:
+            await writer.close()
+    assert_in_order(seen, per_key)
+
+
+async def test_a_relay_finds_another_publishing_and_takes_nothing_until_it_is_done(infra, database):
+    org, key = uuid.uuid4(), uuid.uuid4()
+    async with KafkaProbe(infra.kafka_bootstrap, TOPIC) as probe:
+        pool = await create_pool(database, max_size=3)
+        broker = create_broker(infra.kafka_bootstrap, client_id="relay-test")
+        await broker.start()
+        try:
+            await write(pool, [event(key, org, revision) for revision in (1, 2, 3)])
+            relay = OutboxRelay(pool, broker, batch=2)
+            async with pool.acquire() as other, other.transaction():
+                # Another replica's relay in the middle of its pass holds the relay lock.
+                await other.execute("SELECT pg_advisory_xact_lock($1)", RELAY_LOCK)
+                assert await relay.relay_once() == 0
+                assert await outbox_size(pool) == 3
+            assert [await relay.relay_once() for _ in range(3)] == [2, 1, 0]
+            seen = await wait_until_relayed(probe, pool, {key}, 3)
+        finally:
+            await broker.stop()
+            await pool.close()
+    assert_in_order(seen, 3)
+
+
+async def test_a_relay_dying_mid_pass_leaves_its_batch_to_the_other_replica(infra, database):
+    org, keys = uuid.uuid4(), [uuid.uuid4() for _ in range(3)]
+    per_key = 400
+    async with KafkaProbe(infra.kafka_bootstrap, TOPIC) as probe:
+        pool = await create_pool(database, max_size=3)
+        try:
+            await write(pool, [event(key, org, revision) for revision in range(1, per_key + 1) for key in keys])
+            async with replica(infra, database, connected=False, running=False) as dying:
+                # Its pass takes the first batch, then fails to publish it: the delete rolls back.
+                with pytest.raises(IncorrectState, match="connect broker"):
+                    await dying.relay_once()
+            assert await outbox_size(pool) == len(keys) * per_key
+            # It keeps taking large batches and dying while a healthy replica's relay drains the outbox.
+            async with replicas(infra, database, {"connected": False, "batch": 1000}, {"batch": 10}):
+                seen = await wait_until_relayed(probe, pool, set(keys), len(keys) * per_key)
+        finally:
+            await pool.close()
+    assert_in_order(seen, per_key)
