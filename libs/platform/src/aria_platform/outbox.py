@@ -12,14 +12,17 @@ later batch acknowledged first, i.e. an installation's event N+1 on Kafka before
 So a pass publishes only while it holds a transaction-scoped advisory lock (`RELAY_LOCK`): one
 relay at a time per outbox, each batch acknowledged and its delete committed before the next
 batch is taken. Why this and not a per-key rule (take only rows whose key has no earlier row in
-another relay's batch): the outbox carries lifecycle events (tens per second; bulk entity events
-are published directly), which one relay publishes far faster than they are written, so relays
-publishing in parallel would buy nothing, while the rule costs an anti-join per pass and an
-index, and the ordering would rest on a subtler query. The lock is taken in the pass's one
+another relay's batch): the outbox carries lifecycle, job and health events (bulk entity events
+are published directly), and one relay publishes up to a batch of 200 per Kafka round trip, so
+relays publishing in parallel would buy nothing, while the rule costs an anti-join per pass and
+an index, and the ordering would rest on a subtler query. The lock is taken in the pass's one
 statement (no extra round trip on one replica) and is released with the transaction, also when
 a relay dies mid-pass (its delete rolled back): the next pass of any relay takes the same rows.
 A relay that finds the lock held takes nothing and waits: the holder got the same NOTIFY and
-passes again (see `_run`), and the poll interval bounds the wait if the holder fails.
+passes again (see `_run`), and the poll interval bounds the wait if the holder fails. The price:
+a relay stuck mid-pass (Kafka not answering it) holds the others up until its pass fails (the
+producer's request timeout) or its connection is gone, where they used to publish past its batch,
+out of order.
 """
 
 from __future__ import annotations
