@@ -110,69 +110,63 @@ async def replicas(infra, database, *options: dict):
         await asyncio.gather(*threads)
 
 
-async def test_two_replicas_relays_publish_each_keys_events_in_order(infra, database):
+@pytest.fixture
+async def pool(database):
+    pool = await create_pool(database, max_size=3)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+async def probe(infra):
+    async with KafkaProbe(infra.kafka_bootstrap, TOPIC) as probe:
+        yield probe
+
+
+async def test_two_replicas_relays_publish_each_keys_events_in_order(infra, database, pool, probe):
     org, keys = uuid.uuid4(), [uuid.uuid4() for _ in range(4)]
     per_key = 250
-    async with KafkaProbe(infra.kafka_bootstrap, TOPIC) as probe:
-        writer = await create_pool(database, max_size=4)
-        # Batches of different sizes (the default and a small one): without one relay at a time,
-        # a small batch taken after a large one is sent and acknowledged first.
-        try:
-            async with replicas(infra, database, {"batch": 200}, {"batch": 10}):
-                # Written while both relays run, in small transactions of a few keys' next events,
-                # as requests on several replicas would: every commit wakes both relays.
-                written = dict.fromkeys(keys, 0)
-                rng = random.Random(5)
-                while any(n < per_key for n in written.values()):
-                    envelopes = []
-                    for key in rng.sample(keys, 2):
-                        for _ in range(min(rng.randint(1, 5), per_key - written[key])):
-                            written[key] += 1
-                            envelopes.append(event(key, org, written[key]))
-                    await write(writer, envelopes)
-                seen = await wait_until_relayed(probe, writer, set(keys), len(keys) * per_key)
-        finally:
-            await writer.close()
+    # Batches of different sizes (the default and a small one): without one relay at a time, a
+    # small batch taken after a large one is sent and acknowledged first.
+    async with replicas(infra, database, {"batch": 200}, {"batch": 10}):
+        # Written while both relays run, in small transactions of a few keys' next events, as
+        # requests on several replicas would: every commit wakes both relays.
+        written = dict.fromkeys(keys, 0)
+        rng = random.Random(5)
+        while any(n < per_key for n in written.values()):
+            envelopes = []
+            for key in rng.sample(keys, 2):
+                for _ in range(min(rng.randint(1, 5), per_key - written[key])):
+                    written[key] += 1
+                    envelopes.append(event(key, org, written[key]))
+            await write(pool, envelopes)
+        seen = await wait_until_relayed(probe, pool, set(keys), len(keys) * per_key)
     assert_in_order(seen, per_key)
 
 
-async def test_a_relay_finds_another_publishing_and_takes_nothing_until_it_is_done(infra, database):
+async def test_a_relay_finds_another_publishing_and_takes_nothing_until_it_is_done(infra, database, pool, probe):
     org, key = uuid.uuid4(), uuid.uuid4()
-    async with KafkaProbe(infra.kafka_bootstrap, TOPIC) as probe:
-        pool = await create_pool(database, max_size=3)
-        broker = create_broker(infra.kafka_bootstrap, client_id="relay-test")
-        await broker.start()
-        try:
-            await write(pool, [event(key, org, revision) for revision in (1, 2, 3)])
-            relay = OutboxRelay(pool, broker, batch=2)
-            async with pool.acquire() as other, other.transaction():
-                # Another replica's relay in the middle of its pass holds the relay lock.
-                await other.execute("SELECT pg_advisory_xact_lock($1)", RELAY_LOCK)
-                assert await relay.relay_once() == 0
-                assert await outbox_size(pool) == 3
-            assert [await relay.relay_once() for _ in range(3)] == [2, 1, 0]
-            seen = await wait_until_relayed(probe, pool, {key}, 3)
-        finally:
-            await broker.stop()
-            await pool.close()
-    assert_in_order(seen, 3)
+    await write(pool, [event(key, org, revision) for revision in (1, 2, 3)])
+    async with replica(infra, database, running=False, batch=2) as relay:
+        async with pool.acquire() as other, other.transaction():
+            # Another replica's relay in the middle of its pass holds the relay lock.
+            await other.execute("SELECT pg_advisory_xact_lock($1)", RELAY_LOCK)
+            assert await relay.relay_once() == 0
+            assert await outbox_size(pool) == 3
+        assert [await relay.relay_once() for _ in range(3)] == [2, 1, 0]
+    assert_in_order(await wait_until_relayed(probe, pool, {key}, 3), 3)
 
 
-async def test_a_relay_dying_mid_pass_leaves_its_batch_to_the_other_replica(infra, database):
+async def test_a_relay_dying_mid_pass_leaves_its_batch_to_the_other_replica(infra, database, pool, probe):
     org, keys = uuid.uuid4(), [uuid.uuid4() for _ in range(3)]
     per_key = 400
-    async with KafkaProbe(infra.kafka_bootstrap, TOPIC) as probe:
-        pool = await create_pool(database, max_size=3)
-        try:
-            await write(pool, [event(key, org, revision) for revision in range(1, per_key + 1) for key in keys])
-            async with replica(infra, database, connected=False, running=False) as dying:
-                # Its pass takes the first batch, then fails to publish it: the delete rolls back.
-                with pytest.raises(IncorrectState, match="connect broker"):
-                    await dying.relay_once()
-            assert await outbox_size(pool) == len(keys) * per_key
-            # It keeps taking large batches and dying while a healthy replica's relay drains the outbox.
-            async with replicas(infra, database, {"connected": False, "batch": 1000}, {"batch": 10}):
-                seen = await wait_until_relayed(probe, pool, set(keys), len(keys) * per_key)
-        finally:
-            await pool.close()
+    await write(pool, [event(key, org, revision) for revision in range(1, per_key + 1) for key in keys])
+    async with replica(infra, database, connected=False, running=False) as dying:
+        # Its pass takes the first batch, then fails to publish it: the delete rolls back.
+        with pytest.raises(IncorrectState, match="connect broker"):
+            await dying.relay_once()
+    assert await outbox_size(pool) == len(keys) * per_key
+    # It keeps taking large batches and dying while a healthy replica's relay drains the outbox.
+    async with replicas(infra, database, {"connected": False, "batch": 1000}, {"batch": 10}):
+        seen = await wait_until_relayed(probe, pool, set(keys), len(keys) * per_key)
     assert_in_order(seen, per_key)
