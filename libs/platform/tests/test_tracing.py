@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import APIRouter, Request
+from opentelemetry.instrumentation.utils import suppress_http_instrumentation
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (ExportTraceServiceRequest,
                                                                       ExportTraceServiceResponse)
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
@@ -108,9 +109,12 @@ async def database(infra, kafka_topics, tmp_path_factory):
 async def announce_with_traceparent(url: str, probe: KafkaProbe, trace_id: str, span_id: str):
     """POST as a traced caller; returns the event the request published, as Kafka delivered it."""
     installation = uuid.uuid4()
-    async with httpx.AsyncClient() as client:
-        answer = await client.post(f"{url}/installations/{installation}/announce",
-                                   headers={"traceparent": f"00-{trace_id}-{span_id}-01"})
+    # This process's httpx may be instrumented (another test's app configured tracing here): it would
+    # replace our traceparent with its own span's. The header goes out as written.
+    with suppress_http_instrumentation():
+        async with httpx.AsyncClient() as client:
+            answer = await client.post(f"{url}/installations/{installation}/announce",
+                                       headers={"traceparent": f"00-{trace_id}-{span_id}-01"})
     assert answer.status_code == 202, answer.text
     published = await probe.wait_for(lambda e: e.installation_id == installation)
     assert published, "the request's event never reached Kafka"
