@@ -11,13 +11,16 @@ import pytest
 from faststream.exceptions import IncorrectState
 
 from aria_contracts import Envelope
-from aria_contracts.events import InstallationInstalled
+from aria_contracts.events import PLATFORM_ORG, CatalogEntryChanged
 from aria_platform.db import create_pool
 from aria_platform.kafka import create_broker
 from aria_platform.outbox import RELAY_LOCK, OutboxRelay, enqueue
 from aria_platform.testing import KafkaProbe, migrated_database
 
-TOPIC = "aria.installation.lifecycle"
+# Catalog change events: keyed (integration key) and numbered (change id), and read by no service,
+# so the thousands these tests publish are not replayed by every new consumer group of the
+# installation lifecycle.
+TOPIC = "aria.catalog.changes"
 
 
 @pytest.fixture
@@ -25,11 +28,15 @@ async def database(infra, kafka_topics, tmp_path):
     return await migrated_database(infra, "relay", tmp_path)  # the platform's tables only
 
 
-def event(installation: uuid.UUID, org: uuid.UUID, revision: int) -> Envelope:
-    """The `revision`-th event of an installation (its key), in the order it was written."""
-    return Envelope.wrap(InstallationInstalled(installation_id=installation, org_id=org, integration_key="k",
-                                               revision=revision, actor="t"),
-                         source="test", org_id=org, installation_id=installation)
+def event(key: str, change: int) -> Envelope:
+    """The `change`-th event of a key, in the order it was written."""
+    return Envelope.wrap(CatalogEntryChanged(integration_key=key, change="updated", version=str(change),
+                                             change_id=change),
+                         source="test", org_id=PLATFORM_ORG)
+
+
+def new_keys(count: int) -> list[str]:
+    return [f"relay-test-{uuid.uuid4().hex[:12]}" for _ in range(count)]
 
 
 async def write(pool, envelopes: list[Envelope]) -> None:
@@ -62,30 +69,30 @@ async def replica(infra, database, *, connected: bool = True, running: bool = Tr
         yield relay
 
 
-def revisions_on_kafka(probe: KafkaProbe, keys: set[uuid.UUID]) -> dict[uuid.UUID, list[int]]:
-    """Each key's revisions in the order Kafka delivered them, the first delivery of each (consumers
-    drop redeliveries through their dedup keys, so a redelivery's position does not matter)."""
-    seen: dict[uuid.UUID, list[int]] = {key: [] for key in keys}
+def changes_on_kafka(probe: KafkaProbe, keys: set[str]) -> dict[str, list[int]]:
+    """Each key's change numbers in the order Kafka delivered them, the first delivery of each
+    (consumers drop redeliveries through their dedup keys, so a redelivery's position does not matter)."""
+    seen: dict[str, list[int]] = {key: [] for key in keys}
     for _, envelope, _ in probe.seen:
-        got = seen.get(envelope.installation_id)
-        if got is not None and envelope.data["revision"] not in got:
-            got.append(envelope.data["revision"])
+        got = seen.get(envelope.key)
+        if got is not None and envelope.data["change_id"] not in got:
+            got.append(envelope.data["change_id"])
     return seen
 
 
-def assert_in_order(seen: dict[uuid.UUID, list[int]], count: int) -> None:
-    for key, revisions in seen.items():
-        misplaced = next((i for i, r in enumerate(revisions, 1) if r != i), None)
-        assert revisions == list(range(1, count + 1)), (
-            f"{key}: {len(revisions)} of {count} events, first out of place at #{misplaced}: "
-            f"{revisions[max(0, (misplaced or 1) - 3):(misplaced or 1) + 3]}")
+def assert_in_order(seen: dict[str, list[int]], count: int) -> None:
+    for key, changes in seen.items():
+        misplaced = next((i for i, c in enumerate(changes, 1) if c != i), None)
+        assert changes == list(range(1, count + 1)), (
+            f"{key}: {len(changes)} of {count} events, first out of place at #{misplaced}: "
+            f"{changes[max(0, (misplaced or 1) - 3):(misplaced or 1) + 3]}")
 
 
-async def wait_until_relayed(probe: KafkaProbe, pool, keys: set[uuid.UUID], total: int) -> dict[uuid.UUID, list[int]]:
-    await probe.wait_for(lambda e: e.installation_id in keys, count=total, timeout=60)
+async def wait_until_relayed(probe: KafkaProbe, pool, keys: set[str], total: int) -> dict[str, list[int]]:
+    await probe.wait_for(lambda e: e.key in keys, count=total, timeout=60)
     await probe.drain(0.5)  # anything published twice arrives too
     assert await outbox_size(pool) == 0
-    return revisions_on_kafka(probe, keys)
+    return changes_on_kafka(probe, keys)
 
 
 @asynccontextmanager
@@ -124,7 +131,7 @@ async def probe(infra):
 
 
 async def test_two_replicas_relays_publish_each_keys_events_in_order(infra, database, pool, probe):
-    org, keys = uuid.uuid4(), [uuid.uuid4() for _ in range(4)]
+    keys = new_keys(4)
     per_key = 250
     # Batches of different sizes (the default and a small one): without one relay at a time, a
     # small batch taken after a large one is sent and acknowledged first.
@@ -138,15 +145,15 @@ async def test_two_replicas_relays_publish_each_keys_events_in_order(infra, data
             for key in rng.sample(keys, 2):
                 for _ in range(min(rng.randint(1, 5), per_key - written[key])):
                     written[key] += 1
-                    envelopes.append(event(key, org, written[key]))
+                    envelopes.append(event(key, written[key]))
             await write(pool, envelopes)
         seen = await wait_until_relayed(probe, pool, set(keys), len(keys) * per_key)
     assert_in_order(seen, per_key)
 
 
 async def test_a_relay_finds_another_publishing_and_takes_nothing_until_it_is_done(infra, database, pool, probe):
-    org, key = uuid.uuid4(), uuid.uuid4()
-    await write(pool, [event(key, org, revision) for revision in (1, 2, 3)])
+    [key] = new_keys(1)
+    await write(pool, [event(key, change) for change in (1, 2, 3)])
     async with replica(infra, database, running=False, batch=2) as relay:
         async with pool.acquire() as other, other.transaction():
             # Another replica's relay in the middle of its pass holds the relay lock.
@@ -158,15 +165,15 @@ async def test_a_relay_finds_another_publishing_and_takes_nothing_until_it_is_do
 
 
 async def test_a_relay_dying_mid_pass_leaves_its_batch_to_the_other_replica(infra, database, pool, probe):
-    org, keys = uuid.uuid4(), [uuid.uuid4() for _ in range(3)]
+    keys = new_keys(3)
     per_key = 400
-    await write(pool, [event(key, org, revision) for revision in range(1, per_key + 1) for key in keys])
+    await write(pool, [event(key, change) for change in range(1, per_key + 1) for key in keys])
     async with replica(infra, database, connected=False, running=False) as dying:
         # Its pass takes the first batch, then fails to publish it: the delete rolls back.
         with pytest.raises(IncorrectState, match="connect broker"):
             await dying.relay_once()
     assert await outbox_size(pool) == len(keys) * per_key
     # It keeps taking large batches and dying while a healthy replica's relay drains the outbox.
-    async with replicas(infra, database, {"connected": False, "batch": 1000}, {"batch": 10}):
+    async with replicas(infra, database, {"connected": False, "batch": 1000}, {"batch": 5}):
         seen = await wait_until_relayed(probe, pool, set(keys), len(keys) * per_key)
     assert_in_order(seen, per_key)
