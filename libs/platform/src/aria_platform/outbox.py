@@ -5,6 +5,24 @@ transaction. `OutboxRelay` locks and deletes committed rows, publishes them to K
 and commits the delete only once Kafka acknowledged them, so a crash before that commit
 republishes (at least once) and a crash before the commit of the state change publishes nothing. Consumers make the
 at-least-once delivery exactly-once in effect with `claim()`.
+
+Per-key order with several replicas: every replica runs a relay on the service's one outbox, and
+two relays each taking a batch at once (SKIP LOCKED hands them different rows) could have the
+later batch acknowledged first, i.e. an installation's event N+1 on Kafka before its event N.
+So a pass publishes only while it holds a transaction-scoped advisory lock (`RELAY_LOCK`): one
+relay at a time per outbox, each batch acknowledged and its delete committed before the next
+batch is taken. Why this and not a per-key rule (take only rows whose key has no earlier row in
+another relay's batch): the outbox carries lifecycle, job and health events (bulk entity events
+are published directly), and one relay publishes up to a batch of 200 per Kafka round trip, so
+relays publishing in parallel would buy nothing, while the rule costs an anti-join per pass and
+an index, and the ordering would rest on a subtler query. The lock is taken in the pass's one
+statement (no extra round trip on one replica) and is released with the transaction, also when
+a relay dies mid-pass (its delete rolled back): the next pass of any relay takes the same rows.
+A relay that finds the lock held takes nothing and waits: the holder got the same NOTIFY and
+passes again (see `_run`), and the poll interval bounds the wait if the holder fails. The price:
+a relay stuck mid-pass (Kafka not answering it) holds the others up until its pass fails (the
+producer's request timeout) or its connection is gone, where they used to publish past its batch,
+out of order.
 """
 
 from __future__ import annotations
@@ -23,6 +41,7 @@ from .metrics import OUTBOX_PUBLISHED
 
 log = structlog.get_logger(__name__)
 NOTIFY_CHANNEL = "aria_outbox"
+RELAY_LOCK = 7340002  # advisory lock key (per database, i.e. per service): one relay publishes at a time
 
 
 def traced(payload: EventPayload, *, source: str, org_id, installation_id=None) -> Envelope:
@@ -95,9 +114,10 @@ class OutboxRelay:
     async def _run(self) -> None:
         while not self._stopping:
             # Cleared before the pass: a NOTIFY that arrives during it wakes the next one at once.
-            # A pass that found less than a full batch found everything committed before it began,
-            # so the relay then waits for the next NOTIFY (or the poll) instead of one more, empty,
-            # pass per event.
+            # A pass that found less than a full batch found everything committed before it began
+            # (or found another relay holding the lock: that relay got the same NOTIFYs and passes
+            # again), so the relay then waits for the next NOTIFY (or the poll) instead of one
+            # more, empty, pass per event.
             self._wake.clear()
             try:
                 sent = await self.relay_once()
@@ -112,18 +132,25 @@ class OutboxRelay:
     async def relay_once(self) -> int:
         async with self._pool.acquire() as conn, conn.transaction():
             # Locked and deleted in one statement; the delete commits only after Kafka acknowledged
-            # the batch (an error or a crash before that rolls it back: the rows stay).
+            # the batch (an error or a crash before that rolls it back: the rows stay). The relay
+            # lock is tried first, once (an InitPlan gating the scan): without it, no row is read
+            # or locked. Under it, the rows another relay deleted and committed since this
+            # statement's snapshot are skipped (deleted), and nothing is in flight anywhere else.
             rows = await conn.fetch(
-                """DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
-                   RETURNING id, envelope""", self._batch
+                """WITH relay AS (SELECT pg_try_advisory_xact_lock($2) AS alone)
+                   DELETE FROM outbox WHERE id IN (
+                       SELECT id FROM outbox WHERE (SELECT alone FROM relay)
+                       ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
+                   RETURNING id, envelope""", self._batch, RELAY_LOCK
             )
             if not rows:
                 return 0
             # One producer batch, acknowledged as a whole (acks=all). Ordering per key (lifecycle
             # events) holds: the events are appended in id order (RETURNING has no order of its
-            # own) and a key always goes to the same partition, whose messages the idempotent
-            # producer keeps in order. Each event's headers carry the trace context of the request
-            # that wrote it.
+            # own), a key always goes to the same partition, whose messages the idempotent
+            # producer keeps in order, and no other relay publishes until this batch is
+            # acknowledged and committed (the relay lock). Each event's headers carry the trace
+            # context of the request that wrote it.
             rows = sorted(rows, key=lambda r: r["id"])
             await kafka.publish_batch(
                 self._broker, [kafka.outgoing(Envelope.model_validate(r["envelope"])) for r in rows])

@@ -17,8 +17,8 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap: str = "127.0.0.1:9092"
     http_host: str = "127.0.0.1"
     http_port: int = 8000
-    # Processes serving HTTP (each also runs the subscribers and outbox relay; Kafka groups and
-    # SKIP LOCKED share the work between them).
+    # Processes serving HTTP (each also runs the subscribers and outbox relay; Kafka groups share
+    # the subscribers' work, and the relays take turns: one publishes at a time, see outbox.py).
     http_workers: int = 1
     log_level: str = "INFO"
     # HS256 key for local use; production sets jwt_jwks_url instead.
