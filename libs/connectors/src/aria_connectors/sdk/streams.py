@@ -147,11 +147,16 @@ class StreamReader:
     def _keyset_params(self, base: dict[str, Any], anchor: StreamState, bound: str | None, *, sort: str,
                        limit: int) -> dict[str, Any]:
         """A keyset request's parameters: the caller's own filter (an ad-hoc query's), the cursor
-        filter and the upper ``bound`` term joined into one filter, the sort and the page size."""
+        filter and the upper ``bound`` term joined into one filter, the sort (its own parameter, or
+        the filter's last term) and the page size."""
         pag, inc = self.spec.pagination, self.spec.incremental
         assert isinstance(pag, KeysetPagination) and inc is not None
         terms = [base.get(inc.filter_param), self._filter_value(anchor), bound]
-        params = {**base, pag.sort_param: sort, pag.limit_param: limit}
+        params = {**base, pag.limit_param: limit}
+        if pag.sort_param:
+            params[pag.sort_param] = sort
+        else:
+            terms.append(sort)
         joined = pag.filter_join.join(str(t) for t in terms if t)
         if joined:
             params[inc.filter_param] = joined
@@ -402,6 +407,15 @@ class StreamReader:
             yield self._process(records, anchor)
 
 
+    def _keyset_total(self, pag: KeysetPagination, body: Any) -> int | None:
+        """The query's total, from the body or a header of the response just read (no await since
+        the request, so ``last_response`` is still this request's)."""
+        if pag.total_path is not None:
+            total = get_path(body, pag.total_path)
+            return total if isinstance(total, int) else None
+        value = self.conn.api.last_response.headers.get(pag.total_header or "")
+        return int(value) if value is not None and value.strip().isdigit() else None
+
     async def _upper_bound(self, pag: KeysetPagination, path: str, base: dict[str, Any], json_body: Any) -> Any:
         """The newest cursor value of the records past the checkpoint, read now (one record sorted
         descending, fetched when the query returns ids); None when there are none."""
@@ -411,7 +425,7 @@ class StreamReader:
         params = self._keyset_params(base, anchor, None, sort=pag.descending_sort, limit=1)
         body = await self.conn.api.request_json(spec.request.method, path, params=params, json=json_body,
                                                 what=f"stream {spec.name} upper bound")
-        total = get_path(body, pag.total_path)
+        total = self._keyset_total(pag, body)
         if isinstance(total, int):
             self.total = total  # everything past the checkpoint: the records this run reads
         newest = get_path(body, spec.record_selector) or []
@@ -443,7 +457,7 @@ class StreamReader:
                 params[pag.offset_param] = offset
                 body = await self.conn.api.request_json(req.method, path, params=params, json=json_body, what=what)
                 self.page_requests += 1
-                total = get_path(body, pag.total_path)
+                total = self._keyset_total(pag, body)
                 if offset and total != run_total:
                     # a record left (or, at U, joined) the range, so the rows past the offset shifted:
                     # read the run again from its start (ids in ``seen`` are dropped, not published again)

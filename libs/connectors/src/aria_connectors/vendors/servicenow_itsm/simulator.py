@@ -98,7 +98,7 @@ def parse_query(query: str) -> tuple[list[tuple[str, str, str]], list[tuple[str,
     return terms, order
 
 
-def _value(record: dict[str, Any], field: str) -> str:
+def field_value(record: dict[str, Any], field: str) -> str:
     v = record.get(field, "")
     return v.get("value", "") if isinstance(v, dict) else str(v)
 
@@ -107,7 +107,7 @@ def matches(record: dict[str, Any], terms: list[tuple[str, str, str]]) -> bool:
     for field, op, wanted in terms:
         if field not in record:
             return False  # ServiceNow ignores unknown fields in the UI; the API returns nothing for them
-        actual = _value(record, field)
+        actual = field_value(record, field)
         ok = {"=": actual == wanted, "!=": actual != wanted, ">": actual > wanted, ">=": actual >= wanted,
               "<": actual < wanted, "<=": actual <= wanted, "LIKE": wanted.lower() in actual.lower(),
               "STARTSWITH": actual.lower().startswith(wanted.lower()), "ISEMPTY": actual == "",
@@ -248,7 +248,7 @@ class ServiceNowSimulator:
         rows = [i for i in self.incidents.values() if matches(i, terms)]
         rows.sort(key=lambda r: r["sys_id"])
         for field, desc in reversed(order):
-            rows.sort(key=lambda r, f=field: _value(r, f), reverse=desc)
+            rows.sort(key=lambda r, f=field: field_value(r, f), reverse=desc)
         page = rows[offset:offset + limit]
         headers = {**headers, "X-Total-Count": str(len(rows))}
         if offset + limit < len(rows):
