@@ -65,7 +65,7 @@ VENDORS = {v.key: v for v in (
     Vendor("servicenow_itsm", {"incidents": ("sys_id", "sys_updated_on")},
            servicenow.ServiceNowSimulator,
            lambda url: {"instance_url": url, "username": servicenow.DEMO_USER, "password": servicenow.DEMO_PASSWORD},
-           lambda sim, _stream: sim.incidents,
+           lambda sim, _stream: {i: r for i, r in sim.incidents.items() if r["number"] not in sim.unreadable},
            lambda record: {f: servicenow.field_value(record, f) for f in SNOW_FIELDS},
            _patch_incidents,
            ("incidents", {"sysparm_query": "active=true"}, lambda r: r["active"] == "true")),
@@ -221,6 +221,32 @@ async def test_a_run_of_equal_timestamps_longer_than_a_page_survives_a_record_le
     assert set(first) >= set(reader.records()) - set(moved), "a record of the run was skipped"
     await reader.sync(page_size=5)
     assert not reader.unpublished()
+
+
+# incidents 3 and 7-13 (a whole page and more), and then also the newest, 40, are not readable by
+# the integration user
+@pytest.mark.parametrize("simulated, stream", cases(streams=[("servicenow_itsm", "incidents")],
+                                                     within={"unreadable": [3, *range(7, 14)]},
+                                                     newest={"unreadable": [3, *range(7, 14), 40]}),
+                         indirect=["simulated"])
+async def test_rows_withheld_after_the_query_do_not_end_the_sync(simulated, stream):
+    """ServiceNow applies row ACLs to each window of sysparm_limit rows after the query: a page comes
+    back short or empty while X-Total-Count counts rows after it. Taken for the last page, it ends
+    the sync there, and every later sync again: a window of unreadable rows at the checkpoint (or
+    the newest one, read for the upper bound) would stop the stream for good."""
+    vendor, sim, url, _control = simulated
+    reader = Reader(vendor, sim, url, stream)
+    moved: list[str] = []
+
+    def update(n: int) -> None:
+        if n == 2:
+            moved.extend(reader.update(reader.by_cursor(reader.records().values())[:1]))
+
+    first = await reader.sync(page_size=5, between_pages=update)
+    assert set(first) >= set(reader.records()) - set(moved), "a readable incident was skipped"
+    await reader.sync(page_size=5)
+    assert not reader.unpublished()
+    assert await reader.sync(page_size=5) == []
 
 
 @pytest.mark.parametrize("simulated", [("crowdstrike_falcon", {"alerts": 40, "hosts": 30})], indirect=True)

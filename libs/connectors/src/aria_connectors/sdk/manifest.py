@@ -182,10 +182,12 @@ class KeysetPagination(_Model):
     the records at U last keeps a change stamped with U itself (a cursor of whole seconds) from moving
     the checkpoint to U while older records are unread.
 
-    ``offset_param`` is used only inside a run of records sharing one cursor value longer than a page;
-    when the query's total (``total_path`` in the body or ``total_header``) changes between those
-    requests (a record left the range) paging restarts at offset 0, and the ``seen`` ids drop what was
-    already read.
+    ``offset_param`` is used only while the cursor stands still: inside a run of records sharing one
+    cursor value longer than a page, or past a window whose rows the vendor withheld after the query
+    (ServiceNow's row ACLs); when the query's total (``total_path`` in the body or ``total_header``)
+    changes between those requests (a record left the range) paging restarts at offset 0, and the
+    ``seen`` ids drop what was already read. The total also ends the range: a short page that does
+    not reach it is not the last one.
 
     Vendors whose sort is part of the filter language (ServiceNow's ``ORDERBY`` terms in
     ``sysparm_query``) leave ``sort_param`` out: the sort is then the filter's last term."""
