@@ -43,6 +43,20 @@ def test_keyset_pagination_needs_an_incremental_cursor_filtered_by_a_parameter()
             validate_manifest_dict(broken)
 
 
+def test_keyset_pagination_needs_exactly_one_source_of_the_total():
+    """The total tells a shifted run of equal cursor values and the range's end: without it a
+    keyset stream could skip records, with two sources it would be ambiguous."""
+    good = __import__("yaml").safe_load((registry.get("servicenow_itsm").directory / "manifest.yaml").read_text())
+    incidents = good["api"]["streams"][0]
+    assert incidents["pagination"]["total_header"] == "X-Total-Count"
+    neither = {k: v for k, v in incidents["pagination"].items() if k != "total_header"}
+    both = {**incidents["pagination"], "total_path": "result.total"}
+    for pagination in (neither, both):
+        broken = {**good, "api": {**good["api"], "streams": [{**incidents, "pagination": pagination}]}}
+        with pytest.raises(ManifestError, match="exactly one of total_path and total_header"):
+            validate_manifest_dict(broken)
+
+
 def test_retry_after_forms():
     now = 1_700_000_000.0
     assert parse_retry_after("1", now) == 1

@@ -187,23 +187,40 @@ class KeysetPagination(_Model):
     the records at U last keeps a change stamped with U itself (a cursor of whole seconds) from moving
     the checkpoint to U while older records are unread.
 
-    ``offset_param`` is used only inside a run of records sharing one cursor value longer than a page;
-    when ``total_path``'s total changes between those requests (a record left the range) paging restarts
-    at offset 0, and the ``seen`` ids drop what was already read."""
+    ``offset_param`` is used only while the cursor stands still: inside a run of records sharing one
+    cursor value longer than a page, or past a window whose rows the vendor withheld after the query
+    (ServiceNow's row ACLs); when the query's total (``total_path`` in the body or ``total_header``)
+    changes between those requests (a record left the range) paging restarts at offset 0, and the
+    ``seen`` ids drop what was already read. The total also ends the range: a short page that does
+    not reach it is not the last one.
+
+    Vendors whose sort is part of the filter language (ServiceNow's ``ORDERBY`` terms in
+    ``sysparm_query``) leave ``sort_param`` out: the sort is then the filter's last term."""
 
     type: Literal["keyset"]
     limit_param: str = "limit"
     page_size: int = Field(default=100, ge=1)
     max_page_size: int | None = None
-    sort_param: str = Field(description="Request parameter of the sort order.")
-    ascending_sort: str = Field(description="Its value sorting by the cursor, oldest first (e.g. 'updated_timestamp|asc').")
+    sort_param: str | None = Field(default=None, description="Request parameter of the sort order; none: the sort "
+                                                              "is the last term of the filter (joined by filter_join).")
+    ascending_sort: str = Field(description="Its value sorting by the cursor, oldest first (e.g. 'updated_timestamp|asc'; "
+                                            "with a tie-break where the vendor's order of equal values is not fixed).")
     descending_sort: str = Field(description="Its value sorting by the cursor, newest first (the upper-bound request).")
     below_upper_template: str = Field(description="Filter term with {upper}, exclusive: "
                                                   "\"updated_timestamp:<'{upper}'\".")
     upper_bound_template: str = Field(description="The same term inclusive: \"updated_timestamp:<='{upper}'\".")
-    filter_join: str = Field(default="+", description="Joins filter terms (FQL '+' is AND).")
+    filter_join: str = Field(default="+", description="Joins filter terms (FQL '+' is AND, ServiceNow '^').")
     offset_param: str = "offset"
-    total_path: str = Field(description="Path of the query's total count in the response.")
+    total_path: str | None = Field(default=None, description="Path of the query's total count in the response body.")
+    total_header: str | None = Field(default=None, description="Response header with the query's total count "
+                                                               "(ServiceNow's X-Total-Count), instead of total_path.")
+
+    @model_validator(mode="after")
+    def _one_total(self) -> "KeysetPagination":
+        # the total is what tells a shifted run of equal cursor values: paging without it could skip
+        if (self.total_path is None) == (self.total_header is None):
+            raise ValueError("keyset pagination needs exactly one of total_path and total_header")
+        return self
 
 
 class PageNumberPagination(_Model):

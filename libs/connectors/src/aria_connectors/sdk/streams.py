@@ -147,11 +147,16 @@ class StreamReader:
     def _keyset_params(self, base: dict[str, Any], anchor: StreamState, bound: str | None, *, sort: str,
                        limit: int) -> dict[str, Any]:
         """A keyset request's parameters: the caller's own filter (an ad-hoc query's), the cursor
-        filter and the upper ``bound`` term joined into one filter, the sort and the page size."""
+        filter and the upper ``bound`` term joined into one filter, the sort (its own parameter, or
+        the filter's last term) and the page size."""
         pag, inc = self.spec.pagination, self.spec.incremental
         assert isinstance(pag, KeysetPagination) and inc is not None
         terms = [base.get(inc.filter_param), self._filter_value(anchor), bound]
-        params = {**base, pag.sort_param: sort, pag.limit_param: limit}
+        params = {**base, pag.limit_param: limit}
+        if pag.sort_param:
+            params[pag.sort_param] = sort
+        else:
+            terms.append(sort)
         joined = pag.filter_join.join(str(t) for t in terms if t)
         if joined:
             params[inc.filter_param] = joined
@@ -402,19 +407,38 @@ class StreamReader:
             yield self._process(records, anchor)
 
 
-    async def _upper_bound(self, pag: KeysetPagination, path: str, base: dict[str, Any], json_body: Any) -> Any:
+    def _keyset_total(self, pag: KeysetPagination, body: Any) -> int | None:
+        """The query's total, from the body or a header of the response just read (no await since
+        the request, so ``last_response`` is still this request's)."""
+        if pag.total_path is not None:
+            total = get_path(body, pag.total_path)
+            return total if isinstance(total, int) else None
+        value = self.conn.api.last_response.headers.get(pag.total_header or "")
+        return int(value) if value is not None and value.strip().isdigit() else None
+
+    async def _upper_bound(self, pag: KeysetPagination, path: str, base: dict[str, Any], json_body: Any,
+                           limit: int) -> Any:
         """The newest cursor value of the records past the checkpoint, read now (one record sorted
-        descending, fetched when the query returns ids); None when there are none."""
+        descending, fetched when the query returns ids); None when there are none. When the vendor
+        withholds the newest rows after the query (rows the user may not read: an empty answer with
+        a total), the next windows of ``limit`` rows are read until a record is returned."""
         spec, inc = self.spec, self.spec.incremental
         assert inc is not None
         anchor = StreamState(self.state.cursor, set(self.state.seen))
-        params = self._keyset_params(base, anchor, None, sort=pag.descending_sort, limit=1)
-        body = await self.conn.api.request_json(spec.request.method, path, params=params, json=json_body,
-                                                what=f"stream {spec.name} upper bound")
-        total = get_path(body, pag.total_path)
-        if isinstance(total, int):
-            self.total = total  # everything past the checkpoint: the records this run reads
-        newest = get_path(body, spec.record_selector) or []
+        offset, size = 0, 1
+        while True:
+            params = self._keyset_params(base, anchor, None, sort=pag.descending_sort, limit=size)
+            if offset:
+                params[pag.offset_param] = offset
+            body = await self.conn.api.request_json(spec.request.method, path, params=params, json=json_body,
+                                                    what=f"stream {spec.name} upper bound")
+            total = self._keyset_total(pag, body)
+            if isinstance(total, int) and not offset:
+                self.total = total  # everything past the checkpoint: the records this run reads
+            newest = get_path(body, spec.record_selector) or []
+            if newest or total is None or offset + size >= total:
+                break
+            offset, size = offset + size, limit
         if newest and spec.hydrate is not None:
             newest = await self._hydrate(newest[:1])
         if not newest:  # nothing past the checkpoint (or the newest was deleted before its fetch:
@@ -428,22 +452,24 @@ class StreamReader:
     async def _keyset_pages(self, pag: KeysetPagination, path: str, base: dict[str, Any],
                             json_body: Any) -> AsyncIterator[Page]:
         req, what = self.spec.request, f"stream {self.spec.name}"
-        upper = await self._upper_bound(pag, path, base, json_body)
-        if upper is None:
-            return
         limit = self._page_size(pag.page_size)
         if pag.max_page_size:
             limit = min(limit, pag.max_page_size)
+        upper = await self._upper_bound(pag, path, base, json_body, limit)
+        if upper is None:
+            return
         for template, below in ((pag.below_upper_template, True), (pag.upper_bound_template, False)):
             bound = self._render(template, upper=upper)
-            offset, run_total = 0, None  # offset > 0 only inside a run of equal cursor values
+            # offset > 0 only while the cursor stands still: inside a run of equal cursor values, or
+            # past a window whose rows the vendor withheld after the query
+            offset, run_total = 0, None
             while True:
                 anchor = StreamState(self.state.cursor, set(self.state.seen))
                 params = self._keyset_params(base, anchor, bound, sort=pag.ascending_sort, limit=limit)
                 params[pag.offset_param] = offset
                 body = await self.conn.api.request_json(req.method, path, params=params, json=json_body, what=what)
                 self.page_requests += 1
-                total = get_path(body, pag.total_path)
+                total = self._keyset_total(pag, body)
                 if offset and total != run_total:
                     # a record left (or, at U, joined) the range, so the rows past the offset shifted:
                     # read the run again from its start (ids in ``seen`` are dropped, not published again)
@@ -451,12 +477,15 @@ class StreamReader:
                     continue
                 records, n = await self._records_of(body)
                 yield self._process(records, anchor, upper, below=below)
-                if n == 0 or n < limit or (isinstance(total, int) and offset + n >= total):
+                # The total, where the vendor gives one, says whether this window of ``limit`` rows
+                # reached the end of the range: a short page need not be the last one (ServiceNow
+                # drops the rows the user may not read from the window after the query).
+                if (offset + limit >= total) if isinstance(total, int) else n < limit:
                     break
                 if self.state.cursor != anchor.cursor:
                     offset, run_total = 0, None
-                else:
-                    offset, run_total = offset + n, total
+                else:  # the next window: rows are counted in windows the vendor read, not rows returned
+                    offset, run_total = offset + limit, total
 
 
 def _json(resp: httpx.Response, what: str) -> Any:

@@ -7,14 +7,19 @@ Faithful to ServiceNow's public documentation:
   ``GET /api/now/table/{tableName}`` with ``sysparm_query`` (encoded query), ``sysparm_limit``,
   ``sysparm_offset``, ``sysparm_fields``, ``sysparm_display_value``,
   ``sysparm_exclude_reference_link`` -> ``{"result": [...]}`` with ``X-Total-Count`` and a
-  ``Link`` header (first/prev/next/last); ``POST /api/now/table/{tableName}`` -> 201
+  ``Link`` header (first/prev/next/last; next is ``sysparm_offset`` + ``sysparm_limit``); ``POST /api/now/table/{tableName}`` -> 201
   ``{"result": {...}}``; ``PATCH /api/now/table/{tableName}/{sys_id}`` -> 200 ``{"result": {...}}``;
   unknown record 404 ``{"error": {"message": "No Record found", "detail": "..."}, "status": "failure"}``.
 * Encoded queries - https://docs.servicenow.com/bundle/latest/page/use/using-lists/concept/c_EncodedQueryStrings.html :
   ``field<op>value`` terms joined by ``^`` (AND), operators ``=``, ``!=``, ``>``, ``>=``, ``<``,
   ``<=``, ``LIKE``, ``STARTSWITH``, ``ISEMPTY``, ``ISNOTEMPTY``; ``ORDERBYfield`` /
-  ``ORDERBYDESCfield``; date-times ``YYYY-MM-DD HH:MM:SS`` or
+  ``ORDERBYDESCfield`` terms in the same query; date-times ``YYYY-MM-DD HH:MM:SS`` (UTC as text) or
   ``javascript:gs.dateGenerate('YYYY-MM-DD','HH:MM:SS')``.
+* Row-level ACLs - KB3047115 (https://support.servicenow.com/kb?id=kb_article_view&sysparm_article=KB3047115):
+  ACLs filter rows *after* the query runs, so a window of ``sysparm_limit`` rows can come back
+  short, or empty, with more rows after it; ``X-Total-Count`` counts the query (the rows the user
+  may not read too). ``unreadable``: the creation ordinals (1 = the first incident) of incidents
+  the integration user may not read.
 * Incident fields - https://docs.servicenow.com/bundle/latest/page/product/incident-management/reference/r_IncidentFormFields.html :
   ``number`` INC..., ``state`` 1 New, 2 In Progress, 3 On Hold, 6 Resolved, 7 Closed,
   8 Canceled; ``impact``/``urgency`` 1-3 and ``priority`` 1 Critical .. 5 Planning (from the
@@ -44,7 +49,7 @@ import re
 import secrets
 import time
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Iterable
 from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
@@ -98,7 +103,7 @@ def parse_query(query: str) -> tuple[list[tuple[str, str, str]], list[tuple[str,
     return terms, order
 
 
-def _value(record: dict[str, Any], field: str) -> str:
+def field_value(record: dict[str, Any], field: str) -> str:
     v = record.get(field, "")
     return v.get("value", "") if isinstance(v, dict) else str(v)
 
@@ -107,7 +112,7 @@ def matches(record: dict[str, Any], terms: list[tuple[str, str, str]]) -> bool:
     for field, op, wanted in terms:
         if field not in record:
             return False  # ServiceNow ignores unknown fields in the UI; the API returns nothing for them
-        actual = _value(record, field)
+        actual = field_value(record, field)
         ok = {"=": actual == wanted, "!=": actual != wanted, ">": actual > wanted, ">=": actual >= wanted,
               "<": actual < wanted, "<=": actual <= wanted, "LIKE": wanted.lower() in actual.lower(),
               "STARTSWITH": actual.lower().startswith(wanted.lower()), "ISEMPTY": actual == "",
@@ -121,9 +126,11 @@ class ServiceNowSimulator:
     def __init__(self, *, seed: int = 42, records: int | None = None, incidents: int | None = None, malformed: int = 0,
                  per_timestamp: int = 2, username: str = DEMO_USER, password: str = DEMO_PASSWORD,
                  client_id: str = DEMO_CLIENT_ID, client_secret: str = DEMO_CLIENT_SECRET, token_ttl: int = 1799,
-                 rate_limit: int = 6000, rate_window_seconds: float = 60.0) -> None:
+                 rate_limit: int = 6000, rate_window_seconds: float = 60.0,
+                 unreadable: Iterable[int] = ()) -> None:
         self.options = dict(seed=seed, count=incidents if incidents is not None else (records or 40),
                             malformed=malformed)
+        self.unreadable = {f"INC{10000 + n:07d}" for n in unreadable}
         self.per_timestamp = max(1, per_timestamp)
         self.username, self.password = username, password
         self.client_id, self.client_secret, self.token_ttl = client_id, client_secret, token_ttl
@@ -248,8 +255,8 @@ class ServiceNowSimulator:
         rows = [i for i in self.incidents.values() if matches(i, terms)]
         rows.sort(key=lambda r: r["sys_id"])
         for field, desc in reversed(order):
-            rows.sort(key=lambda r, f=field: _value(r, f), reverse=desc)
-        page = rows[offset:offset + limit]
+            rows.sort(key=lambda r, f=field: field_value(r, f), reverse=desc)
+        page = [r for r in rows[offset:offset + limit] if r["number"] not in self.unreadable]  # ACLs, after the query
         headers = {**headers, "X-Total-Count": str(len(rows))}
         if offset + limit < len(rows):
             headers["Link"] = (f'<{request.url.include_query_params(sysparm_offset=offset + limit)}>;rel="next",'
@@ -359,5 +366,5 @@ class ServiceNowSimulator:
 
 def create_app(**options: Any) -> Starlette:
     """Options: seed, records / incidents, malformed, per_timestamp, username, password, client_id, client_secret,
-    token_ttl, rate_limit, rate_window_seconds."""
+    token_ttl, rate_limit, rate_window_seconds, unreadable."""
     return ServiceNowSimulator(**options).app()
