@@ -22,7 +22,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (ExportTrac
                                                                       ExportTraceServiceResponse)
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from starlette.applications import Starlette
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from aria_contracts.events import InstallationInstalled
@@ -46,10 +46,17 @@ async def announce(installation_id: uuid.UUID, request: Request) -> dict:
     return {"event_id": str(envelope.event_id)}
 
 
+@router.post("/hot/{thing}", name="hot", status_code=202)
+async def hot(request: Request) -> JSONResponse:
+    """A direct route (aria_platform.direct): its span is the platform's, not FastAPI's instrumentation's."""
+    return JSONResponse({"thing": request.path_params["thing"]}, status_code=202)
+
+
 def traced_app():
     """uvicorn factory for the app's own process (settings from the environment)."""
     return create_app(ServiceDefinition(name="tracing-test", title="t", description="d",
-                                        settings=load_settings(ServiceSettings), routers=[router]))
+                                        settings=load_settings(ServiceSettings), routers=[router],
+                                        direct_routes=["hot"]))
 
 
 class OtlpReceiver:
@@ -144,6 +151,30 @@ async def test_with_an_exporter_a_request_is_one_server_span_in_the_callers_trac
     assert span.name == "POST /installations/{installation_id}/announce"
     # The event the request wrote carries the request's span as its parent, into the consumers' traces.
     assert envelope.traceparent == f"00-{trace_id}-{span.span_id.hex()}-01"
+
+
+async def test_with_an_exporter_a_direct_route_is_one_server_span_named_by_its_route(infra, database, tmp_path):
+    receiver = OtlpReceiver()
+    trace_id, caller_span = uuid.uuid4().hex, uuid.uuid4().hex[:16]
+    async with serving(receiver.app) as otlp, \
+            service_process(infra, database, tmp_path / "service.log", otlp_endpoint=otlp) as url:
+        with suppress_http_instrumentation():
+            async with httpx.AsyncClient() as client:
+                answer = await client.post(f"{url}/hot/t1", headers={"traceparent": f"00-{trace_id}-{caller_span}-01"})
+        assert answer.status_code == 202 and answer.json() == {"thing": "t1"}
+        for _ in range(100):
+            ours = [span for _, span in receiver.spans if span.trace_id.hex() == trace_id]
+            if ours:
+                break
+            await asyncio.sleep(0.1)
+    assert len(ours) == 1, f"spans of the caller's trace: {[span.name for span in ours]}"
+    [span] = ours
+    assert span.kind == Span.SPAN_KIND_SERVER and span.parent_span_id.hex() == caller_span
+    assert span.name == "POST /hot/{thing}"
+    attributes = {a.key: a.value for a in span.attributes}
+    assert attributes["http.route"].string_value == "/hot/{thing}"
+    assert attributes["url.path"].string_value == "/hot/t1"
+    assert attributes["http.response.status_code"].int_value == 202
 
 
 async def test_without_an_exporter_published_events_carry_the_callers_trace(infra, database, tmp_path):
