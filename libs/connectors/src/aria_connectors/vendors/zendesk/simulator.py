@@ -54,13 +54,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from aria_connectors.simulators.base import ControlState, SeededData, append_records, basic_credentials, seed_records, simulator_app
+from aria_connectors.simulators.base import (
+    SeededData,
+    Simulator,
+    Stream,
+    basic_credentials,
+    record_counts,
+    seed_records,
+)
 
 DEMO_EMAIL = "agent@example.com"
 DEMO_TOKEN = "demoZendeskApiToken0123456789"
 DEMO_OAUTH_TOKEN = "demoZendeskOAuthAccessToken0123456789"
 T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
-STREAMS = ("tickets",)
 SUBJECTS = ["Critical vulnerability on {h} needs patching", "Suspicious login reported by {u}", "Lost laptop - {u}",
             "Request: firewall exception for {h}", "Malware alert on {h}", "Password reset loop for {u}"]
 
@@ -149,17 +155,15 @@ class ZendeskData(SeededData):
         return [str(t["id"]) for t in oldest]
 
 
-class ZendeskSimulator:
+class ZendeskSimulator(Simulator):
     def __init__(self, *, seed: int = 42, records: int | None = None, tickets: int | None = None, malformed: int = 0,
                  per_timestamp: int = 2, email: str = DEMO_EMAIL, api_token: str = DEMO_TOKEN,
                  oauth_token: str | None = DEMO_OAUTH_TOKEN, rate_limit: int = 10,
                  rate_window_seconds: float = 60.0, **_ignored: Any) -> None:
-        default = 60 if records is None else records
-        self.options = dict(seed=seed, tickets=default if tickets is None else tickets, malformed=malformed,
+        self.options = dict(seed=seed, **record_counts(records, tickets=tickets), malformed=malformed,
                             per_timestamp=per_timestamp)
         self.email, self.api_token, self.oauth_token = email, api_token, oauth_token
-        self.control = ControlState(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
-        self.reset()
+        super().__init__(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
 
     def reset(self) -> None:
         self.data = ZendeskData(**self.options)
@@ -176,8 +180,7 @@ class ZendeskSimulator:
                             headers=headers)
 
     def _after_write(self, response: Response, headers: dict[str, str]) -> Response:
-        fault = self.control.take_write_fault()
-        return response if fault is None else self.fault(fault.status, headers, fault.retry_after)
+        return self.control.answer_write(response, lambda fault: self.fault(fault.status, headers, fault.retry_after))
 
     @staticmethod
     def invalid(details: dict[str, Any], headers: dict[str, str]) -> JSONResponse:
@@ -324,22 +327,19 @@ class ZendeskSimulator:
                              "after_cursor": after, "before_url": None, "before_cursor": None,
                              "end_of_stream": len(rows) <= per_page}, headers=headers)
 
-    def state(self) -> dict[str, Any]:
-        return {"streams": {"tickets": {"records": len(self.data.tickets), "malformed": self.data.malformed["tickets"]}},
-                "tokens_issued": 0, "created": self.created}
+    def streams(self) -> dict[str, Stream]:
+        return {"tickets": Stream(self.data.tickets, self.data.malformed["tickets"], self.data.add, self.data.touch)}
 
-    def add_records(self, stream: str, count: int, malformed: int, update: int) -> dict[str, Any]:
-        if stream not in STREAMS:
-            raise KeyError(stream)
-        return append_records(self.data.add, self.data.touch, count, malformed, update)
+    def counters(self) -> dict[str, Any]:
+        return {"tokens_issued": 0, "created": self.created}
 
-    def app(self) -> Starlette:
-        return simulator_app(self, [
+    def routes(self) -> list[Route]:
+        return [
             Route("/api/v2/users/me.json", self.me, methods=["GET"]),
             Route("/api/v2/incremental/tickets/cursor.json", self.export, methods=["GET"]),
             Route("/api/v2/tickets.json", self.tickets, methods=["GET", "POST"]),
             Route("/api/v2/tickets/{ticket_id}.json", self.ticket, methods=["GET", "PUT"]),
-        ])
+        ]
 
 
 def create_app(**options: Any) -> Starlette:
