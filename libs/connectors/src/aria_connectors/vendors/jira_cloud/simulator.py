@@ -45,7 +45,6 @@ import hashlib
 import json
 import random
 import re
-import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -54,7 +53,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from aria_connectors.simulators.base import ControlState, append_records, basic_credentials, seed_records, simulator_app
+from aria_connectors.simulators.base import Simulator, Stream, basic_credentials, record_counts, seed_records
 
 DEMO_EMAIL = "demo@example.com"
 DEMO_TOKEN = "demo-api-token"
@@ -309,15 +308,13 @@ class JiraData:
         return out
 
 
-class JiraSimulator:
+class JiraSimulator(Simulator):
     def __init__(self, *, seed: int = 42, records: int | None = None, issues: int | None = None, malformed: int = 0,
                  per_timestamp: int = 2, email: str = DEMO_EMAIL, api_token: str = DEMO_TOKEN, project: str = "SEC",
                  rate_limit: int = 6000, rate_window_seconds: float = 60.0) -> None:
-        self.options = dict(seed=seed, issues=issues if issues is not None else (records if records is not None else 40),
-                            malformed=malformed, per_timestamp=per_timestamp, project=project)
+        self.options = dict(seed=seed, **record_counts(records, 40, issues=issues), malformed=malformed, per_timestamp=per_timestamp, project=project)
         self.email, self.api_token = email, api_token
-        self.control = ControlState(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
-        self.reset()
+        super().__init__(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
 
     def reset(self) -> None:
         self.data = JiraData(**self.options)
@@ -533,24 +530,21 @@ class JiraSimulator:
 
     # -- control ------------------------------------------------------------------------------
 
-    def state(self) -> dict[str, Any]:
-        return {"streams": {"issues": {"records": len(self.data.issues), "malformed": self.data.malformed}},
-                "created": self.created,
-                "comments": sum(len(c) for c in self.data.comments.values())}
+    def streams(self) -> dict[str, Stream]:
+        return {"issues": Stream(self.data.issues, self.data.malformed, self.data.add_issue, self.data.touch,
+                                 id_field="key")}
 
-    def add_records(self, stream: str, count: int, malformed: int, update: int) -> dict[str, Any]:
-        if stream != "issues":
-            raise KeyError(stream)
-        return append_records(self.data.add_issue, self.data.touch, count, malformed, update, id_field="key")
+    def counters(self) -> dict[str, Any]:
+        return {"created": self.created, "comments": sum(len(c) for c in self.data.comments.values())}
 
-    def app(self) -> Starlette:
-        return simulator_app(self, [
+    def routes(self) -> list[Route]:
+        return [
             Route("/rest/api/3/myself", self.myself, methods=["GET"]),
             Route("/rest/api/3/search/jql", self.search, methods=["POST"]),
             Route("/rest/api/3/issue", self.create_issue, methods=["POST"]),
             Route("/rest/api/3/issue/{key}", self.edit_issue, methods=["PUT"]),
             Route("/rest/api/3/issue/{key}/comment", self.add_comment, methods=["POST"]),
-        ])
+        ]
 
 
 def create_app(**options: Any) -> Starlette:

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
@@ -47,12 +48,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from aria_connectors.simulators.base import ControlState, SeededData, basic_credentials, seed_records, simulator_app
+from aria_connectors.simulators.base import (
+    SeededData,
+    Simulator,
+    Stream,
+    basic_credentials,
+    record_counts,
+    seed_records,
+)
 
 DEMO_USERNAME = "demo_user"
 DEMO_PASSWORD = "demo-password"
 T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
-STREAMS = ("detections", "hosts")
 KB = {
     "38170": ("SSL Certificate - Subject Common Name Does Not Match Server FQDN", 2, "Confirmed", "General remote services", [], 5.8, 6.5),
     "38794": ("Secure Sockets Layer/Transport Layer Security (SSL/TLS) Protocol Detected", 3, "Confirmed", "General remote services", [], 5.0, 7.5),
@@ -190,17 +197,15 @@ def simple_return(code: int | None, text: str, status: int, headers: dict[str, s
     return xml_response(root, status, headers)
 
 
-class QualysSimulator:
+class QualysSimulator(Simulator):
     def __init__(self, *, seed: int = 42, records: int | None = None, detections: int | None = None,
                  hosts: int | None = None, malformed: int = 0, per_timestamp: int = 2, username: str = DEMO_USERNAME,
                  password: str = DEMO_PASSWORD, rate_limit: int = 300, rate_window_seconds: float = 3600.0,
                  **_ignored: Any) -> None:
-        default = 60 if records is None else records
-        self.options = dict(seed=seed, detections=default if detections is None else detections,
-                            hosts=default if hosts is None else hosts, malformed=malformed, per_timestamp=per_timestamp)
+        self.options = dict(seed=seed, **record_counts(records, detections=detections, hosts=hosts), malformed=malformed,
+                            per_timestamp=per_timestamp)
         self.username, self.password = username, password
-        self.control = ControlState(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
-        self.reset()
+        super().__init__(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
 
     def reset(self) -> None:
         self.data = QualysData(**self.options)
@@ -396,29 +401,22 @@ class QualysSimulator:
 
     # -- control ------------------------------------------------------------------------------
 
-    def state(self) -> dict[str, Any]:
-        return {"streams": {"detections": {"records": len(self.data.detections), "malformed": self.data.malformed["detections"]},
-                            "hosts": {"records": len(self.data.hosts), "malformed": self.data.malformed["hosts"]}},
-                "tokens_issued": 0}
+    def streams(self) -> dict[str, Stream]:
+        d = self.data
+        return {"detections": Stream(d.detections, d.malformed["detections"], d.add_detection,
+                                     partial(d.touch, "detections"), id_field="UNIQUE_VULN_ID"),
+                "hosts": Stream(d.hosts, d.malformed["hosts"], d.add_host, partial(d.touch, "hosts"), id_field="ID")}
 
-    def add_records(self, stream: str, count: int, malformed: int, update: int) -> dict[str, Any]:
-        if stream not in STREAMS:
-            raise KeyError(stream)
-        if stream == "detections":
-            added = [self.data.add_detection()["UNIQUE_VULN_ID"] for _ in range(count)]
-            added += [self.data.add_detection(malformed=True)["UNIQUE_VULN_ID"] for _ in range(malformed)]
-        else:
-            added = [str(self.data.add_host()["ID"]) for _ in range(count)]
-            added += [str(self.data.add_host(malformed=True)["ID"]) for _ in range(malformed)]
-        return {"added": added, "updated": self.data.touch(stream, update) if update else []}
+    def counters(self) -> dict[str, Any]:
+        return {"tokens_issued": 0}
 
-    def app(self) -> Starlette:
-        return simulator_app(self, [
+    def routes(self) -> list[Route]:
+        return [
             Route("/msp/about.php", self.about, methods=["GET"]),
             Route("/api/2.0/fo/asset/host/vm/detection/", self.detections, methods=["GET", "POST"]),
             Route("/api/2.0/fo/asset/host/", self.host_list, methods=["GET", "POST"]),
             Route("/api/2.0/fo/knowledge_base/vuln/", self.knowledge_base, methods=["GET", "POST"]),
-        ])
+        ]
 
 
 def create_app(**options: Any) -> Starlette:
