@@ -23,9 +23,11 @@ from __future__ import annotations
 import base64
 import math
 import random
+import re
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Callable, Sized
 
 import orjson
@@ -135,6 +137,24 @@ class ControlState:
         if fault is not None:
             return Admission(fault.status, int(fault.retry_after or 1), remaining, reset)
         return Admission(None, 0, remaining, reset)
+
+
+# A UTC ISO-8601 timestamp with any number of fractional digits (Microsoft's APIs write seven).
+TIMESTAMP = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?Z$")
+
+
+def ts_key(value: str) -> tuple[str, int]:
+    """The order of ``TIMESTAMP`` values: (seconds, nanoseconds); their strings do not sort when the
+    number of fractional digits differs. ValueError when ``value`` is not one."""
+    m = TIMESTAMP.match(value)
+    if not m:
+        raise ValueError(value)
+    return m.group(1), int((m.group(2) or "0").ljust(9, "0")[:9])
+
+
+def fmt7(dt: datetime, fraction: int = 0) -> str:
+    """``dt`` with seven fractional digits (100 ns units, ``fraction``), as Microsoft's APIs write it."""
+    return dt.strftime("%Y-%m-%dT%H:%M:%S") + f".{fraction % 10**7:07d}Z"
 
 
 def basic_credentials(request: Request) -> tuple[str, str]:

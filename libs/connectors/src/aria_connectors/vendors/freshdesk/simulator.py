@@ -52,15 +52,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from aria_connectors.simulators.base import (
-    SeededData,
-    Simulator,
-    Stream,
-    basic_credentials,
-    json_object,
-    record_counts,
-    seed_records,
-)
+from aria_connectors.simulators.base import SeededData, Simulator, Stream, basic_credentials, json_object, record_counts, seed_records
 
 DEMO_API_KEY = "demoFreshdeskKey01"
 T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
@@ -199,20 +191,23 @@ class FreshdeskSimulator(Simulator):
         self.created += 1
         return self._after_write(JSONResponse(self._public(ticket), status_code=201, headers=headers), headers)
 
-    def _ticket(self, request: Request) -> dict[str, Any] | None:
+    def _guarded_ticket(self, request: Request) -> tuple[Response | None, dict[str, str], dict[str, Any]]:
+        """The guard's answer, then the ticket the path names: (refusal or 404, headers, ticket)."""
+        denied, headers = self.guard(request)
+        if denied:
+            return denied, headers, {}
         try:
             t = self.data.tickets.get(int(request.path_params["ticket_id"]))
         except ValueError:
-            return None
-        return None if t is None or t["_deleted"] else t
+            t = None
+        if t is None or t["_deleted"]:
+            return Response(status_code=404, headers=headers), headers, {}
+        return None, headers, t
 
     async def ticket(self, request: Request) -> Response:
-        denied, headers = self.guard(request)
+        denied, headers, t = self._guarded_ticket(request)
         if denied:
             return denied
-        t = self._ticket(request)
-        if t is None:
-            return Response(status_code=404, headers=headers)
         if request.method == "GET":
             return JSONResponse(self._public(t), headers=headers)
         body = await json_object(request)
@@ -227,12 +222,9 @@ class FreshdeskSimulator(Simulator):
         return self._after_write(JSONResponse(self._public(t), headers=headers), headers)
 
     async def add_note(self, request: Request) -> Response:
-        denied, headers = self.guard(request)
+        denied, headers, t = self._guarded_ticket(request)
         if denied:
             return denied
-        t = self._ticket(request)
-        if t is None:
-            return Response(status_code=404, headers=headers)
         body = await json_object(request)
         if body is None or not body.get("body"):
             return self.invalid("body", "It should not be blank", headers)

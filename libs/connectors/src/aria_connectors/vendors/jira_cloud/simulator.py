@@ -350,8 +350,8 @@ class JiraSimulator(Simulator):
         return None, headers
 
     def _after_write(self, response: Response, headers: dict[str, str]) -> Response:
-        fault = self.control.take_write_fault()
-        return self._fault_response(fault.status, fault.retry_after or 1, headers) if fault is not None else response
+        return self.control.answer_write(
+            response, lambda fault: self._fault_response(fault.status, fault.retry_after or 1, headers))
 
     def _abs(self, request: Request, issue: dict[str, Any]) -> dict[str, Any]:
         base = str(request.base_url).rstrip("/")
@@ -477,17 +477,26 @@ class JiraSimulator(Simulator):
         return self._after_write(JSONResponse({"id": issue["id"], "key": issue["key"], "self": base + issue["self"]},
                                               status_code=201, headers=headers), headers)
 
-    async def edit_issue(self, request: Request) -> Response:
+    async def _issue_write(self, request: Request) -> tuple[Response | None, dict[str, str], dict[str, Any], Any]:
+        """A write to the issue the path names: (refusal, headers, issue, JSON body); the refusal is the
+        guard's, 404 for an issue not found, 400 for a body that is not JSON."""
         denied, headers = await self.guard(request)
         if denied:
-            return denied
+            return denied, headers, {}, None
         issue = self.data.find(request.path_params["key"])
         if issue is None:
-            return self.error(404, ["Issue does not exist or you do not have permission to see it."], headers=headers)
+            return (self.error(404, ["Issue does not exist or you do not have permission to see it."], headers=headers),
+                    headers, {}, None)
         try:
             body = await request.json()
         except Exception:
-            return self.error(400, ["Invalid request payload."], headers=headers)
+            return self.error(400, ["Invalid request payload."], headers=headers), headers, {}, None
+        return None, headers, issue, body
+
+    async def edit_issue(self, request: Request) -> Response:
+        denied, headers, issue, body = await self._issue_write(request)
+        if denied:
+            return denied
         fields = body.get("fields", {}) if isinstance(body, dict) else None
         errors = self._validate_fields(fields, creating=False)
         if errors:
@@ -503,16 +512,9 @@ class JiraSimulator(Simulator):
         return self._after_write(Response(status_code=204, headers=headers), headers)
 
     async def add_comment(self, request: Request) -> Response:
-        denied, headers = await self.guard(request)
+        denied, headers, issue, body = await self._issue_write(request)
         if denied:
             return denied
-        issue = self.data.find(request.path_params["key"])
-        if issue is None:
-            return self.error(404, ["Issue does not exist or you do not have permission to see it."], headers=headers)
-        try:
-            body = await request.json()
-        except Exception:
-            return self.error(400, ["Invalid request payload."], headers=headers)
         if not isinstance(body, dict) or not is_adf(body.get("body")):
             return self.error(400, [], {"comment": "Comment body must be an Atlassian Document"}, headers=headers)
         comments = self.data.comments.setdefault(issue["key"], [])

@@ -63,7 +63,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from aria_connectors.simulators.base import SeededData, Simulator, Stream, record_counts
+from aria_connectors.simulators.base import SeededData, Simulator, Stream, TIMESTAMP, fmt7, record_counts, ts_key
 
 DEMO_CLIENT_ID = "demo-client-id"
 DEMO_CLIENT_SECRET = "demo-client-secret"
@@ -79,20 +79,6 @@ PLATFORMS = [("Windows11", "22H2", 22621), ("Windows10", "22H2", 19045), ("Windo
 PRODUCTS = [("microsoft", "windows_11"), ("google", "chrome"), ("apache", "log4j"), ("openssl", "openssl"),
             ("microsoft", "office"), ("mozilla", "firefox")]
 IOC_TYPES = ["FileSha256", "FileSha1", "FileMd5", "IpAddress", "DomainName", "Url"]
-
-_TS = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?Z$")
-
-
-def ts_key(value: str) -> tuple[str, int]:
-    m = _TS.match(value)
-    if not m:
-        raise ValueError(value)
-    return m.group(1), int((m.group(2) or "0").ljust(9, "0")[:9])
-
-
-def fmt7(dt: datetime, hundred_ns: int = 0) -> str:
-    return dt.strftime("%Y-%m-%dT%H:%M:%S") + f".{hundred_ns % 10**7:07d}Z"
-
 
 class MdeData(SeededData):
     """Deterministic tenant; ``per_timestamp`` records share one cursor timestamp."""
@@ -341,7 +327,7 @@ def _literal(raw: str) -> Any:
 
 
 def _canon(value: Any) -> Any:
-    if isinstance(value, str) and _TS.match(value):
+    if isinstance(value, str) and TIMESTAMP.match(value):
         return ("ts", ts_key(value))
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)

@@ -60,7 +60,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from aria_connectors.simulators.base import SeededData, Simulator, Stream, record_counts
+from aria_connectors.simulators.base import SeededData, Simulator, Stream, TIMESTAMP, fmt7, record_counts, ts_key
 
 DEMO_CLIENT_ID = "demo-client-id"
 DEMO_CLIENT_SECRET = "demo-client-secret"
@@ -78,20 +78,6 @@ ALERTS = [
     ("Brute force attack against Azure Portal", "CredentialAccess", "T1110", "Azure Sentinel", "ASI Scheduled Alerts"),
 ]
 SEVERITIES = ["High", "Medium", "Medium", "Low", "Informational"]
-
-_TS = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?Z$")
-
-
-def ts_key(value: str) -> tuple[str, int]:
-    m = _TS.match(value)
-    if not m:
-        raise ValueError(value)
-    return m.group(1), int((m.group(2) or "0").ljust(9, "0")[:9])
-
-
-def fmt7(dt: datetime, frac: int = 0) -> str:
-    return dt.strftime("%Y-%m-%dT%H:%M:%S") + f".{frac % 10**7:07d}Z"
-
 
 class SentinelData(SeededData):
     def __init__(self, seed: int, incidents: int, security_alerts: int, malformed: int, per_timestamp: int,
@@ -276,7 +262,7 @@ def _cell(row: dict[str, Any], value: Any) -> Any:
         if value[1] not in row:
             raise KqlError(f"Failed to resolve scalar expression named '{value[1]}'")
         value = row[value[1]]
-    if isinstance(value, str) and _TS.match(value):
+    if isinstance(value, str) and TIMESTAMP.match(value):
         return ("dt", ts_key(value))
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
@@ -445,6 +431,11 @@ class SentinelSimulator(Simulator):
                                   "wrong audience or resource.", headers)
         return None
 
+    def guard(self, request: Request, scopes: tuple[str, ...]) -> tuple[JSONResponse | None, dict[str, str]]:
+        """Faults and the read budget first, then the bearer token (its audience one of ``scopes``)."""
+        denied, headers = self._throttle(request)
+        return denied or self._bearer(request, scopes, headers), headers
+
     # -- endpoints ----------------------------------------------------------------------------
 
     async def token(self, request: Request) -> Response:
@@ -482,10 +473,7 @@ class SentinelSimulator(Simulator):
         return scope.lower() == self.scope.lower()
 
     async def incidents(self, request: Request) -> Response:
-        denied, headers = self._throttle(request)
-        if denied:
-            return denied
-        denied = self._bearer(request, ARM_SCOPES, headers)
+        denied, headers = self.guard(request, ARM_SCOPES)
         if denied:
             return denied
         q = request.query_params
@@ -549,10 +537,7 @@ class SentinelSimulator(Simulator):
                                          "rows": [[r.get(n) for n in names] for r in rows]}]}, headers=headers)
 
     async def arm_query(self, request: Request) -> Response:
-        denied, headers = self._throttle(request)
-        if denied:
-            return denied
-        denied = self._bearer(request, ARM_SCOPES, headers)
+        denied, headers = self.guard(request, ARM_SCOPES)
         if denied:
             return denied
         version = request.query_params.get("api-version")
@@ -564,10 +549,7 @@ class SentinelSimulator(Simulator):
         return await self._query(request, headers)
 
     async def la_query(self, request: Request) -> Response:
-        denied, headers = self._throttle(request)
-        if denied:
-            return denied
-        denied = self._bearer(request, LA_SCOPES, headers)
+        denied, headers = self.guard(request, LA_SCOPES)
         if denied:
             return denied
         if request.path_params["workspace_id"] != self.workspace_id:
@@ -610,7 +592,7 @@ def _prop(rec: dict[str, Any], path: str) -> Any:
     cur: Any = rec
     for part in path.split("/"):
         cur = cur.get(part) if isinstance(cur, dict) else None
-    if isinstance(cur, str) and _TS.match(cur):
+    if isinstance(cur, str) and TIMESTAMP.match(cur):
         return ("dt", ts_key(cur))
     if isinstance(cur, (int, float)) and not isinstance(cur, bool):
         return float(cur)

@@ -48,14 +48,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from aria_connectors.simulators.base import (
-    SeededData,
-    Simulator,
-    Stream,
-    basic_credentials,
-    record_counts,
-    seed_records,
-)
+from aria_connectors.simulators.base import SeededData, Simulator, Stream, basic_credentials, record_counts, seed_records
 
 DEMO_USERNAME = "demo_user"
 DEMO_PASSWORD = "demo-password"

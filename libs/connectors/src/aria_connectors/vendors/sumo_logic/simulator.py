@@ -45,14 +45,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from aria_connectors.simulators.base import (
-    SeededData,
-    Simulator,
-    Stream,
-    basic_credentials,
-    record_counts,
-    seed_records,
-)
+from aria_connectors.simulators.base import SeededData, Simulator, Stream, basic_credentials, record_counts, seed_records
 
 DEMO_ACCESS_ID = "suDemoAccessId01"
 DEMO_ACCESS_KEY = "demo-sumo-access-key-0123456789"

@@ -54,14 +54,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from aria_connectors.simulators.base import (
-    SeededData,
-    Simulator,
-    Stream,
-    basic_credentials,
-    record_counts,
-    seed_records,
-)
+from aria_connectors.simulators.base import SeededData, Simulator, Stream, basic_credentials, record_counts, seed_records
 
 DEMO_EMAIL = "agent@example.com"
 DEMO_TOKEN = "demoZendeskApiToken0123456789"
