@@ -40,7 +40,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta, timezone
 from functools import partial
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import parse_qs, urlencode
 
 from starlette.applications import Starlette
@@ -173,11 +173,17 @@ def xml_response(root: ET.Element, status: int = 200, headers: dict[str, str] | 
     return Response(body, status_code=status, media_type="text/xml; charset=UTF-8", headers=headers)
 
 
-def simple_return(code: int | None, text: str, status: int, headers: dict[str, str] | None = None,
-                  items: dict[str, str] | None = None) -> Response:
-    root = ET.Element("SIMPLE_RETURN")
+def _output(tag: str) -> tuple[ET.Element, ET.Element]:
+    """A Qualys output document ``tag`` and its RESPONSE element, stamped with the current DATETIME."""
+    root = ET.Element(tag)
     resp = _sub(root, "RESPONSE")
     _sub(resp, "DATETIME", qdt(datetime.now(timezone.utc)))
+    return root, resp
+
+
+def simple_return(code: int | None, text: str, status: int, headers: dict[str, str] | None = None,
+                  items: dict[str, str] | None = None) -> Response:
+    root, resp = _output("SIMPLE_RETURN")
     if code is not None:
         _sub(resp, "CODE", code)
     _sub(resp, "TEXT", text)
@@ -255,6 +261,36 @@ class QualysSimulator(Simulator):
         nxt = {**params, "id_min": str(hosts[limit]["ID"])}
         return hosts[:limit], f"{str(request.base_url).rstrip('/')}{request.url.path}?{urlencode(nxt)}"
 
+    async def _list_call(self, request: Request) -> tuple[Response | None, dict[str, str], dict[str, str]]:
+        """(refusal, headers, parameters) of an ``action=list`` call; 1903 without the action."""
+        denied, headers = self.guard(request)
+        if denied:
+            return denied, headers, {}
+        p = await self._params(request)
+        if p.get("action") != "list":
+            return simple_return(1903, "Missing required parameter: action", 400, headers), headers, p
+        return None, headers, p
+
+    def _hosts_output(self, output: str, hosts: list[dict[str, Any]], p: dict[str, str], request: Request,
+                      headers: dict[str, str], write_host: Callable[[ET.Element, dict[str, Any]], Any]) -> Response:
+        """One page of ``hosts`` in an ``output`` document: at most ``truncation_limit`` of them, and
+        while more remain the WARNING (code 1980) whose URL asks for the next page."""
+        try:
+            page, next_url = self._page(hosts, p, request)
+        except ValueError as exc:
+            return simple_return(1905, str(exc), 400, headers)
+        root, resp = _output(output)
+        if page:
+            hl = _sub(resp, "HOST_LIST")
+            for h in page:
+                write_host(hl, h)
+        if next_url:
+            w = _sub(resp, "WARNING")
+            _sub(w, "CODE", 1980)
+            _sub(w, "TEXT", f"{p.get('truncation_limit')} record limit exceeded. Use URL to get next batch of results.")
+            _sub(w, "URL", next_url)
+        return xml_response(root, headers=headers)
+
     def _host_xml(self, parent: ET.Element, h: dict[str, Any], details: str = "All") -> ET.Element:
         host = _sub(parent, "HOST")
         _sub(host, "ID", h["ID"])
@@ -278,12 +314,9 @@ class QualysSimulator(Simulator):
         return host
 
     async def detections(self, request: Request) -> Response:
-        denied, headers = self.guard(request)
+        denied, headers, p = await self._list_call(request)
         if denied:
             return denied
-        p = await self._params(request)
-        if p.get("action") != "list":
-            return simple_return(1903, "Missing required parameter: action", 400, headers)
         statuses = {s.strip() for s in p.get("status", "New,Active,Re-Opened").split(",")}
         try:
             after = parse_qdt(p["vm_processed_after"]) if p.get("vm_processed_after") else None
@@ -294,78 +327,44 @@ class QualysSimulator(Simulator):
             if d["STATUS"] in statuses:
                 by_host.setdefault(d["_host"], []).append(d)
         hosts = [self.data.hosts[i] for i in by_host if after is None or self.data.hosts[i]["processed"] > after]
-        try:
-            page, next_url = self._page(hosts, p, request)
-        except ValueError as exc:
-            return simple_return(1905, str(exc), 400, headers)
-        root = ET.Element("HOST_LIST_VM_DETECTION_OUTPUT")
-        resp = _sub(root, "RESPONSE")
-        _sub(resp, "DATETIME", qdt(datetime.now(timezone.utc)))
-        if page:
-            hl = _sub(resp, "HOST_LIST")
-            for h in page:
-                host = self._host_xml(hl, h, "Basic")
-                _sub(host, "LAST_SCAN_DATETIME", h["LAST_VM_SCANNED_DATE"])
-                _sub(host, "LAST_VM_SCANNED_DATE", h["LAST_VM_SCANNED_DATE"])
-                _sub(host, "LAST_VM_SCANNED_DURATION", h["LAST_VM_SCANNED_DURATION"])
-                dl = _sub(host, "DETECTION_LIST")
-                for d in sorted(by_host[h["ID"]], key=lambda d: int(d["QID"])):
-                    det = _sub(dl, "DETECTION")
-                    for k, v in d.items():
-                        if k == "_host":
-                            continue
-                        if k == "QDS":
-                            _sub(det, "QDS", v[0], severity=v[1])
-                        else:
-                            _sub(det, k, v)
-        if next_url:
-            w = _sub(resp, "WARNING")
-            _sub(w, "CODE", 1980)
-            _sub(w, "TEXT", f"{p.get('truncation_limit')} record limit exceeded. Use URL to get next batch of results.")
-            _sub(w, "URL", next_url)
-        return xml_response(root, headers=headers)
+
+        def write_host(hl: ET.Element, h: dict[str, Any]) -> None:
+            host = self._host_xml(hl, h, "Basic")
+            _sub(host, "LAST_SCAN_DATETIME", h["LAST_VM_SCANNED_DATE"])
+            _sub(host, "LAST_VM_SCANNED_DATE", h["LAST_VM_SCANNED_DATE"])
+            _sub(host, "LAST_VM_SCANNED_DURATION", h["LAST_VM_SCANNED_DURATION"])
+            dl = _sub(host, "DETECTION_LIST")
+            for d in sorted(by_host[h["ID"]], key=lambda d: int(d["QID"])):
+                det = _sub(dl, "DETECTION")
+                for k, v in d.items():
+                    if k == "_host":
+                        continue
+                    if k == "QDS":
+                        _sub(det, "QDS", v[0], severity=v[1])
+                    else:
+                        _sub(det, k, v)
+
+        return self._hosts_output("HOST_LIST_VM_DETECTION_OUTPUT", hosts, p, request, headers, write_host)
 
     async def host_list(self, request: Request) -> Response:
-        denied, headers = self.guard(request)
+        denied, headers, p = await self._list_call(request)
         if denied:
             return denied
-        p = await self._params(request)
-        if p.get("action") != "list":
-            return simple_return(1903, "Missing required parameter: action", 400, headers)
         try:
             since = parse_qdt(p["vm_scan_since"]) if p.get("vm_scan_since") else None
         except ValueError:
             return simple_return(1905, "parameter vm_scan_since has invalid value", 400, headers)
         hosts = [h for h in self.data.hosts.values() if since is None or parse_qdt(h["LAST_VM_SCANNED_DATE"]) >= since]
-        try:
-            page, next_url = self._page(hosts, p, request)
-        except ValueError as exc:
-            return simple_return(1905, str(exc), 400, headers)
-        root = ET.Element("HOST_LIST_OUTPUT")
-        resp = _sub(root, "RESPONSE")
-        _sub(resp, "DATETIME", qdt(datetime.now(timezone.utc)))
-        if page:
-            hl = _sub(resp, "HOST_LIST")
-            for h in page:
-                self._host_xml(hl, h, p.get("details", "Basic"))
-        if next_url:
-            w = _sub(resp, "WARNING")
-            _sub(w, "CODE", 1980)
-            _sub(w, "TEXT", f"{p.get('truncation_limit')} record limit exceeded. Use URL to get next batch of results.")
-            _sub(w, "URL", next_url)
-        return xml_response(root, headers=headers)
+        details = p.get("details", "Basic")
+        return self._hosts_output("HOST_LIST_OUTPUT", hosts, p, request, headers,
+                                  lambda hl, h: self._host_xml(hl, h, details))
 
     async def knowledge_base(self, request: Request) -> Response:
-        denied, headers = self.guard(request)
+        denied, headers, p = await self._list_call(request)
         if denied:
             return denied
-        p = await self._params(request)
-        if p.get("action") != "list":
-            return simple_return(1903, "Missing required parameter: action", 400, headers)
         ids = [i.strip() for i in p.get("ids", "").split(",") if i.strip()] or sorted(KB)
-        root = ET.Element("KNOWLEDGE_BASE_VULN_LIST_OUTPUT")
-        resp = _sub(root, "RESPONSE")
-        _sub(resp, "DATETIME", qdt(datetime.now(timezone.utc)))
+        root, resp = _output("KNOWLEDGE_BASE_VULN_LIST_OUTPUT")
         vl = _sub(resp, "VULN_LIST")
         for qid in ids:
             if qid not in KB:
