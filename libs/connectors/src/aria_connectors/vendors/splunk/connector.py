@@ -19,7 +19,7 @@ import asyncio
 from datetime import timezone
 from typing import Any, AsyncIterator
 
-from aria_connectors.errors import ConnectorError, PermanentError
+from aria_connectors.errors import PermanentError
 from aria_connectors.sdk.mapping import cursor_key
 from aria_connectors.sdk.streams import Page
 
@@ -54,13 +54,10 @@ class SearchJobReader(SessionReader):
         return str(sid)
 
     async def _status(self, sid: str) -> dict[str, Any] | None:
-        try:
-            body = await self.conn.api.request_json("GET", STATUS_PATH.format(sid=sid), params={"output_mode": "json"},
-                                                    what=f"stream {self.spec.name}: search job status")
-        except ConnectorError as exc:
-            if exc.status_code == 404:
-                return None
-            raise
+        body = await self.job_status(STATUS_PATH.format(sid=sid), params={"output_mode": "json"},
+                                     what="search job status")
+        if body is None:
+            return None
         try:
             return body["entry"][0]["content"]
         except (KeyError, IndexError, TypeError):
@@ -68,11 +65,7 @@ class SearchJobReader(SessionReader):
 
     async def session(self) -> AsyncIterator[Page]:
         name = self.spec.name
-        if self.pending is not None and await self._status(str(self.pending.get("sid"))) is None:
-            self.restart()
-        if self.pending is None:
-            self.pending = {"sid": await self._create(), "offset": 0}
-        sid = str(self.pending["sid"])
+        sid = await self.resume_job("sid", self._status, self._create, offset=0)
         for attempt in range(MAX_POLLS):
             content = await self._status(sid)
             if content is None:

@@ -51,16 +51,7 @@ class SearchJobReader(SessionReader):
         return str(job_id)
 
     async def _status(self, job_id: str) -> dict[str, Any] | None:
-        try:
-            body = await self.conn.api.request_json("GET", JOB_PATH.format(job_id=job_id),
-                                                    what=f"stream {self.spec.name}: search job status")
-        except ConnectorError as exc:
-            if exc.status_code == 404:
-                return None
-            raise
-        if not isinstance(body, dict):
-            raise PermanentError(f"stream {self.spec.name}: search job status is not an object")
-        return body
+        return await self.job_status(JOB_PATH.format(job_id=job_id), what="search job status")
 
     async def _delete(self, job_id: str) -> None:
         try:
@@ -71,11 +62,7 @@ class SearchJobReader(SessionReader):
 
     async def session(self) -> AsyncIterator[Page]:
         name = self.spec.name
-        if self.pending is not None and await self._status(str(self.pending.get("job_id"))) is None:
-            self.restart()
-        if self.pending is None:
-            self.pending = {"job_id": await self._create(), "offset": 0}
-        job_id = str(self.pending["job_id"])
+        job_id = await self.resume_job("job_id", self._status, self._create, offset=0)
         status: dict[str, Any] | None = None
         for attempt in range(MAX_POLLS):
             status = await self._status(job_id)
