@@ -15,6 +15,7 @@ may be published again (same raw hash, so consumers deduplicate them).
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any, AsyncIterator, Awaitable, Callable
 
@@ -77,6 +78,21 @@ class SessionReader(StreamReader):
         if self.pending is None:
             self.pending = {key: await create(), **progress}
         return str(self.pending[key])
+
+    async def wait_for_job(self, job_id: str, status: Callable[[str], Awaitable[dict[str, Any] | None]],
+                           finished: Callable[[dict[str, Any]], bool], *, what: str = "search job",
+                           max_polls: int = 720) -> dict[str, Any]:
+        """Polls ``status(job_id)`` with the instance's backoff until ``finished`` says the job is done
+        (``finished`` raises PermanentError for a failed job) and returns that status; PermanentError
+        when the job disappears or is not done after ``max_polls`` polls."""
+        for attempt in range(max_polls):
+            current = await status(job_id)
+            if current is None:
+                raise PermanentError(f"stream {self.spec.name}: {what} {job_id} disappeared")
+            if finished(current):
+                return current
+            await asyncio.sleep(poll_delay(self.conn, attempt))
+        raise PermanentError(f"stream {self.spec.name}: {what} not done after {max_polls} polls")
 
     def empty_page(self) -> Page:
         return Page([], [], self.state, False)
