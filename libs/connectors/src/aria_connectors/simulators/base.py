@@ -305,10 +305,13 @@ class Simulator:
     """The control-protocol side every vendor simulator shares, so that a vendor's simulator is its
     data and its documented API. A subclass keeps its options, then calls ``super().__init__``
     (which seeds it through ``reset()``), and gives ``streams()``, ``routes()`` (the vendor's API),
-    ``counters()`` when ``/_sim/state`` reports more (``created``, ``tokens_issued``, ...) and an
-    ``expire_tokens()`` method when it issues bearer tokens."""
+    ``created`` (objects created through its API) when it has writes, ``counters()`` when
+    ``/_sim/state`` reports more (``tokens_issued``, ``jobs``, ...) and an ``expire_tokens()``
+    method when it issues bearer tokens."""
 
     expire_tokens: Callable[[], None] | None = None
+    # Objects created through the vendor API, for simulators with writes; ``reset()`` sets it to 0.
+    created: int | None = None
 
     def __init__(self, *, rate_limit: int, rate_window_seconds: float) -> None:
         self.control = ControlState(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
@@ -328,7 +331,10 @@ class Simulator:
 
     def state(self) -> dict[str, Any]:
         streams = {name: {"records": len(s.records), "malformed": s.malformed} for name, s in self.streams().items()}
-        return {"streams": streams, **self.counters()}
+        state: dict[str, Any] = {"streams": streams, "tokens_issued": 0}  # a simulator with tokens counts them
+        if self.created is not None:
+            state["created"] = self.created
+        return {**state, **self.counters()}
 
     def add_records(self, stream: str, count: int, malformed: int, update: int) -> dict[str, Any]:
         s = self.streams()[stream]  # an unknown stream: KeyError, which the control protocol answers with 404

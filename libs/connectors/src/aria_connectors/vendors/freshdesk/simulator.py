@@ -335,9 +335,6 @@ class FreshdeskSimulator(Simulator):
     def streams(self) -> dict[str, Stream]:
         return {"tickets": Stream(self.data.tickets, self.data.malformed["tickets"], self.data.add, self.data.touch)}
 
-    def counters(self) -> dict[str, Any]:
-        return {"tokens_issued": 0, "created": self.created}
-
     def routes(self) -> list[Route]:
         return [
             Route("/api/v2/agents/me", self.me, methods=["GET"]),

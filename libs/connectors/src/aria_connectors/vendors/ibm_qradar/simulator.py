@@ -242,9 +242,6 @@ class QRadarSimulator(Simulator):
     def streams(self) -> dict[str, Stream]:
         return {"offenses": Stream(self.data.offenses, self.data.malformed["offenses"], self.data.add, self.data.touch)}
 
-    def counters(self) -> dict[str, Any]:
-        return {"tokens_issued": 0}
-
     def routes(self) -> list[Route]:
         return [
             Route("/api/system/about", self.about, methods=["GET"]),

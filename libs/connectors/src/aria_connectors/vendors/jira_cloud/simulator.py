@@ -537,7 +537,7 @@ class JiraSimulator(Simulator):
                                  id_field="key")}
 
     def counters(self) -> dict[str, Any]:
-        return {"created": self.created, "comments": sum(len(c) for c in self.data.comments.values())}
+        return {"comments": sum(len(c) for c in self.data.comments.values())}
 
     def routes(self) -> list[Route]:
         return [

@@ -443,9 +443,6 @@ class LinearSimulator(Simulator):
     def streams(self) -> dict[str, Stream]:
         return {"issues": Stream(self.issues, self.malformed, self.add_issue, self.touch)}
 
-    def counters(self) -> dict[str, Any]:
-        return {"created": self.created}
-
     def routes(self) -> list[Route]:
         return [
             Route("/graphql", self.graphql, methods=["POST"]),

@@ -399,9 +399,6 @@ class QualysSimulator(Simulator):
                                      partial(d.touch, "detections"), id_field="UNIQUE_VULN_ID"),
                 "hosts": Stream(d.hosts, d.malformed["hosts"], d.add_host, partial(d.touch, "hosts"), id_field="ID")}
 
-    def counters(self) -> dict[str, Any]:
-        return {"tokens_issued": 0}
-
     def routes(self) -> list[Route]:
         return [
             Route("/msp/about.php", self.about, methods=["GET"]),

@@ -318,7 +318,7 @@ class SplunkSimulator(Simulator):
                                    id_field="event_id")}
 
     def counters(self) -> dict[str, Any]:
-        return {"tokens_issued": 0, "jobs": len(self.jobs), "created": len(self.hec_events)}
+        return {"jobs": len(self.jobs), "created": len(self.hec_events)}
 
     def routes(self) -> list[Route]:
         return [

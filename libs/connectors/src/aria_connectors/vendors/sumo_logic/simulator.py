@@ -266,7 +266,7 @@ class SumoSimulator(Simulator):
                                      partial(d.touch, "collectors"))}
 
     def counters(self) -> dict[str, Any]:
-        return {"tokens_issued": 0, "jobs": len(self.jobs)}
+        return {"jobs": len(self.jobs)}
 
     def routes(self) -> list[Route]:
         return [

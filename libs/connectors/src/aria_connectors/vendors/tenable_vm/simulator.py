@@ -422,7 +422,7 @@ class TenableSimulator(Simulator):
                 "assets": Stream(d.assets, d.malformed["assets"], d.add_asset, partial(d.touch, "assets"))}
 
     def counters(self) -> dict[str, Any]:
-        return {"tokens_issued": 0, "exports": len(self.exports)}
+        return {"exports": len(self.exports)}
 
     def routes(self) -> list[Route]:
         return [
