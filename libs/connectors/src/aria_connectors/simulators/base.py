@@ -27,7 +27,7 @@ import re
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable, Sized
 
 import orjson
@@ -186,6 +186,10 @@ class SeededData:
         n = self.seq[stream]
         self.seq[stream] += 1
         return n // self.per_timestamp
+
+    def minute(self, t0: datetime, stream: str = "records") -> datetime:
+        """The time of the next record of ``stream`` on a clock from ``t0`` that moves a minute a step."""
+        return t0 + timedelta(minutes=self.step(stream))
 
 
 def seed_records(add: Callable[..., Any], count: int, malformed: int) -> None:

@@ -72,12 +72,9 @@ class FreshdeskData(SeededData):
         self.tickets: dict[int, dict[str, Any]] = {}
         seed_records(self.add, tickets, malformed)
 
-    def _ts(self) -> datetime:
-        return T0 + timedelta(minutes=self.step())
-
     def add(self, malformed: bool = False) -> dict[str, Any]:
         rng = self.rng
-        updated = self._ts()
+        updated = self.minute(T0)
         created = updated - timedelta(hours=rng.randrange(0, 240))
         tid = len(self.tickets) + 1
         subject = rng.choice(SUBJECTS).format(n=rng.randrange(1, 500))
@@ -122,7 +119,7 @@ class FreshdeskData(SeededData):
     def touch(self, count: int) -> list[str]:
         oldest = sorted(self.tickets.values(), key=lambda t: (t["updated_at"], t["id"]))[:count]
         for t in oldest:
-            t["updated_at"] = fdt(self._ts())
+            t["updated_at"] = fdt(self.minute(T0))
             t["status"] = 4 if t["status"] != 4 else 2
         return [str(t["id"]) for t in oldest]
 

@@ -88,14 +88,11 @@ class QualysData(SeededData):
             self.add_host()
         seed_records(self.add_detection, detections, malformed)
 
-    def _ts(self, stream: str) -> datetime:
-        return T0 + timedelta(minutes=self.step(stream))
-
     def add_host(self, malformed: bool = False) -> dict[str, Any]:
         rng = self.rng
         n = len(self.hosts)
         host_id = 1_000_000 + n * 7 + rng.randrange(0, 7)
-        scanned = self._ts("hosts")
+        scanned = self.minute(T0, "hosts")
         name = f"{rng.choice(['web', 'db', 'app', 'wks', 'dc'])}{n:04d}"
         host = {
             "ID": host_id, "ASSET_ID": 9_000_000 + n, "IP": f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}",
@@ -119,7 +116,7 @@ class QualysData(SeededData):
         host = list(self.hosts.values())[len(self.detections) % len(self.hosts)]
         qid = rng.choice(sorted(KB))
         title, severity, vtype, _cat, _cves, _cvss, _cvss3 = KB[qid]
-        processed = self._ts("detections")
+        processed = self.minute(T0, "detections")
         first = processed - timedelta(days=rng.randrange(1, 200))
         self.next_vuln_id += 1
         status = rng.choice(STATUSES)
@@ -145,11 +142,11 @@ class QualysData(SeededData):
         if stream == "hosts":
             oldest = sorted(self.hosts.values(), key=lambda h: (h["LAST_VM_SCANNED_DATE"], h["ID"]))[:count]
             for h in oldest:
-                h["LAST_VM_SCANNED_DATE"] = h["LAST_VULN_SCAN_DATETIME"] = qdt(self._ts("hosts"))
+                h["LAST_VM_SCANNED_DATE"] = h["LAST_VULN_SCAN_DATETIME"] = qdt(self.minute(T0, "hosts"))
             return [str(h["ID"]) for h in oldest]
         oldest = sorted(self.detections.values(), key=lambda d: (d["LAST_PROCESSED_DATETIME"], d["UNIQUE_VULN_ID"]))[:count]
         for d in oldest:
-            now = self._ts("detections")
+            now = self.minute(T0, "detections")
             d["LAST_PROCESSED_DATETIME"] = d["LAST_UPDATE_DATETIME"] = d["LAST_TEST_DATETIME"] = qdt(now)
             if d["STATUS"] == "Fixed":
                 d["STATUS"] = "Re-Opened"

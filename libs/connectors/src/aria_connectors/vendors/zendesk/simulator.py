@@ -86,12 +86,9 @@ class ZendeskData(SeededData):
         self.comments: dict[int, list[str]] = {}
         seed_records(self.add, tickets, malformed)
 
-    def _ts(self) -> datetime:
-        return T0 + timedelta(minutes=self.step())
-
     def add(self, malformed: bool = False) -> dict[str, Any]:
         rng = self.rng
-        updated = self._ts()
+        updated = self.minute(T0)
         created = updated - timedelta(hours=rng.randrange(0, 300))
         tid = 10_000 + len(self.tickets) + 1
         subject = rng.choice(SUBJECTS).format(h=f"srv-{rng.randrange(1, 300):03d}", u=rng.choice(["alice", "bob", "carol"]))
@@ -142,7 +139,7 @@ class ZendeskData(SeededData):
     def touch(self, count: int) -> list[str]:
         oldest = sorted(self.tickets.values(), key=lambda t: (t["generated_timestamp"], t["id"]))[:count]
         for t in oldest:
-            now = self._ts()
+            now = self.minute(T0)
             t["updated_at"], t["generated_timestamp"] = zdt(now), int(now.timestamp())
             t["status"] = "solved" if t["status"] != "solved" else "open"
         return [str(t["id"]) for t in oldest]
