@@ -1,31 +1,8 @@
 """ARIA connectors: SDK, vendor connectors and their simulators."""
 
-from . import errors, registry
+from . import errors, registry, sdk
 from .errors import BadWebhookPayload, ConnectorError
-from .sdk import (
-    AuthenticationResult,
-    ConfigError,
-    ConnectionTestResult,
-    ConnectorPlugin,
-    DeclarativeConnector,
-    HealthStatus,
-    InstallationContext,
-    PreviewResult,
-    PushRequest,
-    PushResult,
-    QueryResult,
-    RecordError,
-    RuntimeOptions,
-    SyncBatch,
-    SyncResult,
-    WebhookResult,
-    WebhookVerdict,
-    drain_sync,
-)
+from .sdk import *  # noqa: F403 - the SDK's public API, listed once in sdk.__all__
 
-__all__ = [
-    "AuthenticationResult", "BadWebhookPayload", "ConfigError", "ConnectionTestResult", "ConnectorError",
-    "ConnectorPlugin", "DeclarativeConnector", "HealthStatus", "InstallationContext", "PreviewResult", "PushRequest",
-    "PushResult", "QueryResult", "RecordError", "RuntimeOptions", "SyncBatch", "SyncResult", "WebhookResult",
-    "WebhookVerdict", "drain_sync", "errors", "registry",
-]
+__all__ = ["BadWebhookPayload", "ConnectorError", "errors", "registry"]
+__all__ += sdk.__all__

@@ -145,7 +145,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from aria_connectors.simulators.base import ControlState, seed_records, simulator_app
+from aria_connectors.simulators.base import Simulator, Stream, seed_records
 
 DEMO_API_KEY = "demo-api-key-0123456789"
 T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
@@ -157,14 +157,15 @@ def iso(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class Simulator:
+class VendorSimulator(Simulator):
+    """The vendor's data and documented API; the control protocol comes from the Simulator base."""
+
     def __init__(self, *, seed: int = 42, records: int = 40, malformed: int = 0, per_timestamp: int = 2,
                  api_key: str = DEMO_API_KEY, rate_limit: int = 6000, rate_window_seconds: float = 60.0) -> None:
         self.options = dict(seed=seed, records=records, malformed=malformed)
         self.per_timestamp = max(1, per_timestamp)
         self.api_key = api_key
-        self.control = ControlState(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
-        self.reset()
+        super().__init__(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
 
     def reset(self) -> None:
         self.rng = random.Random(self.options["seed"])
@@ -235,25 +236,19 @@ class Simulator:
         return JSONResponse({"data": rows[offset:offset + limit], "total": len(rows), "offset": offset,
                              "limit": limit}, headers=headers)
 
-    def state(self) -> dict[str, Any]:
-        return {"streams": {"findings": {"records": len(self.findings), "malformed": self.malformed}}}
+    def streams(self) -> dict[str, Stream]:
+        return {"findings": Stream(self.findings, self.malformed, self.add, self.touch)}
 
-    def add_records(self, stream: str, count: int, malformed: int, update: int) -> dict[str, Any]:
-        if stream != "findings":
-            raise KeyError(stream)
-        added = [self.add()["id"] for _ in range(count)] + [self.add(malformed=True)["id"] for _ in range(malformed)]
-        return {"added": added, "updated": self.touch(update) if update else []}
-
-    def app(self) -> Starlette:
-        return simulator_app(self, [
+    def routes(self) -> list[Route]:
+        return [
             Route("/api/v1/me", self.me, methods=["GET"]),
             Route("/api/v1/findings", self.list_findings, methods=["GET"]),
-        ])
+        ]
 
 
 def create_app(**options: Any) -> Starlette:
     """Options: seed, records, malformed, per_timestamp, api_key, rate_limit, rate_window_seconds."""
-    return Simulator(**options).app()
+    return VendorSimulator(**options).app()
 ''')
 
 CONFORMANCE = Template('''# Fixture data for the shared conformance suite (libs/connectors/tests/test_conformance.py).

@@ -143,18 +143,22 @@ class SyncRequested(SyncEvent):
         return f"{self.event_type}:{self.request_id}"
 
 
-class SyncStarted(SyncEvent):
-    event_type: ClassVar[str] = "sync.started"
+class SyncJobEvent(SyncEvent):
+    """An event about one sync job: each of its kinds happens once per job, unless a subclass says otherwise."""
+
     job_id: uuid.UUID
-    sync_type: SyncType
 
     def dedup_key(self) -> str:
         return f"{self.event_type}:{self.job_id}"
 
 
-class SyncProgress(SyncEvent):
+class SyncStarted(SyncJobEvent):
+    event_type: ClassVar[str] = "sync.started"
+    sync_type: SyncType
+
+
+class SyncProgress(SyncJobEvent):
     event_type: ClassVar[str] = "sync.progress"
-    job_id: uuid.UUID
     stream: str
     processed_records: int
     failed_records: int
@@ -163,39 +167,27 @@ class SyncProgress(SyncEvent):
         return f"{self.event_type}:{self.job_id}:{self.stream}:{self.processed_records}"
 
 
-class SyncCompleted(SyncEvent):
+class SyncCompleted(SyncJobEvent):
     event_type: ClassVar[str] = "sync.completed"
-    job_id: uuid.UUID
     processed_records: int
     published_events: int
     failed_records: int
     duration_ms: int
 
-    def dedup_key(self) -> str:
-        return f"{self.event_type}:{self.job_id}"
 
-
-class SyncFailed(SyncEvent):
+class SyncFailed(SyncJobEvent):
     event_type: ClassVar[str] = "sync.failed"
-    job_id: uuid.UUID
     error_class: Literal["authentication", "permission", "transient", "permanent", "configuration", "internal"]
     error_message: str
 
-    def dedup_key(self) -> str:
-        return f"{self.event_type}:{self.job_id}"
 
-
-class SyncCancelled(SyncEvent):
+class SyncCancelled(SyncJobEvent):
     """A job stopped on request at a batch boundary: what was published before it stays published."""
 
     event_type: ClassVar[str] = "sync.cancelled"
-    job_id: uuid.UUID
     processed_records: int
     published_events: int
     cancelled_by: str
-
-    def dedup_key(self) -> str:
-        return f"{self.event_type}:{self.job_id}"
 
 
 # --- health and webhooks ---------------------------------------------------------------

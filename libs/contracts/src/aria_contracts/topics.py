@@ -28,6 +28,12 @@ class Topic(BaseModel):
         return cfg
 
 
+def entity_topic(kind: str, description: str) -> Topic:
+    """A normalized entity topic: each entity's current state, compacted by its deterministic id, kept forever."""
+    return Topic(name=f"aria.entity.{kind}", key="entity_id", partitions=3, cleanup_policy="compact",
+                 retention_ms=-1, description=description)
+
+
 INSTALLATION_LIFECYCLE = Topic(
     name="aria.installation.lifecycle", key="installation_id", partitions=3,
     cleanup_policy="delete", retention_ms=30 * DAY_MS,
@@ -58,30 +64,12 @@ WEBHOOKS = Topic(
     cleanup_policy="delete", retention_ms=7 * DAY_MS,
     description="Verified, deduplicated vendor webhook deliveries (metadata).",
 )
-RISKS = Topic(
-    name="aria.entity.risk", key="entity_id", partitions=3, cleanup_policy="compact",
-    retention_ms=-1, description="Normalized risks, keyed by deterministic entity id.",
-)
-ASSETS = Topic(
-    name="aria.entity.asset", key="entity_id", partitions=3, cleanup_policy="compact",
-    retention_ms=-1, description="Normalized assets (devices, hosts, accounts).",
-)
-VULNERABILITIES = Topic(
-    name="aria.entity.vulnerability", key="entity_id", partitions=3, cleanup_policy="compact",
-    retention_ms=-1, description="Normalized vulnerabilities.",
-)
-INDICATORS = Topic(
-    name="aria.entity.indicator", key="entity_id", partitions=3, cleanup_policy="compact",
-    retention_ms=-1, description="Normalized threat indicators.",
-)
-ALERTS = Topic(
-    name="aria.entity.alert", key="entity_id", partitions=3, cleanup_policy="compact",
-    retention_ms=-1, description="Normalized vendor alerts and detections.",
-)
-TICKETS = Topic(
-    name="aria.entity.ticket", key="entity_id", partitions=3, cleanup_policy="compact",
-    retention_ms=-1, description="Tickets in ITSM tools (Jira, ServiceNow, ...), with their status synced back.",
-)
+RISKS = entity_topic("risk", "Normalized risks, keyed by deterministic entity id.")
+ASSETS = entity_topic("asset", "Normalized assets (devices, hosts, accounts).")
+VULNERABILITIES = entity_topic("vulnerability", "Normalized vulnerabilities.")
+INDICATORS = entity_topic("indicator", "Normalized threat indicators.")
+ALERTS = entity_topic("alert", "Normalized vendor alerts and detections.")
+TICKETS = entity_topic("ticket", "Tickets in ITSM tools (Jira, ServiceNow, ...), with their status synced back.")
 CATALOG_CHANGES = Topic(
     name="aria.catalog.changes", key="integration_key", partitions=1, cleanup_policy="compact",
     retention_ms=-1, description="Integrations added, updated or removed from the catalog.",

@@ -10,19 +10,22 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Literal
 
 import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
-from faststream.kafka import KafkaBroker
+from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from faststream.middlewares import AckPolicy
 from opentelemetry import propagate, trace
 from prometheus_client import REGISTRY
 from pydantic import TypeAdapter
 
 from aria_contracts import Envelope, EventPayload
 from aria_contracts.events import EVENT_MODELS
+from aria_contracts.topics import Topic
 
 from .metrics import EVENTS_PUBLISHED
 
@@ -100,6 +103,15 @@ def create_broker(bootstrap: str, *, client_id: str, graceful_timeout_s: float =
         # Through the root logger, so broker logs are JSON with trace ids like everything else.
         logger=logging.getLogger("aria.kafka"),
     )
+
+
+def subscriber(router: KafkaRouter, topic: Topic, *, group_id: str, description: str,
+               offset_reset: Literal["earliest", "latest"] = "earliest"):
+    """A consumer-group subscriber of ``topic`` as every service declares one: a handler that raises
+    is nacked, so its message is redelivered rather than skipped; a new group starts from the oldest
+    retained event (``offset_reset="latest"``: only from those published after it joins)."""
+    return router.subscriber(topic.name, group_id=group_id, auto_offset_reset=offset_reset,
+                             ack_policy=AckPolicy.NACK_ON_ERROR, description=description)
 
 
 def topic_for(envelope: Envelope) -> str:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
 import httpx
 from fastapi import Request
+from faststream import Context
 from faststream.kafka import KafkaBroker
 
 from .internal import InternalClient
@@ -31,8 +32,12 @@ class Runtime:
                               issuer=s.jwt_issuer, audience=s.jwt_audience, target=target)
 
 
+# A FastStream handler's ``runtime: RuntimeContext`` parameter: the app's Runtime from the broker context.
+RuntimeContext = Annotated[Runtime, Context("runtime")]
+
+
 async def get_runtime(request: Request) -> Runtime:
-    """FastAPI dependency; FastStream handlers use Context("runtime") instead.
+    """FastAPI dependency; FastStream handlers take a RuntimeContext instead.
 
     async on purpose: FastAPI runs a plain-def dependency in a worker thread, a thread handoff on
     every request for an attribute read."""

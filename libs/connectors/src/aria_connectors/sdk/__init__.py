@@ -1,30 +1,10 @@
 """Connector SDK: manifest models, declarative runtime, plugin wrapper."""
 
+from . import types
 from .connector import DeclarativeConnector, drain_sync
 from .manifest import Manifest, load_manifest
 from .plugin import ConnectorPlugin
-from .types import (
-    AuthenticationResult,
-    ConfigError,
-    ConnectionTestResult,
-    HealthStatus,
-    InstallationContext,
-    PreviewResult,
-    PushRequest,
-    PushResult,
-    QueryResult,
-    RecordError,
-    RuntimeOptions,
-    SyncBatch,
-    SyncResult,
-    WebhookParseResult,
-    WebhookResult,
-    WebhookVerdict,
-)
+from .types import *  # noqa: F403 - the SDK's value types, listed once in types.__all__
 
-__all__ = [
-    "AuthenticationResult", "ConfigError", "ConnectionTestResult", "ConnectorPlugin", "DeclarativeConnector",
-    "HealthStatus", "InstallationContext", "Manifest", "PreviewResult", "PushRequest", "PushResult", "QueryResult",
-    "RecordError", "RuntimeOptions", "SyncBatch", "SyncResult", "WebhookParseResult", "WebhookResult",
-    "WebhookVerdict", "drain_sync", "load_manifest",
-]
+__all__ = ["ConnectorPlugin", "DeclarativeConnector", "Manifest", "drain_sync", "load_manifest"]
+__all__ += types.__all__

@@ -15,9 +15,11 @@ may be published again (same raw hash, so consumers deduplicate them).
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Awaitable, Callable
 
+from aria_connectors.errors import ConnectorError, PermanentError
 from aria_connectors.sdk import DeclarativeConnector
 from aria_connectors.sdk.manifest import StreamSpec
 from aria_connectors.sdk.streams import Page, StreamReader, StreamState
@@ -52,6 +54,45 @@ class SessionReader(StreamReader):
         """The vendor forgot the session: start over from the anchor."""
         self.pending = None
         self.state = StreamState(self.anchor.cursor, set(self.anchor.seen))
+
+    async def job_status(self, path: str, *, what: str, params: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        """The JSON object a vendor job's status request answers (``what`` names it in errors); None
+        when the vendor no longer knows the job (404: expired, or deleted)."""
+        try:
+            body = await self.conn.api.request_json("GET", path, params=params, what=f"stream {self.spec.name}: {what}")
+        except ConnectorError as exc:
+            if exc.status_code == 404:
+                return None
+            raise
+        if not isinstance(body, dict):
+            raise PermanentError(f"stream {self.spec.name}: {what} is not an object")
+        return body
+
+    async def resume_job(self, key: str, status: Callable[[str], Awaitable[Any]], create: Callable[[], Awaitable[str]],
+                         **progress: Any) -> str:
+        """The id of the vendor job this session reads: the pending one (``pending[key]``) while the
+        vendor still knows it (``status(id)`` is not None), else a new one from ``create()`` with
+        ``progress`` as its starting point."""
+        if self.pending is not None and await status(str(self.pending.get(key))) is None:
+            self.restart()
+        if self.pending is None:
+            self.pending = {key: await create(), **progress}
+        return str(self.pending[key])
+
+    async def wait_for_job(self, job_id: str, status: Callable[[str], Awaitable[dict[str, Any] | None]],
+                           finished: Callable[[dict[str, Any]], bool], *, what: str = "search job",
+                           max_polls: int = 720) -> dict[str, Any]:
+        """Polls ``status(job_id)`` with the instance's backoff until ``finished`` says the job is done
+        (``finished`` raises PermanentError for a failed job) and returns that status; PermanentError
+        when the job disappears or is not done after ``max_polls`` polls."""
+        for attempt in range(max_polls):
+            current = await status(job_id)
+            if current is None:
+                raise PermanentError(f"stream {self.spec.name}: {what} {job_id} disappeared")
+            if finished(current):
+                return current
+            await asyncio.sleep(poll_delay(self.conn, attempt))
+        raise PermanentError(f"stream {self.spec.name}: {what} not done after {max_polls} polls")
 
     def empty_page(self) -> Page:
         return Page([], [], self.state, False)

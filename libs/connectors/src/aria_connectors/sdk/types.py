@@ -178,3 +178,11 @@ class PreviewResult:
             "pages": dict(self.pages),
             "truncated": self.truncated,
         }
+
+
+# The SDK re-exports every one of these (aria_connectors.sdk, aria_connectors).
+__all__ = [
+    "AuthenticationResult", "ConfigError", "ConnectionTestResult", "HealthStatus", "InstallationContext",
+    "PreviewResult", "PushRequest", "PushResult", "QueryResult", "RecordError", "RuntimeOptions", "SyncBatch",
+    "SyncResult", "WebhookParseResult", "WebhookResult", "WebhookVerdict",
+]

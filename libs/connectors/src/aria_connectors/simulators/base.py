@@ -23,10 +23,12 @@ from __future__ import annotations
 import base64
 import math
 import random
+import re
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from datetime import datetime, timedelta
+from typing import Any, Callable, Sized
 
 import orjson
 from starlette.applications import Starlette
@@ -110,6 +112,12 @@ class ControlState:
         return True, self.rate_limit - self.window_count, reset_in
 
 
+    def answer_write(self, response: Response, refuse: Callable[[Fault], Response]) -> Response:
+        """The answer to a write that was carried out: ``response``, or with a fault queued
+        ``after_write``, ``refuse(fault)`` in the vendor's words (the client never sees its result)."""
+        fault = self.take_write_fault()
+        return response if fault is None else refuse(fault)
+
     def admit(self, request: Request, *, route: str | None = None, budget: bool = True) -> Admission:
         """Count the request (under ``route`` too, when the vendor path has variables), take one
         call from the rate budget (``budget=False``: the endpoint is not rate limited), then
@@ -129,6 +137,24 @@ class ControlState:
         if fault is not None:
             return Admission(fault.status, int(fault.retry_after or 1), remaining, reset)
         return Admission(None, 0, remaining, reset)
+
+
+# A UTC ISO-8601 timestamp with any number of fractional digits (Microsoft's APIs write seven).
+TIMESTAMP = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?Z$")
+
+
+def ts_key(value: str) -> tuple[str, int]:
+    """The order of ``TIMESTAMP`` values: (seconds, nanoseconds); their strings do not sort when the
+    number of fractional digits differs. ValueError when ``value`` is not one."""
+    m = TIMESTAMP.match(value)
+    if not m:
+        raise ValueError(value)
+    return m.group(1), int((m.group(2) or "0").ljust(9, "0")[:9])
+
+
+def fmt7(dt: datetime, fraction: int = 0) -> str:
+    """``dt`` with seven fractional digits (100 ns units, ``fraction``), as Microsoft's APIs write it."""
+    return dt.strftime("%Y-%m-%dT%H:%M:%S") + f".{fraction % 10**7:07d}Z"
 
 
 def basic_credentials(request: Request) -> tuple[str, str]:
@@ -161,6 +187,10 @@ class SeededData:
         self.seq[stream] += 1
         return n // self.per_timestamp
 
+    def minute(self, t0: datetime, stream: str = "records") -> datetime:
+        """The time of the next record of ``stream`` on a clock from ``t0`` that moves a minute a step."""
+        return t0 + timedelta(minutes=self.step(stream))
+
 
 def seed_records(add: Callable[..., Any], count: int, malformed: int) -> None:
     """``count`` good then ``malformed`` bad records through ``add(malformed=...)``."""
@@ -168,6 +198,21 @@ def seed_records(add: Callable[..., Any], count: int, malformed: int) -> None:
         add()
     for _ in range(malformed):
         add(malformed=True)
+
+
+def record_counts(records: int | None, default: int = 60, **per_stream: int | None) -> dict[str, int]:
+    """Seeded records per stream: the stream's own option, else ``records`` (every stream), else ``default``."""
+    common = default if records is None else records
+    return {name: common if count is None else count for name, count in per_stream.items()}
+
+
+async def json_object(request: Request) -> dict[str, Any] | None:
+    """The request's JSON body when it is an object; None when it is not JSON or not an object."""
+    try:
+        body = await request.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
 
 
 def append_records(add: Callable[..., dict[str, Any]], touch: Callable[[int], list[str]], count: int, malformed: int,
@@ -245,3 +290,59 @@ def simulator_app(sim: Any, routes: list[Route], *, expire_tokens: Callable[[], 
                                                      reset=sim.reset, expire_tokens=expire_tokens)])
     app.state.simulator = sim
     return app
+
+
+@dataclass(frozen=True)
+class Stream:
+    """One stream of a simulator's data as the control protocol sees it: the stored ``records``
+    (``/_sim/state`` counts them), how many of them are ``malformed``, ``add(malformed=False)`` ->
+    the new record, ``touch(n)`` -> the ids of the n records it re-stamped as updated."""
+
+    records: Sized
+    malformed: int
+    add: Callable[..., dict[str, Any]]
+    touch: Callable[[int], list[str]]
+    id_field: str = "id"
+
+
+class Simulator:
+    """The control-protocol side every vendor simulator shares, so that a vendor's simulator is its
+    data and its documented API. A subclass keeps its options, then calls ``super().__init__``
+    (which seeds it through ``reset()``), and gives ``streams()``, ``routes()`` (the vendor's API),
+    ``created`` (objects created through its API) when it has writes, ``counters()`` when
+    ``/_sim/state`` reports more (``tokens_issued``, ``jobs``, ...) and an ``expire_tokens()``
+    method when it issues bearer tokens."""
+
+    expire_tokens: Callable[[], None] | None = None
+    # Objects created through the vendor API, for simulators with writes; ``reset()`` sets it to 0.
+    created: int | None = None
+
+    def __init__(self, *, rate_limit: int, rate_window_seconds: float) -> None:
+        self.control = ControlState(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
+        self.reset()
+
+    def reset(self) -> None:
+        raise NotImplementedError
+
+    def streams(self) -> dict[str, Stream]:
+        raise NotImplementedError
+
+    def routes(self) -> list[Route]:
+        raise NotImplementedError
+
+    def counters(self) -> dict[str, Any]:
+        return {}
+
+    def state(self) -> dict[str, Any]:
+        streams = {name: {"records": len(s.records), "malformed": s.malformed} for name, s in self.streams().items()}
+        state: dict[str, Any] = {"streams": streams, "tokens_issued": 0}  # a simulator with tokens counts them
+        if self.created is not None:
+            state["created"] = self.created
+        return {**state, **self.counters()}
+
+    def add_records(self, stream: str, count: int, malformed: int, update: int) -> dict[str, Any]:
+        s = self.streams()[stream]  # an unknown stream: KeyError, which the control protocol answers with 404
+        return append_records(s.add, s.touch, count, malformed, update, s.id_field)
+
+    def app(self) -> Starlette:
+        return simulator_app(self, self.routes(), expire_tokens=self.expire_tokens)

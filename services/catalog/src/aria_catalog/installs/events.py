@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import structlog
-from faststream import Context
 from faststream.kafka import KafkaRouter
 
 from aria_contracts import Envelope
 from aria_contracts.events import InstallationEnabled, InstallationInstalled, InstallationUninstalled
 from aria_contracts.topics import INSTALLATION_LIFECYCLE
-from aria_platform.runtime import Runtime
+from aria_platform.kafka import subscriber
+from aria_platform.runtime import RuntimeContext
 from aria_platform.settings import ServiceSettings
 
 from . import service
@@ -25,10 +25,9 @@ def build_router(settings: ServiceSettings) -> KafkaRouter:
     """A new router per app: subscribers belong to one broker, never shared between apps."""
     router = KafkaRouter()
 
-    @router.subscriber(INSTALLATION_LIFECYCLE.name, group_id=settings.group("catalog.install-counts"),
-                       auto_offset_reset="earliest",
-                       ack_policy="nack_on_error", description="Install counts, installed-in-org ledger and setup times")
-    async def on_installation_event(envelope: Envelope, runtime: Runtime = Context("runtime")) -> None:
+    @subscriber(router, INSTALLATION_LIFECYCLE, group_id=settings.group("catalog.install-counts"),
+                description="Install counts, installed-in-org ledger and setup times")
+    async def on_installation_event(envelope: Envelope, runtime: RuntimeContext) -> None:
         if envelope.type in _MILESTONES:
             model, milestone = _MILESTONES[envelope.type]
             event = envelope.payload(model)

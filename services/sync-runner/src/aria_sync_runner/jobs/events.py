@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from faststream import Context
 from faststream.kafka import KafkaRouter
 
 from aria_contracts import Envelope
 from aria_contracts.events import SyncRequested
 from aria_contracts.topics import SYNC_REQUESTS
-from aria_platform.runtime import Runtime
+from aria_platform.kafka import subscriber
+from aria_platform.runtime import RuntimeContext
 
 from . import service
 
@@ -17,9 +17,8 @@ def build_router(*, group_id: str) -> KafkaRouter:
     """The subscriber of sync requests (the group is a setting so test runs get their own)."""
     router = KafkaRouter()
 
-    @router.subscriber(SYNC_REQUESTS.name, group_id=group_id, auto_offset_reset="earliest",
-                       ack_policy="nack_on_error", description="Queue the sync job a request asks for")
-    async def on_sync_requested(envelope: Envelope, runtime: Runtime = Context("runtime")) -> None:
+    @subscriber(router, SYNC_REQUESTS, group_id=group_id, description="Queue the sync job a request asks for")
+    async def on_sync_requested(envelope: Envelope, runtime: RuntimeContext) -> None:
         if envelope.type != SyncRequested.event_type:
             return
         event = envelope.payload(SyncRequested)

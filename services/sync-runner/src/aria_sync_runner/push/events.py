@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from faststream import Context
 from faststream.kafka import KafkaRouter
 
 from aria_contracts import Envelope
 from aria_contracts.events import Risk
 from aria_contracts.topics import RISKS
-from aria_platform.runtime import Runtime
+from aria_platform.kafka import subscriber
+from aria_platform.runtime import RuntimeContext
 
 from ..connectors import ensure_wired
 from . import service
@@ -17,9 +17,9 @@ from . import service
 def build_router(*, group_id: str) -> KafkaRouter:
     router = KafkaRouter()
 
-    @router.subscriber(RISKS.name, group_id=group_id, auto_offset_reset="latest", ack_policy="nack_on_error",
-                       description="Push risks to the organization's ticketing / SIEM installations")
-    async def on_risk(envelope: Envelope, runtime: Runtime = Context("runtime")) -> None:
+    @subscriber(router, RISKS, group_id=group_id, offset_reset="latest",
+                description="Push risks to the organization's ticketing / SIEM installations")
+    async def on_risk(envelope: Envelope, runtime: RuntimeContext) -> None:
         if envelope.type != Risk.event_type:
             return
         ensure_wired(runtime)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from faststream import Context
 from faststream.kafka import KafkaRouter
 
 from aria_contracts import Envelope
 from aria_contracts.events import model_for
 from aria_contracts.topics import INSTALLATION_LIFECYCLE
-from aria_platform.runtime import Runtime
+from aria_platform.kafka import subscriber
+from aria_platform.runtime import RuntimeContext
 
 from . import service
 
@@ -16,9 +16,8 @@ from . import service
 def build_router(*, group_id: str) -> KafkaRouter:
     router = KafkaRouter()
 
-    @router.subscriber(INSTALLATION_LIFECYCLE.name, group_id=group_id, auto_offset_reset="earliest",
-                       ack_policy="nack_on_error", description="Keep each installation's sync schedule")
-    async def on_lifecycle(envelope: Envelope, runtime: Runtime = Context("runtime")) -> None:
+    @subscriber(router, INSTALLATION_LIFECYCLE, group_id=group_id, description="Keep each installation's sync schedule")
+    async def on_lifecycle(envelope: Envelope, runtime: RuntimeContext) -> None:
         try:
             model = model_for(envelope.type)
         except KeyError:

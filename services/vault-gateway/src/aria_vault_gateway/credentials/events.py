@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from faststream import Context
 from faststream.kafka import KafkaRouter
 
 from aria_contracts import Envelope
 from aria_contracts.events import InstallationUninstalled
 from aria_contracts.topics import INSTALLATION_LIFECYCLE
-from aria_platform.runtime import Runtime
+from aria_platform.kafka import subscriber
+from aria_platform.runtime import RuntimeContext
 from aria_platform.settings import ServiceSettings
 
 from . import service
@@ -18,10 +18,9 @@ def build_router(settings: ServiceSettings) -> KafkaRouter:
     """A new router per app: subscribers belong to one broker, never shared between apps."""
     router = KafkaRouter()
 
-    @router.subscriber(INSTALLATION_LIFECYCLE.name, group_id=settings.group("vault-gateway.shredder"),
-                       auto_offset_reset="earliest",
-                       ack_policy="nack_on_error", description="Shred credentials of uninstalled installations")
-    async def on_installation_event(envelope: Envelope, runtime: Runtime = Context("runtime")) -> None:
+    @subscriber(router, INSTALLATION_LIFECYCLE, group_id=settings.group("vault-gateway.shredder"),
+                description="Shred credentials of uninstalled installations")
+    async def on_installation_event(envelope: Envelope, runtime: RuntimeContext) -> None:
         if envelope.type != InstallationUninstalled.event_type:
             return
         event = envelope.payload(InstallationUninstalled)

@@ -60,7 +60,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from aria_connectors.simulators.base import ControlState, SeededData, seed_records, simulator_app
+from aria_connectors.simulators.base import SeededData, Simulator, Stream, record_counts, seed_records
 
 DEMO_KEY_ID, DEMO_API_KEY = "demo-key-id", "demo-api-key"
 DEMO_USER, DEMO_PASSWORD = "elastic", "demo-password"
@@ -349,16 +349,14 @@ def _sort_value(src: dict[str, Any], field: str) -> Any:
 # --- app ------------------------------------------------------------------------------------
 
 
-class ElasticsearchSimulator:
+class ElasticsearchSimulator(Simulator):
     def __init__(self, *, seed: int = 42, records: int | None = None, alerts: int | None = None, malformed: int = 0,
                  per_timestamp: int = 2, api_key_id: str = DEMO_KEY_ID, api_key: str = DEMO_API_KEY,
                  username: str = DEMO_USER, password: str = DEMO_PASSWORD, spaces: str = "default",
                  rate_limit: int = 6000, rate_window_seconds: float = 60.0) -> None:
-        self.options = dict(seed=seed, alerts=(60 if records is None else records) if alerts is None else alerts,
-                            malformed=malformed, per_timestamp=per_timestamp, spaces=tuple(spaces.split(",")))
+        self.options = dict(seed=seed, **record_counts(records, alerts=alerts), malformed=malformed, per_timestamp=per_timestamp, spaces=tuple(spaces.split(",")))
         self.api_key_id, self.api_key, self.username, self.password = api_key_id, api_key, username, password
-        self.control = ControlState(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
-        self.reset()
+        super().__init__(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
 
     def reset(self) -> None:
         self.data = AlertsData(**self.options)
@@ -576,24 +574,21 @@ class ElasticsearchSimulator:
                 "result": "updated" if existed else "created", "_shards": shards, "_seq_no": len(self.indexed) - 1,
                 "_primary_term": 1, "status": 200 if existed else 201}
 
-    def state(self) -> dict[str, Any]:
-        return {"streams": {STREAM: {"records": len(self.data.docs), "malformed": self.data.malformed["alerts"]}},
-                "created": len(self.indexed)}
+    def streams(self) -> dict[str, Stream]:
+        return {STREAM: Stream(self.data.docs, self.data.malformed["alerts"], self.data.add, self.data.touch,
+                               id_field="_id")}
 
-    def add_records(self, stream: str, count: int, malformed: int, update: int) -> dict[str, Any]:
-        if stream != STREAM:
-            raise KeyError(stream)
-        added = [self.data.add()["_id"] for _ in range(count)] + [self.data.add(True)["_id"] for _ in range(malformed)]
-        return {"added": added, "updated": self.data.touch(update) if update else []}
+    def counters(self) -> dict[str, Any]:
+        return {"created": len(self.indexed)}
 
-    def app(self) -> Starlette:
-        return simulator_app(self, [
+    def routes(self) -> list[Route]:
+        return [
             Route("/_security/_authenticate", self.authenticate, methods=["GET"]),
             Route("/_bulk", self.bulk, methods=["POST", "PUT"]),
             Route("/{target}/_bulk", self.bulk, methods=["POST", "PUT"]),
             Route("/{target}/_search", self.search, methods=["GET", "POST"]),
             Route("/{target}/_count", self.count, methods=["GET", "POST"]),
-        ])
+        ]
 
 
 class _Desc:

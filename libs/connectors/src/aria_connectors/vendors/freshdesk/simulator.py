@@ -52,11 +52,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from aria_connectors.simulators.base import ControlState, SeededData, append_records, basic_credentials, seed_records, simulator_app
+from aria_connectors.simulators.base import SeededData, Simulator, Stream, basic_credentials, json_object, record_counts, seed_records
 
 DEMO_API_KEY = "demoFreshdeskKey01"
 T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
-STREAMS = ("tickets",)
 SUBJECTS = ["Patch CVE-2024-3400 on perimeter firewalls", "Rotate exposed AWS access key", "Phishing report from finance team",
             "Remove local admin rights on WKS-{n}", "Investigate impossible travel alert", "Renew expiring TLS certificate",
             "Upgrade Log4j on app-{n}", "Disable legacy TLS 1.0 on mail gateway"]
@@ -73,12 +72,9 @@ class FreshdeskData(SeededData):
         self.tickets: dict[int, dict[str, Any]] = {}
         seed_records(self.add, tickets, malformed)
 
-    def _ts(self) -> datetime:
-        return T0 + timedelta(minutes=self.step())
-
     def add(self, malformed: bool = False) -> dict[str, Any]:
         rng = self.rng
-        updated = self._ts()
+        updated = self.minute(T0)
         created = updated - timedelta(hours=rng.randrange(0, 240))
         tid = len(self.tickets) + 1
         subject = rng.choice(SUBJECTS).format(n=rng.randrange(1, 500))
@@ -123,7 +119,7 @@ class FreshdeskData(SeededData):
     def touch(self, count: int) -> list[str]:
         oldest = sorted(self.tickets.values(), key=lambda t: (t["updated_at"], t["id"]))[:count]
         for t in oldest:
-            t["updated_at"] = fdt(self._ts())
+            t["updated_at"] = fdt(self.minute(T0))
             t["status"] = 4 if t["status"] != 4 else 2
         return [str(t["id"]) for t in oldest]
 
@@ -133,16 +129,14 @@ def _parse(value: str) -> datetime:
     return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
-class FreshdeskSimulator:
+class FreshdeskSimulator(Simulator):
     def __init__(self, *, seed: int = 42, records: int | None = None, tickets: int | None = None, malformed: int = 0,
                  per_timestamp: int = 2, api_key: str = DEMO_API_KEY, rate_limit: int = 100,
                  rate_window_seconds: float = 60.0, **_ignored: Any) -> None:
-        default = 60 if records is None else records
-        self.options = dict(seed=seed, tickets=default if tickets is None else tickets, malformed=malformed,
+        self.options = dict(seed=seed, **record_counts(records, tickets=tickets), malformed=malformed,
                             per_timestamp=per_timestamp)
         self.api_key = api_key
-        self.control = ControlState(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
-        self.reset()
+        super().__init__(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
 
     def reset(self) -> None:
         self.data = FreshdeskData(**self.options)
@@ -158,19 +152,11 @@ class FreshdeskSimulator:
                             status_code=status, headers=headers)
 
     def _after_write(self, response: Response, headers: dict[str, str]) -> Response:
-        fault = self.control.take_write_fault()
-        return response if fault is None else self.fault(fault.status, headers, fault.retry_after)
+        return self.control.answer_write(response, lambda fault: self.fault(fault.status, headers, fault.retry_after))
 
     @staticmethod
     def _public(t: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in t.items() if not k.startswith("_")}
-
-    async def _json(self, request: Request) -> dict[str, Any] | None:
-        try:
-            body = await request.json()
-        except ValueError:
-            return None
-        return body if isinstance(body, dict) else None
 
     def _validate(self, body: dict[str, Any], headers: dict[str, str]) -> JSONResponse | None:
         if "priority" in body and body["priority"] not in (1, 2, 3, 4):
@@ -187,7 +173,7 @@ class FreshdeskSimulator:
             return denied
         if request.method == "GET":
             return await self.tickets(request, guarded=(headers,))
-        body = await self._json(request)
+        body = await json_object(request)
         if body is None:
             return self.invalid("body", "Invalid JSON", headers)
         if not any(body.get(k) for k in ("email", "requester_id", "phone", "twitter_id", "facebook_id", "unique_external_id")):
@@ -202,23 +188,26 @@ class FreshdeskSimulator:
         self.created += 1
         return self._after_write(JSONResponse(self._public(ticket), status_code=201, headers=headers), headers)
 
-    def _ticket(self, request: Request) -> dict[str, Any] | None:
+    def _guarded_ticket(self, request: Request) -> tuple[Response | None, dict[str, str], dict[str, Any]]:
+        """The guard's answer, then the ticket the path names: (refusal or 404, headers, ticket)."""
+        denied, headers = self.guard(request)
+        if denied:
+            return denied, headers, {}
         try:
             t = self.data.tickets.get(int(request.path_params["ticket_id"]))
         except ValueError:
-            return None
-        return None if t is None or t["_deleted"] else t
+            t = None
+        if t is None or t["_deleted"]:
+            return Response(status_code=404, headers=headers), headers, {}
+        return None, headers, t
 
     async def ticket(self, request: Request) -> Response:
-        denied, headers = self.guard(request)
+        denied, headers, t = self._guarded_ticket(request)
         if denied:
             return denied
-        t = self._ticket(request)
-        if t is None:
-            return Response(status_code=404, headers=headers)
         if request.method == "GET":
             return JSONResponse(self._public(t), headers=headers)
-        body = await self._json(request)
+        body = await json_object(request)
         if body is None:
             return self.invalid("body", "Invalid JSON", headers)
         if (bad := self._validate(body, headers)) is not None:
@@ -230,13 +219,10 @@ class FreshdeskSimulator:
         return self._after_write(JSONResponse(self._public(t), headers=headers), headers)
 
     async def add_note(self, request: Request) -> Response:
-        denied, headers = self.guard(request)
+        denied, headers, t = self._guarded_ticket(request)
         if denied:
             return denied
-        t = self._ticket(request)
-        if t is None:
-            return Response(status_code=404, headers=headers)
-        body = await self._json(request)
+        body = await json_object(request)
         if body is None or not body.get("body"):
             return self.invalid("body", "It should not be blank", headers)
         now = fdt(datetime.now(timezone.utc))
@@ -343,23 +329,17 @@ class FreshdeskSimulator:
             headers["Link"] = f'<{str(request.base_url).rstrip("/")}{request.url.path}?{urlencode(nxt)}>; rel="next"'
         return JSONResponse(out, headers=headers)
 
-    def state(self) -> dict[str, Any]:
-        return {"streams": {"tickets": {"records": len(self.data.tickets), "malformed": self.data.malformed["tickets"]}},
-                "tokens_issued": 0, "created": self.created}
+    def streams(self) -> dict[str, Stream]:
+        return {"tickets": Stream(self.data.tickets, self.data.malformed["tickets"], self.data.add, self.data.touch)}
 
-    def add_records(self, stream: str, count: int, malformed: int, update: int) -> dict[str, Any]:
-        if stream not in STREAMS:
-            raise KeyError(stream)
-        return append_records(self.data.add, self.data.touch, count, malformed, update)
-
-    def app(self) -> Starlette:
-        return simulator_app(self, [
+    def routes(self) -> list[Route]:
+        return [
             Route("/api/v2/agents/me", self.me, methods=["GET"]),
             Route("/api/v2/tickets", self.create_ticket, methods=["GET", "POST"]),
             Route("/api/v2/tickets/{ticket_id}", self.ticket, methods=["GET", "PUT"]),
             Route("/api/v2/tickets/{ticket_id}/notes", self.add_note, methods=["POST"]),
             Route("/api/v2/search/tickets", self.search, methods=["GET"]),
-        ])
+        ]
 
 
 def create_app(**options: Any) -> Starlette:

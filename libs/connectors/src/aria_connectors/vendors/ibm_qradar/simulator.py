@@ -38,11 +38,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from aria_connectors.simulators.base import ControlState, SeededData, append_records, seed_records, simulator_app
+from aria_connectors.simulators.base import SeededData, Simulator, Stream, record_counts, seed_records
 
 DEMO_TOKEN = "11111111-2222-3333-4444-555555555555"
 T0_MS = int(datetime(2024, 5, 1, tzinfo=timezone.utc).timestamp() * 1000)
-STREAMS = ("offenses",)
 OFFENSES = [
     ("Multiple Login Failures for the Same User\n preceded by Login Failure\n containing Failure Audit: An account failed to log on",
      ["Authentication", "User Login Failure"], 0),
@@ -178,16 +177,14 @@ def apply_filter(rows: list[dict[str, Any]], expr: str | None) -> list[dict[str,
     return [r for r in rows if ok(r)]
 
 
-class QRadarSimulator:
+class QRadarSimulator(Simulator):
     def __init__(self, *, seed: int = 42, records: int | None = None, offenses: int | None = None, malformed: int = 0,
                  per_timestamp: int = 2, sec_token: str = DEMO_TOKEN, rate_limit: int = 100000,
                  rate_window_seconds: float = 60.0, **_ignored: Any) -> None:
-        default = 60 if records is None else records
-        self.options = dict(seed=seed, offenses=default if offenses is None else offenses, malformed=malformed,
+        self.options = dict(seed=seed, **record_counts(records, offenses=offenses), malformed=malformed,
                             per_timestamp=per_timestamp)
         self.sec_token = sec_token
-        self.control = ControlState(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
-        self.reset()
+        super().__init__(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
 
     def reset(self) -> None:
         self.data = QRadarData(**self.options)
@@ -242,20 +239,14 @@ class QRadarSimulator:
             rows = [{k: r.get(k) for k in keep} for r in rows]
         return JSONResponse(rows, headers=headers)
 
-    def state(self) -> dict[str, Any]:
-        return {"streams": {"offenses": {"records": len(self.data.offenses), "malformed": self.data.malformed["offenses"]}},
-                "tokens_issued": 0}
+    def streams(self) -> dict[str, Stream]:
+        return {"offenses": Stream(self.data.offenses, self.data.malformed["offenses"], self.data.add, self.data.touch)}
 
-    def add_records(self, stream: str, count: int, malformed: int, update: int) -> dict[str, Any]:
-        if stream not in STREAMS:
-            raise KeyError(stream)
-        return append_records(self.data.add, self.data.touch, count, malformed, update)
-
-    def app(self) -> Starlette:
-        return simulator_app(self, [
+    def routes(self) -> list[Route]:
+        return [
             Route("/api/system/about", self.about, methods=["GET"]),
             Route("/api/siem/offenses", self.offenses, methods=["GET"]),
-        ])
+        ]
 
 
 def create_app(**options: Any) -> Starlette:

@@ -45,7 +45,6 @@ import hashlib
 import json
 import random
 import re
-import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -54,7 +53,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from aria_connectors.simulators.base import ControlState, append_records, basic_credentials, seed_records, simulator_app
+from aria_connectors.simulators.base import Simulator, Stream, basic_credentials, record_counts, seed_records
 
 DEMO_EMAIL = "demo@example.com"
 DEMO_TOKEN = "demo-api-token"
@@ -309,15 +308,13 @@ class JiraData:
         return out
 
 
-class JiraSimulator:
+class JiraSimulator(Simulator):
     def __init__(self, *, seed: int = 42, records: int | None = None, issues: int | None = None, malformed: int = 0,
                  per_timestamp: int = 2, email: str = DEMO_EMAIL, api_token: str = DEMO_TOKEN, project: str = "SEC",
                  rate_limit: int = 6000, rate_window_seconds: float = 60.0) -> None:
-        self.options = dict(seed=seed, issues=issues if issues is not None else (records if records is not None else 40),
-                            malformed=malformed, per_timestamp=per_timestamp, project=project)
+        self.options = dict(seed=seed, **record_counts(records, 40, issues=issues), malformed=malformed, per_timestamp=per_timestamp, project=project)
         self.email, self.api_token = email, api_token
-        self.control = ControlState(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
-        self.reset()
+        super().__init__(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
 
     def reset(self) -> None:
         self.data = JiraData(**self.options)
@@ -353,8 +350,8 @@ class JiraSimulator:
         return None, headers
 
     def _after_write(self, response: Response, headers: dict[str, str]) -> Response:
-        fault = self.control.take_write_fault()
-        return self._fault_response(fault.status, fault.retry_after or 1, headers) if fault is not None else response
+        return self.control.answer_write(
+            response, lambda fault: self._fault_response(fault.status, fault.retry_after or 1, headers))
 
     def _abs(self, request: Request, issue: dict[str, Any]) -> dict[str, Any]:
         base = str(request.base_url).rstrip("/")
@@ -480,17 +477,26 @@ class JiraSimulator:
         return self._after_write(JSONResponse({"id": issue["id"], "key": issue["key"], "self": base + issue["self"]},
                                               status_code=201, headers=headers), headers)
 
-    async def edit_issue(self, request: Request) -> Response:
+    async def _issue_write(self, request: Request) -> tuple[Response | None, dict[str, str], dict[str, Any], Any]:
+        """A write to the issue the path names: (refusal, headers, issue, JSON body); the refusal is the
+        guard's, 404 for an issue not found, 400 for a body that is not JSON."""
         denied, headers = await self.guard(request)
         if denied:
-            return denied
+            return denied, headers, {}, None
         issue = self.data.find(request.path_params["key"])
         if issue is None:
-            return self.error(404, ["Issue does not exist or you do not have permission to see it."], headers=headers)
+            return (self.error(404, ["Issue does not exist or you do not have permission to see it."], headers=headers),
+                    headers, {}, None)
         try:
             body = await request.json()
         except Exception:
-            return self.error(400, ["Invalid request payload."], headers=headers)
+            return self.error(400, ["Invalid request payload."], headers=headers), headers, {}, None
+        return None, headers, issue, body
+
+    async def edit_issue(self, request: Request) -> Response:
+        denied, headers, issue, body = await self._issue_write(request)
+        if denied:
+            return denied
         fields = body.get("fields", {}) if isinstance(body, dict) else None
         errors = self._validate_fields(fields, creating=False)
         if errors:
@@ -506,16 +512,9 @@ class JiraSimulator:
         return self._after_write(Response(status_code=204, headers=headers), headers)
 
     async def add_comment(self, request: Request) -> Response:
-        denied, headers = await self.guard(request)
+        denied, headers, issue, body = await self._issue_write(request)
         if denied:
             return denied
-        issue = self.data.find(request.path_params["key"])
-        if issue is None:
-            return self.error(404, ["Issue does not exist or you do not have permission to see it."], headers=headers)
-        try:
-            body = await request.json()
-        except Exception:
-            return self.error(400, ["Invalid request payload."], headers=headers)
         if not isinstance(body, dict) or not is_adf(body.get("body")):
             return self.error(400, [], {"comment": "Comment body must be an Atlassian Document"}, headers=headers)
         comments = self.data.comments.setdefault(issue["key"], [])
@@ -533,24 +532,21 @@ class JiraSimulator:
 
     # -- control ------------------------------------------------------------------------------
 
-    def state(self) -> dict[str, Any]:
-        return {"streams": {"issues": {"records": len(self.data.issues), "malformed": self.data.malformed}},
-                "created": self.created,
-                "comments": sum(len(c) for c in self.data.comments.values())}
+    def streams(self) -> dict[str, Stream]:
+        return {"issues": Stream(self.data.issues, self.data.malformed, self.data.add_issue, self.data.touch,
+                                 id_field="key")}
 
-    def add_records(self, stream: str, count: int, malformed: int, update: int) -> dict[str, Any]:
-        if stream != "issues":
-            raise KeyError(stream)
-        return append_records(self.data.add_issue, self.data.touch, count, malformed, update, id_field="key")
+    def counters(self) -> dict[str, Any]:
+        return {"comments": sum(len(c) for c in self.data.comments.values())}
 
-    def app(self) -> Starlette:
-        return simulator_app(self, [
+    def routes(self) -> list[Route]:
+        return [
             Route("/rest/api/3/myself", self.myself, methods=["GET"]),
             Route("/rest/api/3/search/jql", self.search, methods=["POST"]),
             Route("/rest/api/3/issue", self.create_issue, methods=["POST"]),
             Route("/rest/api/3/issue/{key}", self.edit_issue, methods=["PUT"]),
             Route("/rest/api/3/issue/{key}/comment", self.add_comment, methods=["POST"]),
-        ])
+        ]
 
 
 def create_app(**options: Any) -> Starlette:

@@ -54,7 +54,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from aria_connectors.simulators.base import ControlState, seed_records, simulator_app
+from aria_connectors.simulators.base import Simulator, Stream, seed_records
 
 DEMO_API_KEY = "lin_api_demo0123456789"
 TEAM = {"id": "9cfb482a-81e3-4154-b5b9-2c805e70a02d", "key": "ENG", "name": "Engineering"}
@@ -195,15 +195,14 @@ def project(value: Any, selection: list, type_name: str) -> Any:
 
 # --- data -------------------------------------------------------------------------------------
 
-class LinearSimulator:
+class LinearSimulator(Simulator):
     def __init__(self, *, seed: int = 42, records: int | None = None, issues: int | None = None, malformed: int = 0,
                  per_timestamp: int = 2, api_key: str = DEMO_API_KEY, rate_limit: int = 6000,
                  rate_window_seconds: float = 60.0) -> None:
         self.options = dict(seed=seed, count=issues if issues is not None else (records or 40), malformed=malformed)
         self.per_timestamp = max(1, per_timestamp)
         self.api_key = api_key
-        self.control = ControlState(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
-        self.reset()
+        super().__init__(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
 
     def reset(self) -> None:
         self.rng = random.Random(self.options["seed"])
@@ -441,21 +440,13 @@ class LinearSimulator:
                 return self._fault(write_fault.status, float(write_fault.retry_after or 1), headers)
         return response
 
-    def state(self) -> dict[str, Any]:
-        return {"streams": {"issues": {"records": len(self.issues), "malformed": self.malformed}},
-                "created": self.created}
+    def streams(self) -> dict[str, Stream]:
+        return {"issues": Stream(self.issues, self.malformed, self.add_issue, self.touch)}
 
-    def add_records(self, stream: str, count: int, malformed: int, update: int) -> dict[str, Any]:
-        if stream != "issues":
-            raise KeyError(stream)
-        added = [self.add_issue()["id"] for _ in range(count)] + [self.add_issue(malformed=True)["id"]
-                                                                 for _ in range(malformed)]
-        return {"added": added, "updated": self.touch(update) if update else []}
-
-    def app(self) -> Starlette:
-        return simulator_app(self, [
+    def routes(self) -> list[Route]:
+        return [
             Route("/graphql", self.graphql, methods=["POST"]),
-        ])
+        ]
 
 
 def create_app(**options: Any) -> Starlette:

@@ -54,6 +54,7 @@ import secrets as _secrets
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
@@ -62,7 +63,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from aria_connectors.simulators.base import ControlState, SeededData, simulator_app
+from aria_connectors.simulators.base import SeededData, Simulator, Stream, TIMESTAMP, fmt7, record_counts, ts_key
 
 DEMO_CLIENT_ID = "demo-client-id"
 DEMO_CLIENT_SECRET = "demo-client-secret"
@@ -78,20 +79,6 @@ PLATFORMS = [("Windows11", "22H2", 22621), ("Windows10", "22H2", 19045), ("Windo
 PRODUCTS = [("microsoft", "windows_11"), ("google", "chrome"), ("apache", "log4j"), ("openssl", "openssl"),
             ("microsoft", "office"), ("mozilla", "firefox")]
 IOC_TYPES = ["FileSha256", "FileSha1", "FileMd5", "IpAddress", "DomainName", "Url"]
-
-_TS = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?Z$")
-
-
-def ts_key(value: str) -> tuple[str, int]:
-    m = _TS.match(value)
-    if not m:
-        raise ValueError(value)
-    return m.group(1), int((m.group(2) or "0").ljust(9, "0")[:9])
-
-
-def fmt7(dt: datetime, hundred_ns: int = 0) -> str:
-    return dt.strftime("%Y-%m-%dT%H:%M:%S") + f".{hundred_ns % 10**7:07d}Z"
-
 
 class MdeData(SeededData):
     """Deterministic tenant; ``per_timestamp`` records share one cursor timestamp."""
@@ -340,7 +327,7 @@ def _literal(raw: str) -> Any:
 
 
 def _canon(value: Any) -> Any:
-    if isinstance(value, str) and _TS.match(value):
+    if isinstance(value, str) and TIMESTAMP.match(value):
         return ("ts", ts_key(value))
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
@@ -396,21 +383,19 @@ def odata_orderby(records: list[dict[str, Any]], orderby: str | None) -> list[di
 # --- app ------------------------------------------------------------------------------------
 
 
-class MdeSimulator:
+class MdeSimulator(Simulator):
     def __init__(self, *, seed: int = 42, records: int | None = None, alerts: int | None = None,
                  machines: int | None = None, vulnerabilities: int | None = None, indicators: int | None = None,
                  malformed: int = 0, per_timestamp: int = 2, client_id: str = DEMO_CLIENT_ID,
                  client_secret: str = DEMO_CLIENT_SECRET, token_ttl: int = 3599, rate_limit: int = 100,
                  rate_window_seconds: float = 60.0) -> None:
-        default = 60 if records is None else records
-        given = dict(alerts=alerts, machines=machines, vulnerabilities=vulnerabilities, indicators=indicators)
-        self.options = dict(seed=seed, counts={k: default if v is None else v for k, v in given.items()},
+        counts = record_counts(records, alerts=alerts, machines=machines, vulnerabilities=vulnerabilities,
+                               indicators=indicators)
+        self.options = dict(seed=seed, counts=counts,
                             malformed=malformed, per_timestamp=per_timestamp)
         self.client_id, self.client_secret, self.token_ttl = client_id, client_secret, token_ttl
-        self.control = ControlState(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
         self.tokens: dict[str, float] = {}
-        self.tokens_issued = 0
-        self.reset()
+        super().__init__(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
 
     def reset(self) -> None:
         self.data = MdeData(**self.options)
@@ -538,27 +523,22 @@ class MdeSimulator:
 
         return handler
 
-    def state(self) -> dict[str, Any]:
-        return {"streams": {s: {"records": len(self.data.tables[s]), "malformed": self.data.malformed[s]}
-                            for s in STREAMS},
-                "tokens_issued": self.tokens_issued, "created": 0}  # alert updates create nothing
+    def streams(self) -> dict[str, Stream]:
+        d = self.data
+        return {s: Stream(d.tables[s], d.malformed[s], partial(d.add, s), partial(d.touch, s)) for s in STREAMS}
 
-    def add_records(self, stream: str, count: int, malformed: int, update: int) -> dict[str, Any]:
-        if stream not in STREAMS:
-            raise KeyError(stream)
-        added = [self.data.add(stream)["id"] for _ in range(count)]
-        added += [self.data.add(stream, malformed=True)["id"] for _ in range(malformed)]
-        return {"added": added, "updated": self.data.touch(stream, update) if update else []}
+    def counters(self) -> dict[str, Any]:
+        return {"tokens_issued": self.tokens_issued, "created": 0}  # alert updates create nothing
 
     def expire_tokens(self) -> None:
         self.tokens.clear()
 
-    def app(self) -> Starlette:
-        return simulator_app(self, [
+    def routes(self) -> list[Route]:
+        return [
             Route("/{tenant}/oauth2/v2.0/token", self.token, methods=["POST"]),
             *[Route(f"/api/{s}", self._list(s), methods=["GET"]) for s in STREAMS],
             Route("/api/alerts/{id}", self.update_alert, methods=["PATCH"]),
-        ], expire_tokens=self.expire_tokens)
+        ]
 
 
 def create_app(**options: Any) -> Starlette:

@@ -51,6 +51,7 @@ import secrets as _secrets
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
@@ -59,7 +60,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from aria_connectors.simulators.base import ControlState, SeededData, simulator_app
+from aria_connectors.simulators.base import SeededData, Simulator, Stream, TIMESTAMP, fmt7, record_counts, ts_key
 
 DEMO_CLIENT_ID = "demo-client-id"
 DEMO_CLIENT_SECRET = "demo-client-secret"
@@ -77,20 +78,6 @@ ALERTS = [
     ("Brute force attack against Azure Portal", "CredentialAccess", "T1110", "Azure Sentinel", "ASI Scheduled Alerts"),
 ]
 SEVERITIES = ["High", "Medium", "Medium", "Low", "Informational"]
-
-_TS = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?Z$")
-
-
-def ts_key(value: str) -> tuple[str, int]:
-    m = _TS.match(value)
-    if not m:
-        raise ValueError(value)
-    return m.group(1), int((m.group(2) or "0").ljust(9, "0")[:9])
-
-
-def fmt7(dt: datetime, frac: int = 0) -> str:
-    return dt.strftime("%Y-%m-%dT%H:%M:%S") + f".{frac % 10**7:07d}Z"
-
 
 class SentinelData(SeededData):
     def __init__(self, seed: int, incidents: int, security_alerts: int, malformed: int, per_timestamp: int,
@@ -275,7 +262,7 @@ def _cell(row: dict[str, Any], value: Any) -> Any:
         if value[1] not in row:
             raise KqlError(f"Failed to resolve scalar expression named '{value[1]}'")
         value = row[value[1]]
-    if isinstance(value, str) and _TS.match(value):
+    if isinstance(value, str) and TIMESTAMP.match(value):
         return ("dt", ts_key(value))
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
@@ -380,26 +367,22 @@ def _kql_type(name: str, value: Any) -> str:
 # --- app ------------------------------------------------------------------------------------
 
 
-class SentinelSimulator:
+class SentinelSimulator(Simulator):
     def __init__(self, *, seed: int = 42, records: int | None = None, incidents: int | None = None,
                  security_alerts: int | None = None, malformed: int = 0, per_timestamp: int = 2,
                  client_id: str = DEMO_CLIENT_ID, client_secret: str = DEMO_CLIENT_SECRET,
                  subscription_id: str = "00000000-1111-2222-3333-444444444444", resource_group: str = "rg-soc",
                  workspace_name: str = "law-sentinel", workspace_id: str = "5a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
                  token_ttl: int = 3599, rate_limit: int = 12000, rate_window_seconds: float = 3600.0) -> None:
-        default = 60 if records is None else records
         self.scope = (f"/subscriptions/{subscription_id}/resourceGroups/{resource_group}"
                       f"/providers/Microsoft.OperationalInsights/workspaces/{workspace_name}")
         self.workspace_id = workspace_id
         self.tenant = str(uuid.UUID(int=random.Random(seed).getrandbits(128)))
-        self.options = dict(seed=seed, incidents=default if incidents is None else incidents,
-                            security_alerts=default if security_alerts is None else security_alerts,
+        self.options = dict(seed=seed, **record_counts(records, incidents=incidents, security_alerts=security_alerts),
                             malformed=malformed, per_timestamp=per_timestamp, scope=self.scope, tenant=self.tenant)
         self.client_id, self.client_secret, self.token_ttl = client_id, client_secret, token_ttl
-        self.control = ControlState(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
         self.tokens: dict[str, tuple[float, str]] = {}
-        self.tokens_issued = 0
-        self.reset()
+        super().__init__(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
 
     def reset(self) -> None:
         self.data = SentinelData(**self.options)
@@ -448,6 +431,11 @@ class SentinelSimulator:
                                   "wrong audience or resource.", headers)
         return None
 
+    def guard(self, request: Request, scopes: tuple[str, ...]) -> tuple[JSONResponse | None, dict[str, str]]:
+        """Faults and the read budget first, then the bearer token (its audience one of ``scopes``)."""
+        denied, headers = self._throttle(request)
+        return denied or self._bearer(request, scopes, headers), headers
+
     # -- endpoints ----------------------------------------------------------------------------
 
     async def token(self, request: Request) -> Response:
@@ -485,10 +473,7 @@ class SentinelSimulator:
         return scope.lower() == self.scope.lower()
 
     async def incidents(self, request: Request) -> Response:
-        denied, headers = self._throttle(request)
-        if denied:
-            return denied
-        denied = self._bearer(request, ARM_SCOPES, headers)
+        denied, headers = self.guard(request, ARM_SCOPES)
         if denied:
             return denied
         q = request.query_params
@@ -552,10 +537,7 @@ class SentinelSimulator:
                                          "rows": [[r.get(n) for n in names] for r in rows]}]}, headers=headers)
 
     async def arm_query(self, request: Request) -> Response:
-        denied, headers = self._throttle(request)
-        if denied:
-            return denied
-        denied = self._bearer(request, ARM_SCOPES, headers)
+        denied, headers = self.guard(request, ARM_SCOPES)
         if denied:
             return denied
         version = request.query_params.get("api-version")
@@ -567,10 +549,7 @@ class SentinelSimulator:
         return await self._query(request, headers)
 
     async def la_query(self, request: Request) -> Response:
-        denied, headers = self._throttle(request)
-        if denied:
-            return denied
-        denied = self._bearer(request, LA_SCOPES, headers)
+        denied, headers = self.guard(request, LA_SCOPES)
         if denied:
             return denied
         if request.path_params["workspace_id"] != self.workspace_id:
@@ -580,34 +559,28 @@ class SentinelSimulator:
 
     # -- control ------------------------------------------------------------------------------
 
-    def state(self) -> dict[str, Any]:
-        return {"streams": {"incidents": {"records": len(self.data.incidents), "malformed": self.data.malformed["incidents"]},
-                            "security_alerts": {"records": len(self.data.latest_alerts()),
-                                                "malformed": self.data.malformed["security_alerts"]}},
-                "tokens_issued": self.tokens_issued}
+    def streams(self) -> dict[str, Stream]:
+        d = self.data
+        return {"incidents": Stream(d.incidents, d.malformed["incidents"], d.add_incident, partial(d.touch, "incidents"),
+                                    id_field="name"),
+                # Log Analytics is append-only: the stream is each alert's latest row.
+                "security_alerts": Stream(d.latest_alerts(), d.malformed["security_alerts"], d.add_alert,
+                                          partial(d.touch, "security_alerts"), id_field="SystemAlertId")}
 
-    def add_records(self, stream: str, count: int, malformed: int, update: int) -> dict[str, Any]:
-        if stream == "incidents":
-            added = [self.data.add_incident()["name"] for _ in range(count)]
-            added += [self.data.add_incident(True)["name"] for _ in range(malformed)]
-        elif stream == "security_alerts":
-            added = [self.data.add_alert()["SystemAlertId"] for _ in range(count)]
-            added += [self.data.add_alert(True)["SystemAlertId"] for _ in range(malformed)]
-        else:
-            raise KeyError(stream)
-        return {"added": added, "updated": self.data.touch(stream, update) if update else []}
+    def counters(self) -> dict[str, Any]:
+        return {"tokens_issued": self.tokens_issued}
 
     def expire_tokens(self) -> None:
         self.tokens.clear()
 
-    def app(self) -> Starlette:
+    def routes(self) -> list[Route]:
         ws = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.OperationalInsights/workspaces/{ws}"
-        return simulator_app(self, [
+        return [
             Route("/{tenant}/oauth2/v2.0/token", self.token, methods=["POST"]),
             Route(ws + "/providers/Microsoft.SecurityInsights/incidents", self.incidents, methods=["GET"]),
             Route(ws + "/api/query", self.arm_query, methods=["GET", "POST"]),
             Route("/v1/workspaces/{workspace_id}/query", self.la_query, methods=["GET", "POST"]),
-        ], expire_tokens=self.expire_tokens)
+        ]
 
 
 # --- OData for ARM list ----------------------------------------------------------------------
@@ -619,7 +592,7 @@ def _prop(rec: dict[str, Any], path: str) -> Any:
     cur: Any = rec
     for part in path.split("/"):
         cur = cur.get(part) if isinstance(cur, dict) else None
-    if isinstance(cur, str) and _TS.match(cur):
+    if isinstance(cur, str) and TIMESTAMP.match(cur):
         return ("dt", ts_key(cur))
     if isinstance(cur, (int, float)) and not isinstance(cur, bool):
         return float(cur)

@@ -39,7 +39,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from functools import partial
+from typing import Any, Callable
 from urllib.parse import parse_qs, urlencode
 
 from starlette.applications import Starlette
@@ -47,12 +48,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from aria_connectors.simulators.base import ControlState, SeededData, basic_credentials, seed_records, simulator_app
+from aria_connectors.simulators.base import SeededData, Simulator, Stream, basic_credentials, record_counts, seed_records
 
 DEMO_USERNAME = "demo_user"
 DEMO_PASSWORD = "demo-password"
 T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
-STREAMS = ("detections", "hosts")
 KB = {
     "38170": ("SSL Certificate - Subject Common Name Does Not Match Server FQDN", 2, "Confirmed", "General remote services", [], 5.8, 6.5),
     "38794": ("Secure Sockets Layer/Transport Layer Security (SSL/TLS) Protocol Detected", 3, "Confirmed", "General remote services", [], 5.0, 7.5),
@@ -88,14 +88,11 @@ class QualysData(SeededData):
             self.add_host()
         seed_records(self.add_detection, detections, malformed)
 
-    def _ts(self, stream: str) -> datetime:
-        return T0 + timedelta(minutes=self.step(stream))
-
     def add_host(self, malformed: bool = False) -> dict[str, Any]:
         rng = self.rng
         n = len(self.hosts)
         host_id = 1_000_000 + n * 7 + rng.randrange(0, 7)
-        scanned = self._ts("hosts")
+        scanned = self.minute(T0, "hosts")
         name = f"{rng.choice(['web', 'db', 'app', 'wks', 'dc'])}{n:04d}"
         host = {
             "ID": host_id, "ASSET_ID": 9_000_000 + n, "IP": f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}",
@@ -119,7 +116,7 @@ class QualysData(SeededData):
         host = list(self.hosts.values())[len(self.detections) % len(self.hosts)]
         qid = rng.choice(sorted(KB))
         title, severity, vtype, _cat, _cves, _cvss, _cvss3 = KB[qid]
-        processed = self._ts("detections")
+        processed = self.minute(T0, "detections")
         first = processed - timedelta(days=rng.randrange(1, 200))
         self.next_vuln_id += 1
         status = rng.choice(STATUSES)
@@ -145,11 +142,11 @@ class QualysData(SeededData):
         if stream == "hosts":
             oldest = sorted(self.hosts.values(), key=lambda h: (h["LAST_VM_SCANNED_DATE"], h["ID"]))[:count]
             for h in oldest:
-                h["LAST_VM_SCANNED_DATE"] = h["LAST_VULN_SCAN_DATETIME"] = qdt(self._ts("hosts"))
+                h["LAST_VM_SCANNED_DATE"] = h["LAST_VULN_SCAN_DATETIME"] = qdt(self.minute(T0, "hosts"))
             return [str(h["ID"]) for h in oldest]
         oldest = sorted(self.detections.values(), key=lambda d: (d["LAST_PROCESSED_DATETIME"], d["UNIQUE_VULN_ID"]))[:count]
         for d in oldest:
-            now = self._ts("detections")
+            now = self.minute(T0, "detections")
             d["LAST_PROCESSED_DATETIME"] = d["LAST_UPDATE_DATETIME"] = d["LAST_TEST_DATETIME"] = qdt(now)
             if d["STATUS"] == "Fixed":
                 d["STATUS"] = "Re-Opened"
@@ -173,11 +170,17 @@ def xml_response(root: ET.Element, status: int = 200, headers: dict[str, str] | 
     return Response(body, status_code=status, media_type="text/xml; charset=UTF-8", headers=headers)
 
 
-def simple_return(code: int | None, text: str, status: int, headers: dict[str, str] | None = None,
-                  items: dict[str, str] | None = None) -> Response:
-    root = ET.Element("SIMPLE_RETURN")
+def _output(tag: str) -> tuple[ET.Element, ET.Element]:
+    """A Qualys output document ``tag`` and its RESPONSE element, stamped with the current DATETIME."""
+    root = ET.Element(tag)
     resp = _sub(root, "RESPONSE")
     _sub(resp, "DATETIME", qdt(datetime.now(timezone.utc)))
+    return root, resp
+
+
+def simple_return(code: int | None, text: str, status: int, headers: dict[str, str] | None = None,
+                  items: dict[str, str] | None = None) -> Response:
+    root, resp = _output("SIMPLE_RETURN")
     if code is not None:
         _sub(resp, "CODE", code)
     _sub(resp, "TEXT", text)
@@ -190,17 +193,15 @@ def simple_return(code: int | None, text: str, status: int, headers: dict[str, s
     return xml_response(root, status, headers)
 
 
-class QualysSimulator:
+class QualysSimulator(Simulator):
     def __init__(self, *, seed: int = 42, records: int | None = None, detections: int | None = None,
                  hosts: int | None = None, malformed: int = 0, per_timestamp: int = 2, username: str = DEMO_USERNAME,
                  password: str = DEMO_PASSWORD, rate_limit: int = 300, rate_window_seconds: float = 3600.0,
                  **_ignored: Any) -> None:
-        default = 60 if records is None else records
-        self.options = dict(seed=seed, detections=default if detections is None else detections,
-                            hosts=default if hosts is None else hosts, malformed=malformed, per_timestamp=per_timestamp)
+        self.options = dict(seed=seed, **record_counts(records, detections=detections, hosts=hosts), malformed=malformed,
+                            per_timestamp=per_timestamp)
         self.username, self.password = username, password
-        self.control = ControlState(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
-        self.reset()
+        super().__init__(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
 
     def reset(self) -> None:
         self.data = QualysData(**self.options)
@@ -257,6 +258,36 @@ class QualysSimulator:
         nxt = {**params, "id_min": str(hosts[limit]["ID"])}
         return hosts[:limit], f"{str(request.base_url).rstrip('/')}{request.url.path}?{urlencode(nxt)}"
 
+    async def _list_call(self, request: Request) -> tuple[Response | None, dict[str, str], dict[str, str]]:
+        """(refusal, headers, parameters) of an ``action=list`` call; 1903 without the action."""
+        denied, headers = self.guard(request)
+        if denied:
+            return denied, headers, {}
+        p = await self._params(request)
+        if p.get("action") != "list":
+            return simple_return(1903, "Missing required parameter: action", 400, headers), headers, p
+        return None, headers, p
+
+    def _hosts_output(self, output: str, hosts: list[dict[str, Any]], p: dict[str, str], request: Request,
+                      headers: dict[str, str], write_host: Callable[[ET.Element, dict[str, Any]], Any]) -> Response:
+        """One page of ``hosts`` in an ``output`` document: at most ``truncation_limit`` of them, and
+        while more remain the WARNING (code 1980) whose URL asks for the next page."""
+        try:
+            page, next_url = self._page(hosts, p, request)
+        except ValueError as exc:
+            return simple_return(1905, str(exc), 400, headers)
+        root, resp = _output(output)
+        if page:
+            hl = _sub(resp, "HOST_LIST")
+            for h in page:
+                write_host(hl, h)
+        if next_url:
+            w = _sub(resp, "WARNING")
+            _sub(w, "CODE", 1980)
+            _sub(w, "TEXT", f"{p.get('truncation_limit')} record limit exceeded. Use URL to get next batch of results.")
+            _sub(w, "URL", next_url)
+        return xml_response(root, headers=headers)
+
     def _host_xml(self, parent: ET.Element, h: dict[str, Any], details: str = "All") -> ET.Element:
         host = _sub(parent, "HOST")
         _sub(host, "ID", h["ID"])
@@ -280,12 +311,9 @@ class QualysSimulator:
         return host
 
     async def detections(self, request: Request) -> Response:
-        denied, headers = self.guard(request)
+        denied, headers, p = await self._list_call(request)
         if denied:
             return denied
-        p = await self._params(request)
-        if p.get("action") != "list":
-            return simple_return(1903, "Missing required parameter: action", 400, headers)
         statuses = {s.strip() for s in p.get("status", "New,Active,Re-Opened").split(",")}
         try:
             after = parse_qdt(p["vm_processed_after"]) if p.get("vm_processed_after") else None
@@ -296,78 +324,44 @@ class QualysSimulator:
             if d["STATUS"] in statuses:
                 by_host.setdefault(d["_host"], []).append(d)
         hosts = [self.data.hosts[i] for i in by_host if after is None or self.data.hosts[i]["processed"] > after]
-        try:
-            page, next_url = self._page(hosts, p, request)
-        except ValueError as exc:
-            return simple_return(1905, str(exc), 400, headers)
-        root = ET.Element("HOST_LIST_VM_DETECTION_OUTPUT")
-        resp = _sub(root, "RESPONSE")
-        _sub(resp, "DATETIME", qdt(datetime.now(timezone.utc)))
-        if page:
-            hl = _sub(resp, "HOST_LIST")
-            for h in page:
-                host = self._host_xml(hl, h, "Basic")
-                _sub(host, "LAST_SCAN_DATETIME", h["LAST_VM_SCANNED_DATE"])
-                _sub(host, "LAST_VM_SCANNED_DATE", h["LAST_VM_SCANNED_DATE"])
-                _sub(host, "LAST_VM_SCANNED_DURATION", h["LAST_VM_SCANNED_DURATION"])
-                dl = _sub(host, "DETECTION_LIST")
-                for d in sorted(by_host[h["ID"]], key=lambda d: int(d["QID"])):
-                    det = _sub(dl, "DETECTION")
-                    for k, v in d.items():
-                        if k == "_host":
-                            continue
-                        if k == "QDS":
-                            _sub(det, "QDS", v[0], severity=v[1])
-                        else:
-                            _sub(det, k, v)
-        if next_url:
-            w = _sub(resp, "WARNING")
-            _sub(w, "CODE", 1980)
-            _sub(w, "TEXT", f"{p.get('truncation_limit')} record limit exceeded. Use URL to get next batch of results.")
-            _sub(w, "URL", next_url)
-        return xml_response(root, headers=headers)
+
+        def write_host(hl: ET.Element, h: dict[str, Any]) -> None:
+            host = self._host_xml(hl, h, "Basic")
+            _sub(host, "LAST_SCAN_DATETIME", h["LAST_VM_SCANNED_DATE"])
+            _sub(host, "LAST_VM_SCANNED_DATE", h["LAST_VM_SCANNED_DATE"])
+            _sub(host, "LAST_VM_SCANNED_DURATION", h["LAST_VM_SCANNED_DURATION"])
+            dl = _sub(host, "DETECTION_LIST")
+            for d in sorted(by_host[h["ID"]], key=lambda d: int(d["QID"])):
+                det = _sub(dl, "DETECTION")
+                for k, v in d.items():
+                    if k == "_host":
+                        continue
+                    if k == "QDS":
+                        _sub(det, "QDS", v[0], severity=v[1])
+                    else:
+                        _sub(det, k, v)
+
+        return self._hosts_output("HOST_LIST_VM_DETECTION_OUTPUT", hosts, p, request, headers, write_host)
 
     async def host_list(self, request: Request) -> Response:
-        denied, headers = self.guard(request)
+        denied, headers, p = await self._list_call(request)
         if denied:
             return denied
-        p = await self._params(request)
-        if p.get("action") != "list":
-            return simple_return(1903, "Missing required parameter: action", 400, headers)
         try:
             since = parse_qdt(p["vm_scan_since"]) if p.get("vm_scan_since") else None
         except ValueError:
             return simple_return(1905, "parameter vm_scan_since has invalid value", 400, headers)
         hosts = [h for h in self.data.hosts.values() if since is None or parse_qdt(h["LAST_VM_SCANNED_DATE"]) >= since]
-        try:
-            page, next_url = self._page(hosts, p, request)
-        except ValueError as exc:
-            return simple_return(1905, str(exc), 400, headers)
-        root = ET.Element("HOST_LIST_OUTPUT")
-        resp = _sub(root, "RESPONSE")
-        _sub(resp, "DATETIME", qdt(datetime.now(timezone.utc)))
-        if page:
-            hl = _sub(resp, "HOST_LIST")
-            for h in page:
-                self._host_xml(hl, h, p.get("details", "Basic"))
-        if next_url:
-            w = _sub(resp, "WARNING")
-            _sub(w, "CODE", 1980)
-            _sub(w, "TEXT", f"{p.get('truncation_limit')} record limit exceeded. Use URL to get next batch of results.")
-            _sub(w, "URL", next_url)
-        return xml_response(root, headers=headers)
+        details = p.get("details", "Basic")
+        return self._hosts_output("HOST_LIST_OUTPUT", hosts, p, request, headers,
+                                  lambda hl, h: self._host_xml(hl, h, details))
 
     async def knowledge_base(self, request: Request) -> Response:
-        denied, headers = self.guard(request)
+        denied, headers, p = await self._list_call(request)
         if denied:
             return denied
-        p = await self._params(request)
-        if p.get("action") != "list":
-            return simple_return(1903, "Missing required parameter: action", 400, headers)
         ids = [i.strip() for i in p.get("ids", "").split(",") if i.strip()] or sorted(KB)
-        root = ET.Element("KNOWLEDGE_BASE_VULN_LIST_OUTPUT")
-        resp = _sub(root, "RESPONSE")
-        _sub(resp, "DATETIME", qdt(datetime.now(timezone.utc)))
+        root, resp = _output("KNOWLEDGE_BASE_VULN_LIST_OUTPUT")
         vl = _sub(resp, "VULN_LIST")
         for qid in ids:
             if qid not in KB:
@@ -396,29 +390,19 @@ class QualysSimulator:
 
     # -- control ------------------------------------------------------------------------------
 
-    def state(self) -> dict[str, Any]:
-        return {"streams": {"detections": {"records": len(self.data.detections), "malformed": self.data.malformed["detections"]},
-                            "hosts": {"records": len(self.data.hosts), "malformed": self.data.malformed["hosts"]}},
-                "tokens_issued": 0}
+    def streams(self) -> dict[str, Stream]:
+        d = self.data
+        return {"detections": Stream(d.detections, d.malformed["detections"], d.add_detection,
+                                     partial(d.touch, "detections"), id_field="UNIQUE_VULN_ID"),
+                "hosts": Stream(d.hosts, d.malformed["hosts"], d.add_host, partial(d.touch, "hosts"), id_field="ID")}
 
-    def add_records(self, stream: str, count: int, malformed: int, update: int) -> dict[str, Any]:
-        if stream not in STREAMS:
-            raise KeyError(stream)
-        if stream == "detections":
-            added = [self.data.add_detection()["UNIQUE_VULN_ID"] for _ in range(count)]
-            added += [self.data.add_detection(malformed=True)["UNIQUE_VULN_ID"] for _ in range(malformed)]
-        else:
-            added = [str(self.data.add_host()["ID"]) for _ in range(count)]
-            added += [str(self.data.add_host(malformed=True)["ID"]) for _ in range(malformed)]
-        return {"added": added, "updated": self.data.touch(stream, update) if update else []}
-
-    def app(self) -> Starlette:
-        return simulator_app(self, [
+    def routes(self) -> list[Route]:
+        return [
             Route("/msp/about.php", self.about, methods=["GET"]),
             Route("/api/2.0/fo/asset/host/vm/detection/", self.detections, methods=["GET", "POST"]),
             Route("/api/2.0/fo/asset/host/", self.host_list, methods=["GET", "POST"]),
             Route("/api/2.0/fo/knowledge_base/vuln/", self.knowledge_base, methods=["GET", "POST"]),
-        ])
+        ]
 
 
 def create_app(**options: Any) -> Starlette:

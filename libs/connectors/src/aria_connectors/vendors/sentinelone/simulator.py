@@ -38,6 +38,7 @@ import base64
 import hashlib
 import json
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from typing import Any
 
 from starlette.applications import Starlette
@@ -45,11 +46,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from aria_connectors.simulators.base import ControlState, SeededData, seed_records, simulator_app
+from aria_connectors.simulators.base import SeededData, Simulator, Stream, record_counts, seed_records
 
 DEMO_API_TOKEN = "demo-api-token"
 T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
-STREAMS = ("threats", "agents")
 API = "/web/api/v2.1"
 
 THREATS = [
@@ -345,17 +345,14 @@ def list_records(records: list[dict[str, Any]], query: Any, fields: dict[str, st
     return page, next_cursor, len(matched)
 
 
-class SentinelOneSimulator:
+class SentinelOneSimulator(Simulator):
     def __init__(self, *, seed: int = 42, records: int | None = None, threats: int | None = None,
                  agents: int | None = None, malformed: int = 0, per_timestamp: int = 2,
                  api_token: str = DEMO_API_TOKEN, rate_limit: int = 1000, rate_window_seconds: float = 60.0) -> None:
-        default = 60 if records is None else records
-        self.options = dict(seed=seed, threats=default if threats is None else threats,
-                            agents=default if agents is None else agents, malformed=malformed,
+        self.options = dict(seed=seed, **record_counts(records, threats=threats, agents=agents), malformed=malformed,
                             per_timestamp=per_timestamp)
         self.api_token = api_token
-        self.control = ControlState(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
-        self.reset()
+        super().__init__(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
 
     def reset(self) -> None:
         self.data = S1Data(**self.options)
@@ -405,25 +402,17 @@ class SentinelOneSimulator:
         return JSONResponse({"data": {"build": "S-23.4.2#31", "release": "Y", "patch": "2",
                                       "latestAgentVersion": "23.4.2.216", "sha": "d3c9e0f"}})
 
-    def state(self) -> dict[str, Any]:
-        return {"streams": {
-            "threats": {"records": len(self.data.threats), "malformed": self.data.malformed["threats"]},
-            "agents": {"records": len(self.data.agents), "malformed": self.data.malformed["agents"]},
-        }}
+    def streams(self) -> dict[str, Stream]:
+        d = self.data
+        return {"threats": Stream(d.threats, d.malformed["threats"], d.add_threat, partial(d.touch, "threats")),
+                "agents": Stream(d.agents, d.malformed["agents"], d.add_agent, partial(d.touch, "agents"))}
 
-    def add_records(self, stream: str, count: int, malformed: int, update: int) -> dict[str, Any]:
-        if stream not in STREAMS:
-            raise KeyError(stream)
-        add = self.data.add_threat if stream == "threats" else self.data.add_agent
-        added = [add()["id"] for _ in range(count)] + [add(malformed=True)["id"] for _ in range(malformed)]
-        return {"added": added, "updated": self.data.touch(stream, update) if update else []}
-
-    def app(self) -> Starlette:
-        return simulator_app(self, [
+    def routes(self) -> list[Route]:
+        return [
             Route(f"{API}/threats", self.threats, methods=["GET"]),
             Route(f"{API}/agents", self.agents, methods=["GET"]),
             Route(f"{API}/system/info", self.system_info, methods=["GET"]),
-        ])
+        ]
 
 
 def create_app(**options: Any) -> Starlette:

@@ -15,19 +15,17 @@ so the window is inclusive; ``latest_time`` is ``now`` fixed when the job is cre
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timezone
 from typing import Any, AsyncIterator
 
-from aria_connectors.errors import ConnectorError, PermanentError
+from aria_connectors.errors import PermanentError
 from aria_connectors.sdk.mapping import cursor_key
 from aria_connectors.sdk.streams import Page
 
-from aria_connectors.sdk.sessions import SessionConnector, SessionReader, poll_delay
+from aria_connectors.sdk.sessions import SessionConnector, SessionReader
 
 JOBS_PATH = "/services/search/jobs"
 STATUS_PATH = "/services/search/jobs/{sid}"
-MAX_POLLS = 720
 DEFAULT_COUNT = 1000
 
 
@@ -54,37 +52,25 @@ class SearchJobReader(SessionReader):
         return str(sid)
 
     async def _status(self, sid: str) -> dict[str, Any] | None:
-        try:
-            body = await self.conn.api.request_json("GET", STATUS_PATH.format(sid=sid), params={"output_mode": "json"},
-                                                    what=f"stream {self.spec.name}: search job status")
-        except ConnectorError as exc:
-            if exc.status_code == 404:
-                return None
-            raise
+        body = await self.job_status(STATUS_PATH.format(sid=sid), params={"output_mode": "json"},
+                                     what="search job status")
+        if body is None:
+            return None
         try:
             return body["entry"][0]["content"]
         except (KeyError, IndexError, TypeError):
             raise PermanentError(f"stream {self.spec.name}: search job status has no entry content") from None
 
+    def _finished(self, content: dict[str, Any]) -> bool:
+        state = content.get("dispatchState")
+        if state == "FAILED" or content.get("isFailed"):
+            raise PermanentError(f"stream {self.spec.name}: search job failed: {content.get('messages') or state}")
+        return state == "DONE" or bool(content.get("isDone"))
+
     async def session(self) -> AsyncIterator[Page]:
         name = self.spec.name
-        if self.pending is not None and await self._status(str(self.pending.get("sid"))) is None:
-            self.restart()
-        if self.pending is None:
-            self.pending = {"sid": await self._create(), "offset": 0}
-        sid = str(self.pending["sid"])
-        for attempt in range(MAX_POLLS):
-            content = await self._status(sid)
-            if content is None:
-                raise PermanentError(f"stream {name}: search job {sid} disappeared")
-            state = content.get("dispatchState")
-            if state == "FAILED" or content.get("isFailed"):
-                raise PermanentError(f"stream {name}: search job failed: {content.get('messages') or state}")
-            if state == "DONE" or content.get("isDone"):
-                break
-            await asyncio.sleep(poll_delay(self.conn, attempt))
-        else:
-            raise PermanentError(f"stream {name}: search job not done after {MAX_POLLS} polls")
+        sid = await self.resume_job("sid", self._status, self._create, offset=0)
+        await self.wait_for_job(sid, self._status, self._finished)
         count = self.conn.options.page_size or DEFAULT_COUNT
         base = dict(self._render(self.spec.request.params))
         path = self._render(self.spec.request.path, sid=sid)

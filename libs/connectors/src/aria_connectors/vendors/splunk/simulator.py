@@ -60,14 +60,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from aria_connectors.simulators.base import ControlState, SeededData, append_records, seed_records, simulator_app
+from aria_connectors.simulators.base import SeededData, Simulator, Stream, record_counts, seed_records
 
 DEMO_TOKEN = "demo-splunk-token-0123456789"
 DEMO_USERNAME = "aria"
 DEMO_PASSWORD = "demo-splunk-password"
 DEMO_HEC_TOKEN = "11111111-2222-4333-8444-555555555555"
 T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
-STREAMS = ("notables",)
 RULES = [
     ("Access - Brute Force Access Behavior Detected - Rule", "Brute Force Access Behavior Detected", "access", "medium"),
     ("Endpoint - Malware Detected - Rule", "Malware Detected on {dest}", "endpoint", "high"),
@@ -165,17 +164,15 @@ class SplunkData(SeededData):
         return [n["event_id"] for n in oldest]
 
 
-class SplunkSimulator:
+class SplunkSimulator(Simulator):
     def __init__(self, *, seed: int = 42, records: int | None = None, notables: int | None = None, malformed: int = 0,
                  per_timestamp: int = 2, token: str = DEMO_TOKEN, username: str = DEMO_USERNAME,
                  password: str = DEMO_PASSWORD, hec_token: str = DEMO_HEC_TOKEN, rate_limit: int = 100000,
                  rate_window_seconds: float = 60.0, **_ignored: Any) -> None:
-        default = 60 if records is None else records
-        self.options = dict(seed=seed, notables=default if notables is None else notables, malformed=malformed,
+        self.options = dict(seed=seed, **record_counts(records, notables=notables), malformed=malformed,
                             per_timestamp=per_timestamp)
         self.token, self.username, self.password, self.hec_token = token, username, password, hec_token
-        self.control = ControlState(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
-        self.reset()
+        super().__init__(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
 
     def reset(self) -> None:
         self.data = SplunkData(**self.options)
@@ -316,24 +313,22 @@ class SplunkSimulator:
 
     # -- control ------------------------------------------------------------------------------
 
-    def state(self) -> dict[str, Any]:
-        return {"streams": {"notables": {"records": len(self.data.notables), "malformed": self.data.malformed["notables"]}},
-                "tokens_issued": 0, "jobs": len(self.jobs), "created": len(self.hec_events)}
+    def streams(self) -> dict[str, Stream]:
+        return {"notables": Stream(self.data.notables, self.data.malformed["notables"], self.data.add, self.data.touch,
+                                   id_field="event_id")}
 
-    def add_records(self, stream: str, count: int, malformed: int, update: int) -> dict[str, Any]:
-        if stream not in STREAMS:
-            raise KeyError(stream)
-        return append_records(self.data.add, self.data.touch, count, malformed, update, id_field="event_id")
+    def counters(self) -> dict[str, Any]:
+        return {"jobs": len(self.jobs), "created": len(self.hec_events)}
 
-    def app(self) -> Starlette:
-        return simulator_app(self, [
+    def routes(self) -> list[Route]:
+        return [
             Route("/services/authentication/current-context", self.current_context, methods=["GET"]),
             Route("/services/server/health/splunkd", self.health, methods=["GET"]),
             Route("/services/search/jobs", self.create_job, methods=["POST"]),
             Route("/services/search/jobs/{sid}", self.job, methods=["GET"]),
             Route("/services/search/jobs/{sid}/results", self.results, methods=["GET"]),
             Route("/services/collector/event", self.hec_event, methods=["POST"]),
-        ])
+        ]
 
 
 def create_app(**options: Any) -> Starlette:

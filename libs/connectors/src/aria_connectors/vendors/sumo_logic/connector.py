@@ -18,18 +18,16 @@ client keeps the cookies the job creation sets.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any, AsyncIterator
 
 from aria_connectors.errors import ConnectorError, PermanentError
 from aria_connectors.sdk.streams import Page
 
-from aria_connectors.sdk.sessions import SessionConnector, SessionReader, poll_delay
+from aria_connectors.sdk.sessions import SessionConnector, SessionReader
 
 JOBS_PATH = "/api/v1/search/jobs"
 JOB_PATH = "/api/v1/search/jobs/{job_id}"
-MAX_POLLS = 720
 DEFAULT_LIMIT = 10000  # the messages endpoint's maximum
 
 
@@ -51,16 +49,7 @@ class SearchJobReader(SessionReader):
         return str(job_id)
 
     async def _status(self, job_id: str) -> dict[str, Any] | None:
-        try:
-            body = await self.conn.api.request_json("GET", JOB_PATH.format(job_id=job_id),
-                                                    what=f"stream {self.spec.name}: search job status")
-        except ConnectorError as exc:
-            if exc.status_code == 404:
-                return None
-            raise
-        if not isinstance(body, dict):
-            raise PermanentError(f"stream {self.spec.name}: search job status is not an object")
-        return body
+        return await self.job_status(JOB_PATH.format(job_id=job_id), what="search job status")
 
     async def _delete(self, job_id: str) -> None:
         try:
@@ -69,26 +58,15 @@ class SearchJobReader(SessionReader):
         except ConnectorError:
             pass  # jobs expire on their own after a few minutes without requests
 
+    def _finished(self, status: dict[str, Any]) -> bool:
+        if status.get("state") == "CANCELLED":
+            raise PermanentError(f"stream {self.spec.name}: search job was cancelled: {status.get('pendingErrors')}")
+        return status.get("state") == "DONE GATHERING RESULTS"
+
     async def session(self) -> AsyncIterator[Page]:
         name = self.spec.name
-        if self.pending is not None and await self._status(str(self.pending.get("job_id"))) is None:
-            self.restart()
-        if self.pending is None:
-            self.pending = {"job_id": await self._create(), "offset": 0}
-        job_id = str(self.pending["job_id"])
-        status: dict[str, Any] | None = None
-        for attempt in range(MAX_POLLS):
-            status = await self._status(job_id)
-            if status is None:
-                raise PermanentError(f"stream {name}: search job {job_id} disappeared")
-            state = status.get("state")
-            if state == "CANCELLED":
-                raise PermanentError(f"stream {name}: search job was cancelled: {status.get('pendingErrors')}")
-            if state == "DONE GATHERING RESULTS":
-                break
-            await asyncio.sleep(poll_delay(self.conn, attempt))
-        else:
-            raise PermanentError(f"stream {name}: search job not done after {MAX_POLLS} polls")
+        job_id = await self.resume_job("job_id", self._status, self._create, offset=0)
+        status = await self.wait_for_job(job_id, self._status, self._finished)
         total = int(status.get("messageCount") or 0)
         limit = min(DEFAULT_LIMIT, self.conn.options.page_size or DEFAULT_LIMIT)
         path = self._render(self.spec.request.path, job_id=job_id)

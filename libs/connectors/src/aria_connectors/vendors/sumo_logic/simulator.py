@@ -37,6 +37,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import datetime, timezone
+from functools import partial
 from typing import Any
 
 from starlette.applications import Starlette
@@ -44,12 +45,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from aria_connectors.simulators.base import ControlState, SeededData, basic_credentials, seed_records, simulator_app
+from aria_connectors.simulators.base import SeededData, Simulator, Stream, basic_credentials, record_counts, seed_records
 
 DEMO_ACCESS_ID = "suDemoAccessId01"
 DEMO_ACCESS_KEY = "demo-sumo-access-key-0123456789"
 T0_MS = int(datetime(2024, 5, 1, tzinfo=timezone.utc).timestamp() * 1000)
-STREAMS = ("messages", "collectors")
 ALERTS = [
     ("Impossible travel for user {user}", "high", "Initial Access", "T1078"),
     ("Suspicious PowerShell download cradle on {host}", "critical", "Execution", "T1059.001"),
@@ -151,18 +151,15 @@ class SumoData(SeededData):
         return [json.loads(m["_raw"])["alert_id"] for m in oldest]
 
 
-class SumoSimulator:
+class SumoSimulator(Simulator):
     def __init__(self, *, seed: int = 42, records: int | None = None, messages: int | None = None,
                  collectors: int | None = None, malformed: int = 0, per_timestamp: int = 2,
                  access_id: str = DEMO_ACCESS_ID, access_key: str = DEMO_ACCESS_KEY, rate_limit: int = 240,
                  rate_window_seconds: float = 60.0, **_ignored: Any) -> None:
-        default = 60 if records is None else records
-        self.options = dict(seed=seed, messages=default if messages is None else messages,
-                            collectors=default if collectors is None else collectors, malformed=malformed,
-                            per_timestamp=per_timestamp)
+        self.options = dict(seed=seed, **record_counts(records, messages=messages, collectors=collectors),
+                            malformed=malformed, per_timestamp=per_timestamp)
         self.access_id, self.access_key = access_id, access_key
-        self.control = ControlState(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
-        self.reset()
+        super().__init__(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
 
     def reset(self) -> None:
         self.data = SumoData(**self.options)
@@ -261,29 +258,23 @@ class SumoSimulator:
         rows = sorted(self.data.collectors.values(), key=lambda c: c["id"])[offset:offset + limit]
         return JSONResponse({"collectors": rows})
 
-    def state(self) -> dict[str, Any]:
-        return {"streams": {"messages": {"records": len(self.data.messages), "malformed": self.data.malformed["messages"]},
-                            "collectors": {"records": len(self.data.collectors), "malformed": self.data.malformed["collectors"]}},
-                "tokens_issued": 0, "jobs": len(self.jobs)}
+    def streams(self) -> dict[str, Stream]:
+        d = self.data
+        return {"messages": Stream(d.messages, d.malformed["messages"], d.add_message, partial(d.touch, "messages"),
+                                   id_field="alert_id"),
+                "collectors": Stream(d.collectors, d.malformed["collectors"], d.add_collector,
+                                     partial(d.touch, "collectors"))}
 
-    def add_records(self, stream: str, count: int, malformed: int, update: int) -> dict[str, Any]:
-        if stream not in STREAMS:
-            raise KeyError(stream)
-        if stream == "messages":
-            added = [self.data.add_message()["alert_id"] for _ in range(count)]
-            added += [self.data.add_message(malformed=True)["alert_id"] for _ in range(malformed)]
-        else:
-            added = [str(self.data.add_collector()["id"]) for _ in range(count)]
-            added += [str(self.data.add_collector(malformed=True)["id"]) for _ in range(malformed)]
-        return {"added": added, "updated": self.data.touch(stream, update) if update else []}
+    def counters(self) -> dict[str, Any]:
+        return {"jobs": len(self.jobs)}
 
-    def app(self) -> Starlette:
-        return simulator_app(self, [
+    def routes(self) -> list[Route]:
+        return [
             Route("/api/v1/search/jobs", self.create_job, methods=["POST"]),
             Route("/api/v1/search/jobs/{job_id}", self.job_status, methods=["GET", "DELETE"]),
             Route("/api/v1/search/jobs/{job_id}/messages", self.messages, methods=["GET"]),
             Route("/api/v1/collectors", self.collectors, methods=["GET"]),
-        ])
+        ]
 
 
 def create_app(**options: Any) -> Starlette:

@@ -19,7 +19,7 @@ import asyncio
 from datetime import timezone
 from typing import Any, AsyncIterator
 
-from aria_connectors.errors import ConnectorError, PermanentError
+from aria_connectors.errors import PermanentError
 from aria_connectors.sdk.mapping import cursor_key
 from aria_connectors.sdk.streams import Page
 
@@ -68,23 +68,11 @@ class ExportReader(SessionReader):
 
     async def _status(self, export_uuid: str) -> dict[str, Any] | None:
         path = EXPORTS[self.spec.name]["status"].format(export_uuid=export_uuid)
-        try:
-            body = await self.conn.api.request_json("GET", path, what=f"stream {self.spec.name}: export status")
-        except ConnectorError as exc:
-            if exc.status_code == 404:
-                return None  # unknown or expired export
-            raise
-        if not isinstance(body, dict):
-            raise PermanentError(f"stream {self.spec.name}: export status is not an object")
-        return body
+        return await self.job_status(path, what="export status")  # None: an unknown or expired export
 
     async def session(self) -> AsyncIterator[Page]:
         name = self.spec.name
-        if self.pending is not None and await self._status(str(self.pending.get("export_uuid"))) is None:
-            self.restart()
-        if self.pending is None:
-            self.pending = {"export_uuid": await self._create(), "done": []}
-        export_uuid = str(self.pending["export_uuid"])
+        export_uuid = await self.resume_job("export_uuid", self._status, self._create, done=[])
         for attempt in range(MAX_POLLS):
             status = await self._status(export_uuid)
             if status is None:

@@ -51,6 +51,7 @@ import hashlib
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from typing import Any
 
 from starlette.applications import Starlette
@@ -58,12 +59,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from aria_connectors.simulators.base import ControlState, SeededData, seed_records, simulator_app
+from aria_connectors.simulators.base import SeededData, Simulator, Stream, record_counts, seed_records
 
 DEMO_ACCESS_KEY = "a" * 64
 DEMO_SECRET_KEY = "b" * 64
 T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
-STREAMS = ("vulnerabilities", "assets")
 SEVERITIES = ["info", "low", "medium", "high", "critical"]
 PLUGINS = [
     (97833, "MS17-010: Security Update for Microsoft Windows SMB Server (ETERNALBLUE)", "Windows", ["CVE-2017-0143", "CVE-2017-0144"], 8.1, 9.8, 445, "cifs"),
@@ -266,17 +266,15 @@ def _after(value: str | None, unix: Any, *, inclusive: bool) -> bool:
     return ts >= float(unix) if inclusive else ts > float(unix)
 
 
-class TenableSimulator:
+class TenableSimulator(Simulator):
     def __init__(self, *, seed: int = 42, records: int | None = None, vulnerabilities: int | None = None,
                  assets: int | None = None, malformed: int = 0, per_timestamp: int = 2,
                  access_key: str = DEMO_ACCESS_KEY, secret_key: str = DEMO_SECRET_KEY, rate_limit: int = 6000,
                  rate_window_seconds: float = 60.0, **_ignored: Any) -> None:
-        default = 300 if records is None else records
-        self.options = dict(seed=seed, vulnerabilities=default if vulnerabilities is None else vulnerabilities,
-                            assets=default if assets is None else assets, malformed=malformed, per_timestamp=per_timestamp)
+        self.options = dict(seed=seed, **record_counts(records, 300, vulnerabilities=vulnerabilities, assets=assets),
+                            malformed=malformed, per_timestamp=per_timestamp)
         self.access_key, self.secret_key = access_key, secret_key
-        self.control = ControlState(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
-        self.reset()
+        super().__init__(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
 
     def reset(self) -> None:
         self.data = TenableData(**self.options)
@@ -417,20 +415,17 @@ class TenableSimulator:
 
     # -- control ------------------------------------------------------------------------------
 
-    def state(self) -> dict[str, Any]:
-        return {"streams": {"vulnerabilities": {"records": len(self.data.vulns), "malformed": self.data.malformed["vulnerabilities"]},
-                            "assets": {"records": len(self.data.assets), "malformed": self.data.malformed["assets"]}},
-                "tokens_issued": 0, "exports": len(self.exports)}
+    def streams(self) -> dict[str, Stream]:
+        d = self.data
+        return {"vulnerabilities": Stream(d.vulns, d.malformed["vulnerabilities"], d.add_vuln,
+                                          partial(d.touch, "vulnerabilities"), id_field="finding_id"),
+                "assets": Stream(d.assets, d.malformed["assets"], d.add_asset, partial(d.touch, "assets"))}
 
-    def add_records(self, stream: str, count: int, malformed: int, update: int) -> dict[str, Any]:
-        if stream not in STREAMS:
-            raise KeyError(stream)
-        add, key = (self.data.add_vuln, "finding_id") if stream == "vulnerabilities" else (self.data.add_asset, "id")
-        added = [add()[key] for _ in range(count)] + [add(malformed=True)[key] for _ in range(malformed)]
-        return {"added": added, "updated": self.data.touch(stream, update) if update else []}
+    def counters(self) -> dict[str, Any]:
+        return {"exports": len(self.exports)}
 
-    def app(self) -> Starlette:
-        return simulator_app(self, [
+    def routes(self) -> list[Route]:
+        return [
             Route("/session", self.session, methods=["GET"]),
             Route("/vulns/export", self.vulns_export, methods=["POST"]),
             Route("/vulns/export/status", self.export_jobs, methods=["GET"]),
@@ -439,7 +434,7 @@ class TenableSimulator:
             Route("/assets/export", self.assets_export, methods=["POST"]),
             Route("/assets/export/{export_uuid}/status", self.export_status, methods=["GET"]),
             Route("/assets/export/{export_uuid}/chunks/{chunk_id}", self.export_chunk, methods=["GET"]),
-        ])
+        ]
 
 
 def create_app(**options: Any) -> Starlette:

@@ -54,13 +54,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from aria_connectors.simulators.base import ControlState, SeededData, append_records, basic_credentials, seed_records, simulator_app
+from aria_connectors.simulators.base import SeededData, Simulator, Stream, basic_credentials, record_counts, seed_records
 
 DEMO_EMAIL = "agent@example.com"
 DEMO_TOKEN = "demoZendeskApiToken0123456789"
 DEMO_OAUTH_TOKEN = "demoZendeskOAuthAccessToken0123456789"
 T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
-STREAMS = ("tickets",)
 SUBJECTS = ["Critical vulnerability on {h} needs patching", "Suspicious login reported by {u}", "Lost laptop - {u}",
             "Request: firewall exception for {h}", "Malware alert on {h}", "Password reset loop for {u}"]
 
@@ -87,12 +86,9 @@ class ZendeskData(SeededData):
         self.comments: dict[int, list[str]] = {}
         seed_records(self.add, tickets, malformed)
 
-    def _ts(self) -> datetime:
-        return T0 + timedelta(minutes=self.step())
-
     def add(self, malformed: bool = False) -> dict[str, Any]:
         rng = self.rng
-        updated = self._ts()
+        updated = self.minute(T0)
         created = updated - timedelta(hours=rng.randrange(0, 300))
         tid = 10_000 + len(self.tickets) + 1
         subject = rng.choice(SUBJECTS).format(h=f"srv-{rng.randrange(1, 300):03d}", u=rng.choice(["alice", "bob", "carol"]))
@@ -143,23 +139,21 @@ class ZendeskData(SeededData):
     def touch(self, count: int) -> list[str]:
         oldest = sorted(self.tickets.values(), key=lambda t: (t["generated_timestamp"], t["id"]))[:count]
         for t in oldest:
-            now = self._ts()
+            now = self.minute(T0)
             t["updated_at"], t["generated_timestamp"] = zdt(now), int(now.timestamp())
             t["status"] = "solved" if t["status"] != "solved" else "open"
         return [str(t["id"]) for t in oldest]
 
 
-class ZendeskSimulator:
+class ZendeskSimulator(Simulator):
     def __init__(self, *, seed: int = 42, records: int | None = None, tickets: int | None = None, malformed: int = 0,
                  per_timestamp: int = 2, email: str = DEMO_EMAIL, api_token: str = DEMO_TOKEN,
                  oauth_token: str | None = DEMO_OAUTH_TOKEN, rate_limit: int = 10,
                  rate_window_seconds: float = 60.0, **_ignored: Any) -> None:
-        default = 60 if records is None else records
-        self.options = dict(seed=seed, tickets=default if tickets is None else tickets, malformed=malformed,
+        self.options = dict(seed=seed, **record_counts(records, tickets=tickets), malformed=malformed,
                             per_timestamp=per_timestamp)
         self.email, self.api_token, self.oauth_token = email, api_token, oauth_token
-        self.control = ControlState(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
-        self.reset()
+        super().__init__(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
 
     def reset(self) -> None:
         self.data = ZendeskData(**self.options)
@@ -176,8 +170,7 @@ class ZendeskSimulator:
                             headers=headers)
 
     def _after_write(self, response: Response, headers: dict[str, str]) -> Response:
-        fault = self.control.take_write_fault()
-        return response if fault is None else self.fault(fault.status, headers, fault.retry_after)
+        return self.control.answer_write(response, lambda fault: self.fault(fault.status, headers, fault.retry_after))
 
     @staticmethod
     def invalid(details: dict[str, Any], headers: dict[str, str]) -> JSONResponse:
@@ -324,22 +317,16 @@ class ZendeskSimulator:
                              "after_cursor": after, "before_url": None, "before_cursor": None,
                              "end_of_stream": len(rows) <= per_page}, headers=headers)
 
-    def state(self) -> dict[str, Any]:
-        return {"streams": {"tickets": {"records": len(self.data.tickets), "malformed": self.data.malformed["tickets"]}},
-                "tokens_issued": 0, "created": self.created}
+    def streams(self) -> dict[str, Stream]:
+        return {"tickets": Stream(self.data.tickets, self.data.malformed["tickets"], self.data.add, self.data.touch)}
 
-    def add_records(self, stream: str, count: int, malformed: int, update: int) -> dict[str, Any]:
-        if stream not in STREAMS:
-            raise KeyError(stream)
-        return append_records(self.data.add, self.data.touch, count, malformed, update)
-
-    def app(self) -> Starlette:
-        return simulator_app(self, [
+    def routes(self) -> list[Route]:
+        return [
             Route("/api/v2/users/me.json", self.me, methods=["GET"]),
             Route("/api/v2/incremental/tickets/cursor.json", self.export, methods=["GET"]),
             Route("/api/v2/tickets.json", self.tickets, methods=["GET", "POST"]),
             Route("/api/v2/tickets/{ticket_id}.json", self.ticket, methods=["GET", "PUT"]),
-        ])
+        ]
 
 
 def create_app(**options: Any) -> Starlette:
