@@ -16,10 +16,12 @@ transaction:
 Up to `max_in_flight` batches run at once, so one batch's Kafka wait overlaps the next one's
 insert; while they run, new deliveries queue up, so batches grow with the load. A batch costs
 about a millisecond of CPU whatever its size (four round trips: BEGIN, INSERT, the Kafka produce,
-COMMIT), against tens of microseconds per delivery in it, so under load a batch that would start
-while another one is still committing first waits up to `linger_s` for company (2 ms: batches of
-2-5 became 6-9 deliveries in bench/webhook, fewer batches for the same work). An idle service
-starts a batch at once: a lone delivery is never held back.
+COMMIT), against tens of microseconds per delivery in it, so under load a batch first waits up to
+`linger_s` (2 ms) for company: while another batch is still committing (batches of 2-5 became 6-9
+deliveries in bench/webhook), and otherwise until as many deliveries are queued as the previous
+batch held, since the senders it just answered are sending again (without this, the first of them
+started a batch alone and the rest made the next one: batches alternated 1 and 7 at 16 senders).
+An idle service starts a batch at once: after a batch of one, a lone delivery is never held back.
 
 Guarantees, the same as one transaction per delivery:
 - A 202 means the events are acknowledged by Kafka and the row is committed.
@@ -113,6 +115,8 @@ class GroupCommit:
         self._max_batch, self._linger = max_batch, linger_s
         self._queue: collections.deque[tuple[Verified, asyncio.Future]] = collections.deque()
         self._wake = asyncio.Event()
+        self._gathered = asyncio.Event()  # set once the queue reaches _gather (0: nothing lingering)
+        self._gather, self._last_size = 0, 1
         self._slots = asyncio.Semaphore(max_in_flight)
         self._flushes: set[asyncio.Task] = set()
         self._task: asyncio.Task | None = None
@@ -137,6 +141,8 @@ class GroupCommit:
         future = asyncio.get_running_loop().create_future()
         self._queue.append((delivery, future))
         self._wake.set()
+        if self._gather and len(self._queue) >= self._gather:
+            self._gathered.set()
         # If this request is cancelled (the sender hung up), its delivery is still committed or
         # rolled back with its batch; the sender's retry then finds it as a duplicate or anew.
         return await future
@@ -150,12 +156,28 @@ class GroupCommit:
                 await self._wake.wait()
                 continue
             await self._slots.acquire()  # while every slot is busy, deliveries queue up: the next batch grows
-            if self._linger and self._flushes and len(self._queue) < self._max_batch:
-                await asyncio.sleep(self._linger)  # under load: wait for company while the other batch commits
+            await self._linger_for_company()
             batch = [self._queue.popleft() for _ in range(min(len(self._queue), self._max_batch))]
+            self._last_size = len(batch)
             task = asyncio.create_task(self._flush(batch))
             self._flushes.add(task)
             task.add_done_callback(self._flushed)
+
+    async def _linger_for_company(self) -> None:
+        """Under load, up to linger_s until the queue holds a full batch (another batch is committing)
+        or as many deliveries as the previous batch (the senders it answered are coming back)."""
+        target = self._max_batch if self._flushes else self._last_size
+        if not self._linger or self._closing or len(self._queue) >= target:
+            return
+        self._gather = target
+        self._gathered.clear()
+        try:
+            async with asyncio.timeout(self._linger):
+                await self._gathered.wait()
+        except TimeoutError:
+            pass
+        finally:
+            self._gather = 0
 
     def _flushed(self, task: asyncio.Task) -> None:
         self._flushes.discard(task)
