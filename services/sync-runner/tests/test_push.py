@@ -92,7 +92,7 @@ async def test_risks_open_one_ticket_each_exactly_once(runner, infra, database, 
     async with KafkaProbe(infra.kafka_bootstrap, "aria.entity.ticket") as probe:
         for envelope in (critical, low, resolved, from_jira, critical):  # the critical one delivered twice
             await support.publish(producer, envelope)
-        tickets = await probe.wait_for(lambda e: e.org_id == org)
+        await probe.wait_for(lambda e: e.org_id == org)
         [row] = await wait_rows(database, inst, 1)
         await probe.drain(1.0)
     assert await created(jira) == before + 1

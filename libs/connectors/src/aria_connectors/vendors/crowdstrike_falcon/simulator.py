@@ -57,10 +57,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from aria_connectors.simulators.base import (TIMESTAMP, ControlState, FastJSONResponse, seed_records, simulator_app,
+                                             ts_key)
+
 OFFSET_WINDOW = 10_000  # offset + limit of a query page (see the module docstring)
-
-from aria_connectors.simulators.base import ControlState, FastJSONResponse, seed_records, simulator_app
-
 DEMO_CLIENT_ID = "demo-client-id"
 DEMO_CLIENT_SECRET = "demo-client-secret"
 T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
@@ -89,16 +89,6 @@ def severity_name(severity: int) -> str:
     if severity >= 20:
         return "Low"
     return "Informational"
-
-
-_TS = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?Z$")
-
-
-def ts_key(value: str) -> tuple[str, int]:
-    m = _TS.match(value)
-    if not m:
-        raise ValueError(value)
-    return m.group(1), int((m.group(2) or "0").ljust(9, "0")[:9])
 
 
 class FalconData:
@@ -313,7 +303,7 @@ def _compare(actual: Any, op: str, wanted: str) -> bool:
             a, w = actual, float(wanted)
         except ValueError:
             raise FqlError(f"{wanted!r} is not a number") from None
-    elif isinstance(actual, str) and _TS.match(actual):
+    elif isinstance(actual, str) and TIMESTAMP.match(actual):
         try:
             a, w = ts_key(actual), ts_key(wanted if wanted.endswith("Z") else wanted + "Z")
         except ValueError:
@@ -366,7 +356,7 @@ def sort_records(records: list[dict[str, Any]], sort: str | None, id_field: str)
 
     def key(r: dict[str, Any]) -> tuple:
         v = _get(r, field)
-        if isinstance(v, str) and _TS.match(v):
+        if isinstance(v, str) and TIMESTAMP.match(v):
             return (0, ts_key(v))
         return (0 if v is not None else 1, v if v is not None else "")
 
@@ -388,7 +378,7 @@ class SortedView:
         self.keys: list[tuple[str, int]] | None = None
         if order is not None and order[1] == "asc" and self.records:
             values = [_get(r, order[0]) for r in self.records]
-            if all(isinstance(v, str) and _TS.match(v) for v in values):
+            if all(isinstance(v, str) and TIMESTAMP.match(v) for v in values):
                 self.keys = [ts_key(v) for v in values]
 
     def select(self, preds: list[Predicate]) -> tuple[int, int, list[Predicate]]:
