@@ -96,7 +96,7 @@ async def main() -> None:
     infra = discover_infra()
     work = Path(tempfile.mkdtemp(prefix="bench-webhook-"))
     jwt = infra.jwt_secret
-    ports = {"vault-gateway": free_port(), "webhook-ingest": free_port(), "bare": free_port()}
+    ports = {"vault-gateway": free_port(), "webhook-ingest": free_port(), "bare": free_port(), "raw": free_port()}
     base = {**{k: v for k, v in os.environ.items() if not k.startswith("ARIA_")},
             "ARIA_KAFKA_BOOTSTRAP": infra.kafka_bootstrap, "ARIA_JWT_SECRET": jwt, "ARIA_LOG_LEVEL": "WARNING",
             "ARIA_KAFKA_GROUP_PREFIX": f"bench-{uuid.uuid4().hex[:8]}-",
@@ -137,15 +137,17 @@ async def main() -> None:
 
         url_path = f"/v1/webhooks/{installation_id}"
         ingest_url = f"http://127.0.0.1:{ports['webhook-ingest']}"
-        processes["bare"] = subprocess.Popen([sys.executable, str(HERE / "bare.py"), str(ports["bare"]), str(args.workers)],
-                                             stdout=(work / "bare.log").open("wb"), stderr=subprocess.STDOUT)
-        bare_url = f"http://127.0.0.1:{ports['bare']}"
-        for _ in range(100):
-            try:
-                httpx.post(f"{bare_url}{url_path}", content=b"{}")
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        for name, extra in (("bare", []), ("raw", ["--raw"])):
+            processes[name] = subprocess.Popen(
+                [sys.executable, str(HERE / "bare.py"), str(ports[name]), str(args.workers), *extra],
+                stdout=(work / f"{name}.log").open("wb"), stderr=subprocess.STDOUT)
+            for _ in range(100):
+                try:
+                    httpx.post(f"http://127.0.0.1:{ports[name]}{url_path}", content=b"{}")
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+        bare_url, raw_url = f"http://127.0.0.1:{ports['bare']}", f"http://127.0.0.1:{ports['raw']}"
 
         print(f"webhook ingest benchmark  ({time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, "
               f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}, {args.workers} worker(s) each, "
@@ -162,6 +164,10 @@ async def main() -> None:
             bare_cpu = cpu_seconds(processes["bare"].pid)
             bare = wrk(bare_url, measured, **load)
             bare_cpu = cpu_seconds(processes["bare"].pid) - bare_cpu
+            wrk(raw_url, warm, **{**load, "seconds": 3})
+            raw_cpu = cpu_seconds(processes["raw"].pid)
+            raw = wrk(raw_url, measured, **load)
+            raw_cpu = cpu_seconds(processes["raw"].pid) - raw_cpu
             wrk(ingest_url, warm, **{**load, "seconds": 3})  # lease the secret, fill pools
             conn = await asyncpg.connect(db_url)
             try:
@@ -185,7 +191,8 @@ async def main() -> None:
             print(f"\n{connections} connections")
             row = "{:<34} {:>10} {:>9} {:>9} {:>9}"
             print(row.format("", "req/s", "p50 ms", "p90 ms", "p99 ms"))
-            for name, f in (("bare FastAPI 204 (ceiling)", bare), ("webhook-ingest (202, acks=all)", ingest)):
+            for name, f in (("plain ASGI 204 (uvicorn alone)", raw), ("bare FastAPI 204 (ceiling)", bare),
+                            ("webhook-ingest (202, acks=all)", ingest)):
                 print(row.format(name, f"{f['rps']:,.0f}", *(f"{f[f'LATENCY_P{p}_US'] / 1000:.1f}" for p in (50, 90, 99))))
             print(f"accepted deliveries: {accepted:,} ({accepted / (ingest['DURATION_US'] / 1e6):,.0f}/s); non-2xx/errors: "
                   f"{int(ingest['ERRORS'])}; replayed (duplicates): {int(ingest['REPEATS'])}; rejected/duplicate rows: "
@@ -193,7 +200,8 @@ async def main() -> None:
             # CPU per delivery is the figure that least depends on what else runs on the machine; on
             # a saturated 2-core machine the ratio to the ceiling is about the ratio of CPU per request.
             per = max(accepted, 1) / 1000
-            print(f"CPU ms per request, bare FastAPI: {bare_cpu * 1000 / max(bare['REQUESTS'], 1):.3f}; per accepted "
+            print(f"CPU ms per request, plain ASGI: {raw_cpu * 1000 / max(raw['REQUESTS'], 1):.3f}, "
+                  f"bare FastAPI: {bare_cpu * 1000 / max(bare['REQUESTS'], 1):.3f}; per accepted "
                   f"delivery, webhook-ingest {cpu / per:.3f} + its Postgres backends {pg_cpu / per:.3f} + Kafka broker "
                   + (f"{kafka_cpu / per:.3f}" if broker else "(not the local stack's: not measured)")
                   + f" = {(cpu + pg_cpu + kafka_cpu) / per:.3f}")
