@@ -189,8 +189,9 @@ async def test_rate_limiter_buckets_burst_and_vendor_pauses(monkeypatch):
 
 
 def test_backoff_kinds_and_iso_reset():
-    exp = RetryPolicy(max_retries=5, backoff_base=1, backoff_max=30, max_retry_after=60)
-    lin = RetryPolicy(max_retries=5, backoff_base=1, backoff_max=30, max_retry_after=60, linear=True)
+    exp = RetryPolicy(max_retries=5, backoff_base=1, backoff_max=30, max_retry_after=60, max_throttled=20)
+    lin = RetryPolicy(max_retries=5, backoff_base=1, backoff_max=30, max_retry_after=60, max_throttled=20,
+                      linear=True)
     assert [exp.backoff(a) for a in range(4)] == [1, 2, 4, 8]
     assert [lin.backoff(a) for a in range(4)] == [1, 2, 3, 4]
     assert parse_retry_after("2024-01-01T00:00:30Z", now=1704067200.0) == 30.0  # Jira X-RateLimit-Reset

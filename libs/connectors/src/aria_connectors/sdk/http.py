@@ -57,7 +57,7 @@ class RetryPolicy:
     backoff_base: float
     backoff_max: float
     max_retry_after: float
-    max_throttled: int = 20
+    max_throttled: int
     linear: bool = False
 
     @classmethod

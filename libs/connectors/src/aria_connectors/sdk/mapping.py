@@ -143,11 +143,12 @@ class CompiledMapping:
         self.read_external_id = getter(spec.external_id)
         # (name, key, read): ``key`` when the value is the record's field of that name as it is
         # (most fields and attributes), read inline; else ``read`` builds the value
-        self._fields = tuple(
-            (name, plain_key(fspec) if isinstance(fspec, str) and name in model.model_fields and name not in _RESERVED
-             else None,
-             field_getter(name, fspec) if name in model.model_fields and name not in _RESERVED
-             else _not_a_field(model, name)) for name, fspec in spec.fields.items())
+        def compiled(name: str, fspec: Any) -> tuple:
+            if name not in model.model_fields or name in _RESERVED:
+                return name, None, _not_a_field(model, name)
+            return name, plain_key(fspec) if isinstance(fspec, str) else None, field_getter(name, fspec)
+
+        self._fields = tuple(compiled(name, fspec) for name, fspec in spec.fields.items())
         self._attributes = tuple((attr, plain_key(path), getter(path)) for attr, path in spec.attributes.items())
         self._validate = model.model_validate
         # entity ids per (org, integration): one entry for the one installation an instance serves

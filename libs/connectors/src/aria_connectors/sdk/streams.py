@@ -406,7 +406,6 @@ class StreamReader:
             records, _ = await self._records_of(body)
             yield self._process(records, anchor)
 
-
     def _keyset_total(self, pag: KeysetPagination, body: Any) -> int | None:
         """The query's total, from the body or a header of the response just read (no await since
         the request, so ``last_response`` is still this request's)."""
