@@ -10,7 +10,7 @@ LOG_TAG=down
 # shellcheck source=deploy/local/services.sh
 . "$LOCAL_DIR_SCRIPTS/services.sh"
 
-stop_pidfile "$SERVICES_STATE/simulator.pid" aria_connectors.simulators simulator 20
+stop_pidfile "$SERVICES_STATE/simulator.pid" aria_connector_testkit.simulators simulator 20
 for svc in "${SERVICES[@]}"; do
   stop_service "$svc"
 done

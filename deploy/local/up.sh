@@ -32,22 +32,22 @@ done
 for svc in "${SERVICES[@]}"; do
   stop_service "$svc"
 done
-stop_pidfile "$SERVICES_STATE/simulator.pid" aria_connectors.simulators simulator 20
+stop_pidfile "$SERVICES_STATE/simulator.pid" aria_connector_testkit.simulators simulator 20
 
 for svc in "${SERVICES[@]}"; do
   start_service "$svc"
 done
 
 SIMULATOR=0
-if venv_has_module aria_connectors.simulators; then
+if venv_has_module aria_connector_testkit.simulators; then
   log "starting the CrowdStrike Falcon simulator on :$SIMULATOR_PORT"
   port_open "$SIMULATOR_PORT" && die "port $SIMULATOR_PORT is already in use"
-  setsid uv run --frozen python -m aria_connectors.simulators serve crowdstrike_falcon --port "$SIMULATOR_PORT" \
+  setsid uv run --frozen python -m aria_connector_testkit.simulators serve crowdstrike_falcon --port "$SIMULATOR_PORT" \
     </dev/null >"$SERVICES_STATE/simulator.log" 2>&1 9>&- &
   echo $! >"$SERVICES_STATE/simulator.pid"
   SIMULATOR=1
 else
-  warn "aria_connectors.simulators does not exist yet: no CrowdStrike simulator"
+  warn "aria_connector_testkit.simulators does not exist yet: no CrowdStrike simulator"
 fi
 
 failed=0
