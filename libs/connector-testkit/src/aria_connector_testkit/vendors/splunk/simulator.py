@@ -12,8 +12,9 @@ Faithful to the public documentation:
   unknown or expired sid is 404.
 * Results - https://docs.splunk.com/Documentation/Splunk/latest/RESTREF/RESTsearch#search.2Fjobs.2F.7Bsearch_id.7D.2Fresults :
   ``GET /services/search/jobs/{sid}/results?output_mode=json&offset=&count=`` (count default
-  100, 0 = all) -> ``{"preview": false, "init_offset", "messages": [], "fields": [{"name"}],
-  "results": [...]}``; values are strings; results come newest first.
+  100, 0 = all) -> ``{"preview": false, "init_offset", "post_process_count", "messages": [],
+  "results": [...]}`` (the envelope splunkd 9 answers, see the corpus); values are strings or
+  lists of strings (multi-value fields); results come newest first.
 * Time modifiers - https://docs.splunk.com/Documentation/Splunk/latest/SearchReference/SearchTimeModifiers :
   ``earliest_time`` inclusive, ``latest_time`` exclusive; epoch seconds, ISO-8601, ``now``,
   ``0`` and relative ``-<n><s|m|h|d>[@d]`` are understood here.
@@ -47,6 +48,7 @@ basic credentials ``aria`` / ``demo-splunk-password``.
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import re
 import time
@@ -82,6 +84,16 @@ def splunk_time(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}+00:00"
 
 
+def row_time(row: dict[str, Any]) -> float:
+    """A row's ``_time`` (ISO 8601 with the search head's offset, e.g. ``-07:00``) in epoch seconds."""
+    return datetime.fromisoformat(row["_time"]).timestamp()
+
+
+def row_order(row: dict[str, Any]) -> tuple[float, str]:
+    """Rows by time; ``_cd`` (bucket:offset) orders rows of one second, as in the index."""
+    return row_time(row), str(row.get("event_id") or row.get("_cd") or "")
+
+
 def parse_time(value: str | None, now: float) -> float | None:
     if value is None or value == "":
         return None
@@ -104,10 +116,19 @@ def parse_time(value: str | None, now: float) -> float | None:
 
 
 class SplunkData(SeededData):
-    def __init__(self, seed: int, notables: int, malformed: int = 0, per_timestamp: int = 2) -> None:
+    """Notable rows by the simulator's own key (their position): real rows may lack ``event_id``
+    (a plain ``index=notable`` search), so nothing here relies on it. ``replay`` holds exactly
+    the given rows (in order) instead of seeded ones."""
+
+    def __init__(self, seed: int, notables: int, malformed: int = 0, per_timestamp: int = 2,
+                 replay: list[dict[str, Any]] | None = None) -> None:
         super().__init__(seed, per_timestamp)
         self.notables: dict[str, dict[str, Any]] = {}
-        seed_records(self.add, notables, malformed)
+        if replay is not None:
+            for row in replay:
+                self.notables[str(len(self.notables))] = copy.deepcopy(row)
+        else:
+            seed_records(self.add, notables, malformed)
 
     def _ts(self) -> datetime:
         bucket = self.step()
@@ -151,11 +172,11 @@ class SplunkData(SeededData):
         if malformed:
             notable["urgency"] = "bogus"  # not an ES urgency: fails mapping
             self.malformed["notables"] += 1
-        self.notables[notable["event_id"]] = notable
+        self.notables[str(len(self.notables))] = notable
         return notable
 
     def touch(self, count: int) -> list[str]:
-        oldest = sorted(self.notables.values(), key=lambda n: (n["_time"], n["event_id"]))[:count]
+        oldest = sorted(self.notables.values(), key=row_order)[:count]
         for n in oldest:
             n["_time"] = splunk_time(self._ts())
             n["status"] = "5" if n["status"] != "5" else "2"
@@ -168,9 +189,12 @@ class SplunkSimulator(Simulator):
     def __init__(self, *, seed: int = 42, records: int | None = None, notables: int | None = None, malformed: int = 0,
                  per_timestamp: int = 2, token: str = DEMO_TOKEN, username: str = DEMO_USERNAME,
                  password: str = DEMO_PASSWORD, hec_token: str = DEMO_HEC_TOKEN, rate_limit: int = 100000,
-                 rate_window_seconds: float = 60.0, **_ignored: Any) -> None:
+                 rate_window_seconds: float = 60.0, replay: dict[str, list[dict[str, Any]]] | None = None,
+                 **_ignored: Any) -> None:
         self.options = dict(seed=seed, **record_counts(records, notables=notables), malformed=malformed,
                             per_timestamp=per_timestamp)
+        if replay is not None:
+            self.options["replay"] = list(replay.get("notables", []))
         self.token, self.username, self.password, self.hec_token = token, username, password, hec_token
         super().__init__(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
 
@@ -224,10 +248,10 @@ class SplunkSimulator(Simulator):
             return self.error(400, str(exc))
         rows = []
         for n in self.data.notables.values():
-            t = datetime.fromisoformat(n["_time"]).timestamp()
+            t = row_time(n)
             if (earliest is None or t >= earliest) and (latest is None or t < latest):
                 rows.append(dict(n))
-        rows.sort(key=lambda n: (n["_time"], n["event_id"]), reverse=True)  # newest first, like Splunk
+        rows.sort(key=row_order, reverse=True)  # newest first, like Splunk
         sid = f"{now:.3f}_{uuid.uuid4().hex[:8].upper()}"
         self.jobs[sid] = {"rows": rows, "polls": 0, "search": search, "earliest": form.get("earliest_time"),
                           "latest": form.get("latest_time")}
@@ -265,11 +289,10 @@ class SplunkSimulator(Simulator):
         except ValueError:
             return self.error(400, "offset and count must be integers")
         rows = job["rows"][offset:] if count == 0 else job["rows"][offset:offset + count]
-        fields = sorted({k for r in rows for k in r})
         if q.get("output_mode") != "json":
             return self.error(400, "This simulator serves output_mode=json only")
-        return JSONResponse({"preview": False, "init_offset": offset, "messages": [],
-                             "fields": [{"name": f} for f in fields], "results": rows, "highlighted": {}})
+        return JSONResponse({"preview": False, "init_offset": offset, "post_process_count": 0, "messages": [],
+                             "results": rows})
 
     @staticmethod
     def hec_reply(status: int, text: str, code: int, headers: dict[str, str] | None = None,
@@ -333,5 +356,5 @@ class SplunkSimulator(Simulator):
 
 def create_app(**options: Any) -> Starlette:
     """Options: seed, records / notables, malformed, per_timestamp, token, username, password, hec_token,
-    rate_limit, rate_window_seconds."""
+    rate_limit, rate_window_seconds, replay ({"notables": [real rows]}: those rows instead of seeded ones)."""
     return SplunkSimulator(**options).app()
