@@ -46,6 +46,7 @@ Control endpoints (``/_sim/...``): see ``aria_connector_testkit.simulators.base`
 from __future__ import annotations
 
 import base64
+import copy
 import fnmatch
 import hashlib
 import json
@@ -67,6 +68,7 @@ DEMO_USER, DEMO_PASSWORD = "elastic", "demo-password"
 T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
 STREAM = "alerts"
 MAX_RESULT_WINDOW = 10000
+CONCRETE = re.compile(r"\.internal\.alerts-security\.alerts-(.+)-\d{6}")
 
 RULES = [
     ("Suspicious PowerShell Encoded Command", "Execution", "TA0002", "T1059.001", "Command and Scripting Interpreter: PowerShell", "high", 73),
@@ -117,19 +119,32 @@ class EsError(Exception):
 
 
 class AlertsData(SeededData):
+    """Alert documents by ``_id`` (every hit has one). ``replay`` holds exactly the given hits (their
+    ``_index``, ``_id`` and ``_source``; score and sort values are the search's) instead of seeded ones."""
+
     def __init__(self, seed: int, alerts: int, malformed: int = 0, per_timestamp: int = 2,
-                 spaces: tuple[str, ...] = ("default",)) -> None:
+                 spaces: tuple[str, ...] = ("default",), replay: list[dict[str, Any]] | None = None) -> None:
         super().__init__(seed, per_timestamp)
         self.spaces = spaces
         self.docs: dict[str, dict[str, Any]] = {}  # _id -> {"_index", "_id", "_source"}
-        seed_records(self.add, alerts, malformed)
+        if replay is not None:
+            for hit in replay:
+                self.docs[hit["_id"]] = {"_index": hit["_index"], "_id": hit["_id"],
+                                         "_source": copy.deepcopy(hit["_source"])}
+        else:
+            seed_records(self.add, alerts, malformed)
 
     @staticmethod
     def concrete(space: str) -> str:
         return f".internal.alerts-security.alerts-{space}-000001"
 
     def aliases(self) -> dict[str, str]:
-        return {f".alerts-security.alerts-{s}": self.concrete(s) for s in self.spaces}
+        """Alias -> concrete index of every space, and of the spaces replayed documents live in."""
+        out = {f".alerts-security.alerts-{s}": self.concrete(s) for s in self.spaces}
+        for doc in self.docs.values():
+            if m := CONCRETE.fullmatch(doc["_index"]):
+                out.setdefault(f".alerts-security.alerts-{m.group(1)}", doc["_index"])
+        return out
 
     def ts(self) -> str:
         bucket = self.step()
@@ -353,8 +368,11 @@ class ElasticsearchSimulator(Simulator):
     def __init__(self, *, seed: int = 42, records: int | None = None, alerts: int | None = None, malformed: int = 0,
                  per_timestamp: int = 2, api_key_id: str = DEMO_KEY_ID, api_key: str = DEMO_API_KEY,
                  username: str = DEMO_USER, password: str = DEMO_PASSWORD, spaces: str = "default",
-                 rate_limit: int = 6000, rate_window_seconds: float = 60.0) -> None:
+                 rate_limit: int = 6000, rate_window_seconds: float = 60.0,
+                 replay: dict[str, list[dict[str, Any]]] | None = None) -> None:
         self.options = dict(seed=seed, **record_counts(records, alerts=alerts), malformed=malformed, per_timestamp=per_timestamp, spaces=tuple(spaces.split(",")))
+        if replay is not None:
+            self.options["replay"] = list(replay.get(STREAM, []))
         self.api_key_id, self.api_key, self.username, self.password = api_key_id, api_key, username, password
         super().__init__(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
 
@@ -611,7 +629,8 @@ class _Desc:
 
 def create_app(**options: Any) -> Starlette:
     """Options: seed, records/alerts, malformed, per_timestamp, api_key_id, api_key, username, password,
-    spaces (comma-separated Kibana space ids), rate_limit, rate_window_seconds."""
+    spaces (comma-separated Kibana space ids), rate_limit, rate_window_seconds, replay ({"alerts": [real
+    hits]}: those documents instead of seeded ones)."""
     return ElasticsearchSimulator(**options).app()
 
 
