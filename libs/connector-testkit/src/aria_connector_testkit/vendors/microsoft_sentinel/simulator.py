@@ -43,6 +43,7 @@ Requests are counted per full path and per workspace-relative path (``/providers
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import json
 import random
@@ -81,11 +82,16 @@ SEVERITIES = ["High", "Medium", "Medium", "Low", "Informational"]
 
 class SentinelData(SeededData):
     def __init__(self, seed: int, incidents: int, security_alerts: int, malformed: int, per_timestamp: int,
-                 scope: str, tenant: str) -> None:
+                 scope: str, tenant: str, replay: dict[str, list[dict[str, Any]]] | None = None) -> None:
         super().__init__(seed, per_timestamp)
         self.scope, self.tenant = scope, tenant
-        self.incidents: dict[str, dict[str, Any]] = {}
+        self.incidents: dict[str, dict[str, Any]] = {}  # ARM name -> incident (ARM resources always have one)
         self.alert_rows: list[dict[str, Any]] = []  # append-only SecurityAlert table
+        if replay is not None:  # exactly the given records, nothing seeded
+            for incident in replay.get("incidents", []):
+                self.incidents[incident["name"]] = copy.deepcopy(incident)
+            self.alert_rows.extend(copy.deepcopy(row) for row in replay.get("security_alerts", []))
+            return
         for _ in range(incidents):
             self.add_incident()
         for _ in range(security_alerts):
@@ -373,13 +379,15 @@ class SentinelSimulator(Simulator):
                  client_id: str = DEMO_CLIENT_ID, client_secret: str = DEMO_CLIENT_SECRET,
                  subscription_id: str = "00000000-1111-2222-3333-444444444444", resource_group: str = "rg-soc",
                  workspace_name: str = "law-sentinel", workspace_id: str = "5a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
-                 token_ttl: int = 3599, rate_limit: int = 12000, rate_window_seconds: float = 3600.0) -> None:
+                 token_ttl: int = 3599, rate_limit: int = 12000, rate_window_seconds: float = 3600.0,
+                 replay: dict[str, list[dict[str, Any]]] | None = None) -> None:
         self.scope = (f"/subscriptions/{subscription_id}/resourceGroups/{resource_group}"
                       f"/providers/Microsoft.OperationalInsights/workspaces/{workspace_name}")
         self.workspace_id = workspace_id
         self.tenant = str(uuid.UUID(int=random.Random(seed).getrandbits(128)))
         self.options = dict(seed=seed, **record_counts(records, incidents=incidents, security_alerts=security_alerts),
-                            malformed=malformed, per_timestamp=per_timestamp, scope=self.scope, tenant=self.tenant)
+                            malformed=malformed, per_timestamp=per_timestamp, scope=self.scope, tenant=self.tenant,
+                            replay=replay)
         self.client_id, self.client_secret, self.token_ttl = client_id, client_secret, token_ttl
         self.tokens: dict[str, tuple[float, str]] = {}
         super().__init__(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
@@ -638,5 +646,17 @@ def _odata(rows: list[dict[str, Any]], flt: str | None, orderby: str | None) -> 
 def create_app(**options: Any) -> Starlette:
     """Options: seed, records (both streams), incidents, security_alerts, malformed, per_timestamp,
     client_id, client_secret, subscription_id, resource_group, workspace_name, workspace_id,
-    token_ttl, rate_limit, rate_window_seconds."""
+    token_ttl, rate_limit, rate_window_seconds, replay ({stream: [real records]}: those records instead
+    of seeded ones; SecurityAlert rows as column -> value objects, see ``corpus_records``)."""
     return SentinelSimulator(**options).app()
+
+
+def corpus_records(target: str, case: dict[str, Any]) -> list[dict[str, Any]]:
+    """The records a corpus case holds: incidents at ``value``; the Logs query API answers a table,
+    whose rows become column -> value objects (the form the simulator's SecurityAlert table keeps)."""
+    body = case["response"]["body"]
+    if target == "security_alerts":
+        table = body["tables"][0]
+        names = [c["name"] for c in table["columns"]]
+        return [dict(zip(names, row)) for row in table["rows"]]
+    return list(body["value"])
