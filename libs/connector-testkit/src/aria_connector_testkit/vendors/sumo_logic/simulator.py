@@ -34,6 +34,7 @@ for the same ``alert_id``. Demo credentials: ``suDemoAccessId01`` / ``demo-sumo-
 
 from __future__ import annotations
 
+import copy
 import json
 import uuid
 from datetime import datetime, timezone
@@ -59,6 +60,9 @@ ALERTS = [
     ("Port scan from {host}", "informational", "Discovery", "T1046"),
 ]
 STATUSES = ["new", "new", "in_progress", "resolved", "closed"]
+# fieldType of the built-in message fields, as the Search Job API page's result document lists them
+FIELD_TYPES = {"_messageid": "long", "_sourceid": "long", "_size": "long", "_messagetime": "long", "_receipttime": "long",
+               "_messagecount": "int", "_collectorid": "long", "_blockid": "long"}
 
 
 def _err(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -67,11 +71,22 @@ def _err(status: int, code: str, message: str, headers: dict[str, str] | None = 
 
 
 class SumoData(SeededData):
-    def __init__(self, seed: int, messages: int, collectors: int, malformed: int = 0, per_timestamp: int = 2) -> None:
+    """Messages by the simulator's own key (seeded: the alert id, so an update replaces the alert's
+    message; replayed: the position, since real messages carry only what the query parsed) and
+    collectors by id. ``replay`` holds exactly the given records instead of seeded ones."""
+
+    def __init__(self, seed: int, messages: int, collectors: int, malformed: int = 0, per_timestamp: int = 2,
+                 replay: dict[str, list[dict[str, Any]]] | None = None) -> None:
         super().__init__(seed, per_timestamp)
         self.next_message_id = -9_000_000_000_000_000_000 + seed * 1_000_000
-        self.messages: dict[str, dict[str, Any]] = {}  # alert_id -> latest message map
+        self.messages: dict[str, dict[str, Any]] = {}  # own key -> latest message map
         self.collectors: dict[int, dict[str, Any]] = {}
+        if replay is not None:
+            for message in replay.get("messages", []):
+                self.messages[str(len(self.messages))] = copy.deepcopy(message["map"])
+            for collector in replay.get("collectors", []):
+                self.collectors[collector["id"]] = copy.deepcopy(collector)
+            return
         for _ in range(collectors):
             self.add_collector()
         seed_records(self.add_message, messages, malformed)
@@ -155,9 +170,10 @@ class SumoSimulator(Simulator):
     def __init__(self, *, seed: int = 42, records: int | None = None, messages: int | None = None,
                  collectors: int | None = None, malformed: int = 0, per_timestamp: int = 2,
                  access_id: str = DEMO_ACCESS_ID, access_key: str = DEMO_ACCESS_KEY, rate_limit: int = 240,
-                 rate_window_seconds: float = 60.0, **_ignored: Any) -> None:
+                 rate_window_seconds: float = 60.0, replay: dict[str, list[dict[str, Any]]] | None = None,
+                 **_ignored: Any) -> None:
         self.options = dict(seed=seed, **record_counts(records, messages=messages, collectors=collectors),
-                            malformed=malformed, per_timestamp=per_timestamp)
+                            malformed=malformed, per_timestamp=per_timestamp, replay=replay)
         self.access_id, self.access_key = access_id, access_key
         super().__init__(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
 
@@ -242,9 +258,7 @@ class SumoSimulator(Simulator):
             return _err(400, "searchjob.limit.too.large", "The limit must be between 1 and 10000.")
         rows = job["rows"][offset:offset + limit]
         names = sorted({k for r in rows for k in r})
-        fields = [{"name": n, "fieldType": "long" if n in ("_messageid", "_messagetime", "_receipttime", "_size",
-                                                            "_messagecount", "_blockid") else "string",
-                   "keyField": False} for n in names]
+        fields = [{"name": n, "fieldType": FIELD_TYPES.get(n, "string"), "keyField": False} for n in names]
         return JSONResponse({"fields": fields, "messages": [{"map": r} for r in rows]})
 
     async def collectors(self, request: Request) -> Response:
@@ -279,7 +293,8 @@ class SumoSimulator(Simulator):
 
 def create_app(**options: Any) -> Starlette:
     """Options: seed, records (both streams), messages, collectors, malformed, per_timestamp, access_id,
-    access_key, rate_limit (requests per window, default 240/min), rate_window_seconds."""
+    access_key, rate_limit (requests per window, default 240/min), rate_window_seconds, replay ({stream: [real
+    records]}: messages as ``{"map": ...}`` and collectors as listed, instead of seeded ones)."""
     return SumoSimulator(**options).app()
 
 
