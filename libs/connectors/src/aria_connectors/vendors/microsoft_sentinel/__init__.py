@@ -1,13 +1,13 @@
 """Microsoft Sentinel: incidents (ARM, -> Risk) and the SecurityAlert table (Log Analytics KQL
-through ARM, -> Alert); declarative (manifest.yaml) plus a small request/response hook.
+through ARM, -> Alert); declarative (manifest.yaml) plus one named component.
 
-Python escape hatch (``SentinelApiClient``), for what the manifest cannot say yet:
-
-* The Logs query API pages and filters *inside the KQL text*, and answers tables of
-  ``columns`` + ``rows``. For requests to ``/api/query`` the virtual parameters ``where``
-  (incremental filter), ``order_by``, ``skip`` and ``take`` (offset pagination) are folded
-  into the query (``| where ... | sort by ... | serialize _aria_row = row_number() | where
-  _aria_row > skip | take n``) and the first table is turned into records (``records``).
+``KqlTableReader`` reads the ``security_alerts`` stream. The Logs query API pages and filters
+*inside the KQL text* and answers tables of ``columns`` + ``rows``, so its page hook folds the
+virtual parameters ``where`` (incremental filter), ``order_by``, ``skip`` and ``take`` (offset
+pagination) into the query (``| where ... | sort by ... | serialize _aria_row = row_number() |
+where _aria_row > skip | take n``) and turns the first table into records (``records``). Paging,
+re-anchoring and the request itself (auth, retries, rate limits, ``api.error_rules``) stay the
+SDK's.
 """
 
 from __future__ import annotations
@@ -15,11 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 from aria_connectors.errors import PermanentError
-from aria_connectors.sdk.connector import DeclarativeConnector
-from aria_connectors.sdk.http import ApiClient
 from aria_connectors.sdk.plugin import ConnectorPlugin
-
-KQL_PATH = "/api/query"
+from aria_connectors.sdk.sessions import SessionConnector
+from aria_connectors.sdk.streams import StreamReader
 
 
 def kql_with_paging(query: str, params: dict[str, Any]) -> str:
@@ -48,22 +46,16 @@ def table_records(body: Any) -> list[dict[str, Any]]:
         raise PermanentError("logs query: response has no tables[0].columns/rows") from None
 
 
-class SentinelApiClient(ApiClient):
-    async def request_json(self, method: str, path: str, **kw: Any) -> Any:
-        if path == KQL_PATH and isinstance(kw.get("json"), dict) and "query" in kw["json"]:
-            params = dict(kw.get("params") or {})
-            kw = {**kw, "params": params, "json": {**kw["json"], "query": kql_with_paging(kw["json"]["query"], params)}}
-            return {"records": table_records(await super().request_json(method, path, **kw))}
-        return await super().request_json(method, path, **kw)
+class KqlTableReader(StreamReader):
+    async def page_body(self, method: str, path: str, **kw: Any) -> Any:
+        params = dict(kw.get("params") or {})
+        query = kql_with_paging(kw["json"]["query"], params)
+        body = await super().page_body(method, path, **{**kw, "params": params, "json": {**kw["json"], "query": query}})
+        return {"records": table_records(body)}
 
 
-class SentinelConnector(DeclarativeConnector):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        api = self.api
-        if api is not None:
-            self.api = SentinelApiClient(base_url=api.base_url, auth=api.auth, http=api.http, retry=api.retry,
-                                         limits=api.limits, default_headers=api.default_headers, timeout=api.timeout)
+class SentinelConnector(SessionConnector):
+    reader_classes = {"security_alerts": KqlTableReader}
 
 
 connector = ConnectorPlugin.from_package(__name__, instance_class=SentinelConnector)
