@@ -28,8 +28,8 @@ Faithful to the public documentation:
 The simulator evaluates no query language: every search returns the stored messages whose
 ``_messagetime`` lies in ``[from, to]``. Messages and collectors are the corpus's recorded ones
 (``corpus/messages``: plain log messages, no parsed alert fields; ``corpus/collectors``), copied
-with new ids and times; listed collectors also get ``lastSeenAlive``, which the recorded listing
-leaves out. An updated message is re-indexed with a newer ``_messagetime`` (same ``_messageid``).
+with new ids and times (every collector with a ``lastSeenAlive``, which the List Collectors example
+leaves out). An updated message is re-indexed with a newer ``_messagetime`` (same ``_messageid``).
 Demo credentials: ``suDemoAccessId01`` / ``demo-sumo-access-key-0123456789``.
 """
 
@@ -110,8 +110,7 @@ class SumoData(SeededData):
         col = copy.deepcopy(self.collector_templates[n % len(self.collector_templates)])
         cid = 100_000_000 + n * 13 + self.rng.randrange(0, 13)
         col.update(id=cid, name=f"{col['name']}-{n:04d}", alive=self.rng.random() < 0.85,
-                   # not in the recorded listing (the documented example leaves it out), but listed
-                   # collectors carry it and the stream's cursor needs it
+                   # the List Collectors example leaves it out; the recorded app collector shows it
                    lastSeenAlive=self._ts("collectors"))
         for link in col.get("links") or []:
             link["href"] = f"/v1/collectors/{cid}/sources"
