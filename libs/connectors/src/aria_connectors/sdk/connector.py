@@ -356,6 +356,17 @@ class DeclarativeConnector:
         """Override for vendor quirks the manifest cannot express."""
         return record
 
+    def page_request(self, stream: str, params: dict[str, Any], body: Any) -> tuple[dict[str, Any], Any]:
+        """(query parameters, JSON body) of a stream's page request as the vendor takes them. Override
+        where a vendor pages or filters inside the body (Sentinel's KQL text): the paging kind's
+        parameters arrive in ``params``; the request is sent and classified as any other."""
+        return params, body
+
+    def page_body(self, stream: str, body: Any) -> Any:
+        """A stream page's decoded response, reshaped where the vendor's is not records at a path
+        (Log Analytics' column/row tables)."""
+        return body
+
     async def disconnect(self) -> None:
         """Forget the token and the secrets; the instance is unusable afterwards."""
         if self.api is not None:
