@@ -167,7 +167,8 @@ class FalconData:
         ts = self.alert_ts(seq)
         # the recorded id with this tenant's cid and a unique last part: "<cid>:ind:<device>:<detect>",
         # "<cid>:fcs:ioa-211:<uuid>", ...
-        kind = alert["composite_id"].split(":")[1:-1]
+        recorded_cid = alert["composite_id"].split(":")[0]
+        kind = [self.cid if part == recorded_cid else part for part in alert["composite_id"].split(":")[1:-1]]
         device = alert.get("device")
         if isinstance(device, dict) and "device_id" in device:  # an endpoint alert: on one of the hosts
             kind = [kind[0], host["device_id"]] if len(kind) == 2 else kind
