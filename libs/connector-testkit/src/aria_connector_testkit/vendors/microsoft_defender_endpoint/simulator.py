@@ -149,8 +149,13 @@ class MdeData(SeededData):
                        - timedelta(minutes=rng.randrange(0, 30)), rng.randrange(10**7))
         rec.update(id=f"da{637000000000000000 + n * 7919}_{rng.randrange(-2**31, 2**31)}", incidentId=1000 + n,
                    severity=rng.choice(["Informational", "Low", "Medium", "Medium", "High"]),
-                   status=rng.choice(["New", "New", "InProgress"]), alertCreationTime=created,
-                   firstEventTime=created, lastEventTime=created, lastUpdateTime=ts, machineId=m["id"])
+                   alertCreationTime=created, firstEventTime=created, lastEventTime=created, lastUpdateTime=ts,
+                   machineId=m["id"])
+        # a resolved recording stays resolved (with its resolvedTime), an open one open
+        if rec.get("resolvedTime") is not None:
+            rec.update(status="Resolved", resolvedTime=ts)
+        else:
+            rec["status"] = rng.choice(["New", "New", "InProgress"])
         if "computerDnsName" in rec:
             rec["computerDnsName"] = m["computerDnsName"]
         return rec
