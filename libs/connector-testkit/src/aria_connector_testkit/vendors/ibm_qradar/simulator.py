@@ -46,7 +46,6 @@ from starlette.routing import Route
 from aria_connector_testkit.corpus import records_for
 from aria_connector_testkit.simulators.base import SeededData, Simulator, Stream, record_counts, seed_records
 
-
 DEMO_TOKEN = "11111111-2222-3333-4444-555555555555"
 T0_MS = int(datetime(2024, 5, 1, tzinfo=timezone.utc).timestamp() * 1000)
 ERRORS = {

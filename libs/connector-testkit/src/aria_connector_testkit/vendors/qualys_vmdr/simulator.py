@@ -18,7 +18,8 @@ Faithful to the Qualys VM/PC API user guide:
   date; hosts without a matching detection are left out.
 * Host List - https://docs.qualys.com/en/vm/qweb-all-api/mergedProjects/qapi-assets/host_lists/host_list.htm :
   ``/api/2.0/fo/asset/host/?action=list`` -> ``HOST_LIST_OUTPUT`` (hosts by ID ascending,
-  ``truncation_limit`` default 1000, ``vm_scan_since``, ``details`` Basic|All|None).
+  ``truncation_limit`` default 1000, ``vm_scan_since``; ``details`` is not applied: hosts
+  are served with the elements they were recorded with).
 * KnowledgeBase - https://docs.qualys.com/en/vm/api/knowledgebase/knowledgebase.htm :
   ``/api/2.0/fo/knowledge_base/vuln/?action=list&ids=`` -> ``KNOWLEDGE_BASE_VULN_LIST_OUTPUT/
   RESPONSE/VULN_LIST/VULN/{QID, VULN_TYPE, SEVERITY_LEVEL, TITLE, CATEGORY, PATCHABLE,
@@ -57,7 +58,6 @@ from starlette.routing import Route
 
 from aria_connector_testkit.corpus import records_for
 from aria_connector_testkit.simulators.base import SeededData, Simulator, Stream, basic_credentials, record_counts, seed_records
-
 
 DEMO_USERNAME = "demo_user"
 DEMO_PASSWORD = "demo-password"
@@ -188,10 +188,13 @@ class QualysData(SeededData):
         h, d = record["HOST"], record["DETECTION"]
         h["ID"] = host["ID"]
         h["IP"] = host.get("IP", "")
+        if "OS" in h and host.get("OS"):
+            h["OS"] = host["OS"]
         if "DNS" in h and host.get("DNS"):
             h["DNS"] = host["DNS"]
             if isinstance(h.get("DNS_DATA"), dict):
-                h["DNS_DATA"].update(HOSTNAME=host["DNS"].split(".")[0], FQDN=host["DNS"])
+                hostname, _, domain = host["DNS"].partition(".")
+                h["DNS_DATA"].update(HOSTNAME=hostname, DOMAIN=domain, FQDN=host["DNS"])
         qids = sorted(KB)
         turn = n // len(self.hosts)  # the n-th detection of its host: a QID it has not had yet
         d["QID"] = str(int(qids[turn % len(qids)]) + 1_000_000 * (turn // len(qids)))

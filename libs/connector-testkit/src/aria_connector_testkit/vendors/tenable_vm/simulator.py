@@ -33,8 +33,8 @@ Faithful to the public documentation:
 Records are real: seeded findings and assets are the corpus records (``corpus/``: recorded
 export chunks and the documented example) with ids, hosts and times varied by the seed, so
 they carry no ``finding_id`` and write ``indexed_at`` as epoch seconds in a string, as
-Tenable does; ``replay`` serves given records verbatim. Every status poll of a new export first reports
-PROCESSING with part of the chunks, so clients must poll.
+Tenable does; ``replay`` serves given records verbatim. Every status poll of a new export
+first reports PROCESSING with part of the chunks, so clients must poll.
 
 Demo keys: access ``"a" * 64``, secret ``"b" * 64``. Control endpoints: ``/_sim/...``
 (see ``aria_connector_testkit.simulators.base``); request counters are kept per route template.
@@ -57,7 +57,6 @@ from starlette.routing import Route
 
 from aria_connector_testkit.corpus import records_for
 from aria_connector_testkit.simulators.base import SeededData, Simulator, Stream, record_counts, seed_records
-
 
 DEMO_ACCESS_KEY = "a" * 64
 DEMO_SECRET_KEY = "b" * 64
