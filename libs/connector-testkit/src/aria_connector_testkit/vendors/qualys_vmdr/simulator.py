@@ -34,8 +34,8 @@ Faithful to the Qualys VM/PC API user guide:
 Records are real: seeded hosts and detections are the corpus records (``corpus/``: a recorded
 detection list and the guide's samples, read by ``corpus_records``) with ids, addresses, QIDs
 and times varied by the seed; ``replay`` serves given records verbatim. Elements keep the
-vendor's names and order (``element_dict`` / ``element_xml``); the KnowledgeBase is a small
-table of documented entries (empty in replay mode).
+vendor's names and order (``element_dict`` / ``element_xml``); the KnowledgeBase answers
+with a recorded response's entries (``knowledge_base.json``; none in replay mode).
 
 Injected faults (``/_sim/faults``) answer 429/5xx with ``Retry-After`` as the control
 protocol requires. Text is served escaped instead of in CDATA sections (equivalent XML).
@@ -45,9 +45,11 @@ Demo credentials: ``demo_user`` / ``demo-password``.
 from __future__ import annotations
 
 import copy
+import json
 import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta, timezone
-from functools import partial
+from functools import lru_cache, partial
+from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlencode
 
@@ -62,15 +64,17 @@ from aria_connector_testkit.simulators.base import SeededData, Simulator, Stream
 DEMO_USERNAME = "demo_user"
 DEMO_PASSWORD = "demo-password"
 T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
-KB = {
-    "38170": ("SSL Certificate - Subject Common Name Does Not Match Server FQDN", 2, "Confirmed", "General remote services", [], 5.8, 6.5),
-    "38794": ("Secure Sockets Layer/Transport Layer Security (SSL/TLS) Protocol Detected", 3, "Confirmed", "General remote services", [], 5.0, 7.5),
-    "91345": ("Microsoft Windows Security Update for May 2024", 4, "Confirmed", "Windows", ["CVE-2024-30051", "CVE-2024-30040"], 7.2, 8.8),
-    "376187": ("Apache Log4j Remote Code Execution (RCE) Vulnerability (Log4Shell)", 5, "Confirmed", "Local", ["CVE-2021-44228", "CVE-2021-45046"], 9.3, 10.0),
-    "105489": ("OpenSSH Terrapin Attack Vulnerability", 3, "Potential", "General remote services", ["CVE-2023-48795"], 5.4, 5.9),
-    "45017": ("Operating System Detected", 1, "Info", "Information gathering", [], None, None),
-    "150004": ("Path-Based Vulnerability", 2, "Potential", "Web Application", [], 4.3, 5.3),
-}
+
+
+@lru_cache(maxsize=1)
+def knowledge_base() -> dict[str, ET.Element]:
+    """QID -> VULN element of a recorded KnowledgeBase response (``knowledge_base.json``), served
+    as recorded (one of its entries has an empty title and an empty CVE id; neither has CVSS)."""
+    case = json.loads((Path(__file__).parent / "knowledge_base.json").read_text())
+    root = ET.fromstring(case["response"]["text"].encode())
+    return {v.findtext("QID"): v for v in root.findall("RESPONSE/VULN_LIST/VULN")}
+
+
 STATUSES = ["New", "Active", "Active", "Re-Opened", "Fixed"]
 PORTS = [("22", "tcp", "0"), ("443", "tcp", "1"), ("445", "tcp", "0"), ("53", "udp", "0"), ("3389", "tcp", "1")]
 Record = dict[str, Any]
@@ -195,10 +199,12 @@ class QualysData(SeededData):
             if isinstance(h.get("DNS_DATA"), dict):
                 hostname, _, domain = host["DNS"].partition(".")
                 h["DNS_DATA"].update(HOSTNAME=hostname, DOMAIN=domain, FQDN=host["DNS"])
-        qids = sorted(KB)
+        kb = knowledge_base()
+        qids = sorted(kb)
         turn = n // len(self.hosts)  # the n-th detection of its host: a QID it has not had yet
-        d["QID"] = str(int(qids[turn % len(qids)]) + 1_000_000 * (turn // len(qids)))
-        d["SEVERITY"] = str(KB.get(d["QID"], KB[qids[0]])[1])
+        qid = qids[turn % len(qids)]
+        d["QID"] = str(int(qid) + 1_000_000 * (turn // len(qids)))  # past the recorded QIDs: one the KB lacks
+        d["SEVERITY"] = kb[qid].findtext("SEVERITY_LEVEL")
         if "UNIQUE_VULN_ID" in d:  # the guide's sample has one; recorded tenants do not
             d["UNIQUE_VULN_ID"] = str(1_000_000 + self.seed * 1000 + n)
         if "PORT" in d:
@@ -402,33 +408,11 @@ class QualysSimulator(Simulator):
         denied, headers, p = await self._list_call(request)
         if denied:
             return denied
-        known = KB if self.data.kb_entries else {}
+        known = knowledge_base() if self.data.kb_entries else {}
         ids = [i.strip() for i in p.get("ids", "").split(",") if i.strip()] or sorted(known)
         root, resp = _output("KNOWLEDGE_BASE_VULN_LIST_OUTPUT")
         vl = _sub(resp, "VULN_LIST")
-        for qid in ids:
-            if qid not in known:
-                continue
-            title, severity, vtype, category, cves, cvss, cvss3 = KB[qid]
-            v = _sub(vl, "VULN")
-            _sub(v, "QID", qid)
-            _sub(v, "VULN_TYPE", {"Confirmed": "Vulnerability", "Potential": "Potential Vulnerability", "Info": "Information Gathered"}[vtype])
-            _sub(v, "SEVERITY_LEVEL", severity)
-            _sub(v, "TITLE", title)
-            _sub(v, "CATEGORY", category)
-            _sub(v, "LAST_SERVICE_MODIFICATION_DATETIME", "2024-04-02T10:00:00Z")
-            _sub(v, "PUBLISHED_DATETIME", "2021-12-10T08:00:00Z")
-            _sub(v, "PATCHABLE", "1" if cves else "0")
-            if cves:
-                cl = _sub(v, "CVE_LIST")
-                for cve in cves:
-                    c = _sub(cl, "CVE")
-                    _sub(c, "ID", cve)
-                    _sub(c, "URL", f"https://cve.mitre.org/cgi-bin/cvename.cgi?name={cve}")
-            if cvss is not None:
-                _sub(_sub(v, "CVSS"), "BASE", cvss, source="service")
-                _sub(_sub(v, "CVSS_V3"), "BASE", cvss3)
-            _sub(v, "PCI_FLAG", "1" if severity >= 3 else "0")
+        vl.extend(copy.deepcopy(known[qid]) for qid in ids if qid in known)
         return xml_response(root, headers=headers)
 
     # -- control ------------------------------------------------------------------------------
