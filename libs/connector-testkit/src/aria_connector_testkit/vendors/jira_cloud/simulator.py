@@ -32,7 +32,16 @@ Faithful to Atlassian's public reference:
   ``X-RateLimit-Remaining`` on responses.
 * Timestamps ``2024-05-01T10:00:00.000+0000``; priorities Highest/High/Medium/Low/Lowest;
   status categories ``new`` / ``indeterminate`` / ``done``. Priority can be null when the
-  priority field is hidden from the issue type's screen (the simulator's malformed records).
+  priority field is hidden from the issue type's screen. Malformed records are synthetic: an
+  issue whose summary is null (Jira requires one), which the connector must count and skip.
+* Webhooks - https://developer.atlassian.com/cloud/jira/platform/webhooks/ : an admin webhook
+  registered with a secret signs each delivery, ``X-Hub-Signature: sha256=<hex HMAC-SHA256 of
+  the raw body>``, and names it ``X-Atlassian-Webhook-Identifier`` (the same on retries);
+  ``sign_webhook`` is that sender side.
+
+Replay mode (``replay={"issues": [...]}``): the simulator holds exactly those recorded issues, in
+order, under its own keys, and serves them through the same search; a replayed tenant holds only
+the configured project, so the JQL project clause keeps every replayed issue.
 
 Demo credentials: ``demo@example.com`` / ``demo-api-token``; project ``SEC``.
 Control endpoints (``/_sim/...``): see ``aria_connector_testkit.simulators.base``.
@@ -42,6 +51,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import random
 import re
@@ -64,8 +74,6 @@ STATUSES = [("10000", "To Do", 2, "new", "blue-gray"), ("3", "In Progress", 4, "
 ISSUE_TYPES = {"Task": "10002", "Bug": "10004", "Story": "10001"}
 SUMMARIES = ["Public S3 bucket exposes backups", "EDR agent offline on finance laptops", "Outdated OpenSSL on edge proxy",
              "MFA disabled for service account", "Suspicious PowerShell on build server", "Expired TLS certificate"]
-NAVIGABLE = ["summary", "status", "priority", "labels", "created", "updated", "issuetype", "project", "assignee",
-             "reporter", "resolution", "resolutiondate", "description"]
 
 
 def jira_ts(dt: datetime) -> str:
@@ -167,7 +175,8 @@ def _key_num(key: str) -> tuple[str, int]:
 
 
 class JiraData:
-    def __init__(self, seed: int, issues: int, malformed: int, per_timestamp: int, project: str) -> None:
+    def __init__(self, seed: int, issues: int, malformed: int, per_timestamp: int, project: str,
+                 replay: list[dict[str, Any]] | None = None) -> None:
         self.rng = random.Random(seed)
         self.project = project
         self.per_timestamp = max(1, per_timestamp)
@@ -177,7 +186,11 @@ class JiraData:
         self.next_num = 1
         self.ticks = 0
         self.malformed = 0
-        seed_records(self.add_issue, issues, malformed)
+        self.replaying = replay is not None
+        if replay is not None:
+            self.issues = {f"replay-{n}": issue for n, issue in enumerate(replay)}
+        else:
+            seed_records(self.add_issue, issues, malformed)
 
     def now(self) -> datetime:
         """Deterministic clock: ``per_timestamp`` consecutive changes share a millisecond; changes are 17 s
@@ -234,7 +247,7 @@ class JiraData:
                                              "description": "Work has been completed on this issue.", "name": "Done"}
             issue["fields"]["resolutiondate"] = jira_ts(ts)
         if malformed:
-            issue["fields"]["priority"] = None
+            issue["fields"]["summary"] = None
             self.malformed += 1
         self.issues[key] = issue
         return issue
@@ -272,6 +285,8 @@ class JiraData:
                 if not {"=": actual == wanted, "!=": actual != wanted, ">": actual > wanted, ">=": actual >= wanted,
                         "<": actual < wanted, "<=": actual <= wanted}[op]:
                     return False
+                continue
+            if field == "project" and self.replaying:
                 continue
             if field == "project":
                 actual_set = {f["project"]["key"].lower(), f["project"]["id"]}
@@ -311,13 +326,15 @@ class JiraData:
 class JiraSimulator(Simulator):
     def __init__(self, *, seed: int = 42, records: int | None = None, issues: int | None = None, malformed: int = 0,
                  per_timestamp: int = 2, email: str = DEMO_EMAIL, api_token: str = DEMO_TOKEN, project: str = "SEC",
-                 rate_limit: int = 6000, rate_window_seconds: float = 60.0) -> None:
+                 rate_limit: int = 6000, rate_window_seconds: float = 60.0,
+                 replay: dict[str, list[dict[str, Any]]] | None = None) -> None:
         self.options = dict(seed=seed, **record_counts(records, 40, issues=issues), malformed=malformed, per_timestamp=per_timestamp, project=project)
+        self.replay = None if replay is None else json.loads(json.dumps(replay.get("issues", [])))
         self.email, self.api_token = email, api_token
         super().__init__(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
 
     def reset(self) -> None:
-        self.data = JiraData(**self.options)
+        self.data = JiraData(**self.options, replay=self.replay)
         self.created = 0
 
     # -- helpers ----------------------------------------------------------------------------
@@ -356,7 +373,8 @@ class JiraSimulator(Simulator):
     def _abs(self, request: Request, issue: dict[str, Any]) -> dict[str, Any]:
         base = str(request.base_url).rstrip("/")
         out = json.loads(json.dumps(issue))
-        out["self"] = base + out["self"]
+        if out.get("self", "").startswith("/"):
+            out["self"] = base + out["self"]
         return out
 
     # -- endpoints --------------------------------------------------------------------------
@@ -412,12 +430,11 @@ class JiraSimulator(Simulator):
             except Exception:
                 return self.error(400, ["The provided next page token is invalid or expired."], headers=headers)
         page = matched[offset:offset + max_results]
-        wanted = set(NAVIGABLE) if ("*all" in fields or "*navigable" in fields) else set(fields)
+        every = "*all" in fields or "*navigable" in fields
         issues = []
         for issue in page:
-            full = self._abs(request, issue)
-            out = {"expand": full["expand"], "id": full["id"], "self": full["self"], "key": full["key"]}
-            selected = {k: v for k, v in full["fields"].items() if k in wanted}
+            out = self._abs(request, issue)
+            selected = {k: v for k, v in out.pop("fields", {}).items() if every or k in fields}
             if selected:
                 out["fields"] = selected
             issues.append(out)
@@ -425,6 +442,7 @@ class JiraSimulator(Simulator):
         if offset + max_results < len(matched):
             result["nextPageToken"] = base64.urlsafe_b64encode(
                 json.dumps({"jql": jql, "offset": offset + max_results}).encode()).decode()
+        result["isLast"] = "nextPageToken" not in result
         return JSONResponse(result, headers=headers)
 
     def _validate_fields(self, fields: Any, creating: bool) -> dict[str, str]:
@@ -549,7 +567,18 @@ class JiraSimulator(Simulator):
         ]
 
 
+def sign_webhook(secrets: dict[str, Any], body: bytes, timestamp: int | None = None,
+                 delivery_id: str | None = None) -> dict[str, str]:
+    """Headers Jira sends with an admin webhook delivery registered with ``webhook_secret`` (it
+    signs no timestamp, so ``timestamp`` is unused). Written apart from the SDK's verifier."""
+    mac = hmac.new(str(secrets["webhook_secret"]).encode(), body, hashlib.sha256).hexdigest()
+    headers = {"Content-Type": "application/json; charset=UTF-8", "X-Hub-Signature": f"sha256={mac}"}
+    if delivery_id:
+        headers["X-Atlassian-Webhook-Identifier"] = delivery_id
+    return headers
+
+
 def create_app(**options: Any) -> Starlette:
     """Options: seed, records / issues, malformed, per_timestamp, email, api_token, project, rate_limit,
-    rate_window_seconds."""
+    rate_window_seconds, replay ({"issues": [recorded issues]})."""
     return JiraSimulator(**options).app()
