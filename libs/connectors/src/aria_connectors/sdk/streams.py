@@ -49,8 +49,8 @@ from .manifest import (
     SearchAfterPagination,
     StreamSpec,
 )
-from .mapping import cursor_key, external_id_of
-from .paths import get_path, set_path
+from .mapping import cursor_key, describe_identity, external_id_of, identity_reader
+from .paths import get_path, getter, set_path
 from .templates import render
 from .types import RecordError
 
@@ -106,6 +106,15 @@ class StreamReader:
         # first page: later pages of a re-anchored query count only what is left), and read so far.
         self.total: int | None = None
         self.records_read = 0
+        inc = spec.incremental
+        # the tie-break among records sharing a cursor value: the declared field, else the identity
+        if inc is not None and inc.tie_breaker_field:
+            read = getter(inc.tie_breaker_field)
+            self._tie_break = lambda record: read(record) if isinstance(record, dict) else None
+            self._tie_break_name = repr(inc.tie_breaker_field)
+        else:
+            self._tie_break = identity_reader(spec.mapping.external_id)
+            self._tie_break_name = describe_identity(spec.mapping.external_id)
 
     def checkpoint(self) -> dict[str, Any]:
         """This stream's checkpoint after the pages read so far (sync stores it)."""
@@ -235,7 +244,6 @@ class StreamReader:
         errors: list[RecordError] = []
         state = StreamState(self.state.cursor, set(self.state.seen))
         candidates: list[tuple[Any, str, Any, Any]] = []
-        tb_path = (inc.tie_breaker_field if inc and inc.tie_breaker_field else spec.mapping.external_id)
         anchor_key = cursor_key(anchor.cursor, inc.cursor_type) if (inc and anchor.cursor is not None) else None
         upper_key = cursor_key(upper, inc.cursor_type) if (inc and upper is not None) else None
         for raw in records:
@@ -243,25 +251,29 @@ class StreamReader:
             if inc is None:
                 candidates.append((None, external_id_of(rec, spec.mapping) or "", rec, raw))
                 continue
-            tb = get_path(rec, tb_path) if isinstance(rec, dict) else None
+            tb = self._tie_break(rec)
             raw_cursor = get_path(rec, inc.cursor_field) if isinstance(rec, dict) else None
             try:
                 if tb is None:
-                    raise MappingError(f"missing tie-break id at {tb_path!r}")
-                key = cursor_key(raw_cursor, inc.cursor_type)
+                    raise MappingError(f"missing tie-break id at {self._tie_break_name}")
+                # a record the vendor sent without a cursor value is published; it cannot move the cursor
+                key = None if raw_cursor is None else cursor_key(raw_cursor, inc.cursor_type)
             except MappingError as exc:
                 errors.append(RecordError(spec.name, external_id_of(rec, spec.mapping), str(exc)))
                 continue
             tb = str(tb)
-            if anchor_key is not None and (key < anchor_key or (key == anchor_key and tb in anchor.seen)):
-                continue  # already published by an earlier page or run
-            if upper_key is not None and (key > upper_key or (below and key == upper_key)):
-                continue  # changed since the query: read in its new place
+            if key is not None:
+                if anchor_key is not None and (key < anchor_key or (key == anchor_key and tb in anchor.seen)):
+                    continue  # already published by an earlier page or run
+                if upper_key is not None and (key > upper_key or (below and key == upper_key)):
+                    continue  # changed since the query: read in its new place
             candidates.append((key, tb, rec, raw))
         if inc is not None:
-            candidates.sort(key=lambda c: (c[0], c[1]))
+            candidates.sort(key=lambda c: (c[0] is not None, () if c[0] is None else c[0], c[1]))
             cur_key = cursor_key(state.cursor, inc.cursor_type) if state.cursor is not None else None
             for key, tb, rec, _raw in candidates:
+                if key is None:
+                    continue
                 if cur_key is None or key > cur_key:
                     state.cursor = get_path(rec, inc.cursor_field)
                     state.seen = {tb}
