@@ -126,7 +126,8 @@ def test_push_helpers_and_manifest_rules():
     assert tier_of({}) == "unrated" and tier_of(passing) == "bronze"
     silver = {**passing, **dict.fromkeys(("incremental", "rate_limits", "error_classification"), "pass")}
     assert tier_of(silver) == "silver"
-    assert tier_of({**silver, "health": "pass", "preview": "pass", "webhooks": "n/a", "push": "pass"}) == "gold"
+    assert tier_of({**silver, "health": "pass", "preview": "pass", "webhooks": "n/a", "push": "pass"}) == "silver"
+    assert tier_of({**silver, "health": "pass", "preview": "pass", "webhooks": "n/a", "push": "pass", "replay": "pass"}) == "gold"
     assert tier_of({**silver, "health": "pass", "preview": "fail", "push": "pass"}) == "silver"
 
     good = __import__("yaml").safe_load((registry.get("jira_cloud").directory / "manifest.yaml").read_text())
