@@ -1,0 +1,184 @@
+"""Each service imports and starts its CLI from exactly the package set its image installs.
+
+For each service, deploy/docker/install.sh — the script deploy/docker/service.Dockerfile builds
+the image with — installs the service's locked closure (`uv export --frozen --package
+aria-<service> --no-dev`, workspace members non-editable from their paths) into a fresh venv.
+In that venv, and nowhere else (isolated mode, run from an empty directory):
+- the installed distributions are exactly the export's;
+- `aria-<service> --help` lists `serve` and `migrate`;
+- every module of the service package imports (pkgutil walk);
+- `aria_connector_testkit` (simulators, fixtures) is not importable.
+The simulator image (the test kit's closure) is checked the same way for its command.
+
+All venvs share the user's uv cache, which `uv sync` has filled (nothing is downloaded);
+the module takes ~25 s on the 2-core development VM (3.5-4.6 s per service). No infrastructure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+from packaging.markers import Marker
+
+pytestmark = pytest.mark.packaging
+
+REPO = Path(__file__).resolve().parents[1]
+INSTALL = REPO / "deploy" / "docker" / "install.sh"
+SERVICES = ("catalog", "installer", "vault-gateway", "sync-runner", "webhook-ingest")
+
+# Run inside the image's venv: imports every module of one package, reports what failed, whether
+# the test kit is importable, and the installed distributions.
+PROBE = r"""
+import importlib, importlib.metadata, importlib.util, json, pkgutil, sys, traceback
+package = sys.argv[1]
+failed, imported = {}, []
+root = importlib.import_module(package)
+for info in pkgutil.walk_packages(root.__path__, package + ".", onerror=lambda name: failed.setdefault(name, traceback.format_exc())):
+    if info.name.endswith(".__main__"):
+        continue  # a program, run by `python -m`, not imported
+    try:
+        importlib.import_module(info.name)
+        imported.append(info.name)
+    except BaseException:
+        failed[info.name] = traceback.format_exc()
+print(json.dumps({
+    "imported": imported,
+    "failed": failed,
+    "testkit": importlib.util.find_spec("aria_connector_testkit") is not None,
+    "distributions": sorted({d.metadata["Name"] for d in importlib.metadata.distributions()}),
+    "executable": sys.executable,
+}))
+"""
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _uv() -> str:
+    uv = shutil.which("uv") or shutil.which("uv", path=str(Path.home() / ".local" / "bin"))
+    if uv is None:
+        pytest.fail("uv is not on PATH (deploy/local/test.sh installs it)")
+    return uv
+
+
+def _install(package: str, venv: Path) -> set[str]:
+    """Install ``package``'s closure the image's way; return the exported distribution names."""
+    uv = _uv()
+    env = {**os.environ, "PATH": f"{Path(uv).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+           # the workspace's interpreter; the user's uv cache (shared by every venv: no downloads)
+           "UV_PYTHON": sys.executable}
+    for var in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "PYTHONPATH"):
+        env.pop(var, None)
+    result = subprocess.run(["sh", str(INSTALL), package, str(venv)], env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, f"{INSTALL.name} {package} failed:\n{result.stdout}\n{result.stderr}"
+    names = set()
+    for line in (venv / "requirements.txt").read_text().splitlines():
+        line, _, marker = (part.strip() for part in line.partition(";"))
+        if not line or line.startswith("#") or (marker and not Marker(marker).evaluate()):
+            continue  # e.g. colorama on Windows only
+        if line.startswith("./"):  # a workspace member, by path
+            names.add(_norm(_member_name(REPO / line)))
+        else:
+            names.add(_norm(re.split(r"[=<>!~\[ ]", line, maxsplit=1)[0]))
+    return names
+
+
+def _member_name(member: Path) -> str:
+    return tomllib.loads((member / "pyproject.toml").read_text())["project"]["name"]
+
+
+def _run(venv: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV", "UV_"))}
+    env["PATH"] = f"{venv / 'bin'}{os.pathsep}/usr/bin:/bin"
+    return subprocess.run(list(args), cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+def _probe(venv: Path, package: str, cwd: Path) -> dict:
+    result = _run(venv, str(venv / "bin" / "python"), "-I", "-c", PROBE, package, cwd=cwd)
+    assert result.returncode == 0, f"probe of {package} failed:\n{result.stderr}"
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _installed(probe: dict) -> set[str]:
+    # uv venv installs no pip/setuptools: the venv holds the export's distributions alone
+    return {_norm(n) for n in probe["distributions"]}
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_service_runs_from_its_image_package_set(service: str, tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    exported = _install(f"aria-{service}", venv)
+    assert f"aria-{service}" in exported
+    assert "aria-connector-testkit" not in exported, "the test kit must never be in a service image"
+
+    empty = tmp_path / "cwd"
+    empty.mkdir()
+    probe = _probe(venv, "aria_" + service.replace("-", "_"), empty)
+    assert Path(probe["executable"]).is_relative_to(venv), probe["executable"]
+    assert _installed(probe) == exported, (
+        f"installed but not exported: {sorted(_installed(probe) - exported)}; "
+        f"exported but not installed: {sorted(exported - _installed(probe))}")
+    assert not probe["failed"], "modules that do not import from the image's packages:\n" + "\n".join(
+        f"--- {name}\n{tb}" for name, tb in probe["failed"].items())
+    assert probe["imported"], "no modules found"
+    assert not probe["testkit"], "aria_connector_testkit is importable in the service's package set"
+
+    cli = _run(venv, str(venv / "bin" / f"aria-{service}"), "--help", cwd=empty)
+    assert cli.returncode == 0, f"aria-{service} --help failed:\n{cli.stdout}\n{cli.stderr}"
+    for command in ("serve", "migrate"):
+        assert re.search(rf"\b{command}\b", cli.stdout), f"aria-{service} --help lists no {command}:\n{cli.stdout}"
+
+
+def test_simulator_runs_from_its_image_package_set(tmp_path: Path) -> None:
+    """docker-compose.yml's simulator image: the test kit's closure, no service."""
+    venv = tmp_path / "venv"
+    exported = _install("aria-connector-testkit", venv)
+    assert not {f"aria-{s}" for s in SERVICES} & exported, "a service in the simulator image"
+    empty = tmp_path / "cwd"
+    empty.mkdir()
+    probe = _probe(venv, "aria_connector_testkit", empty)
+    assert _installed(probe) == exported
+    assert not probe["failed"], "\n".join(f"--- {name}\n{tb}" for name, tb in probe["failed"].items())
+    # the command docker-compose.yml runs, up to serving: the simulators it can serve
+    cli = _run(venv, str(venv / "bin" / "python"), "-I", "-m", "aria_connector_testkit.simulators", "list", cwd=empty)
+    assert cli.returncode == 0, f"simulators list failed:\n{cli.stdout}\n{cli.stderr}"
+    assert "crowdstrike_falcon" in cli.stdout, cli.stdout
+
+
+def test_compose_runs_the_test_kit_only_from_the_simulator_image() -> None:
+    """docker-compose.yml: whatever runs aria_connector_testkit builds the Dockerfile's simulator
+    target (which exists); every other image built from the Dockerfile is a service image."""
+    import yaml
+
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    dockerfile = (REPO / "deploy" / "docker" / "service.Dockerfile").read_text()
+    stages = set(re.findall(r"^FROM\s+\S+\s+AS\s+(\S+)", dockerfile, flags=re.M | re.I))
+    assert "simulator" in stages
+    last_stage = re.findall(r"^FROM\s+\S+(?:\s+AS\s+(\S+))?", dockerfile, flags=re.M | re.I)[-1]
+    assert last_stage == "service", "the service image must stay the default (last) target"
+    checked = 0
+    for name, svc in compose["services"].items():
+        build = svc.get("build")
+        if not isinstance(build, dict) or build.get("dockerfile") != "deploy/docker/service.Dockerfile":
+            continue
+        checked += 1
+        target = build.get("target", "service")
+        assert target in stages, f"{name}: no stage {target!r} in the Dockerfile"
+        uses_testkit = "aria_connector_testkit" in " ".join(map(str, svc.get("command") or []))
+        if uses_testkit:
+            assert target == "simulator", f"{name} runs the test kit from a {target} image"
+            assert "simulator" in svc["image"], f"{name}: the simulator image must not be tagged as a service's"
+        else:
+            assert target == "service", f"{name}: only the test kit's commands run from the {target} image"
+            assert "SERVICE" in build.get("args", {}), f"{name}: a service image needs its SERVICE build arg"
+    assert checked >= 6
