@@ -32,7 +32,9 @@ pytestmark = pytest.mark.packaging
 
 REPO = Path(__file__).resolve().parents[1]
 INSTALL = REPO / "deploy" / "docker" / "install.sh"
-SERVICES = ("catalog", "installer", "vault-gateway", "sync-runner", "webhook-ingest")
+SERVICES = sorted(p.parent.name for p in REPO.glob("services/*/pyproject.toml"))
+MEMBERS = sorted(p.parent.relative_to(REPO).as_posix() for p in REPO.glob("*/*/pyproject.toml")
+                 if p.parts[-3] in ("libs", "services"))
 
 # Run inside the image's venv: imports every module of one package, reports what failed, whether
 # the test kit is importable, and the installed distributions.
@@ -153,6 +155,15 @@ def test_simulator_runs_from_its_image_package_set(tmp_path: Path) -> None:
     cli = _run(venv, str(venv / "bin" / "python"), "-I", "-m", "aria_connector_testkit.simulators", "list", cwd=empty)
     assert cli.returncode == 0, f"simulators list failed:\n{cli.stdout}\n{cli.stderr}"
     assert "crowdstrike_falcon" in cli.stdout, cli.stdout
+
+
+def test_dockerfile_sees_every_workspace_member() -> None:
+    """The image's export stage copies every member's pyproject.toml (the workspace uv.lock
+    describes), so a new library or service is not silently missing from the export."""
+    dockerfile = (REPO / "deploy" / "docker" / "service.Dockerfile").read_text()
+    copied = set(re.findall(r"^COPY\s+(\S+)/pyproject\.toml\s", dockerfile, flags=re.M))
+    assert set(MEMBERS) <= copied, f"add COPY lines for {sorted(set(MEMBERS) - copied)}"
+    assert len(SERVICES) >= 5
 
 
 def test_compose_runs_the_test_kit_only_from_the_simulator_image() -> None:
