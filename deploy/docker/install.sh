@@ -31,4 +31,13 @@ cd "$(dirname "$0")/../.."
 # shellcheck disable=SC2086  # $emit is one flag or nothing
 uv export --quiet --frozen --package "$package" --no-dev --no-hashes --no-editable \
   --no-header --no-annotate $emit >"$venv/requirements.txt"
-uv pip sync --quiet --python "$venv/bin/python" "$venv/requirements.txt"
+# uv rebuilds a cached wheel of a local directory only when its pyproject.toml changes, so the
+# workspace members (the export's ./ paths) are always rebuilt and reinstalled from their
+# sources: otherwise a venv or an image could get a member's code from an older build.
+members=
+for path in $(grep '^\./' "$venv/requirements.txt" | cut -d' ' -f1); do
+  name=$(sed -n 's/^name *= *"\(.*\)"/\1/p' "$path/pyproject.toml" | head -n 1)
+  members="$members --reinstall-package $name"
+done
+# shellcheck disable=SC2086  # $members is a list of flags
+uv pip sync --quiet --python "$venv/bin/python" $members "$venv/requirements.txt"
