@@ -5,13 +5,16 @@ the image with — installs the service's locked closure (`uv export --frozen --
 aria-<service> --no-dev`, workspace members non-editable from their paths) into a fresh venv.
 In that venv, and nowhere else (isolated mode, run from an empty directory):
 - the installed distributions are exactly the export's;
-- `aria-<service> --help` lists `serve` and `migrate`;
+- the console script `aria-<service> --help` lists `serve` and `migrate` (run in the probe's
+  interpreter, the one its shebang names, so the imports are paid once);
 - every module of the service package imports (pkgutil walk);
 - `aria_connector_testkit` (simulators, fixtures) is not importable.
 The simulator image (the test kit's closure) is checked the same way for its command.
 
-All venvs share the user's uv cache, which `uv sync` has filled (nothing is downloaded);
-the module takes ~25 s on the 2-core development VM (3.5-4.6 s per service). No infrastructure.
+All venvs share the user's uv cache, which `uv sync` has filled (nothing is downloaded; the
+workspace members are rebuilt from source each time, as in the image). The module took 36 s on
+the 2-core development VM at load average 7 (5-8.5 s per service, 3.4 s for the simulator);
+no infrastructure is needed.
 """
 
 from __future__ import annotations
@@ -39,8 +42,8 @@ MEMBERS = sorted(p.parent.relative_to(REPO).as_posix() for p in REPO.glob("*/*/p
 # Run inside the image's venv: imports every module of one package, reports what failed, whether
 # the test kit is importable, and the installed distributions.
 PROBE = r"""
-import importlib, importlib.metadata, importlib.util, json, pkgutil, sys, traceback
-package = sys.argv[1]
+import contextlib, importlib, importlib.metadata, importlib.util, io, json, pkgutil, runpy, sys, traceback
+package, command = sys.argv[1], json.loads(sys.argv[2])
 failed, imported = {}, []
 root = importlib.import_module(package)
 for info in pkgutil.walk_packages(root.__path__, package + ".", onerror=lambda name: failed.setdefault(name, traceback.format_exc())):
@@ -51,15 +54,34 @@ for info in pkgutil.walk_packages(root.__path__, package + ".", onerror=lambda n
         imported.append(info.name)
     except BaseException:
         failed[info.name] = traceback.format_exc()
+testkit = importlib.util.find_spec("aria_connector_testkit") is not None
+# The image's command, in this interpreter (the imports above are not paid twice): a console
+# script (bin/aria-<service>, the file its shebang runs with this python) or `python -m module`.
+cli = {"exit": None, "stdout": "", "error": ""}
+if command:
+    out = io.StringIO()
+    sys.argv = [command.get("script") or command["module"], *command["args"]]
+    try:
+        with contextlib.redirect_stdout(out):
+            if "script" in command:
+                runpy.run_path(command["script"], run_name="__main__")
+            else:
+                runpy.run_module(command["module"], run_name="__main__", alter_sys=True)
+        cli["exit"] = 0
+    except SystemExit as exc:
+        cli["exit"] = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except BaseException:
+        cli["exit"], cli["error"] = 1, traceback.format_exc()
+    cli["stdout"] = out.getvalue()
 print(json.dumps({
     "imported": imported,
     "failed": failed,
-    "testkit": importlib.util.find_spec("aria_connector_testkit") is not None,
+    "testkit": testkit,
+    "cli": cli,
     "distributions": sorted({d.metadata["Name"] for d in importlib.metadata.distributions()}),
     "executable": sys.executable,
 }))
 """
-
 
 def _norm(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
@@ -105,8 +127,8 @@ def _run(venv: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(list(args), cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
 
 
-def _probe(venv: Path, package: str, cwd: Path) -> dict:
-    result = _run(venv, str(venv / "bin" / "python"), "-I", "-c", PROBE, package, cwd=cwd)
+def _probe(venv: Path, package: str, cwd: Path, command: dict[str, object]) -> dict:
+    result = _run(venv, str(venv / "bin" / "python"), "-I", "-c", PROBE, package, json.dumps(command), cwd=cwd)
     assert result.returncode == 0, f"probe of {package} failed:\n{result.stderr}"
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -125,7 +147,10 @@ def test_service_runs_from_its_image_package_set(service: str, tmp_path: Path) -
 
     empty = tmp_path / "cwd"
     empty.mkdir()
-    probe = _probe(venv, "aria_" + service.replace("-", "_"), empty)
+    script = venv / "bin" / f"aria-{service}"
+    assert script.is_file(), f"no console script aria-{service}"
+    assert script.read_text().startswith(f"#!{venv / 'bin' / 'python'}"), script.read_text()[:200]
+    probe = _probe(venv, "aria_" + service.replace("-", "_"), empty, {"script": str(script), "args": ["--help"]})
     assert Path(probe["executable"]).is_relative_to(venv), probe["executable"]
     assert _installed(probe) == exported, (
         f"installed but not exported: {sorted(_installed(probe) - exported)}; "
@@ -135,10 +160,10 @@ def test_service_runs_from_its_image_package_set(service: str, tmp_path: Path) -
     assert probe["imported"], "no modules found"
     assert not probe["testkit"], "aria_connector_testkit is importable in the service's package set"
 
-    cli = _run(venv, str(venv / "bin" / f"aria-{service}"), "--help", cwd=empty)
-    assert cli.returncode == 0, f"aria-{service} --help failed:\n{cli.stdout}\n{cli.stderr}"
+    cli = probe["cli"]
+    assert cli["exit"] == 0, f"aria-{service} --help failed ({cli['exit']}):\n{cli['stdout']}\n{cli['error']}"
     for command in ("serve", "migrate"):
-        assert re.search(rf"\b{command}\b", cli.stdout), f"aria-{service} --help lists no {command}:\n{cli.stdout}"
+        assert re.search(rf"\b{command}\b", cli["stdout"]), f"aria-{service} --help lists no {command}:\n{cli['stdout']}"
 
 
 def test_simulator_runs_from_its_image_package_set(tmp_path: Path) -> None:
@@ -148,13 +173,15 @@ def test_simulator_runs_from_its_image_package_set(tmp_path: Path) -> None:
     assert not {f"aria-{s}" for s in SERVICES} & exported, "a service in the simulator image"
     empty = tmp_path / "cwd"
     empty.mkdir()
-    probe = _probe(venv, "aria_connector_testkit", empty)
+    # docker-compose.yml runs `python -m aria_connector_testkit.simulators serve crowdstrike_falcon`;
+    # `list` goes as far as finding the simulators it can serve
+    probe = _probe(venv, "aria_connector_testkit", empty,
+                   {"module": "aria_connector_testkit.simulators", "args": ["list"]})
     assert _installed(probe) == exported
     assert not probe["failed"], "\n".join(f"--- {name}\n{tb}" for name, tb in probe["failed"].items())
-    # the command docker-compose.yml runs, up to serving: the simulators it can serve
-    cli = _run(venv, str(venv / "bin" / "python"), "-I", "-m", "aria_connector_testkit.simulators", "list", cwd=empty)
-    assert cli.returncode == 0, f"simulators list failed:\n{cli.stdout}\n{cli.stderr}"
-    assert "crowdstrike_falcon" in cli.stdout, cli.stdout
+    cli = probe["cli"]
+    assert cli["exit"] == 0, f"simulators list failed ({cli['exit']}):\n{cli['stdout']}\n{cli['error']}"
+    assert "crowdstrike_falcon" in cli["stdout"].split(), cli["stdout"]
 
 
 def test_dockerfile_sees_every_workspace_member() -> None:
