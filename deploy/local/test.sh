@@ -2,8 +2,9 @@
 # README command 2, and what CI runs (.ci/run):
 #   uv sync, dev infrastructure (deploy/local/infra.sh up --dev), then in order
 #   1. import contracts   uv run --frozen lint-imports   (.importlinter)
-#   2. manifests          deploy/local/validate.sh        (Kubernetes + docker compose)
-#   3. tests              uv run --frozen pytest "$@"
+#   2. dependencies       deploy/local/deps.sh            (deptry: each package declares what it imports)
+#   3. manifests          deploy/local/validate.sh        (Kubernetes + docker compose)
+#   4. tests              uv run --frozen pytest "$@"
 # Every step runs even if an earlier one failed; the exit status is non-zero if any failed.
 # On exit Kafka and OpenBao are stopped unless ARIA_KEEP_INFRA=1 (PostgreSQL keeps running).
 set -uo pipefail
@@ -52,6 +53,7 @@ step() { # name command...
 }
 
 step "import contracts" uv run --frozen lint-imports
+step "dependencies" "$LOCAL_DIR_SCRIPTS/deps.sh"
 step "manifests" "$LOCAL_DIR_SCRIPTS/validate.sh"
 step "pytest" uv run --frozen pytest "$@"
 

@@ -126,7 +126,8 @@ def test_push_helpers_and_manifest_rules():
     assert tier_of({}) == "unrated" and tier_of(passing) == "bronze"
     silver = {**passing, **dict.fromkeys(("incremental", "rate_limits", "error_classification"), "pass")}
     assert tier_of(silver) == "silver"
-    assert tier_of({**silver, "health": "pass", "preview": "pass", "webhooks": "n/a", "push": "pass"}) == "gold"
+    assert tier_of({**silver, "health": "pass", "preview": "pass", "webhooks": "n/a", "push": "pass"}) == "silver"
+    assert tier_of({**silver, "health": "pass", "preview": "pass", "webhooks": "n/a", "push": "pass", "replay": "pass"}) == "gold"
     assert tier_of({**silver, "health": "pass", "preview": "fail", "push": "pass"}) == "silver"
 
     good = __import__("yaml").safe_load((registry.get("jira_cloud").directory / "manifest.yaml").read_text())
@@ -294,6 +295,54 @@ def test_raw_hash_is_the_hash_of_canonical_json_for_values_orjson_writes_differe
     ]
     for record in records:
         assert raw_sha256(record) == hashlib.sha256(canonical_json(record).encode()).hexdigest(), record
+
+
+def test_webhook_single_record_object_typed_by_its_envelope():
+    """``records_path`` may lead to one record object (Jira's ``issue``); its type is then the
+    body's ``type_field`` (Jira's ``webhookEvent``): an unknown event is a counted record error,
+    a body without the object is malformed. A list at records_path keeps typing each record."""
+    import uuid
+    from datetime import datetime, timezone
+
+    from aria_connectors.errors import BadWebhookPayload
+    from aria_connectors.sdk import InstallationContext
+    from aria_connectors.sdk.plugin import ConnectorPlugin
+    from aria_connectors.sdk.webhook import sign
+
+    mapping = {"entity": "risk", "external_id": "key",
+               "fields": {"title": "title", "severity": {"const": "low"}, "status": {"const": "open"}}}
+    manifest = {
+        "key": "envelope_test", "name": "Envelope test", "vendor": "Test", "product": "Test", "category": "custom",
+        "description": "test", "version": "1.0.0", "documentation_url": "https://example.com", "pricing_model": "free",
+        "capabilities": ["webhook"], "data_types": ["risk"], "auth_methods": ["hmac_signature"],
+        "config_schema": {"type": "object", "properties": {"secret": {"type": "string", "x-secret": True}}},
+        "webhook": {"signature": {"header": "X-Hub-Signature", "prefix": "sha256=", "secret_field": "secret"},
+                    "payload": {"records_path": "issue", "type_field": "event",
+                                "types": {"created": mapping, "updated": mapping}}},
+    }
+    plugin = ConnectorPlugin(validate_manifest_dict(manifest))
+    inst = plugin.create(InstallationContext(uuid.uuid4(), uuid.uuid4(), plugin.key), {}, {"secret": "s"}, None)
+    now = datetime.now(timezone.utc)
+
+    def handle(body: dict):
+        raw = json.dumps(body).encode()
+        return inst.handle_webhook(sign(plugin.manifest.webhook, "s", raw), raw, now)
+
+    handled = handle({"event": "updated", "issue": {"key": "SEC-1", "title": "t"}})
+    assert handled.verdict.ok and [e.provenance.external_id for e in handled.events] == ["SEC-1"]
+    assert handled.events[0].provenance.stream == "webhook.updated"
+    skipped = handle({"event": "deleted", "issue": {"key": "SEC-1", "title": "t"}})
+    assert skipped.events == [] and "unsupported type" in skipped.record_errors[0].reason
+    with pytest.raises(BadWebhookPayload):
+        handle({"event": "updated", "comment": {}})
+
+    manifest["webhook"]["payload"] = {"records_path": "items", "type_field": "event", "types": {"created": mapping}}
+    listed = ConnectorPlugin(validate_manifest_dict(manifest)).create(
+        InstallationContext(uuid.uuid4(), uuid.uuid4(), plugin.key), {}, {"secret": "s"}, None)
+    raw = json.dumps({"event": "created", "items": [{"event": "created", "key": "A", "title": "t"},
+                                                    {"event": "other", "key": "B", "title": "t"}]}).encode()
+    parsed = listed.parse_webhook({}, raw, "d-1")
+    assert [e.provenance.external_id for e in parsed.events] == ["A"] and len(parsed.record_errors) == 1
 
 
 def _mapped(spec_fields: dict, record: dict, external_id="id", entity="vulnerability"):

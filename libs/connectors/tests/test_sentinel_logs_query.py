@@ -1,6 +1,7 @@
-"""Sentinel's Logs query hook (``KqlTableReader``): the request goes through the instance's own API
-client, so the manifest's error rules apply. The hand-built client it replaced copied the client
-without them, and a partial result (200 with an error object) was published as a full page."""
+"""Sentinel's Logs query hooks (``page_request`` / ``page_body``): the request goes through the
+instance's own API client, so the manifest's error rules apply. The hand-built client they replaced
+copied the client without them, and a partial result (200 with an error object) was published as a
+full page."""
 
 from __future__ import annotations
 

@@ -432,8 +432,10 @@ class WebhookPayloadType(_Model):
 
 
 class WebhookPayload(_Model):
-    records_path: str | None = Field(default=None, description="Path of the record list; None = body is one record.")
-    type_field: str | None = Field(default=None, description="Record field choosing the mapping.")
+    records_path: str | None = Field(default=None, description="Path of the record list, or of the one record "
+                                                                "object; None = body is one record.")
+    type_field: str | None = Field(default=None, description="Record field choosing the mapping; for a single "
+                                                              "record, a body field (its envelope's).")
     types: dict[str, MappingSpec] = Field(description="type value (or 'default') -> mapping.")
 
 

@@ -1,13 +1,13 @@
 """Microsoft Sentinel: incidents (ARM, -> Risk) and the SecurityAlert table (Log Analytics KQL
-through ARM, -> Alert); declarative (manifest.yaml) plus one named component.
+through ARM, -> Alert); declarative (manifest.yaml) plus a small request/response hook.
 
-``KqlTableReader`` reads the ``security_alerts`` stream. The Logs query API pages and filters
-*inside the KQL text* and answers tables of ``columns`` + ``rows``, so its page hook folds the
-virtual parameters ``where`` (incremental filter), ``order_by``, ``skip`` and ``take`` (offset
-pagination) into the query (``| where ... | sort by ... | serialize _aria_row = row_number() |
-where _aria_row > skip | take n``) and turns the first table into records (``records``). Paging,
-re-anchoring and the request itself (auth, retries, rate limits, ``api.error_rules``) stay the
-SDK's.
+Python hooks (``page_request`` / ``page_body``), for what the manifest cannot say yet:
+
+* The Logs query API pages and filters *inside the KQL text*, and answers tables of
+  ``columns`` + ``rows``. For requests to ``/api/query`` the virtual parameters ``where``
+  (incremental filter), ``order_by``, ``skip`` and ``take`` (offset pagination) are folded
+  into the query (``| where ... | sort by ... | serialize _aria_row = row_number() | where
+  _aria_row > skip | take n``) and the first table is turned into records (``records``).
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from __future__ import annotations
 from typing import Any
 
 from aria_connectors.errors import PermanentError
+from aria_connectors.sdk.connector import DeclarativeConnector
 from aria_connectors.sdk.plugin import ConnectorPlugin
-from aria_connectors.sdk.sessions import SessionConnector
-from aria_connectors.sdk.streams import StreamReader
+
+KQL_PATH = "/api/query"
 
 
 def kql_with_paging(query: str, params: dict[str, Any]) -> str:
@@ -46,16 +47,14 @@ def table_records(body: Any) -> list[dict[str, Any]]:
         raise PermanentError("logs query: response has no tables[0].columns/rows") from None
 
 
-class KqlTableReader(StreamReader):
-    async def page_body(self, method: str, path: str, **kw: Any) -> Any:
-        params = dict(kw.get("params") or {})
-        query = kql_with_paging(kw["json"]["query"], params)
-        body = await super().page_body(method, path, **{**kw, "params": params, "json": {**kw["json"], "query": query}})
-        return {"records": table_records(body)}
+class SentinelConnector(DeclarativeConnector):
+    def page_request(self, stream: str, params: dict[str, Any], body: Any) -> tuple[dict[str, Any], Any]:
+        if isinstance(body, dict) and "query" in body:
+            return params, {**body, "query": kql_with_paging(body["query"], params)}
+        return params, body
 
-
-class SentinelConnector(SessionConnector):
-    reader_classes = {"security_alerts": KqlTableReader}
+    def page_body(self, stream: str, body: Any) -> Any:
+        return {"records": table_records(body)} if self.manifest.stream(stream).request.path == KQL_PATH else body
 
 
 connector = ConnectorPlugin.from_package(__name__, instance_class=SentinelConnector)
