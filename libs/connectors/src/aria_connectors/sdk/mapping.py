@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -167,7 +168,11 @@ def field_getter(name: str, spec: FieldSpec | str) -> Callable[[dict[str, Any]],
         reads = tuple(getter(p) for p in spec.coalesce)
 
         def source(record: dict[str, Any]) -> Any:
-            return next((v for v in (read(record) for read in reads) if v not in (None, "", [])), None)
+            for read in reads:  # a loop, not a generator: this runs for every record
+                v = read(record)
+                if v is not None and v != "" and v != []:
+                    return v
+            return None
     elif spec.path is not None:
         source = getter(spec.path)
     else:  # a default alone
@@ -316,6 +321,7 @@ def cursor_key(value: Any, cursor_type: str) -> Any:
     return str(value)
 
 
+@functools.lru_cache(maxsize=64)  # a vendor writes one or two offsets: built once each
 def _offset(tz: str) -> timezone:
     """'Z', '+02:00' or '+0200' as a fixed offset."""
     if tz == "Z":
