@@ -23,7 +23,7 @@ import pytest
 from aria_connectors.sdk import drain_sync
 from aria_connectors.sdk.paths import get_path
 from aria_connectors.sdk.templates import render
-from aria_connector_testkit import simulator_module
+from aria_connector_testkit import simulator_factory, simulator_module
 from aria_connector_testkit.corpus import Case, cases, json_shape, path_pattern, records_of
 from aria_connector_testkit.testing import SimulatorServer
 
@@ -79,10 +79,9 @@ def expectation_problems(case: Case, events: list[Any]) -> list[str]:
 async def replay_stream(h, case: Case) -> tuple[list[Any], list[Any], int]:
     """(events, record errors, records served) of one stream case, read from the simulator in
     replay mode as a sync reads the vendor."""
-    module = simulator_module(h.plugin)
     options = (h.fixtures.get("simulator") or {}).get("options", {})
     records = records_of(h.plugin, case)
-    with SimulatorServer(module.create_app(**options, replay={case.target: records})) as server:
+    with SimulatorServer(simulator_factory(h.plugin)(**options, replay={case.target: records})) as server:
         cfg = render(h.fixtures.get("config", {}), {"simulator_url": server.url})
         context = h.context()
         runs = []
