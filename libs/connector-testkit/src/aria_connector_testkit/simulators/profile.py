@@ -39,7 +39,7 @@ import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Literal
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field as F, ValidationError, model_validator
@@ -560,8 +560,9 @@ class ProfileSimulator(Simulator):
         if auth.token.client_auth == "basic":
             client = basic_credentials(request)
         else:
-            form = await request.form()
-            client = (str(form.get("client_id", "")), str(form.get("client_secret", "")))
+            # an urlencoded form, parsed here: starlette's request.form() needs python-multipart
+            form = parse_qs((await request.body()).decode())
+            client = (form.get("client_id", [""])[0], form.get("client_secret", [""])[0])
         if client != (self.secrets[auth.client_id.option], self.secrets[auth.client_secret.option]):
             return self.error(401, {})
         token = hashlib.sha256(f"{self.tokens_issued}:{datetime.now(timezone.utc)}".encode()).hexdigest()
