@@ -408,3 +408,16 @@ def test_map_default_applies_to_an_absent_field():
 def test_cursor_keys_read_epoch_seconds_written_as_text():
     assert cursor_key("1700000000", "datetime") == cursor_key(1700000000, "datetime") == \
         cursor_key("2023-11-14T22:13:20Z", "datetime")
+
+
+def test_matches_and_bands_keep_vendor_quirks_declarative():
+    """Defender's vulnerability id is a CVE id only sometimes (else TVM-...); CrowdStrike identity
+    alerts carry a 1-100 severity without its name."""
+    cve = {**VULN, "cve_ids": {"path": "id", "matches": "CVE-\\d{4}-\\d{4,}", "as_list": True}}
+    assert _mapped(cve, {"id": "CVE-2021-44228", "title": "x"}).cve_ids == ["CVE-2021-44228"]
+    assert _mapped(cve, {"id": "TVM-2020-0002", "title": "x"}).cve_ids == []
+    banded = {**VULN, "severity": {"coalesce": ["name", "score"], "bands": [[90, "Critical"], [70, "High"], [0, "Low"]],
+                                   "map": {"Critical": "critical", "High": "high", "Low": "low"}}}
+    assert _mapped(banded, {"id": 1, "title": "x", "score": 75}).severity == "high"
+    assert _mapped(banded, {"id": 1, "title": "x", "score": 95, "name": "Low"}).severity == "low"
+    assert _mapped(banded, {"id": 1, "title": "x", "score": 3}).severity == "low"

@@ -8,6 +8,7 @@ rewrites it, a test checks it is current), then loaded into these pydantic model
 from __future__ import annotations
 
 import json
+import re
 import sys
 from functools import lru_cache
 from pathlib import Path
@@ -356,11 +357,24 @@ class FieldSpec(_Model):
                                                        "and when the field is absent and no default is given.")
     default: Any = Field(default=None, description="Used when the path is missing or null.")
     time: TimeSpec | None = Field(default=None, description="The value is a timestamp written this way.")
+    matches: str | None = Field(default=None, description="A regular expression the whole value must match, else it "
+                                                         "counts as absent (Defender's vulnerability id is a CVE id "
+                                                         "only sometimes); in a list, the matching elements.")
+    bands: list[tuple[float, Any]] | None = Field(
+        default=None, description="[floor, value] pairs, highest floor first: a number becomes the value of the first "
+                                  "band it reaches (before map), e.g. a 1-100 severity named by the vendor's bands.")
     as_list: bool = False
     lower: bool = False
 
     @model_validator(mode="after")
     def _one_source(self) -> "FieldSpec":
+        if self.matches is not None:
+            try:
+                re.compile(self.matches)
+            except re.error as exc:
+                raise ValueError(f"matches is not a regular expression: {exc}") from None
+        if self.bands is not None and [b[0] for b in self.bands] != sorted((b[0] for b in self.bands), reverse=True):
+            raise ValueError("bands go from the highest floor to the lowest")
         sources = [self.path is not None, self.paths is not None, self.coalesce is not None, self.const is not None]
         if sum(sources) > 1:
             raise ValueError("give only one of path, paths, coalesce, const")

@@ -175,9 +175,13 @@ def field_getter(name: str, spec: FieldSpec | str) -> Callable[[dict[str, Any]],
     default, lower, as_list = spec.default, spec.lower, spec.as_list
     table, table_default = spec.map, spec.map_default
     as_time = time_reader(name, spec.time) if spec.time is not None else None
+    pattern = re.compile(spec.matches) if spec.matches is not None else None
+    bands = spec.bands
 
     def value_of(record: dict[str, Any]) -> Any:
         value = source(record)
+        if pattern is not None:
+            value = kept(value)
         if value is None or value == "":
             value = default
         if value is None:
@@ -189,11 +193,18 @@ def field_getter(name: str, spec: FieldSpec | str) -> Callable[[dict[str, Any]],
         else:
             if lower and isinstance(value, str):
                 value = value.lower()
+            if bands is not None and isinstance(value, (int, float)) and not isinstance(value, bool):
+                value = next((v for floor, v in bands if value >= floor), None)
             if table is not None:
                 value = translate(value)
         if as_list and not isinstance(value, list):
             value = [value]
         return value
+
+    def kept(value: Any) -> Any:
+        if isinstance(value, list):
+            return [v for v in value if isinstance(v, str) and pattern.fullmatch(v)]
+        return value if isinstance(value, str) and pattern.fullmatch(value) else None
 
     def translate(value: Any) -> Any:
         key = str(value)
