@@ -304,10 +304,9 @@ def vary_path(record: Any, parts: list[str], fn: Callable[[Any], Any]) -> None:
     key = head[:-2] if each else head
     if record.get(key) is None:
         return
-    if each or rest:
+    if rest:
         for item in (record[key] if each else [record[key]]):
-            if rest:
-                vary_path(item, rest, fn)
+            vary_path(item, rest, fn)
         return
     old = record[key]
     record[key] = [_cast(fn(v), v) for v in old] if isinstance(old, list) else _cast(fn(old), old)
@@ -479,17 +478,16 @@ class ProfileSimulator(Simulator):
                  *profile.streams, *(s.option for s in profile.secrets())}
         if isinstance(profile.auth, OAuth2Auth):
             known.add("token_ttl")
+            self.token_ttl = int(options.get("token_ttl", profile.auth.token.ttl_seconds))
+            self.expire_tokens = self._expire_tokens
         unknown = set(options) - known
         if unknown:
             raise TypeError(f"{key} simulator: unknown options {sorted(unknown)} (known: {sorted(known)})")
         records = options.get("records", d.records)
         self.counts = {name: options.get(name, records) for name in profile.streams}
         self.secrets = {s.option: str(options.get(s.option, s.default)) for s in profile.secrets()}
-        self.token_ttl = int(options.get("token_ttl", getattr(getattr(profile.auth, "token", None), "ttl_seconds", 0)))
         self.seeding = dict(seed=options.get("seed", d.seed), malformed=options.get("malformed", 0),
                             per_timestamp=options.get("per_timestamp", d.per_timestamp))
-        if isinstance(profile.auth, OAuth2Auth):
-            self.expire_tokens = self._expire_tokens
         super().__init__(rate_limit=options.get("rate_limit", d.rate_limit),
                          rate_window_seconds=options.get("rate_window_seconds", d.rate_window_seconds),
                          replay=options.get("replay"))
