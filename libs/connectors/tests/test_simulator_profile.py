@@ -19,7 +19,8 @@ STREAM = {
     "fields": {"id": {"id": True}, "updatedAt": {"clock": "now"}},
     "malformed": {"computerName": None},
 }
-ERRORS = {"body": {"error": "{message}", "status": "{status}"}, "statuses": {401: {"message": "unauthorized"}}}
+ERRORS = {"body": {"error": "{message}", "status": "{status}"},
+          "statuses": {401: {"message": "unauthorized"}, 404: {"message": "no such resource"}}}
 
 
 def write(tmp_path: Path, profile: dict) -> Path:
@@ -79,6 +80,8 @@ async def test_basic_auth_and_next_url_in_the_body(tmp_path):
         assert len(set(ids)) == 5
         last = await http.get("/agents?limit=2&offset=4", headers=good)
         assert "next" not in last.json() and last.json()["count"] == 5  # {next?}: left out on the last page
+        missing = await http.get("/no/such/path", headers=good)
+        assert missing.status_code == 404 and missing.json() == {"error": "no such resource", "status": 404}
 
 
 def test_profile_errors_name_the_file_and_every_wrong_key(tmp_path):

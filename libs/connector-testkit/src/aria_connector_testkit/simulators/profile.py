@@ -43,6 +43,7 @@ from urllib.parse import parse_qs, urlencode
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field as F, ValidationError, model_validator
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -714,6 +715,14 @@ class ProfileSimulator(Simulator):
         if isinstance(self.profile.auth, OAuth2Auth):
             routes.append(Route(self.profile.auth.token.path, self.issue_token, methods=["POST"]))
         return routes
+
+    def app(self) -> Starlette:
+        app = super().app()
+        if 404 in self.profile.errors.statuses:  # an unknown path answered in the vendor's words
+            async def not_found(request: Request, exc: Exception) -> Response:
+                return self.error(404, {})
+            app.add_exception_handler(404, not_found)
+        return app
 
 
 def create_app(key: str, path: Path, **options: Any) -> Any:
