@@ -39,17 +39,14 @@ def simulator_module(plugin: ConnectorPlugin) -> ModuleType | None:
 
 
 def simulator_factory(plugin: ConnectorPlugin) -> Callable[..., ASGIApp] | None:
-    """``create_app(**options)`` of the connector's HTTP simulator: its ``simulator.yaml`` profile
-    (``simulators.profile``), or the ``create_app`` of a ``simulator.py`` where the vendor needs
-    Python; None when it has neither. Both at once is an error: one would silently shadow the other."""
-    module = simulator_module(plugin)
-    python = getattr(module, "create_app", None)
+    """``create_app(**options)`` of the connector's HTTP simulator: the ``create_app`` of its
+    ``simulator.py`` where the vendor needs Python (which may extend the profile next to it), else
+    its ``simulator.yaml`` profile (``simulators.profile``); None when it has neither."""
+    python = getattr(simulator_module(plugin), "create_app", None)
     folder = vendor_dir(plugin)
     profile = folder / "simulator.yaml" if folder is not None else None
-    if profile is None or not profile.exists():
+    if python is not None or profile is None or not profile.exists():
         return python
-    if python is not None:
-        raise LookupError(f"{plugin.key} has both simulator.yaml and a simulator.py with create_app")
     from .simulators.profile import create_app
 
     return partial(create_app, plugin.key, profile)

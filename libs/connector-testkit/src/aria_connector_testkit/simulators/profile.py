@@ -7,7 +7,8 @@ corpus records (``corpus.records_for``) taken in turn and varied field by field 
 says; a varied field keeps the JSON type the vendor recorded, and absent or null fields stay so,
 so a profile cannot invent shapes. ``replay={stream: records}`` serves exactly those records.
 
-Writes (push actions), export jobs, webhooks and non-JSON bodies still need a ``simulator.py``.
+Writes (push actions), export jobs, webhooks and non-JSON bodies still need Python: a vendor's
+``simulator.py`` may subclass ``ProfileSimulator`` and add only those routes (Freshdesk's writes).
 
 Profile keys (``Profile`` below is the schema; unknown keys are errors):
 
@@ -73,7 +74,7 @@ class ApiKeyAuth(_Model):
 class BasicAuth(_Model):
     type: Literal["basic"]
     username: Secret
-    password: Secret
+    password: Secret | None = F(None, description="None: any password (Freshdesk: the API key is the user name).")
 
 
 class TokenEndpoint(_Model):
@@ -99,6 +100,8 @@ class RateHeaders(_Model):
 
 class Errors(_Model):
     body: Any = F(description="Template of the vendor's error body: {status}, and the per-status values.")
+    bodies: dict[int, Any] = F(default_factory=dict, description="A status whose body has another shape "
+                                                                  "(Freshdesk's 400 validation errors).")
     statuses: dict[int, dict[str, Any]] = F(description="Template values per status (401, 403, 404, 429, 500, ...).")
     default: dict[str, Any] = F(default_factory=dict, description="Template values of a status not listed.")
     invalid_request_status: int = F(400, description="The status of a request refused as invalid (QRadar: 422).")
@@ -161,6 +164,7 @@ class Sort(_Model):
     default: str | None = F(None, description="Sort name used without the parameter (else insertion order).")
     order_param: str | None = F(None, description="asc|desc parameter (SentinelOne's sortOrder); without "
                                                   "it a -name sorts descending (QRadar's sort=-field).")
+    default_order: Literal["asc", "desc"] = "asc"
 
 
 class Clock(_Model):
@@ -248,8 +252,11 @@ class Profile(_Model):
 
     def secrets(self) -> list[Secret]:
         auth = self.auth
-        return ([auth.key] if isinstance(auth, ApiKeyAuth) else [auth.username, auth.password]
-                if isinstance(auth, BasicAuth) else [auth.client_id, auth.client_secret])
+        if isinstance(auth, ApiKeyAuth):
+            return [auth.key]
+        if isinstance(auth, BasicAuth):
+            return [auth.username] + ([auth.password] if auth.password else [])
+        return [auth.client_id, auth.client_secret]
 
 
 def load_profile(path: Path) -> Profile:
@@ -363,7 +370,11 @@ def order_value(value: Any) -> tuple:
 
 
 class BadRequest(ValueError):
-    pass
+    """A request the vendor refuses as invalid: the parameter (``{field}`` in the error body) and why."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
 
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
@@ -384,11 +395,12 @@ class ProfileData(SeededData):
         self.profile = profile
         self.records: dict[str, list[dict[str, Any]]] = {name: [] for name in profile.streams}
         self.next_id = profile.ids.start
+        # kept in replay mode too: a write (a Python extension's) adds a record from them
+        self.templates = {name: records_for(key, name) for name in profile.streams}
         if replay is not None:
             for name, records in replay.items():
                 self.records[name] = copy.deepcopy(records)
             return
-        self.templates = {name: records_for(key, name) for name in profile.streams}
         # a stream that others point at (refs) is seeded first
         for name in sorted(profile.streams, key=lambda n: bool(profile.streams[n].refs)):
             seed_records(lambda malformed=False, s=name: self.add(s, malformed), counts[name], malformed)
@@ -518,7 +530,8 @@ class ProfileSimulator(Simulator):
 
     def error(self, status: int, headers: dict[str, str], **values: Any) -> Response:
         errors = self.profile.errors
-        body = fill(errors.body, {"status": status, **errors.statuses.get(status, errors.default), **values})
+        body = fill(errors.bodies.get(status, errors.body),
+                    {"status": status, **errors.statuses.get(status, errors.default), **values})
         return self.answer(body, status, headers)
 
     def guard(self, request: Request) -> tuple[Response | None, dict[str, str]]:
@@ -545,7 +558,9 @@ class ProfileSimulator(Simulator):
             value = request.headers.get(auth.header, "")
             return value.startswith(auth.prefix) and value[len(auth.prefix):].strip() == self.secrets[auth.key.option]
         if isinstance(auth, BasicAuth):
-            return basic_credentials(request) == (self.secrets[auth.username.option], self.secrets[auth.password.option])
+            user, password = basic_credentials(request)
+            return user == self.secrets[auth.username.option] and \
+                (auth.password is None or password == self.secrets[auth.password.option])
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         expires = self.tokens.get(token.strip()) if scheme.lower() == "bearer" else None
         return expires is not None and expires > datetime.now(timezone.utc)
@@ -587,12 +602,12 @@ class ProfileSimulator(Simulator):
                 pattern = re.escape(flt.template).replace(re.escape("{value}"), "(.+)")
                 m = re.fullmatch(pattern, raw.strip())
                 if not m:
-                    raise BadRequest(f"{flt.param}: expected {flt.template!r}")
+                    raise BadRequest(flt.param, f"expected {flt.template!r}")
                 raw = m.group(1).strip("'\"")
             try:
                 bound = parse_time(raw, flt.format)
             except ValueError:
-                raise BadRequest(f"{flt.param}: not a time as {flt.format}") from None
+                raise BadRequest(flt.param, f"not a time as {flt.format}") from None
             kept = []
             for r in rows:
                 value = read(r, flt.field)
@@ -617,16 +632,24 @@ class ProfileSimulator(Simulator):
                 return 0, len(rows)
             m = re.fullmatch(r"\s*items=(\d+)-(\d+)\s*", value)
             if not m or int(m.group(2)) < int(m.group(1)):
-                raise BadRequest("Range header is invalid; expected items=x-y")
+                raise BadRequest("Range", "expected items=x-y")
             return int(m.group(1)), int(m.group(2)) - int(m.group(1)) + 1
         try:
             limit = int(q.get(p.limit_param, p.default_limit))
-            start = int(q.get(p.offset_param, 0)) if p.by == "offset" else \
-                (int(q.get(p.page_param, p.first_page)) - p.first_page) * limit if p.by == "page" else 0
         except ValueError:
-            raise BadRequest("paging parameters must be integers") from None
-        if not 1 <= limit <= p.max_limit or start < 0:
-            raise BadRequest(f"{p.limit_param} must be 1..{p.max_limit}")
+            raise BadRequest(p.limit_param, "must be an integer") from None
+        if not 1 <= limit <= p.max_limit:
+            raise BadRequest(p.limit_param, f"must be 1..{p.max_limit}")
+        position = {"offset": p.offset_param, "page": p.page_param}.get(p.by)
+        start = 0
+        if position is not None:
+            try:
+                start = int(q.get(position, 0 if p.by == "offset" else p.first_page))
+            except ValueError:
+                raise BadRequest(position, "must be an integer") from None
+            start = start if p.by == "offset" else (start - p.first_page) * limit
+            if start < 0:
+                raise BadRequest(position, "must not be below the first")
         if p.by == "cursor" and q.get(p.cursor_param):
             start = self.after_cursor(spec, rows, q[p.cursor_param], self.signature(spec, q))
         return start, limit
@@ -643,10 +666,10 @@ class ProfileSimulator(Simulator):
         name = (query.get(sort.param) or sort.default) if sort else None
         if sort is None or name is None:
             return None, False
-        desc = query.get(sort.order_param, "asc") == "desc" if sort.order_param else name.startswith("-")
+        desc = query.get(sort.order_param, sort.default_order) == "desc" if sort.order_param else name.startswith("-")
         field = name.lstrip("+- ")  # QRadar: sort=+field / -field
         if field not in sort.fields:
-            raise BadRequest(f"{sort.param}: cannot sort by {field!r}")
+            raise BadRequest(sort.param, f"cannot sort by {field!r}")
         return sort.fields[field], desc
 
     def after_cursor(self, spec: StreamProfile, rows: list[dict[str, Any]], token: str, signature: str) -> int:
@@ -655,9 +678,9 @@ class ProfileSimulator(Simulator):
             cursor = json.loads(base64.urlsafe_b64decode(token.encode()))
             path, desc, (value, last_id) = cursor["path"], cursor["desc"], cursor["after"]
         except (ValueError, KeyError, TypeError):
-            raise BadRequest("Invalid cursor") from None
+            raise BadRequest(spec.pagination.cursor_param, "Invalid cursor") from None
         if cursor.get("q") != signature:
-            raise BadRequest("cursor does not match the query filters")
+            raise BadRequest(spec.pagination.cursor_param, "cursor does not match the query filters")
         after = (order_value(value), order_value(last_id))
         for i, row in enumerate(rows):
             key = (order_value(read(row, path) if path else None), order_value(read(row, spec.id_field)))
@@ -676,7 +699,7 @@ class ProfileSimulator(Simulator):
             rows = self.matching(spec, list(self.data.records[name]), request.query_params)
             start, limit = self.window(spec, request, rows)
         except BadRequest as exc:
-            return self.error(self.profile.errors.invalid_request_status, headers, message=str(exc))
+            return self.error(self.profile.errors.invalid_request_status, headers, field=exc.field, message=str(exc))
         page = rows[start:start + limit]
         more = start + len(page) < len(rows)
         values: dict[str, Any] = {"records": page, "total": len(rows), "offset": start, "limit": limit,
