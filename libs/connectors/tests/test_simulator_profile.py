@@ -49,7 +49,8 @@ async def test_oauth2_tokens_and_link_header_paging(tmp_path):
         "auth": {"type": "oauth2_client_credentials", "client_id": {"option": "client_id", "default": "cid"},
                  "client_secret": {"option": "client_secret", "default": "secret"},
                  "token": {"path": "/oauth/token", "status": 201, "ttl_seconds": 600,
-                           "response": {"access_token": "{token}", "token_type": "bearer", "expires_in": "{expires_in}"}}},
+                           "response": {"access_token": "{token}", "token_type": "bearer",
+                                        "expires_in": "{expires_in}"}}},
         "errors": ERRORS,
         "streams": {"agents": {**STREAM, "envelope": {"data": "{records}"},
                                "pagination": {"by": "page", "limit_param": "per_page", "link": "header"}}}})

@@ -206,7 +206,8 @@ class StreamProfile(_Model):
     sort: Sort | None = None
     id_field: str = "id"
     clock: Clock = Clock()
-    fields: dict[str, Vary] = F(default_factory=dict, description="Record path ('nics[].mac': each element) -> variation.")
+    fields: dict[str, Vary] = F(default_factory=dict,
+                                description="Record path ('nics[].mac': each element) -> variation.")
     refs: dict[str, dict[str, str]] = F(default_factory=dict, description="Other stream -> {path here: path there} "
                                                                             "copied from one of its records.")
     malformed: dict[str, Any] = F(description="Path -> value that makes a record one the connector must count as bad.")

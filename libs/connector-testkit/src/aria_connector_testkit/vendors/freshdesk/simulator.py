@@ -72,10 +72,11 @@ class FreshdeskSimulator(ProfileSimulator):
         if body is None:
             return self.invalid(headers, "body", "Invalid JSON")
         if not any(body.get(k) for k in REQUESTER):
-            return self.invalid(headers, "requester_id", "Please fill at least 1 of email, mobile, phone, requester_id, "
-                                                         "unique_external_id, twitter_id, facebook_id fields")
+            return self.invalid(headers, "requester_id", "Please fill at least 1 of email, mobile, phone, "
+                                "requester_id, unique_external_id, twitter_id, facebook_id fields")
         if not body.get("subject") or not body.get("description"):
-            return self.invalid(headers, "subject" if not body.get("subject") else "description", "It should not be blank")
+            blank = "subject" if not body.get("subject") else "description"
+            return self.invalid(headers, blank, "It should not be blank")
         if (bad := self.validate(body, headers)) is not None:
             return bad
         # a seeded ticket (a recorded one, varied) with the request's fields: only those tickets carry
@@ -117,8 +118,8 @@ class FreshdeskSimulator(ProfileSimulator):
         if body is None or not body.get("body"):
             return self.invalid(headers, "body", "It should not be blank")
         stamp = now()
-        note = {"body": body["body"], "body_text": re.sub(r"<[^>]+>", "", body["body"]), "id": 201_500_000 + self.created,
-                "incoming": False, "private": bool(body.get("private", True)), "user_id": 201000101,
+        note = {"body": body["body"], "body_text": re.sub(r"<[^>]+>", "", body["body"]),
+                "id": 201_500_000 + self.created, "incoming": False, "private": bool(body.get("private", True)), "user_id": 201000101,
                 "support_email": None, "source": 2, "ticket_id": t["id"], "to_emails": [], "from_email": None,
                 "cc_emails": None, "bcc_emails": None, "created_at": stamp, "updated_at": stamp, "attachments": []}
         self.notes.setdefault(t["id"], []).append(note)
