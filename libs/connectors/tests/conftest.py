@@ -12,7 +12,7 @@ import pytest
 from aria_connectors import registry
 from aria_connectors.sdk import ConnectorPlugin, InstallationContext, RuntimeOptions
 from aria_connectors.sdk.templates import render
-from aria_connector_testkit import fixtures as conformance_fixtures, simulator_module
+from aria_connector_testkit import fixtures as conformance_fixtures, simulator_factory
 from aria_connector_testkit.testing import SimulatorControl, SimulatorServer
 
 PLUGINS = registry.discover(strict=True)
@@ -71,11 +71,11 @@ def simulator_servers():
 
     def get(plugin: ConnectorPlugin):
         if plugin.key not in started:
-            module = simulator_module(plugin)
-            if module is None or not hasattr(module, "create_app"):
+            factory = simulator_factory(plugin)
+            if factory is None:
                 return None
             options = (conformance_fixtures(plugin) or {}).get("simulator", {}).get("options", {})
-            server = SimulatorServer(module.create_app(**options)).start()
+            server = SimulatorServer(factory(**options)).start()
             started[plugin.key] = (server, SimulatorControl(server.url))
         return started[plugin.key]
 

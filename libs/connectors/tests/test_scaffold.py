@@ -31,7 +31,7 @@ def test_scaffolded_connector_passes_the_conformance_suite(tmp_path):
     assert out.returncode == 0, out.stderr
     assert 'scaffold_demo = "scaffold_demo:connector"' in out.stdout
     assert sorted(p.name for p in (tmp_path / "scaffold_demo").iterdir()) == [
-        "__init__.py", "conformance.yaml", "manifest.yaml", "simulator.py"]
+        "__init__.py", "conformance.yaml", "corpus", "manifest.yaml", "simulator.yaml"]
     dist = tmp_path / "scaffold_demo-0.1.0.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: scaffold-demo\nVersion: 0.1.0\n")

@@ -6,12 +6,14 @@ connector from an outside distribution keeps them next to its manifest instead."
 from __future__ import annotations
 
 import importlib
+from functools import partial
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 from aria_connectors.sdk import ConnectorPlugin
+from starlette.types import ASGIApp
 
 VENDORS_DIR = Path(__file__).resolve().parent / "vendors"
 
@@ -34,6 +36,20 @@ def simulator_module(plugin: ConnectorPlugin) -> ModuleType | None:
             if exc.name not in (name, package):
                 raise
     return None
+
+
+def simulator_factory(plugin: ConnectorPlugin) -> Callable[..., ASGIApp] | None:
+    """``create_app(**options)`` of the connector's HTTP simulator: the ``create_app`` of its
+    ``simulator.py`` where the vendor needs Python (which may extend the profile next to it), else
+    its ``simulator.yaml`` profile (``simulators.profile``); None when it has neither."""
+    python = getattr(simulator_module(plugin), "create_app", None)
+    folder = vendor_dir(plugin)
+    profile = folder / "simulator.yaml" if folder is not None else None
+    if python is not None or profile is None or not profile.exists():
+        return python
+    from .simulators.profile import create_app
+
+    return partial(create_app, plugin.key, profile)
 
 
 def fixtures(plugin: ConnectorPlugin) -> dict[str, Any] | None:

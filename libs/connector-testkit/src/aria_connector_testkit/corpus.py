@@ -5,7 +5,8 @@ name, ``webhook`` or ``push.<action>``; each case records where it comes from (`
 repository, path, commit, licence, what was sanitised), the vendor request it answers
 (``request``: method and path template), the response (``response``: status, headers, and a
 JSON ``body`` or a ``text`` body), or for a webhook the delivery (``headers``, ``body``), and
-optional expectations (``expect``). Values may be sanitised; shapes stay as recorded.
+optional expectations (``expect``). Values may be sanitised; shapes stay as recorded. A case whose
+``source`` is ``{"placeholder": true}`` (the scaffold's seed) is not a vendor response.
 """
 
 from __future__ import annotations
@@ -36,6 +37,12 @@ class Case:
     @property
     def id(self) -> str:
         return f"{self.target}/{self.name}"
+
+    @property
+    def placeholder(self) -> bool:
+        """Written by the scaffold, not recorded from the vendor: it seeds a new simulator but
+        earns no replay criterion."""
+        return bool((self.data.get("source") or {}).get("placeholder"))
 
     @property
     def expect(self) -> dict[str, Any]:

@@ -8,15 +8,16 @@ from starlette.types import ASGIApp
 
 
 def create_app(key: str, **options: Any) -> ASGIApp:
-    """The ASGI app of connector ``key``'s vendor simulator (its ``simulator.create_app``)."""
+    """The ASGI app of connector ``key``'s vendor simulator (its ``simulator.yaml`` profile or
+    ``simulator.create_app``)."""
     from aria_connectors import registry
 
-    from .. import simulator_module
+    from .. import simulator_factory
 
-    module = simulator_module(registry.get(key))
-    if module is None or not hasattr(module, "create_app"):
+    factory = simulator_factory(registry.get(key))
+    if factory is None:
         raise LookupError(f"connector {key!r} has no HTTP simulator")
-    return module.create_app(**options)
+    return factory(**options)
 
 
 __all__ = ["create_app"]

@@ -34,11 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "list":
         from aria_connectors import registry
 
-        from .. import simulator_module
+        from .. import simulator_factory
 
         for key, plugin in registry.discover().items():
-            module = simulator_module(plugin)
-            if module is not None and hasattr(module, "create_app"):
+            if simulator_factory(plugin) is not None:
                 print(key)
         return 0
 
