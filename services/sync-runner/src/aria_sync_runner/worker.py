@@ -77,9 +77,9 @@ class Worker:
         while True:
             try:
                 while job := await jobs.claim_job(pool=self.rt.pool, settings=self.settings, replica=self.replica):
-                    task = asyncio.create_task(jobs.run_job(deps=self._deps(), job=job), name=f"sync-{job['id']}")
-                    self.jobs[job["id"]] = task
-                    task.add_done_callback(lambda t, job_id=job["id"]: self._done(job_id, t))
+                    task = asyncio.create_task(jobs.run_job(deps=self._deps(), job=job), name=f"sync-{job.id}")
+                    self.jobs[job.id] = task
+                    task.add_done_callback(lambda t, job_id=job.id: self._done(job_id, t))
             except Exception:  # Postgres blip: keep the loop alive
                 log.exception("claiming sync jobs failed; retrying")
             self._wake.clear()
