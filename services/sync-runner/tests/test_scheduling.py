@@ -39,13 +39,14 @@ def slow_simulator(support):
 @asynccontextmanager
 async def replica(infra, settings, support, *, pin=True):
     """One sync-runner replica in this process: (its client, its worker)."""
+    from aria_sync_runner.deps import SyncRunnerDeps
     from aria_sync_runner.main import define
 
     if pin:  # not while another replica is in the group: it is already at the end
         await support.pin_groups(infra, settings)
     app = create_app(define(settings))
     async with running_app(app) as client:
-        yield client, app.state.runtime.extras["worker"]
+        yield client, app.state.runtime.deps_of(SyncRunnerDeps).worker
 
 
 async def final_job(client, infra, support, installation_id, *, timeout=120.0) -> dict:

@@ -17,7 +17,6 @@ from aria_connectors import InstallationContext, RuntimeOptions, registry
 from aria_connectors.errors import ConnectorError
 from aria_platform.internal import InternalClient
 from aria_platform.problems import Problem
-from aria_platform.runtime import Runtime
 
 from .outbound import guarded_client
 from .settings import SyncRunnerSettings
@@ -39,29 +38,9 @@ def classify(exc: BaseException) -> tuple[str, str]:
     return "internal", f"unexpected error ({type(exc).__name__}); see sync-runner logs"
 
 
-async def wire(rt: Runtime) -> None:
-    """on_start hook: the vault-gateway client and the one guarded client for vendor HTTP."""
-    ensure_wired(rt)
-
-
-def ensure_wired(rt: Runtime) -> None:
-    """Idempotent; subscribers call it too, because the broker starts before on_start hooks run."""
-    if "outbound" in rt.extras:
-        return
-    s: SyncRunnerSettings = rt.settings  # type: ignore[assignment]
-    rt.extras["vault_gateway"] = rt.internal_client(s.vault_gateway_url, target="vault-gateway")
-    rt.extras["outbound"] = vendor_client(s)
-
-
 def vendor_client(s: SyncRunnerSettings) -> httpx.AsyncClient:
     return guarded_client(allowlist=s.outbound_allowlist, timeout_s=s.outbound_timeout_s,
                           max_redirects=s.outbound_max_redirects)
-
-
-async def unwire(rt: Runtime) -> None:
-    client: httpx.AsyncClient | None = rt.extras.get("outbound")
-    if client is not None:
-        await client.aclose()
 
 
 def plugin_for(integration_key: str):
