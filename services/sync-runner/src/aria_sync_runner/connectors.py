@@ -15,6 +15,7 @@ import structlog
 
 from aria_connectors import InstallationContext, RuntimeOptions, registry
 from aria_connectors.errors import ConnectorError
+from aria_connectors.sdk.data_mappings import MappingSet
 from aria_platform.internal import InternalClient
 from aria_platform.problems import Problem
 
@@ -77,7 +78,7 @@ async def lease_secrets(vault_gateway: InternalClient, *, credential_ref: str | 
 
 def open_instance(plugin, *, org_id: uuid.UUID, installation_id: uuid.UUID, integration_key: str,
                   settings: dict[str, Any], secrets: dict[str, Any], http: httpx.AsyncClient,
-                  mappings: list[dict[str, Any]] | None = None, rate_share: int = 1):
+                  mappings: MappingSet | None = None, rate_share: int = 1):
     """A new connector instance (one per job or test), holding this installation's secrets only.
     ``mappings``: the installation's data mappings; None maps with the connector's defaults.
     ``rate_share``: how many instances of the installation read at the same time (a job's streams
@@ -88,7 +89,7 @@ def open_instance(plugin, *, org_id: uuid.UUID, installation_id: uuid.UUID, inte
     settings = {k: v for k, v in settings.items() if k not in secret_names}
     options: dict[str, Any] = {}
     if mappings is not None:
-        options["mappings"] = tuple(mappings)
+        options["mappings"] = mappings
     if rate_share > 1:
         limits = plugin.manifest.rate_limits
         options["rate_limits"] = {name: max(1, budget // rate_share) for name in _BUDGETS

@@ -30,6 +30,7 @@ from aiokafka.errors import KafkaError
 from faststream.kafka import KafkaBroker
 from opentelemetry import context, propagate, trace
 
+from aria_connectors.sdk.data_mappings import MappingSet
 from aria_contracts import Envelope
 from aria_contracts.events import (
     DeadLetter,
@@ -248,7 +249,9 @@ async def _sync_once(*, deps: Deps, plugin, job: SyncJob) -> None:
     secrets = await lease_secrets(deps.vault_gateway, credential_ref=job.credential_ref,
                                   installation_id=installation_id)
     try:
-        mappings = job.mappings if job.mappings is not None else await schedules.mappings(deps.pool, installation_id)
+        # The set the request carried, else the newest the schedule holds, else the connector's defaults.
+        raw = job.mappings if job.mappings is not None else await schedules.mappings(deps.pool, installation_id)
+        mappings = None if raw is None else MappingSet.parse(raw)
         checkpoint = None if job.sync_type == "full" else _join(await repo.checkpoints(deps.pool, installation_id))
         # Instances that read at the same time share the installation's rate budget.
         share = 1 + len(remote)
@@ -276,7 +279,7 @@ async def _sync_once(*, deps: Deps, plugin, job: SyncJob) -> None:
 
 
 async def run_streams(*, pool: asyncpg.Pool, broker: KafkaBroker, settings: SyncRunnerSettings, replica: str, plugin,
-                      job: SyncJob, secrets: dict[str, Any], mappings: list[dict[str, Any]] | None,
+                      job: SyncJob, secrets: dict[str, Any], mappings: MappingSet | None,
                       checkpoint: dict[str, Any] | None, streams: list[str] | None, all_streams: list[str],
                       rate_share: int = 1, stop: asyncio.Event | None = None) -> None:
     """Read, map and publish ``streams`` of the job (None: all), each batch acknowledged (acks=all)

@@ -39,6 +39,7 @@ from aria_platform.logging import configure_logging
 from aria_platform.metrics import EVENTS_PUBLISHED
 
 from aria_connectors import registry
+from aria_connectors.sdk.data_mappings import MappingSet
 
 from ..connectors import RunError, plugin_for
 from ..outbound import tls_context
@@ -68,13 +69,14 @@ class StreamWorkers:
                 await worker.close()
         self.processes = [None] * len(self.processes)
 
-    async def run(self, *, job: SyncJob, secrets: dict[str, Any], mappings: list[dict[str, Any]] | None,
+    async def run(self, *, job: SyncJob, secrets: dict[str, Any], mappings: MappingSet | None,
                   checkpoint: dict[str, Any] | None, streams: list[str], all_streams: list[str], rate_share: int,
                   replica: str, stop: asyncio.Event) -> None:
         """Run ``streams`` of the job in a worker; raises and stops as ``service.run_streams`` would."""
         worker = await self._worker(self._turn % len(self.processes))
         self._turn += 1
-        message = {"job": job.model_dump(mode="json"), "secrets": secrets, "mappings": mappings,
+        message = {"job": job.model_dump(mode="json"), "secrets": secrets,
+                   "mappings": None if mappings is None else list(mappings.raw),
                    "checkpoint": checkpoint, "streams": streams, "all_streams": all_streams,
                    "rate_share": rate_share, "replica": replica, "trace": kafka.current_trace_headers()}
         done = await worker.run(message, stop)
@@ -234,10 +236,12 @@ async def _run(pool, broker, settings: SyncRunnerSettings, message: dict, stop: 
     job = SyncJob.model_validate(message["job"])
     token = context.attach(propagate.extract(message["trace"]))
     try:
+        mappings = message["mappings"]
         await service.run_streams(pool=pool, broker=broker, settings=settings, replica=message["replica"],
                                   plugin=plugin_for(job.integration_key), job=job, secrets=message.pop("secrets"),
-                                  mappings=message["mappings"], checkpoint=message["checkpoint"],
-                                  streams=message["streams"], all_streams=message["all_streams"],
+                                  mappings=None if mappings is None else MappingSet.parse(mappings),
+                                  checkpoint=message["checkpoint"], streams=message["streams"],
+                                  all_streams=message["all_streams"],
                                   rate_share=message["rate_share"], stop=stop)
         return {"outcome": "stopped" if stop.is_set() else "ok"}
     except asyncio.CancelledError:
