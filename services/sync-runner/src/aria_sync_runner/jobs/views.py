@@ -19,7 +19,7 @@ router = APIRouter(prefix="/internal/v1", tags=["sync jobs (internal)"])
 
 
 class SyncJobOut(BaseModel):
-    """What installer sees of a job (service.SyncJob without its runner-internal fields)."""
+    """What installer sees of a job (a SyncJob without its runner-internal fields)."""
 
     model_config = ConfigDict(from_attributes=True)
 
