@@ -162,7 +162,7 @@ async def run_aria(infra, simulator: str, work: Path) -> tuple[int, float, dict]
             state = await jobs.run_job(deps=deps, job=job)
             elapsed = time.perf_counter() - started
             cpu, workers = time.process_time() - cpu_started, workers_cpu(streams) - workers_started
-            row = dict(await jobs_repo.get_job(pool, job["id"]))
+            row = (await jobs_repo.get_job(pool, job.id)).model_dump()
             if state != "completed":
                 raise RuntimeError(f"sync job ended {state}: {row.get('error_message')}")
             return row["published_events"], elapsed, {**row, "cpu_s": cpu + workers, "workers_cpu_s": workers}

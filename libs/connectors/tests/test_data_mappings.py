@@ -12,7 +12,14 @@ import pytest
 from aria_connectors import registry
 from aria_connectors.errors import ConfigurationError
 from aria_connectors.sdk import InstallationContext, RuntimeOptions
-from aria_connectors.sdk.data_mappings import CompareFilter, MemberFilter, TextFilter, default_specs
+from aria_connectors.sdk.data_mappings import (
+    CompareFilter,
+    MappingSet,
+    MemberFilter,
+    TextFilter,
+    default_specs,
+    plan,
+)
 from aria_connector_testkit.simulators import create_app
 from aria_connector_testkit.testing import SimulatorServer
 
@@ -49,7 +56,7 @@ async def synced(url: str, mappings: list[dict] | None):
     async with httpx.AsyncClient() as http:
         inst = CS.create(FALCON_INSTALLATION, {"base_url": url, "client_id": "demo-client-id"},
                          {"client_secret": "demo-client-secret"}, http,
-                         options=RuntimeOptions(**FAST, mappings=None if mappings is None else tuple(mappings)))
+                         options=RuntimeOptions(**FAST, mappings=None if mappings is None else MappingSet.parse(mappings)))
         try:
             return [b async for b in inst.sync(None, None)]
         finally:
@@ -123,8 +130,17 @@ async def test_an_invalid_set_is_a_configuration_error():
     async with httpx.AsyncClient() as http:
         with pytest.raises(ConfigurationError, match="data mappings are invalid"):
             CS.create(context(CS), {"base_url": "http://127.0.0.1:9", "client_id": "x"}, {"client_secret": "y"},
-                      http, options=RuntimeOptions(mappings=(default(CS, "hosts", target_entity="spaceship",
-                                                                   origin="custom"),)))
+                      http, options=RuntimeOptions(mappings=MappingSet.parse([
+                          default(CS, "hosts", target_entity="spaceship", origin="custom")])))
+
+
+def test_a_set_is_validated_once_and_its_json_names_its_plan():
+    raw = [default(CS, "hosts", origin="custom", priority=5)]
+    first, again = MappingSet.parse(raw), MappingSet.parse(json.loads(json.dumps(raw)))
+    assert first.mappings[0].priority == 5 and list(first.raw) == raw
+    assert plan(CS.manifest, first) is plan(CS.manifest, again)  # compiled once per set, not per instance
+    with pytest.raises(ConfigurationError, match="data mappings are invalid"):
+        MappingSet.parse([{"source_type": "hosts"}])
 
 
 async def test_webhook_payload_types_are_source_types():
@@ -139,7 +155,7 @@ async def test_webhook_payload_types_are_source_types():
     ]}).encode()
     async with httpx.AsyncClient() as http:
         inst = WEBHOOK.create(context(WEBHOOK), {}, {"signing_secret": "s" * 32}, http,
-                              options=RuntimeOptions(mappings=(risky, default(WEBHOOK, "webhook.indicator"))))
+                              options=RuntimeOptions(mappings=MappingSet.parse([risky, default(WEBHOOK, "webhook.indicator")])))
         result = inst.parse_webhook({}, body, "delivery-1")
     assert [(e.entity_type, e.provenance.external_id) for e in result.events] == [("risk", "r1"),
                                                                                    ("indicator", "i1")]

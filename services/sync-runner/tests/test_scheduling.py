@@ -39,13 +39,14 @@ def slow_simulator(support):
 @asynccontextmanager
 async def replica(infra, settings, support, *, pin=True):
     """One sync-runner replica in this process: (its client, its worker)."""
+    from aria_sync_runner.deps import SyncRunnerDeps
     from aria_sync_runner.main import define
 
     if pin:  # not while another replica is in the group: it is already at the end
         await support.pin_groups(infra, settings)
     app = create_app(define(settings))
     async with running_app(app) as client:
-        yield client, app.state.runtime.extras["worker"]
+        yield client, app.state.runtime.deps_of(SyncRunnerDeps).worker
 
 
 async def final_job(client, infra, support, installation_id, *, timeout=120.0) -> dict:
@@ -180,13 +181,13 @@ async def test_claims_respect_priority_and_concurrency_limits(infra, support):
                 pool, job_id=uuid.uuid4(), org_id=uuid.uuid4(), installation_id=uuid.uuid4(), integration_key=key,
                 request_id=uuid.uuid4(), sync_type="incremental", triggered_by="t", max_retries=0,
                 config_version=1, priority=priority, settings={}, credential_ref=None)
-            made[job["id"]] = name
+            made[job.id] = name
 
         async def claim(replica, total=2, per_vendor=1):
             async with pool.acquire() as conn, conn.transaction():
                 got = await repo.claim_next(conn, replica=replica, lease_s=30, max_total=total,
                                             max_per_vendor=per_vendor)
-            return made[got[0]["id"]] if got else None
+            return made[got[0].id] if got else None
 
         assert await claim("r1") == "urgent-a"   # sync-now jumps the queue
         assert await claim("r2") == "b"          # vendor_a is at its limit of 1
@@ -359,7 +360,7 @@ async def test_a_job_whose_replica_keeps_stopping_fails_once_its_retries_are_use
     finally:
         await pool.close()
     # The first run and two takeovers (max_retries=2); the fourth replica does not run it again.
-    assert [c["id"] if c else None for c in claims] == [job_id, job_id, job_id, None]
-    assert job["status"] == "failed" and job["error_class"] == "internal" and job["retry_count"] == 3
-    assert "gave up after 3 attempts" in job["error_message"]
+    assert [c.id if c else None for c in claims] == [job_id, job_id, job_id, None]
+    assert job.status == "failed" and job.error_class == "internal" and job.retry_count == 3
+    assert "gave up after 3 attempts" in job.error_message
     assert outbox.count("sync.failed") == 1 and "integration.health_changed" in outbox, outbox

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Annotated, Any
+from dataclasses import dataclass
+from typing import Annotated, TypeVar
 
 import asyncpg
 import httpx
@@ -14,6 +14,8 @@ from faststream.kafka import KafkaBroker
 from .internal import InternalClient
 from .settings import ServiceSettings
 
+D = TypeVar("D")
+
 
 @dataclass
 class Runtime:
@@ -21,7 +23,15 @@ class Runtime:
     pool: asyncpg.Pool
     broker: KafkaBroker
     http: httpx.AsyncClient
-    extras: dict[str, Any] = field(default_factory=dict)
+    # The service's own clients and caches: one object of a class the service defines, set by its
+    # on_start hook (before the broker starts) and read back typed through deps_of.
+    deps: object | None = None
+
+    def deps_of(self, kind: type[D]) -> D:
+        """The service's dependencies, checked to be the ``kind`` its on_start hook built."""
+        if not isinstance(self.deps, kind):
+            raise RuntimeError(f"{self.settings.service_name} has no {kind.__name__}: its on_start hook builds them")
+        return self.deps
 
     def internal_client(self, base_url: str, *, target: str) -> InternalClient:
         """A client for another service's internal API, signed with this service's identity."""

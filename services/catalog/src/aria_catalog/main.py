@@ -15,6 +15,7 @@ from aria_platform.cli import service_cli
 from aria_platform.db import create_pool
 from aria_platform.runtime import Runtime
 
+from . import deps
 from .catalog import views as catalog_views
 from .collections import service as collections
 from .collections import views as collection_views
@@ -53,7 +54,7 @@ def define(settings: CatalogSettings) -> ServiceDefinition:
         routers=[catalog_views.router, review_views.router, collection_views.router, home_views.router,
                  review_views.internal_router],
         kafka_routers=[install_events.build_router(settings), usage_events.build_router(settings)],
-        on_start=[_sync_on_start],
+        on_start=[deps.wire, _sync_on_start],
         # A plan for each execution's own filter values. Postgres otherwise switches a prepared list
         # query to a generic plan after 5 runs, which guesses the filters' selectivity: a capability
         # filter sorted by name ran 8 ms instead of 1 (benchmark catalog, EXPLAIN ANALYZE). Planning a

@@ -8,6 +8,7 @@ from aria_platform.app import ServiceDefinition
 from aria_platform.cli import service_cli
 from aria_platform.runtime import Runtime
 
+from . import deps
 from .activity import service as activity_service
 from .activity import views as activity_views
 from .installations import events as installation_events
@@ -16,12 +17,6 @@ from .mappings import views as mapping_views
 from .sync_jobs import views as sync_job_views
 from .settings import InstallerSettings, load
 from .webhooks import views as webhook_views
-
-
-async def _start(rt: Runtime) -> None:
-    s: InstallerSettings = rt.settings  # type: ignore[assignment]
-    rt.extras["vault_gateway"] = rt.internal_client(s.vault_gateway_url, target="vault-gateway")
-    rt.extras["sync_runner"] = rt.internal_client(s.sync_runner_url, target="sync-runner")
 
 
 async def _retention(rt: Runtime) -> None:
@@ -39,7 +34,7 @@ def define(settings: InstallerSettings) -> ServiceDefinition:
         settings=settings,
         routers=[installation_views.router, mapping_views.router, webhook_views.router, sync_job_views.router,
                  activity_views.router],
-        kafka_routers=[installation_events.build_router(settings)], on_start=[_start],
+        kafka_routers=[installation_events.build_router(settings)], on_start=[deps.wire],
         background=[_retention],
     )
 

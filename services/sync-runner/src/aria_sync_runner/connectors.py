@@ -15,9 +15,9 @@ import structlog
 
 from aria_connectors import InstallationContext, RuntimeOptions, registry
 from aria_connectors.errors import ConnectorError
+from aria_connectors.sdk.data_mappings import MappingSet
 from aria_platform.internal import InternalClient
 from aria_platform.problems import Problem
-from aria_platform.runtime import Runtime
 
 from .outbound import guarded_client
 from .settings import SyncRunnerSettings
@@ -39,29 +39,9 @@ def classify(exc: BaseException) -> tuple[str, str]:
     return "internal", f"unexpected error ({type(exc).__name__}); see sync-runner logs"
 
 
-async def wire(rt: Runtime) -> None:
-    """on_start hook: the vault-gateway client and the one guarded client for vendor HTTP."""
-    ensure_wired(rt)
-
-
-def ensure_wired(rt: Runtime) -> None:
-    """Idempotent; subscribers call it too, because the broker starts before on_start hooks run."""
-    if "outbound" in rt.extras:
-        return
-    s: SyncRunnerSettings = rt.settings  # type: ignore[assignment]
-    rt.extras["vault_gateway"] = rt.internal_client(s.vault_gateway_url, target="vault-gateway")
-    rt.extras["outbound"] = vendor_client(s)
-
-
 def vendor_client(s: SyncRunnerSettings) -> httpx.AsyncClient:
     return guarded_client(allowlist=s.outbound_allowlist, timeout_s=s.outbound_timeout_s,
                           max_redirects=s.outbound_max_redirects)
-
-
-async def unwire(rt: Runtime) -> None:
-    client: httpx.AsyncClient | None = rt.extras.get("outbound")
-    if client is not None:
-        await client.aclose()
 
 
 def plugin_for(integration_key: str):
@@ -98,7 +78,7 @@ async def lease_secrets(vault_gateway: InternalClient, *, credential_ref: str | 
 
 def open_instance(plugin, *, org_id: uuid.UUID, installation_id: uuid.UUID, integration_key: str,
                   settings: dict[str, Any], secrets: dict[str, Any], http: httpx.AsyncClient,
-                  mappings: list[dict[str, Any]] | None = None, rate_share: int = 1):
+                  mappings: MappingSet | None = None, rate_share: int = 1):
     """A new connector instance (one per job or test), holding this installation's secrets only.
     ``mappings``: the installation's data mappings; None maps with the connector's defaults.
     ``rate_share``: how many instances of the installation read at the same time (a job's streams
@@ -109,7 +89,7 @@ def open_instance(plugin, *, org_id: uuid.UUID, installation_id: uuid.UUID, inte
     settings = {k: v for k, v in settings.items() if k not in secret_names}
     options: dict[str, Any] = {}
     if mappings is not None:
-        options["mappings"] = tuple(mappings)
+        options["mappings"] = mappings
     if rate_share > 1:
         limits = plugin.manifest.rate_limits
         options["rate_limits"] = {name: max(1, budget // rate_share) for name in _BUDGETS

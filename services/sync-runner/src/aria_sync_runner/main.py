@@ -7,7 +7,7 @@ from pathlib import Path
 from aria_platform.app import ServiceDefinition
 from aria_platform.cli import service_cli
 
-from . import connectors, worker
+from . import deps
 from .connections import views as connection_views
 from .jobs import events as job_events
 from .jobs import views as job_views
@@ -27,7 +27,7 @@ def define(settings: SyncRunnerSettings) -> ServiceDefinition:
         kafka_routers=[job_events.build_router(group_id=settings.group(settings.sync_group_id)),
                        schedule_events.build_router(group_id=settings.group(settings.lifecycle_group_id)),
                        push_events.build_router(group_id=settings.group(settings.push_group_id))],
-        on_start=[connectors.wire, worker.start], on_stop=[connectors.unwire, worker.stop],  # run in reverse: worker first,
+        on_start=[deps.start], on_stop=[deps.stop],
     )
 
 

@@ -1,6 +1,6 @@
 """The background work of one replica: start due schedules, claim and run jobs, check health.
 
-Started and stopped with the app (on_start / on_stop hooks). On a graceful stop the jobs this
+Started and stopped with the app (deps.start / deps.stop hooks). On a graceful stop the jobs this
 replica runs are cancelled and handed back to the queue at once (another replica resumes them
 from their checkpoints); after a crash they are taken over when their heartbeat expires
 (settings.job_lease_s).
@@ -12,11 +12,12 @@ import asyncio
 import contextlib
 import uuid
 
+import httpx
 import structlog
 
+from aria_platform.internal import InternalClient
 from aria_platform.runtime import Runtime
 
-from .connectors import ensure_wired
 from .health import service as health
 from .jobs import repo as jobs_repo
 from .jobs import service as jobs
@@ -28,8 +29,8 @@ log = structlog.get_logger(__name__)
 
 
 class Worker:
-    def __init__(self, rt: Runtime):
-        self.rt = rt
+    def __init__(self, rt: Runtime, *, vault_gateway: InternalClient, outbound: httpx.AsyncClient):
+        self.rt, self.vault_gateway, self.outbound = rt, vault_gateway, outbound
         self.settings: SyncRunnerSettings = rt.settings  # type: ignore[assignment]
         self.replica = self.settings.resolved_replica_id()
         self.jobs: dict[uuid.UUID, asyncio.Task] = {}
@@ -61,8 +62,8 @@ class Worker:
             log.info("running jobs handed back to the queue", count=released, replica=self.replica)
 
     def _deps(self) -> jobs.Deps:
-        return jobs.Deps(pool=self.rt.pool, broker=self.rt.broker, outbound=self.rt.extras["outbound"],
-                         vault_gateway=self.rt.extras["vault_gateway"], settings=self.settings, replica=self.replica,
+        return jobs.Deps(pool=self.rt.pool, broker=self.rt.broker, outbound=self.outbound,
+                         vault_gateway=self.vault_gateway, settings=self.settings, replica=self.replica,
                          stream_workers=self.streams)
 
     async def _claim_loop(self) -> None:
@@ -77,9 +78,9 @@ class Worker:
         while True:
             try:
                 while job := await jobs.claim_job(pool=self.rt.pool, settings=self.settings, replica=self.replica):
-                    task = asyncio.create_task(jobs.run_job(deps=self._deps(), job=job), name=f"sync-{job['id']}")
-                    self.jobs[job["id"]] = task
-                    task.add_done_callback(lambda t, job_id=job["id"]: self._done(job_id, t))
+                    task = asyncio.create_task(jobs.run_job(deps=self._deps(), job=job), name=f"sync-{job.id}")
+                    self.jobs[job.id] = task
+                    task.add_done_callback(lambda t, job_id=job.id: self._done(job_id, t))
             except Exception:  # Postgres blip: keep the loop alive
                 log.exception("claiming sync jobs failed; retrying")
             self._wake.clear()
@@ -104,8 +105,8 @@ class Worker:
 
     async def _health(self) -> None:
         s = self.settings
-        await health.check_due(pool=self.rt.pool, outbound=self.rt.extras["outbound"],
-                               vault_gateway=self.rt.extras["vault_gateway"], instances=self.health_instances,
+        await health.check_due(pool=self.rt.pool, outbound=self.outbound,
+                               vault_gateway=self.vault_gateway, instances=self.health_instances,
                                interval_s=s.health_check_interval_s, timeout_s=s.health_check_timeout_s)
 
     async def _every(self, seconds: float, action) -> None:
@@ -116,14 +117,3 @@ class Worker:
                 log.exception("background task failed; retrying", task=action.__name__)
             await asyncio.sleep(seconds)
 
-
-async def start(rt: Runtime) -> None:
-    ensure_wired(rt)
-    worker = rt.extras["worker"] = Worker(rt)
-    worker.start()
-
-
-async def stop(rt: Runtime) -> None:
-    worker: Worker | None = rt.extras.get("worker")
-    if worker is not None:
-        await worker.stop()

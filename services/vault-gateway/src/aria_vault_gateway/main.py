@@ -11,27 +11,21 @@ from aria_platform.app import ServiceDefinition
 from aria_platform.cli import service_cli
 from aria_platform.runtime import Runtime
 
+from . import deps
 from .credentials import events as credential_events
 from .credentials import service as credential_service
 from .credentials import views as credential_views
 from .settings import VaultGatewaySettings, load
-from .vault import Vault, VaultUnavailable
+from .deps import VaultGatewayDeps
+from .vault import VaultUnavailable
 
 log = structlog.get_logger(__name__)
-
-
-async def _start(rt: Runtime) -> None:
-    s: VaultGatewaySettings = rt.settings  # type: ignore[assignment]
-    vault = Vault(addr=s.vault_addr, role_id=s.vault_role_id, secret_id=s.vault_secret_id.get_secret_value(),
-                  transit_mount=s.vault_transit_mount, kv_mount=s.vault_kv_mount,
-                  ciphertext_cache_size=s.vault_ciphertext_cache_size)
-    rt.extras["vault"] = vault
 
 
 async def _maintain(rt: Runtime) -> None:
     """Renew our Vault token and rotate credentials that are due."""
     s: VaultGatewaySettings = rt.settings  # type: ignore[assignment]
-    vault: Vault = rt.extras["vault"]
+    vault = rt.deps_of(VaultGatewayDeps).vault
     while True:
         await asyncio.sleep(s.rotation_check_interval_s)
         try:
@@ -46,7 +40,7 @@ async def _maintain(rt: Runtime) -> None:
 
 
 async def vault(rt: Runtime) -> None:
-    await rt.extras["vault"].ready()
+    await rt.deps_of(VaultGatewayDeps).vault.ready()
 
 
 def define(settings: VaultGatewaySettings) -> ServiceDefinition:
@@ -55,7 +49,7 @@ def define(settings: VaultGatewaySettings) -> ServiceDefinition:
         description="Internal credential service: the only holder of a Vault token. Stores, leases, rotates "
                     "and crypto-shreds installation credentials; metadata and audit in Postgres, never values.",
         settings=settings, routers=[credential_views.router], kafka_routers=[credential_events.build_router(settings)],
-        on_start=[_start], background=[_maintain], readiness=[vault],
+        on_start=[deps.wire], background=[_maintain], readiness=[vault],
     )
 
 

@@ -5,8 +5,8 @@ payload type ``webhook.<type>``) becomes one contract entity. It has the shape o
 mapping (external id, field specs, attributes) plus filter rules on the vendor record, ANDed
 (a record is kept when every rule holds), and transformation rules that run in order on the
 mapped target fields. The installer stores and validates them; sync-runner and webhook-ingest
-get the installation's whole set in ``installation.mappings_changed`` and hand it to the
-connector instance (``RuntimeOptions.mappings``).
+get the installation's whole set in ``installation.mappings_changed``, make it a ``MappingSet``
+where they use it and hand that to the connector instance (``RuntimeOptions.mappings``).
 
 How a set applies to one record of a source type: per target entity, the active mappings are
 tried by priority (highest first) and the first whose filters keep the record maps it, so a
@@ -189,6 +189,33 @@ class DataMapping(BaseModel):
     origin: Literal["connector", "custom"] = "custom"
 
 
+@dataclass(frozen=True, eq=False)
+class MappingSet:
+    """An installation's whole set of data mappings, validated once by ``parse``.
+
+    ``raw`` is the set as the installer publishes it (JSON): what a service passes on to another
+    process (a stream worker), and, as ``key``, what identifies the set's compiled plan (``plan``)."""
+
+    mappings: tuple[DataMapping, ...]
+    raw: tuple[dict[str, Any], ...] = field(repr=False)
+    key: str = field(repr=False)
+
+    @classmethod
+    def parse(cls, raw: Iterable[Mapping[str, Any]]) -> MappingSet:
+        """The set from its JSON; an invalid one is the installation's ConfigurationError."""
+        raw = tuple(dict(m) for m in raw)
+        try:
+            mappings = tuple(DataMapping.model_validate(m) for m in raw)
+        except ValidationError as exc:
+            raise _invalid(exc) from None
+        return cls(mappings, raw, json.dumps(raw, sort_keys=True, default=str))
+
+
+def _invalid(exc: ValidationError) -> ConfigurationError:
+    where = ", ".join(".".join(map(str, e["loc"])) for e in exc.errors()[:3])
+    return ConfigurationError(f"the installation's data mappings are invalid ({where})")
+
+
 @dataclass(frozen=True)
 class SourceMapping:
     """One mapping ready to run: the spec to map with (compiled once) and the rules around it."""
@@ -234,18 +261,13 @@ _PLANS: OrderedDict[tuple[int, str | None], tuple[Manifest, MappingPlan]] = Orde
 _PLANS_MAX = 512
 
 
-def plan(manifest: Manifest, mappings: Iterable[Mapping[str, Any] | DataMapping] | None) -> MappingPlan:
+def plan(manifest: Manifest, mappings: MappingSet | None) -> MappingPlan:
     """The connector's defaults when ``mappings`` is None, else the installation's own set.
 
     Plans are read-only and a connector instance is made per job, test or webhook delivery, so the
-    compiled plan of a (manifest, set) is kept (LRU, ``_PLANS_MAX``) instead of re-validating and
-    re-compiling the set for every delivery."""
-    if mappings is not None:
-        mappings = list(mappings)
-        raw = [m.model_dump(by_alias=True) if isinstance(m, DataMapping) else m for m in mappings]
-        key: tuple[int, str | None] = (id(manifest), json.dumps(raw, sort_keys=True, default=str))
-    else:
-        key = (id(manifest), None)
+    compiled plan of a (manifest, set) is kept (LRU, ``_PLANS_MAX``) instead of re-compiling the
+    set for every delivery."""
+    key = (id(manifest), None if mappings is None else mappings.key)
     hit = _PLANS.get(key)
     if hit is not None and hit[0] is manifest:  # the id of a collected manifest may be reused
         _PLANS.move_to_end(key)
@@ -257,14 +279,13 @@ def plan(manifest: Manifest, mappings: Iterable[Mapping[str, Any] | DataMapping]
     return built
 
 
-def _build_plan(manifest: Manifest, mappings: list[Mapping[str, Any] | DataMapping] | None) -> MappingPlan:
+def _build_plan(manifest: Manifest, mappings: MappingSet | None) -> MappingPlan:
     defaults = default_specs(manifest)
     if mappings is None:
         return {source: [[SourceMapping(spec)]] for source, spec in defaults.items()}
     try:
-        parsed = [m if isinstance(m, DataMapping) else DataMapping.model_validate(m) for m in mappings]
         chains: dict[str, dict[str, list[tuple[int, SourceMapping]]]] = {}
-        for m in parsed:
+        for m in mappings.mappings:
             if not m.active:
                 continue
             default = defaults.get(m.source_type)
@@ -272,9 +293,8 @@ def _build_plan(manifest: Manifest, mappings: list[Mapping[str, Any] | DataMappi
                 entity=m.target_entity, external_id=m.external_id, fields=m.fields, attributes=m.attributes)
             chains.setdefault(m.source_type, {}).setdefault(spec.entity, []).append(
                 (m.priority, SourceMapping(spec, tuple(m.filter_rules), tuple(m.transformation_rules))))
-    except ValidationError as exc:
-        where = ", ".join(".".join(map(str, e["loc"])) for e in exc.errors()[:3])
-        raise ConfigurationError(f"the installation's data mappings are invalid ({where})") from None
+    except ValidationError as exc:  # a mapping that is valid alone but not as a spec (MappingSpec's checks)
+        raise _invalid(exc) from None
     # a stable sort: equal priorities keep the installer's order
     return {source: [[m for _, m in sorted(chain, key=lambda pm: -pm[0])] for chain in by_entity.values()]
             for source, by_entity in chains.items()}

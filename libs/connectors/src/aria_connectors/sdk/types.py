@@ -5,9 +5,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from aria_contracts.events import DomainEntity
+
+if TYPE_CHECKING:
+    from .data_mappings import MappingSet
 
 
 @dataclass(frozen=True)
@@ -131,9 +134,8 @@ class RuntimeOptions:
     rate_limits: dict[str, Any] | None = None
     """Fields of the manifest's ``rate_limits`` this instance replaces: the installation's own
     plan budget (e.g. ``{"requests_per_minute": 400}``), or ``None`` values to lift a budget."""
-    mappings: tuple[Any, ...] | None = None
-    """The installation's data mappings (``data_mappings.DataMapping`` or the installer's JSON of
-    one); ``None`` uses the connector's default mappings."""
+    mappings: MappingSet | None = None
+    """The installation's data mappings; ``None`` uses the connector's default mappings."""
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
-from aria_platform.runtime import Runtime
-
 from . import repo
+
+if TYPE_CHECKING:
+    from ..deps import CatalogDeps
 
 MAX_ENTRIES = 4096
 MAX_ITEMS = 16_384  # integration summaries (~0.7 KB each): the whole catalog of the benchmark fits
@@ -116,11 +117,7 @@ class CatalogView:
         return await self.cache.items(self.version, keys, compute)
 
 
-async def current_view(rt: Runtime) -> CatalogView:
-    cache: ResponseCache = rt.extras.setdefault("catalog_response_cache", ResponseCache())
-    reads: VersionReads | None = rt.extras.get("catalog_version_reads")
-    if reads is None:
-        reads = rt.extras["catalog_version_reads"] = VersionReads(rt.pool)
-    version = await reads.read()
-    cache.observe(version)
-    return CatalogView(pool=rt.pool, version=version, cache=cache)
+async def current_view(pool: asyncpg.Pool, deps: CatalogDeps) -> CatalogView:
+    version = await deps.versions.read()
+    deps.responses.observe(version)
+    return CatalogView(pool=pool, version=version, cache=deps.responses)

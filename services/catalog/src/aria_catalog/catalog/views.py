@@ -13,6 +13,7 @@ from aria_platform.runtime import Runtime, get_runtime
 
 from ..http import NOT_FOUND, NOT_MODIFIED, UNAUTHORIZED, cached_json, problem_example, query_model, \
     query_parameters, validation
+from ..deps import CatalogDeps
 from . import service
 from .cache import current_view
 from .query import DIMENSIONS, SORTS
@@ -224,7 +225,7 @@ async def list_integrations(
     request: Request, rt: Runtime = Depends(get_runtime), caller: Principal = Depends(require_role("viewer")),
 ) -> Response:
     params = query_model(request, ListParams, lists=_LISTS)
-    view = await current_view(rt)
+    view = await current_view(rt.pool, rt.deps_of(CatalogDeps))
     query = await service.parse_query(view=view, sort=params.sort, **params.query_args())
     return cached_json(request, await service.search(view=view, org_id=caller.org_id, query=query,
                                                      cursor=params.cursor, limit=params.limit))
@@ -246,7 +247,7 @@ async def integration_facets(
     request: Request, rt: Runtime = Depends(get_runtime), caller: Principal = Depends(require_role("viewer")),
 ) -> Response:
     params = query_model(request, FilterParams, lists=_LISTS)
-    view = await current_view(rt)
+    view = await current_view(rt.pool, rt.deps_of(CatalogDeps))
     query = await service.parse_query(view=view, sort=None, **params.query_args())
     return cached_json(request, await service.facets(view=view, org_id=caller.org_id, query=query))
 

@@ -14,6 +14,7 @@ from aria_platform.pagination import decode_cursor, encode_cursor
 from aria_platform.problems import Problem
 from aria_platform.runtime import Runtime, get_runtime
 
+from ..deps import InstallerDeps
 from ..webhooks.service import webhook_url
 from . import service
 
@@ -113,8 +114,8 @@ async def get_installation(installation_id: uuid.UUID, request: Request, rt: Run
 async def configure(installation_id: uuid.UUID, body: ConfigureRequest, request: Request,
                     rt: Runtime = Depends(get_runtime),
                     principal: Principal = Depends(require_role("admin"))) -> Installation:
-    row = await service.configure(pool=rt.pool, vault_gateway=rt.extras["vault_gateway"], principal=principal,
-                                  installation_id=installation_id, config=body.config,
+    row = await service.configure(pool=rt.pool, vault_gateway=rt.deps_of(InstallerDeps).vault_gateway,
+                                  principal=principal, installation_id=installation_id, config=body.config,
                                   sync_frequency=body.sync_frequency, push_min_severity=body.push_min_severity)
     return _out(request, row)
 
@@ -122,8 +123,8 @@ async def configure(installation_id: uuid.UUID, body: ConfigureRequest, request:
 @router.post("/{installation_id}/test", summary="Test the connection with the stored configuration")
 async def test_connection(installation_id: uuid.UUID, rt: Runtime = Depends(get_runtime),
                           principal: Principal = Depends(require_role("operator"))) -> dict:
-    return await service.test_connection(pool=rt.pool, sync_runner=rt.extras["sync_runner"], principal=principal,
-                                         installation_id=installation_id)
+    return await service.test_connection(pool=rt.pool, sync_runner=rt.deps_of(InstallerDeps).sync_runner,
+                                         principal=principal, installation_id=installation_id)
 
 
 class PreviewRequest(BaseModel):
@@ -143,8 +144,9 @@ class Preview(BaseModel):
              responses={502: {"description": "sync-runner could not run the preview"}})
 async def preview(installation_id: uuid.UUID, body: PreviewRequest | None = None, rt: Runtime = Depends(get_runtime),
                   principal: Principal = Depends(require_role("operator"))) -> dict:
-    return await service.preview(pool=rt.pool, sync_runner=rt.extras["sync_runner"], principal=principal,
-                                 installation_id=installation_id, max_pages=(body or PreviewRequest()).max_pages)
+    return await service.preview(pool=rt.pool, sync_runner=rt.deps_of(InstallerDeps).sync_runner,
+                                 principal=principal, installation_id=installation_id,
+                                 max_pages=(body or PreviewRequest()).max_pages)
 
 
 class SyncSettings(BaseModel):

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from aria_platform.auth import Principal, require_role
 from aria_platform.runtime import Runtime, get_runtime
 
+from ..deps import InstallerDeps
 from . import service
 
 router = APIRouter(prefix="/v1/installations", tags=["sync jobs"])
@@ -19,8 +20,8 @@ router = APIRouter(prefix="/v1/installations", tags=["sync jobs"])
 async def list_jobs(installation_id: uuid.UUID, cursor: str | None = None, limit: int = Query(50, ge=1, le=200),
                     rt: Runtime = Depends(get_runtime),
                     principal: Principal = Depends(require_role("viewer"))) -> dict[str, Any]:
-    return await service.list_jobs(pool=rt.pool, sync_runner=rt.extras["sync_runner"], principal=principal,
-                                   installation_id=installation_id, cursor=cursor, limit=limit)
+    return await service.list_jobs(pool=rt.pool, sync_runner=rt.deps_of(InstallerDeps).sync_runner,
+                                   principal=principal, installation_id=installation_id, cursor=cursor, limit=limit)
 
 
 @router.post("/{installation_id}/sync-jobs/{job_id}/cancel", status_code=202,
@@ -29,5 +30,5 @@ async def list_jobs(installation_id: uuid.UUID, cursor: str | None = None, limit
                         409: {"description": "The job already finished"}})
 async def cancel_job(installation_id: uuid.UUID, job_id: uuid.UUID, rt: Runtime = Depends(get_runtime),
                      principal: Principal = Depends(require_role("operator"))) -> dict[str, Any]:
-    return await service.cancel_job(pool=rt.pool, sync_runner=rt.extras["sync_runner"], principal=principal,
-                                    installation_id=installation_id, job_id=job_id)
+    return await service.cancel_job(pool=rt.pool, sync_runner=rt.deps_of(InstallerDeps).sync_runner,
+                                    principal=principal, installation_id=installation_id, job_id=job_id)

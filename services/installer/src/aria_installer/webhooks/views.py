@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from aria_platform.auth import Principal, require_role
 from aria_platform.runtime import Runtime, get_runtime
 
+from ..deps import InstallerDeps
 from . import service
 
 router = APIRouter(prefix="/v1/installations", tags=["webhooks"])
@@ -49,5 +50,6 @@ async def get_webhook(installation_id: uuid.UUID, rt: Runtime = Depends(get_runt
 async def rotate_secret(installation_id: uuid.UUID, response: Response, rt: Runtime = Depends(get_runtime),
                         principal: Principal = Depends(require_role("admin"))) -> dict:
     response.headers["Cache-Control"] = "no-store"
-    return await service.rotate_secret(pool=rt.pool, vault_gateway=rt.extras["vault_gateway"], principal=principal,
-                                       installation_id=installation_id, base_url=rt.settings.webhook_base_url)
+    return await service.rotate_secret(pool=rt.pool, vault_gateway=rt.deps_of(InstallerDeps).vault_gateway,
+                                       principal=principal, installation_id=installation_id,
+                                       base_url=rt.settings.webhook_base_url)

@@ -9,6 +9,7 @@ import httpx
 import structlog
 
 from aria_connectors.errors import ConnectorError
+from aria_connectors.sdk.data_mappings import MappingSet
 from aria_platform.internal import InternalClient
 from aria_platform.problems import Problem
 
@@ -59,7 +60,7 @@ async def preview(*, outbound: httpx.AsyncClient, vault_gateway: InternalClient,
         secrets = await lease_secrets(vault_gateway, credential_ref=credential_ref, installation_id=installation_id)
         instance = open_instance(plugin, org_id=org_id, installation_id=installation_id,
                                  integration_key=integration_key, settings=settings, secrets=secrets, http=outbound,
-                                 mappings=mappings)
+                                 mappings=None if mappings is None else MappingSet.parse(mappings))
         secrets = {}
         try:
             result = await instance.preview(max_pages=max_pages)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from aria_platform.auth import Principal, require_service
 from aria_platform.runtime import Runtime, get_runtime
 
+from ..deps import SyncRunnerDeps
 from . import service
 
 router = APIRouter(prefix="/internal/v1", tags=["connections (internal)"])
@@ -35,8 +36,9 @@ class TestConnectionResult(BaseModel):
              summary="Call the vendor with an installation's configuration and leased credential")
 async def test_connection(body: TestConnectionRequest, rt: Runtime = Depends(get_runtime),
                           caller: Principal = Depends(require_service("installer"))) -> dict:
+    deps = rt.deps_of(SyncRunnerDeps)
     return await service.test_connection(
-        outbound=rt.extras["outbound"], vault_gateway=rt.extras["vault_gateway"], org_id=body.org_id,
+        outbound=deps.outbound, vault_gateway=deps.vault_gateway, org_id=body.org_id,
         installation_id=body.installation_id, integration_key=body.integration_key, settings=body.settings,
         credential_ref=body.credential_ref)
 
@@ -71,7 +73,8 @@ class PreviewResult(BaseModel):
                         503: {"description": "the vendor or vault-gateway is unavailable; try again"}})
 async def preview(body: PreviewRequest, rt: Runtime = Depends(get_runtime),
                   caller: Principal = Depends(require_service("installer"))) -> dict:
+    deps = rt.deps_of(SyncRunnerDeps)
     return await service.preview(
-        outbound=rt.extras["outbound"], vault_gateway=rt.extras["vault_gateway"], org_id=body.org_id,
+        outbound=deps.outbound, vault_gateway=deps.vault_gateway, org_id=body.org_id,
         installation_id=body.installation_id, integration_key=body.integration_key, settings=body.settings,
         credential_ref=body.credential_ref, max_pages=body.max_pages, mappings=body.mappings)

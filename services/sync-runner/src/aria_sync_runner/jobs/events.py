@@ -10,6 +10,7 @@ from aria_contracts.topics import SYNC_REQUESTS
 from aria_platform.kafka import subscriber
 from aria_platform.runtime import RuntimeContext
 
+from ..deps import SyncRunnerDeps
 from . import service
 
 
@@ -28,8 +29,6 @@ def build_router(*, group_id: str) -> KafkaRouter:
             sync_type=event.sync_type, requested_by=event.requested_by, settings=event.settings,
             credential_ref=event.credential_ref, config_version=event.config_version,
             requested_at=envelope.time, max_age_s=runtime.settings.sync_request_max_age_s, mappings=event.mappings)
-        worker = runtime.extras.get("worker")
-        if worker is not None:
-            worker.wake()
+        runtime.deps_of(SyncRunnerDeps).worker.wake()
 
     return router

@@ -8,6 +8,8 @@ from typing import Any
 
 import asyncpg
 
+from .model import SyncJob
+
 _COLUMNS = """id, org_id, installation_id, integration_key, request_id, sync_type, status, progress_percent,
               total_records, processed_records, failed_records, published_events, started_at, completed_at,
               retry_count, max_retries, error_class, error_message, triggered_by, config_version,
@@ -15,14 +17,18 @@ _COLUMNS = """id, org_id, installation_id, integration_key, request_id, sync_typ
               cancel_requested, next_sync_at, traceparent, mappings"""
 
 
+def _job(row: asyncpg.Record | None) -> SyncJob | None:
+    return None if row is None else SyncJob.model_validate(dict(row))
+
+
 async def create_job(conn: asyncpg.Connection | asyncpg.Pool, *, job_id: uuid.UUID, org_id: uuid.UUID,
                      installation_id: uuid.UUID, integration_key: str, request_id: uuid.UUID, sync_type: str,
                      triggered_by: str, max_retries: int, config_version: int | None, priority: int,
                      settings: dict[str, Any], credential_ref: str | None,
                      traceparent: str | None = None, mappings: list[dict[str, Any]] | None = None
-                     ) -> asyncpg.Record | None:
+                     ) -> SyncJob | None:
     """The new pending job, or None when a job for this request already exists."""
-    return await conn.fetchrow(
+    return _job(await conn.fetchrow(
         f"""INSERT INTO integration_sync_jobs
                (id, org_id, installation_id, integration_key, request_id, sync_type, triggered_by, max_retries,
                 config_version, priority, settings, credential_ref, traceparent, mappings)
@@ -30,15 +36,16 @@ async def create_job(conn: asyncpg.Connection | asyncpg.Pool, *, job_id: uuid.UU
             ON CONFLICT (request_id) DO NOTHING
             RETURNING {_COLUMNS}""",
         job_id, org_id, installation_id, integration_key, request_id, sync_type, triggered_by, max_retries,
-        config_version, priority, settings, credential_ref, traceparent, mappings)
+        config_version, priority, settings, credential_ref, traceparent, mappings))
 
 
-async def job_by_request(conn: asyncpg.Connection | asyncpg.Pool, request_id: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(f"SELECT {_COLUMNS} FROM integration_sync_jobs WHERE request_id = $1", request_id)
+async def job_by_request(conn: asyncpg.Connection | asyncpg.Pool, request_id: uuid.UUID) -> SyncJob | None:
+    return _job(await conn.fetchrow(f"SELECT {_COLUMNS} FROM integration_sync_jobs WHERE request_id = $1",
+                                    request_id))
 
 
-async def get_job(conn: asyncpg.Connection | asyncpg.Pool, job_id: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(f"SELECT {_COLUMNS} FROM integration_sync_jobs WHERE id = $1", job_id)
+async def get_job(conn: asyncpg.Connection | asyncpg.Pool, job_id: uuid.UUID) -> SyncJob | None:
+    return _job(await conn.fetchrow(f"SELECT {_COLUMNS} FROM integration_sync_jobs WHERE id = $1", job_id))
 
 
 async def has_active_job(conn: asyncpg.Connection, installation_id: uuid.UUID) -> bool:
@@ -51,7 +58,7 @@ CLAIM_LOCK = "aria.sync-runner.claim"
 
 
 async def claim_next(conn: asyncpg.Connection, *, replica: str, lease_s: float, max_total: int,
-                     max_per_vendor: int) -> tuple[asyncpg.Record, asyncpg.Record] | None:
+                     max_per_vendor: int) -> tuple[SyncJob, SyncJob] | None:
     """Claim the most urgent runnable job within the concurrency limits: (job, the row before the claim).
 
     Call inside a transaction. Claims are serialized across replicas by an advisory lock, so
@@ -85,7 +92,7 @@ async def claim_next(conn: asyncpg.Connection, *, replica: str, lease_s: float, 
             SET status = 'running', claimed_by = $2, heartbeat_at = now(), started_at = coalesce(started_at, now()),
                 retry_count = retry_count + (status = 'running')::int, updated_at = now()
             WHERE id = $1 RETURNING {_COLUMNS}""", row["id"], replica)
-    return claimed, row
+    return _job(claimed), _job(row)
 
 
 async def heartbeat(conn: asyncpg.Connection | asyncpg.Pool, job_id: uuid.UUID, *, replica: str) -> bool | None:
@@ -138,45 +145,60 @@ async def add_progress(conn: asyncpg.Connection | asyncpg.Pool, job_id: uuid.UUI
         job_id, replica, processed, failed, published, progress, max(1, streams))
 
 
-async def complete(conn: asyncpg.Connection, job_id: uuid.UUID, *, replica: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(
+async def complete(conn: asyncpg.Connection, job_id: uuid.UUID, *, replica: str) -> SyncJob | None:
+    return _job(await conn.fetchrow(
         f"""UPDATE integration_sync_jobs j
             SET status = 'completed', progress_percent = 100, total_records = processed_records,
                 completed_at = now(), error_class = NULL, error_message = NULL, claimed_by = NULL, updated_at = now(),
                 next_sync_at = (SELECT s.next_run_at FROM sync_schedules s
                                 WHERE s.installation_id = j.installation_id AND s.enabled AND s.frequency <> 'manual')
-            WHERE id = $1 AND claimed_by = $2 AND status = 'running' RETURNING {_COLUMNS}""", job_id, replica)
+            WHERE id = $1 AND claimed_by = $2 AND status = 'running' RETURNING {_COLUMNS}""", job_id, replica))
 
 
 async def finish(conn: asyncpg.Connection, job_id: uuid.UUID, *, status: str, replica: str | None,
-                 error_class: str | None, error_message: str | None) -> asyncpg.Record | None:
+                 error_class: str | None, error_message: str | None) -> SyncJob | None:
     """failed or cancelled. replica None: the job is not claimed (cancel of a pending job)."""
-    return await conn.fetchrow(
+    return _job(await conn.fetchrow(
         f"""UPDATE integration_sync_jobs
             SET status = $2, completed_at = now(), error_class = $4, error_message = $5, claimed_by = NULL,
                 updated_at = now()
             WHERE id = $1 AND status IN ('pending', 'running') AND claimed_by IS NOT DISTINCT FROM $3
-            RETURNING {_COLUMNS}""", job_id, status, replica, error_class, error_message)
+            RETURNING {_COLUMNS}""", job_id, status, replica, error_class, error_message))
 
 
-async def request_cancel(conn: asyncpg.Connection, job_id: uuid.UUID) -> asyncpg.Record | None:
+async def request_cancel(conn: asyncpg.Connection, job_id: uuid.UUID) -> SyncJob | None:
     """Flag a job for cancellation (the runner stops at the next batch boundary); the job row, locked."""
-    return await conn.fetchrow(
+    return _job(await conn.fetchrow(
         f"""UPDATE integration_sync_jobs SET cancel_requested = true, updated_at = now()
-            WHERE id = $1 RETURNING {_COLUMNS}""", job_id)
+            WHERE id = $1 RETURNING {_COLUMNS}""", job_id))
+
+
+async def cancel_active_jobs(conn: asyncpg.Connection, installation_id: uuid.UUID) -> list[SyncJob]:
+    """Pending jobs of the installation become cancelled now, running ones at their next batch; the pending ones."""
+    await conn.execute(
+        """UPDATE integration_sync_jobs SET cancel_requested = true, updated_at = now()
+           WHERE installation_id = $1 AND status = 'running'""", installation_id)
+    rows = await conn.fetch(
+        f"""UPDATE integration_sync_jobs SET status = 'cancelled', cancel_requested = true, completed_at = now(),
+                   updated_at = now()
+            WHERE installation_id = $1 AND status = 'pending'
+            RETURNING {_COLUMNS}""", installation_id)
+    return [SyncJob.model_validate(dict(r)) for r in rows]
 
 
 async def list_jobs(conn: asyncpg.Pool, installation_id: uuid.UUID, *, limit: int,
-                    before: tuple[datetime, uuid.UUID] | None) -> list[asyncpg.Record]:
+                    before: tuple[datetime, uuid.UUID] | None) -> list[SyncJob]:
     """Newest first; `before` is the (created_at, id) of the last row of the previous page."""
     if before is None:
-        return await conn.fetch(
+        rows = await conn.fetch(
             f"""SELECT {_COLUMNS} FROM integration_sync_jobs WHERE installation_id = $1
                 ORDER BY created_at DESC, id DESC LIMIT $2""", installation_id, limit)
-    return await conn.fetch(
-        f"""SELECT {_COLUMNS} FROM integration_sync_jobs
-            WHERE installation_id = $1 AND (created_at, id) < ($3, $4)
-            ORDER BY created_at DESC, id DESC LIMIT $2""", installation_id, limit, before[0], before[1])
+    else:
+        rows = await conn.fetch(
+            f"""SELECT {_COLUMNS} FROM integration_sync_jobs
+                WHERE installation_id = $1 AND (created_at, id) < ($3, $4)
+                ORDER BY created_at DESC, id DESC LIMIT $2""", installation_id, limit, before[0], before[1])
+    return [SyncJob.model_validate(dict(r)) for r in rows]
 
 
 async def checkpoints(conn: asyncpg.Connection | asyncpg.Pool, installation_id: uuid.UUID) -> dict[str, Any]:

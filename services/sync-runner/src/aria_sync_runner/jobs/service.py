@@ -30,6 +30,7 @@ from aiokafka.errors import KafkaError
 from faststream.kafka import KafkaBroker
 from opentelemetry import context, propagate, trace
 
+from aria_connectors.sdk.data_mappings import MappingSet
 from aria_contracts import Envelope
 from aria_contracts.events import (
     DeadLetter,
@@ -49,6 +50,7 @@ from ..health import service as health
 from ..schedules import repo as schedules
 from ..settings import SyncRunnerSettings
 from . import repo
+from .model import SyncJob
 
 if TYPE_CHECKING:
     from .workers import StreamWorkers
@@ -105,14 +107,14 @@ async def accept_request(*, pool: asyncpg.Pool, max_retries: int, request_id: uu
                                 traceparent=kafka.current_trace_headers().get("traceparent"), mappings=mappings)
     if job is None:
         existing = await repo.job_by_request(pool, request_id)
-        log.info("sync request already queued", request_id=str(request_id), job_id=str(existing["id"]),
-                 status=existing["status"])
-        return existing["id"]
-    log.info("sync queued", job_id=str(job["id"]), installation_id=str(installation_id), sync_type=sync_type)
-    return job["id"]
+        log.info("sync request already queued", request_id=str(request_id), job_id=str(existing.id),
+                 status=existing.status)
+        return existing.id
+    log.info("sync queued", job_id=str(job.id), installation_id=str(installation_id), sync_type=sync_type)
+    return job.id
 
 
-async def claim_job(*, pool: asyncpg.Pool, settings: SyncRunnerSettings, replica: str) -> dict | None:
+async def claim_job(*, pool: asyncpg.Pool, settings: SyncRunnerSettings, replica: str) -> SyncJob | None:
     """Claim the next runnable job for this replica (announcing its start the first time).
 
     Taking over a job whose replica stopped counts as a retry; a job that has used up its retries
@@ -126,26 +128,25 @@ async def claim_job(*, pool: asyncpg.Pool, settings: SyncRunnerSettings, replica
             if claimed is None:
                 return None
             job, before = claimed
-            if before["status"] == "running" and job["retry_count"] > job["max_retries"]:
-                last = f"; last error: {before['error_message']}" if before["error_message"] else ""
-                message = (f"gave up after {job['retry_count']} attempts: the sync stopped before finishing "
+            if before.status == "running" and job.retry_count > job.max_retries:
+                last = f"; last error: {before.error_message}" if before.error_message else ""
+                message = (f"gave up after {job.retry_count} attempts: the sync stopped before finishing "
                            f"each time (its replica crashed, was killed or lost its database){last}")
-                log.error("sync job failed: retries used up by replicas that stopped", job_id=str(job["id"]),
-                          retry_count=job["retry_count"], max_retries=job["max_retries"])
+                log.error("sync job failed: retries used up by replicas that stopped", job_id=str(job.id),
+                          retry_count=job.retry_count, max_retries=job.max_retries)
                 with _in_trace(job, "sync job failed"):
                     await _record_failure(conn, job, replica=replica,
-                                          error_class=before["error_class"] or "internal", message=message)
+                                          error_class=before.error_class or "internal", message=message)
                 continue
-            if before["status"] == "running":
-                log.warning("resuming sync job of a replica that is gone", job_id=str(job["id"]), replica=replica)
-            if before["started_at"] is None:
+            if before.status == "running":
+                log.warning("resuming sync job of a replica that is gone", job_id=str(job.id), replica=replica)
+            if before.started_at is None:
                 with _in_trace(job, "sync job claimed"):
-                    await enqueue(conn, _wrap(SyncStarted(**_base(job), job_id=job["id"],
-                                                          sync_type=job["sync_type"]), job))
-            return dict(job)
+                    await enqueue(conn, _wrap(SyncStarted(**_base(job), job_id=job.id, sync_type=job.sync_type), job))
+            return job
 
 
-async def run_job(*, deps: Deps, job: dict) -> str:
+async def run_job(*, deps: Deps, job: SyncJob) -> str:
     """Run a claimed job to its next state; returns that state (completed, failed, cancelled, pending, lost).
     Runs in the trace of the request that asked for it (a scheduled job starts its own)."""
     with _in_trace(job, "sync job"):
@@ -153,29 +154,29 @@ async def run_job(*, deps: Deps, job: dict) -> str:
 
 
 @contextlib.contextmanager
-def _in_trace(job, name: str):
-    carrier = {"traceparent": job["traceparent"]} if job["traceparent"] else {}
+def _in_trace(job: SyncJob, name: str):
+    carrier = {"traceparent": job.traceparent} if job.traceparent else {}
     token = context.attach(propagate.extract(carrier))
     try:
-        with trace.get_tracer(__name__).start_as_current_span(name, attributes={"job_id": str(job["id"])}):
+        with trace.get_tracer(__name__).start_as_current_span(name, attributes={"job_id": str(job.id)}):
             yield
     finally:
         context.detach(token)
 
 
-async def _run_job(*, deps: Deps, job: dict) -> str:
-    job_id = job["id"]
-    bound = log.bind(job_id=str(job_id), installation_id=str(job["installation_id"]),
-                     integration_key=job["integration_key"], replica=deps.replica)
+async def _run_job(*, deps: Deps, job: SyncJob) -> str:
+    job_id = job.id
+    bound = log.bind(job_id=str(job_id), installation_id=str(job.installation_id),
+                     integration_key=job.integration_key, replica=deps.replica)
     lost = asyncio.Event()
     runner = asyncio.current_task()
     beat = asyncio.create_task(_heartbeat(deps, job_id, lost, runner), name=f"heartbeat-{job_id}")
     started = time.monotonic()
     try:
-        plugin = plugin_for(job["integration_key"])
+        plugin = plugin_for(job.integration_key)
         async with deps.pool.acquire() as conn:
             await repo.set_connector_version(conn, job_id, plugin.manifest.version)
-        bound.info("sync running", sync_type=job["sync_type"], retry_count=job["retry_count"])
+        bound.info("sync running", sync_type=job.sync_type, retry_count=job.retry_count)
         await _sync_once(deps=deps, plugin=plugin, job=job)
     except asyncio.CancelledError:
         if lost.is_set():
@@ -190,16 +191,16 @@ async def _run_job(*, deps: Deps, job: dict) -> str:
             row = await repo.finish(conn, job_id, status="cancelled", replica=deps.replica, error_class=None,
                                     error_message=None)
             if row is not None:
-                await enqueue(conn, _wrap(_cancelled(row, by="request"), job))
+                await enqueue(conn, cancelled_event(row, by="request"))
         bound.info("sync cancelled at a batch boundary")
         return "cancelled"
     except Exception as exc:  # noqa: BLE001 - every failure is classified and recorded
         error_class, message = outcome_of(exc)
         if error_class == "internal":
             bound.exception("sync failed unexpectedly")
-        if error_class == "transient" and job["retry_count"] < job["max_retries"]:
-            delay = deps.settings.sync_retry_backoff_s * 2 ** job["retry_count"]
-            bound.warning("sync attempt failed; retrying from the checkpoint", retry_count=job["retry_count"] + 1,
+        if error_class == "transient" and job.retry_count < job.max_retries:
+            delay = deps.settings.sync_retry_backoff_s * 2 ** job.retry_count
+            bound.warning("sync attempt failed; retrying from the checkpoint", retry_count=job.retry_count + 1,
                           delay_s=delay, error_class=error_class, error=message)
             await repo.release_for_retry(deps.pool, job_id, replica=deps.replica, error_class=error_class,
                                          error_message=message, delay_s=delay)
@@ -214,11 +215,11 @@ async def _run_job(*, deps: Deps, job: dict) -> str:
         if done is None:
             return "lost"
         await enqueue(conn, _wrap(SyncCompleted(
-            **_base(job), job_id=job_id, processed_records=done["processed_records"],
-            published_events=done["published_events"], failed_records=done["failed_records"],
+            **_base(job), job_id=job_id, processed_records=done.processed_records,
+            published_events=done.published_events, failed_records=done.failed_records,
             duration_ms=int((time.monotonic() - started) * 1000)), job))
-    bound.info("sync completed", processed=done["processed_records"], published=done["published_events"],
-               failed=done["failed_records"])
+    bound.info("sync completed", processed=done.processed_records, published=done.published_events,
+               failed=done.failed_records)
     return "completed"
 
 
@@ -237,20 +238,21 @@ async def _heartbeat(deps: Deps, job_id: uuid.UUID, lost: asyncio.Event, runner:
             return
 
 
-async def _sync_once(*, deps: Deps, plugin, job: dict) -> None:
+async def _sync_once(*, deps: Deps, plugin, job: SyncJob) -> None:
     """Lease the credential once, then run the job's streams: all in this process, or with stream
     workers, the first here and each other one in a worker process at the same time (streams are
     independent: each has its own checkpoint, and the counts add up in the job row)."""
-    installation_id = job["installation_id"]
+    installation_id = job.installation_id
     names = [s.name for s in plugin.manifest.api.streams] if plugin.manifest.api else []
     remote = names[1:] if deps.stream_workers is not None and len(names) > 1 else []
     stop = asyncio.Event()
-    secrets = await lease_secrets(deps.vault_gateway, credential_ref=job["credential_ref"],
+    secrets = await lease_secrets(deps.vault_gateway, credential_ref=job.credential_ref,
                                   installation_id=installation_id)
     try:
-        mappings = job["mappings"] if job["mappings"] is not None else await schedules.mappings(deps.pool,
-                                                                                                installation_id)
-        checkpoint = None if job["sync_type"] == "full" else _join(await repo.checkpoints(deps.pool, installation_id))
+        # The set the request carried, else the newest the schedule holds, else the connector's defaults.
+        raw = job.mappings if job.mappings is not None else await schedules.mappings(deps.pool, installation_id)
+        mappings = None if raw is None else MappingSet.parse(raw)
+        checkpoint = None if job.sync_type == "full" else _join(await repo.checkpoints(deps.pool, installation_id))
         # Instances that read at the same time share the installation's rate budget.
         share = 1 + len(remote)
         here = run_streams(pool=deps.pool, broker=deps.broker, settings=deps.settings, replica=deps.replica,
@@ -277,19 +279,19 @@ async def _sync_once(*, deps: Deps, plugin, job: dict) -> None:
 
 
 async def run_streams(*, pool: asyncpg.Pool, broker: KafkaBroker, settings: SyncRunnerSettings, replica: str, plugin,
-                      job: dict, secrets: dict[str, Any], mappings: list[dict[str, Any]] | None,
+                      job: SyncJob, secrets: dict[str, Any], mappings: MappingSet | None,
                       checkpoint: dict[str, Any] | None, streams: list[str] | None, all_streams: list[str],
                       rate_share: int = 1, stop: asyncio.Event | None = None) -> None:
     """Read, map and publish ``streams`` of the job (None: all), each batch acknowledged (acks=all)
     before its checkpoint and counts commit. Raises JobCancelled or LeaseLost at a batch boundary;
     returns at one once ``stop`` is set (another stream of the job ended its attempt)."""
-    job_id, org_id, installation_id = job["id"], job["org_id"], job["installation_id"]
+    job_id, org_id, installation_id = job.id, job.org_id, job.installation_id
     # Its own client per job; the connector instance keeps to its share of the vendor's rate
     # budget (one job per installation at a time, so that is the installation's rate limit).
     http = vendor_client(settings)
     try:
         instance = open_instance(plugin, org_id=org_id, installation_id=installation_id,
-                                 integration_key=job["integration_key"], settings=job["settings"], secrets=secrets,
+                                 integration_key=job.integration_key, settings=job.settings, secrets=secrets,
                                  http=http, mappings=mappings, rate_share=rate_share)
     except BaseException:
         await http.aclose()
@@ -347,31 +349,31 @@ def outcome_of(exc: Exception) -> tuple[str, str]:
     return classify(exc)
 
 
-def _screen(job: dict, batch) -> tuple[list, list[DeadLetter]]:
+def _screen(job: SyncJob, batch) -> tuple[list, list[DeadLetter]]:
     """The batch's events that may be published, and dead letters for the rest and for record errors."""
     events, dead = [], []
     now = datetime.now(timezone.utc)
     for entity in batch.events:
-        if entity.org_id != job["org_id"]:  # a connector must never emit into another tenant
-            log.error("entity of another organization dropped", job_id=str(job["id"]), stream=batch.stream)
-            dead.append(DeadLetter(**_base(job), origin=f"sync:{batch.stream}", job_id=job["id"],
+        if entity.org_id != job.org_id:  # a connector must never emit into another tenant
+            log.error("entity of another organization dropped", job_id=str(job.id), stream=batch.stream)
+            dead.append(DeadLetter(**_base(job), origin=f"sync:{batch.stream}", job_id=job.id,
                                    external_id=entity.provenance.external_id, failed_at=now,
                                    raw_sha256=entity.provenance.raw_sha256,
                                    reason="connector emitted an entity of another organization"))
             continue
         events.append(entity)
     for err in batch.record_errors:
-        log.warning("record skipped", job_id=str(job["id"]), stream=err.stream, external_id=err.external_id,
+        log.warning("record skipped", job_id=str(job.id), stream=err.stream, external_id=err.external_id,
                     reason=err.reason)
-        dead.append(DeadLetter(**_base(job), origin=f"sync:{err.stream}", job_id=job["id"],
+        dead.append(DeadLetter(**_base(job), origin=f"sync:{err.stream}", job_id=job.id,
                                external_id=err.external_id, reason=err.reason, failed_at=now))
     return events, dead
 
 
-async def _commit(pool: asyncpg.Pool, replica: str, job: dict, batch, *, acks: list[asyncio.Future], published: int,
+async def _commit(pool: asyncpg.Pool, replica: str, job: SyncJob, batch, *, acks: list[asyncio.Future], published: int,
                   dead: list[DeadLetter], progress: dict[str, float], streams: int) -> None:
     """Wait for the batch's acknowledgements, then save its counts, checkpoint and dead letters."""
-    job_id = job["id"]
+    job_id = job.id
     await asyncio.gather(*acks)
     async with pool.acquire() as conn, conn.transaction():
         counts = await repo.add_progress(
@@ -384,7 +386,7 @@ async def _commit(pool: asyncpg.Pool, replica: str, job: dict, batch, *, acks: l
             # Only this stream's part moved; another process may be moving the others.
             parts = {batch.stream: parts[batch.stream]}
         for stream, state in parts.items():
-            await repo.save_checkpoint(conn, installation_id=job["installation_id"], stream=stream, state=state,
+            await repo.save_checkpoint(conn, installation_id=job.installation_id, stream=stream, state=state,
                                        job_id=job_id)
         for letter in dead:
             await enqueue(conn, _wrap(letter, job))
@@ -400,38 +402,39 @@ def _part(batch) -> float:
     return min(1.0, batch.stream_read / batch.stream_total) if batch.stream_total else 0.0
 
 
-async def _finish_failed(deps: Deps, job: dict, error_class: str, message: str) -> None:
+async def _finish_failed(deps: Deps, job: SyncJob, error_class: str, message: str) -> None:
     async with deps.pool.acquire() as conn, conn.transaction():
         await _record_failure(conn, job, replica=deps.replica, error_class=error_class, message=message)
 
 
-async def _record_failure(conn: asyncpg.Connection, job, *, replica: str, error_class: str, message: str) -> None:
+async def _record_failure(conn: asyncpg.Connection, job: SyncJob, *, replica: str, error_class: str, message: str) -> None:
     """The job ends failed (fenced by the claim), announced by sync.failed (the installer puts the
     installation in error) and a health change."""
-    row = await repo.finish(conn, job["id"], status="failed", replica=replica, error_class=error_class,
+    row = await repo.finish(conn, job.id, status="failed", replica=replica, error_class=error_class,
                             error_message=message)
     if row is None:
         return
-    await enqueue(conn, _wrap(SyncFailed(**_base(job), job_id=job["id"], error_class=error_class,
+    await enqueue(conn, _wrap(SyncFailed(**_base(job), job_id=job.id, error_class=error_class,
                                          error_message=message), job))
     # The installation is unusable until someone acts: say so on the health topic (once per change).
-    await health.record(conn, org_id=job["org_id"], installation_id=job["installation_id"],
-                        integration_key=job["integration_key"], status="down",
-                        details={"reason": "sync_failed", "job_id": str(job["id"]), "error_class": error_class,
+    await health.record(conn, org_id=job.org_id, installation_id=job.installation_id,
+                        integration_key=job.integration_key, status="down",
+                        details={"reason": "sync_failed", "job_id": str(job.id), "error_class": error_class,
                                  "error": message})
 
 
-def _cancelled(row: asyncpg.Record, *, by: str) -> SyncCancelled:
-    return SyncCancelled(**_base(row), job_id=row["id"], processed_records=row["processed_records"],
-                         published_events=row["published_events"], cancelled_by=by)
+def cancelled_event(job: SyncJob, *, by: str) -> Envelope:
+    """sync.cancelled for a job that ended cancelled (``by``: who asked)."""
+    return _wrap(SyncCancelled(**_base(job), job_id=job.id, processed_records=job.processed_records,
+                               published_events=job.published_events, cancelled_by=by), job)
 
 
-def _base(job) -> dict:
-    return dict(installation_id=job["installation_id"], org_id=job["org_id"], integration_key=job["integration_key"])
+def _base(job: SyncJob) -> dict:
+    return dict(installation_id=job.installation_id, org_id=job.org_id, integration_key=job.integration_key)
 
 
-def _wrap(payload, job) -> Envelope:
-    return traced(payload, source=SOURCE, org_id=job["org_id"], installation_id=job["installation_id"])
+def _wrap(payload, job: SyncJob) -> Envelope:
+    return traced(payload, source=SOURCE, org_id=job.org_id, installation_id=job.installation_id)
 
 
 def _split(checkpoint: Any) -> dict[str, Any]:
@@ -453,37 +456,37 @@ def _join(rows: dict[str, Any]) -> dict[str, Any] | None:
 # -- cancel and reads -------------------------------------------------------------------
 
 
-async def cancel_job(*, pool: asyncpg.Pool, job_id: uuid.UUID, requested_by: str) -> dict:
+async def cancel_job(*, pool: asyncpg.Pool, job_id: uuid.UUID, requested_by: str) -> SyncJob:
     """A pending job is cancelled now; a running one at its next batch boundary."""
     async with pool.acquire() as conn, conn.transaction():
         current = await repo.get_job(conn, job_id)
         if current is None:
             raise not_found("sync job")
-        if current["status"] not in ("pending", "running"):
+        if current.status not in ("pending", "running"):
             raise Problem(409, "job_finished", "Sync job already finished",
-                          f"the job is {current['status']}; only pending or running jobs can be cancelled",
-                          current_state=current["status"])
+                          f"the job is {current.status}; only pending or running jobs can be cancelled",
+                          current_state=current.status)
         row = await repo.request_cancel(conn, job_id)
-        if row["status"] == "pending":
+        if row.status == "pending":
             row = await repo.finish(conn, job_id, status="cancelled", replica=None, error_class=None,
                                     error_message=None)
             if row is not None:
-                await enqueue(conn, _wrap(_cancelled(row, by=requested_by), row))
-        log.info("sync cancel requested", job_id=str(job_id), status=row["status"] if row else None,
+                await enqueue(conn, cancelled_event(row, by=requested_by))
+        log.info("sync cancel requested", job_id=str(job_id), status=row.status if row else None,
                  by=requested_by)
-        return dict(await repo.get_job(conn, job_id))
+        return await repo.get_job(conn, job_id)
 
 
-async def get_job(*, pool: asyncpg.Pool, job_id: uuid.UUID) -> dict:
-    row = await repo.get_job(pool, job_id)
-    if row is None:
+async def get_job(*, pool: asyncpg.Pool, job_id: uuid.UUID) -> SyncJob:
+    job = await repo.get_job(pool, job_id)
+    if job is None:
         raise not_found("sync job")
-    return dict(row)
+    return job
 
 
 async def list_jobs(*, pool: asyncpg.Pool, installation_id: uuid.UUID, limit: int,
-                    cursor: tuple | None) -> tuple[list[dict], tuple | None]:
-    rows = await repo.list_jobs(pool, installation_id, limit=limit + 1, before=cursor)
-    page = [dict(r) for r in rows[:limit]]
-    more = len(rows) > limit
-    return page, ((page[-1]["created_at"], page[-1]["id"]) if more else None)
+                    cursor: tuple | None) -> tuple[list[SyncJob], tuple | None]:
+    jobs = await repo.list_jobs(pool, installation_id, limit=limit + 1, before=cursor)
+    page = jobs[:limit]
+    more = len(jobs) > limit
+    return page, ((page[-1].created_at, page[-1].id) if more else None)

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from aria_platform.auth import Principal, require_service
 from aria_platform.pagination import decode_cursor, encode_cursor
@@ -19,6 +19,10 @@ router = APIRouter(prefix="/internal/v1", tags=["sync jobs (internal)"])
 
 
 class SyncJobOut(BaseModel):
+    """What installer sees of a job (a SyncJob without its runner-internal fields)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
     id: uuid.UUID
     org_id: uuid.UUID
     installation_id: uuid.UUID
@@ -72,13 +76,13 @@ async def list_jobs(installation_id: uuid.UUID, limit: int = Query(50, ge=1, le=
                     caller: Principal = Depends(require_service("installer"))) -> SyncJobPage:
     items, nxt = await service.list_jobs(pool=rt.pool, installation_id=installation_id, limit=limit,
                                          cursor=_decode(cursor))
-    return SyncJobPage(items=[SyncJobOut(**i) for i in items], next_cursor=_encode(nxt))
+    return SyncJobPage(items=[SyncJobOut.model_validate(i) for i in items], next_cursor=_encode(nxt))
 
 
 @router.get("/sync-jobs/{job_id}", response_model=SyncJobOut, summary="One sync job")
 async def get_job(job_id: uuid.UUID, rt: Runtime = Depends(get_runtime),
                   caller: Principal = Depends(require_service("installer"))) -> SyncJobOut:
-    return SyncJobOut(**await service.get_job(pool=rt.pool, job_id=job_id))
+    return SyncJobOut.model_validate(await service.get_job(pool=rt.pool, job_id=job_id))
 
 
 @router.post("/sync-jobs/{job_id}/cancel", response_model=SyncJobOut, status_code=202,
@@ -86,4 +90,5 @@ async def get_job(job_id: uuid.UUID, rt: Runtime = Depends(get_runtime),
              responses={404: {"description": "no such job"}, 409: {"description": "the job already finished"}})
 async def cancel_job(job_id: uuid.UUID, rt: Runtime = Depends(get_runtime),
                      caller: Principal = Depends(require_service("installer"))) -> SyncJobOut:
-    return SyncJobOut(**await service.cancel_job(pool=rt.pool, job_id=job_id, requested_by=caller.subject))
+    return SyncJobOut.model_validate(await service.cancel_job(pool=rt.pool, job_id=job_id,
+                                                              requested_by=caller.subject))

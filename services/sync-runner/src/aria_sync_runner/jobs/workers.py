@@ -39,15 +39,15 @@ from aria_platform.logging import configure_logging
 from aria_platform.metrics import EVENTS_PUBLISHED
 
 from aria_connectors import registry
+from aria_connectors.sdk.data_mappings import MappingSet
 
 from ..connectors import RunError, plugin_for
 from ..outbound import tls_context
 from ..settings import SyncRunnerSettings
 from . import service
+from .model import SyncJob
 
 log = structlog.get_logger(__name__)
-_UUIDS = ("id", "org_id", "installation_id")
-_JOB = (*_UUIDS, "integration_key", "settings")
 STOP_WAIT_S = 30.0  # a stopped run ends at its next await; this bounds a worker that hangs
 
 
@@ -69,13 +69,14 @@ class StreamWorkers:
                 await worker.close()
         self.processes = [None] * len(self.processes)
 
-    async def run(self, *, job: dict, secrets: dict[str, Any], mappings: list[dict[str, Any]] | None,
+    async def run(self, *, job: SyncJob, secrets: dict[str, Any], mappings: MappingSet | None,
                   checkpoint: dict[str, Any] | None, streams: list[str], all_streams: list[str], rate_share: int,
                   replica: str, stop: asyncio.Event) -> None:
         """Run ``streams`` of the job in a worker; raises and stops as ``service.run_streams`` would."""
         worker = await self._worker(self._turn % len(self.processes))
         self._turn += 1
-        message = {"job": {k: job[k] for k in _JOB}, "secrets": secrets, "mappings": mappings,
+        message = {"job": job.model_dump(mode="json"), "secrets": secrets,
+                   "mappings": None if mappings is None else list(mappings.raw),
                    "checkpoint": checkpoint, "streams": streams, "all_streams": all_streams,
                    "rate_share": rate_share, "replica": replica, "trace": kafka.current_trace_headers()}
         done = await worker.run(message, stop)
@@ -126,7 +127,7 @@ class _Worker:
         done = self.pending[run_id] = asyncio.get_running_loop().create_future()
         stopping = asyncio.ensure_future(stop.wait())
         try:
-            self.writer.write(orjson.dumps({"run": run_id, **message}, default=str) + b"\n")  # asyncpg UUIDs
+            self.writer.write(orjson.dumps({"run": run_id, **message}) + b"\n")
             message.pop("secrets", None)
             await asyncio.wait([done, stopping], return_when=asyncio.FIRST_COMPLETED)
             if not done.done() and not self.dead:
@@ -232,13 +233,15 @@ def _published_since_last() -> dict[str, float]:
 
 
 async def _run(pool, broker, settings: SyncRunnerSettings, message: dict, stop: asyncio.Event) -> dict:
-    job = {**message["job"], **{k: uuid.UUID(message["job"][k]) for k in _UUIDS}}
+    job = SyncJob.model_validate(message["job"])
     token = context.attach(propagate.extract(message["trace"]))
     try:
+        mappings = message["mappings"]
         await service.run_streams(pool=pool, broker=broker, settings=settings, replica=message["replica"],
-                                  plugin=plugin_for(job["integration_key"]), job=job, secrets=message.pop("secrets"),
-                                  mappings=message["mappings"], checkpoint=message["checkpoint"],
-                                  streams=message["streams"], all_streams=message["all_streams"],
+                                  plugin=plugin_for(job.integration_key), job=job, secrets=message.pop("secrets"),
+                                  mappings=None if mappings is None else MappingSet.parse(mappings),
+                                  checkpoint=message["checkpoint"], streams=message["streams"],
+                                  all_streams=message["all_streams"],
                                   rate_share=message["rate_share"], stop=stop)
         return {"outcome": "stopped" if stop.is_set() else "ok"}
     except asyncio.CancelledError:
@@ -250,7 +253,7 @@ async def _run(pool, broker, settings: SyncRunnerSettings, message: dict, stop: 
     except Exception as exc:  # noqa: BLE001 - classified for the replica, which records the outcome
         error_class, text = service.outcome_of(exc)
         if error_class == "internal":
-            log.exception("streams of a sync failed unexpectedly", job_id=str(job["id"]), streams=message["streams"])
+            log.exception("streams of a sync failed unexpectedly", job_id=str(job.id), streams=message["streams"])
         return {"outcome": "error", "error_class": error_class, "message": text}
     finally:
         context.detach(token)

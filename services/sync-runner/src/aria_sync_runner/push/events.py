@@ -10,7 +10,7 @@ from aria_contracts.topics import RISKS
 from aria_platform.kafka import subscriber
 from aria_platform.runtime import RuntimeContext
 
-from ..connectors import ensure_wired
+from ..deps import SyncRunnerDeps
 from . import service
 
 
@@ -22,8 +22,8 @@ def build_router(*, group_id: str) -> KafkaRouter:
     async def on_risk(envelope: Envelope, runtime: RuntimeContext) -> None:
         if envelope.type != Risk.event_type:
             return
-        ensure_wired(runtime)
-        await service.push_risk(pool=runtime.pool, outbound=runtime.extras["outbound"],
-                                vault_gateway=runtime.extras["vault_gateway"], risk=envelope.payload(Risk))
+        deps = runtime.deps_of(SyncRunnerDeps)
+        await service.push_risk(pool=runtime.pool, outbound=deps.outbound, vault_gateway=deps.vault_gateway,
+                                risk=envelope.payload(Risk))
 
     return router

@@ -76,19 +76,6 @@ async def mappings(conn: asyncpg.Connection | asyncpg.Pool, installation_id: uui
     return await conn.fetchval("SELECT mappings FROM sync_schedules WHERE installation_id = $1", installation_id)
 
 
-async def cancel_active_jobs(conn: asyncpg.Connection, installation_id: uuid.UUID) -> list[asyncpg.Record]:
-    """Pending jobs of the installation become cancelled now, running ones at their next batch; the pending ones."""
-    await conn.execute(
-        """UPDATE integration_sync_jobs SET cancel_requested = true, updated_at = now()
-           WHERE installation_id = $1 AND status = 'running'""", installation_id)
-    return await conn.fetch(
-        """UPDATE integration_sync_jobs SET status = 'cancelled', cancel_requested = true, completed_at = now(),
-                  updated_at = now()
-           WHERE installation_id = $1 AND status = 'pending'
-           RETURNING id, org_id, installation_id, integration_key, processed_records, published_events""",
-        installation_id)
-
-
 async def claim_due(conn: asyncpg.Connection, *, limit: int) -> list[asyncpg.Record]:
     """Due schedules, locked for this transaction (other replicas skip them)."""
     return await conn.fetch(

@@ -24,12 +24,11 @@ from aria_contracts.events import (
     InstallationEvent,
     InstallationMappingsChanged,
     InstallationUninstalled,
-    SyncCancelled,
 )
-from aria_platform.outbox import enqueue, traced
+from aria_platform.outbox import enqueue
 
 from ..jobs import repo as jobs_repo
-from ..jobs.service import PRIORITY_SCHEDULED, SOURCE
+from ..jobs.service import PRIORITY_SCHEDULED, cancelled_event
 from ..settings import SyncRunnerSettings
 from . import repo
 
@@ -61,13 +60,8 @@ async def apply_lifecycle(*, pool: asyncpg.Pool, event: InstallationEvent) -> bo
         elif isinstance(event, (InstallationDisabled, InstallationUninstalled)):
             applied = await repo.disable(conn, **ids)
             if applied:
-                for job in await repo.cancel_active_jobs(conn, event.installation_id):
-                    await enqueue(conn, traced(SyncCancelled(
-                        installation_id=job["installation_id"], org_id=job["org_id"],
-                        integration_key=job["integration_key"], job_id=job["id"],
-                        processed_records=job["processed_records"], published_events=job["published_events"],
-                        cancelled_by=event.event_type), source=SOURCE, org_id=job["org_id"],
-                        installation_id=job["installation_id"]))
+                for job in await jobs_repo.cancel_active_jobs(conn, event.installation_id):
+                    await enqueue(conn, cancelled_event(job, by=event.event_type))
         else:
             return False
     log.info("schedule updated" if applied else "stale lifecycle event ignored", event_type=event.event_type,

@@ -11,6 +11,7 @@ from aria_platform.kafka import subscriber
 from aria_platform.runtime import RuntimeContext
 from aria_platform.settings import ServiceSettings
 
+from ..deps import VaultGatewayDeps
 from . import service
 
 
@@ -24,7 +25,8 @@ def build_router(settings: ServiceSettings) -> KafkaRouter:
         if envelope.type != InstallationUninstalled.event_type:
             return
         event = envelope.payload(InstallationUninstalled)
-        await service.shred_installation(pool=runtime.pool, vault=runtime.extras["vault"], actor="event:uninstalled",
-                                         installation_id=event.installation_id, org_id=event.org_id)
+        await service.shred_installation(pool=runtime.pool, vault=runtime.deps_of(VaultGatewayDeps).vault,
+                                         actor="event:uninstalled", installation_id=event.installation_id,
+                                         org_id=event.org_id)
 
     return router

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from aria_platform.auth import Principal, require_service
 from aria_platform.runtime import Runtime, get_runtime
 
+from ..deps import VaultGatewayDeps
 from . import service
 
 router = APIRouter(prefix="/internal/v1", tags=["credentials (internal)"])
@@ -58,7 +59,7 @@ async def store(installation_id: uuid.UUID, name: Annotated[str, Field(pattern=r
                 body: StoreRequest, rt: Runtime = Depends(get_runtime),
                 caller: Principal = Depends(require_service("installer"))) -> CredentialOut:
     row = await service.store_credential(
-        pool=rt.pool, vault=rt.extras["vault"], actor=caller.subject, org_id=body.org_id,
+        pool=rt.pool, vault=rt.deps_of(VaultGatewayDeps).vault, actor=caller.subject, org_id=body.org_id,
         installation_id=installation_id, name=name, kind=body.kind, secrets=body.secrets,
         rotation_frequency_days=body.rotation_frequency_days)
     return _out(row)
@@ -68,7 +69,7 @@ async def store(installation_id: uuid.UUID, name: Annotated[str, Field(pattern=r
              summary="Lease the decrypted credential of one installation (short lived)")
 async def lease(credential_ref: uuid.UUID, body: LeaseRequest, rt: Runtime = Depends(get_runtime),
                 caller: Principal = Depends(require_service("sync-runner", "webhook-ingest"))) -> dict:
-    return await service.lease_credential(pool=rt.pool, vault=rt.extras["vault"], actor=caller.subject,
+    return await service.lease_credential(pool=rt.pool, vault=rt.deps_of(VaultGatewayDeps).vault, actor=caller.subject,
                                           credential_ref=credential_ref, installation_id=body.installation_id,
                                           ttl_s=rt.settings.lease_ttl_s)
 
@@ -77,15 +78,15 @@ async def lease(credential_ref: uuid.UUID, body: LeaseRequest, rt: Runtime = Dep
              summary="Rotate the installation key and rewrap the stored credential")
 async def rotate(credential_ref: uuid.UUID, rt: Runtime = Depends(get_runtime),
                  caller: Principal = Depends(require_service("installer"))) -> CredentialOut:
-    return _out(await service.rotate_credential(pool=rt.pool, vault=rt.extras["vault"], actor=caller.subject,
-                                                credential_ref=credential_ref))
+    return _out(await service.rotate_credential(pool=rt.pool, vault=rt.deps_of(VaultGatewayDeps).vault,
+                                                actor=caller.subject, credential_ref=credential_ref))
 
 
 @router.delete("/installations/{installation_id}/credentials", status_code=204,
                summary="Crypto-shred every credential of an installation (idempotent)")
 async def shred(installation_id: uuid.UUID, rt: Runtime = Depends(get_runtime),
                 caller: Principal = Depends(require_service("installer"))) -> None:
-    await service.shred_installation(pool=rt.pool, vault=rt.extras["vault"], actor=caller.subject,
+    await service.shred_installation(pool=rt.pool, vault=rt.deps_of(VaultGatewayDeps).vault, actor=caller.subject,
                                      installation_id=installation_id, org_id=None)
 
 

@@ -16,6 +16,7 @@ import asyncpg
 import httpx
 
 from aria_connectors import ConnectorPlugin, DeclarativeConnector, InstallationContext, RuntimeOptions
+from aria_connectors.sdk.data_mappings import MappingSet
 
 from .secrets import Lease
 
@@ -25,11 +26,12 @@ def connector_instance(*, plugin: ConnectorPlugin, endpoint: asyncpg.Record, lea
     """The installation's connector instance built from exactly this endpoint row and lease."""
     if lease.built is not None and lease.built[0] is endpoint and lease.built[1] is plugin:
         return lease.built[2]
+    # The endpoint row's set, parsed once per instance (the instance is reused across deliveries).
     mappings = endpoint["mappings"]
     instance = plugin.create(
         context=InstallationContext(org_id=endpoint["org_id"], installation_id=endpoint["installation_id"],
                                     integration_key=endpoint["integration_key"]),
         settings=dict(endpoint["settings"] or {}), secrets=lease.secrets, http=http,
-        options=RuntimeOptions(mappings=tuple(mappings)) if mappings is not None else None)
+        options=RuntimeOptions(mappings=MappingSet.parse(mappings)) if mappings is not None else None)
     lease.built = (endpoint, plugin, instance)
     return instance

@@ -14,6 +14,7 @@ from aria_platform.auth import Principal, require_service
 from aria_platform.problems import MEDIA_TYPE, Problem
 from aria_platform.runtime import Runtime, get_runtime
 
+from ..deps import WebhookIngestDeps
 from . import service
 
 public = APIRouter(tags=["webhooks (public)"])
@@ -84,12 +85,12 @@ async def receive(request: Request) -> JSONResponse:
     # The runtime straight from the app, not Depends(get_runtime): FastAPI runs a sync dependency
     # in the thread pool, a thread hop per delivery on the hottest path.
     rt: Runtime = request.app.state.runtime
+    deps = rt.deps_of(WebhookIngestDeps)
     try:
         inst = uuid.UUID(request.path_params["installation_id"])
     except ValueError:
         raise service.endpoint_not_found() from None
-    endpoint, plugin = await service.admit(endpoints=rt.extras["endpoints"], limiter=rt.extras["limiter"],
-                                           installation_id=inst)
+    endpoint, plugin = await service.admit(endpoints=deps.endpoints, limiter=deps.limiter, installation_id=inst)
     spec = plugin.manifest.webhook
     delivery_header = request.headers.get(spec.delivery_id_header) if spec.delivery_id_header else None
     delivery_id = delivery_header.strip()[:200] if delivery_header else None
@@ -111,8 +112,8 @@ async def receive(request: Request) -> JSONResponse:
     if body is None:
         raise await rejected(413, "payload_too_large", "Payload too large", f"the body exceeds {limit} bytes")
 
-    outcome = await service.receive(pool=rt.pool, commits=rt.extras["commits"], http=rt.http,
-                                    secrets=rt.extras["secrets"], endpoint=endpoint, plugin=plugin,
+    outcome = await service.receive(pool=rt.pool, commits=deps.commits, http=rt.http,
+                                    secrets=deps.secrets, endpoint=endpoint, plugin=plugin,
                                     headers=request.headers, body=body)
     return JSONResponse(outcome.body, status_code=outcome.status_code)
 

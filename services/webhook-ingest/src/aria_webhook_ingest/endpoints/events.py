@@ -10,6 +10,7 @@ from aria_platform.metrics import EVENTS_CONSUMED
 from aria_platform.kafka import subscriber
 from aria_platform.runtime import RuntimeContext
 
+from ..deps import WebhookIngestDeps
 from . import service
 
 
@@ -21,7 +22,7 @@ def build_router(*, group_id: str) -> KafkaRouter:
                 description="Mark webhook endpoints live / not live from installation lifecycle events")
     async def on_installation_event(envelope: Envelope, runtime: RuntimeContext) -> None:
         outcome = await service.apply_lifecycle_event(pool=runtime.pool, envelope=envelope,
-                                                      cache=runtime.extras["endpoints"])
+                                                      cache=runtime.deps_of(WebhookIngestDeps).endpoints)
         EVENTS_CONSUMED.labels("webhook-ingest", envelope.type, outcome).inc()
 
     return router
