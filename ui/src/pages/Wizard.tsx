@@ -1,0 +1,245 @@
+import { useMemo, useState } from "react";
+import { Link, useNavigate, useParams } from "react-router-dom";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import Form from "@rjsf/core";
+import validator from "@rjsf/validator-ajv8";
+import type { RJSFSchema } from "@rjsf/utils";
+import { catalog, installer, unwrap, type Preview } from "../api/client";
+import { Can } from "../components/Can";
+import { ProblemMessage, explain } from "../components/ProblemMessage";
+import { Steps } from "../components/Steps";
+import { formSchema, uiSchemaFor, withoutSecrets } from "../wizard/schemaUi";
+
+type TestResult = { ok: boolean; message: string; error_class?: string | null; latency_ms?: number };
+const FREQUENCIES = ["hourly", "daily", "weekly", "manual"] as const;
+
+function PreviewTable({ preview }: { preview: Preview }) {
+  const types = Object.keys(preview.counts);
+  return (
+    <div>
+      <p>
+        A dry run read {Object.values(preview.pages).reduce((a, b) => a + b, 0)} page(s) from the vendor; nothing was
+        published.
+      </p>
+      <table>
+        <caption>Records per entity type</caption>
+        <thead>
+          <tr>
+            <th scope="col">Entity type</th>
+            <th scope="col">Records</th>
+            <th scope="col">Sample</th>
+          </tr>
+        </thead>
+        <tbody>
+          {types.map((t) => {
+            const sample = preview.samples[t]?.[0] as Record<string, unknown> | undefined;
+            const data = (sample?.data ?? sample ?? {}) as Record<string, unknown>;
+            return (
+              <tr key={t}>
+                <th scope="row">{t}</th>
+                <td>{preview.counts[t]}</td>
+                <td className="small">
+                  <code>{String(data.title ?? data.hostname ?? data.name ?? data.external_id ?? "—")}</code>
+                </td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+      {preview.record_errors.length > 0 && <p>{preview.record_errors.length} record(s) could not be mapped.</p>}
+    </div>
+  );
+}
+
+export default function Wizard() {
+  const { key = "" } = useParams();
+  const navigate = useNavigate();
+  const queryClient = useQueryClient();
+  const [step, setStep] = useState(1);
+  const [formData, setFormData] = useState<Record<string, unknown>>({});
+  const [installationId, setInstallationId] = useState<string | null>(null);
+  const [test, setTest] = useState<TestResult | null>(null);
+  const [frequency, setFrequency] = useState<(typeof FREQUENCIES)[number]>("hourly");
+  const [syncNow, setSyncNow] = useState(true);
+
+  const detail = useQuery({
+    queryKey: ["integration", key],
+    queryFn: () => unwrap(catalog.GET("/v1/integrations/{key}", { params: { path: { key } } })),
+  });
+  const schema = detail.data?.config_schema as RJSFSchema | undefined;
+  const uiSchema = useMemo(() => uiSchemaFor(schema as never), [schema]);
+  const cleanSchema = useMemo(() => (schema ? formSchema(schema) : undefined), [schema]);
+
+  // Install (idempotent: an existing installation comes back), save the configuration (secrets
+  // go to the vault through the installer), then test the connection with it.
+  const testConnection = useMutation({
+    mutationFn: async (config: Record<string, unknown>) => {
+      setTest(null);
+      const inst = await unwrap(installer.POST("/v1/installations", { body: { integration_key: key } }));
+      setInstallationId(inst.id);
+      await unwrap(
+        installer.PUT("/v1/installations/{installation_id}/configuration", {
+          params: { path: { installation_id: inst.id } },
+          body: { config, sync_frequency: frequency },
+        }),
+      );
+      return (await unwrap(
+        installer.POST("/v1/installations/{installation_id}/test", { params: { path: { installation_id: inst.id } } }),
+      )) as TestResult;
+    },
+    onSuccess: (result) => setTest(result),
+  });
+  const preview = useMutation({
+    mutationFn: () =>
+      unwrap(
+        installer.POST("/v1/installations/{installation_id}/preview", {
+          params: { path: { installation_id: installationId! } },
+          body: { max_pages: 1 },
+        }),
+      ),
+  });
+  const activate = useMutation({
+    mutationFn: async () => {
+      const path = { installation_id: installationId! };
+      await unwrap(
+        installer.PUT("/v1/installations/{installation_id}/sync-settings", {
+          params: { path },
+          body: { sync_frequency: frequency, auto_sync: frequency !== "manual" },
+        }),
+      );
+      const current = await unwrap(installer.GET("/v1/installations/{installation_id}", { params: { path } }));
+      if (current.status !== "enabled")
+        await unwrap(installer.POST("/v1/installations/{installation_id}/enable", { params: { path } }));
+      if (syncNow) await unwrap(installer.POST("/v1/installations/{installation_id}/sync", { params: { path }, body: { sync_type: "incremental" } }));
+    },
+    onSuccess: async () => {
+      await queryClient.invalidateQueries();
+      navigate("/integrations/installed");
+    },
+  });
+
+  const goTo = (next: number) => {
+    // Back and forward keep what was typed, except secrets.
+    setFormData((data) => withoutSecrets(data, schema as never));
+    setStep(next);
+  };
+
+  if (detail.error) return <ProblemMessage error={detail.error} title="Integration not available" />;
+  if (!detail.data || !cleanSchema) return <p aria-busy="true">Loading…</p>;
+  const d = detail.data;
+
+  return (
+    <Can role="admin" otherwise={<ProblemMessage error={{ code: "insufficient_role" }} title="Admins only" />}>
+      <section className="wizard">
+        <p>
+          <Link to={`/integrations/${key}`}>← {d.name}</Link>
+        </p>
+        <h1>Set up {d.name}</h1>
+        <Steps current={step} />
+
+        {step === 1 && (
+          <div>
+            <h2>Credentials</h2>
+            <p className="small">
+              Secret fields go to the vault and are never shown again.
+              {d.documentation_url && (
+                <>
+                  {" "}
+                  <a href={d.documentation_url} target="_blank" rel="noreferrer">
+                    Where to find these
+                  </a>
+                </>
+              )}
+            </p>
+            <Form
+              schema={cleanSchema}
+              uiSchema={uiSchema}
+              formData={formData}
+              validator={validator}
+              onChange={(e) => setFormData(e.formData)}
+              onSubmit={(e) => testConnection.mutate(e.formData)}
+              showErrorList={false}
+              noHtml5Validate
+              idPrefix="cfg"
+            >
+              <div className="actions">
+                <button type="submit" disabled={testConnection.isPending}>
+                  {testConnection.isPending ? "Testing…" : "Test connection"}
+                </button>
+                <button type="button" className="primary" disabled={!test?.ok} onClick={() => goTo(2)}>
+                  Next: data mapping
+                </button>
+              </div>
+            </Form>
+            <div aria-live="polite">
+              {test?.ok && (
+                <div role="status" className="alert alert-ok">
+                  <strong>Connection works.</strong> {test.message}
+                  {test.latency_ms != null && ` (${Math.round(test.latency_ms)} ms)`}
+                </div>
+              )}
+              {test && !test.ok && (
+                <div role="alert" className="alert alert-bad">
+                  <strong>Connection failed.</strong>
+                  <p>{explain({ error_class: test.error_class, message: test.message })}</p>
+                  <p className="small">Vendor said: {test.message}</p>
+                </div>
+              )}
+              <ProblemMessage error={testConnection.error} title="Could not test the connection" />
+            </div>
+          </div>
+        )}
+
+        {step === 2 && (
+          <div>
+            <h2>Data mapping</h2>
+            <p>
+              The connector's default mapping turns vendor records into ARIA {d.data_types.join(", ")} events. Preview
+              what a sync would produce:
+            </p>
+            <button type="button" onClick={() => preview.mutate()} disabled={preview.isPending}>
+              {preview.isPending ? "Running dry run…" : "Preview sample events"}
+            </button>
+            {preview.data && <PreviewTable preview={preview.data} />}
+            <ProblemMessage error={preview.error} title="Preview failed" />
+            <div className="actions">
+              <button type="button" onClick={() => goTo(1)}>
+                Back
+              </button>
+              <button type="button" className="primary" onClick={() => goTo(3)}>
+                Next: test &amp; activate
+              </button>
+            </div>
+          </div>
+        )}
+
+        {step === 3 && (
+          <div>
+            <h2>Test &amp; activate</h2>
+            <label htmlFor="freq">Sync schedule</label>
+            <select id="freq" value={frequency} onChange={(e) => setFrequency(e.target.value as typeof frequency)}>
+              {FREQUENCIES.map((f) => (
+                <option key={f} value={f}>
+                  {f}
+                </option>
+              ))}
+            </select>
+            <div className="facet-value">
+              <input id="syncnow" type="checkbox" checked={syncNow} onChange={(e) => setSyncNow(e.target.checked)} />
+              <label htmlFor="syncnow">Run a first sync now</label>
+            </div>
+            <ProblemMessage error={activate.error} title="Could not activate" />
+            <div className="actions">
+              <button type="button" onClick={() => goTo(2)}>
+                Back
+              </button>
+              <button type="button" className="primary" onClick={() => activate.mutate()} disabled={activate.isPending}>
+                {activate.isPending ? "Activating…" : "Activate"}
+              </button>
+            </div>
+          </div>
+        )}
+      </section>
+    </Can>
+  );
+}
