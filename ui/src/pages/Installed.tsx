@@ -31,16 +31,28 @@ type Filter = keyof typeof FILTERS;
 function InstallationCard({ inst, name }: { inst: Installation; name: string }) {
   const queryClient = useQueryClient();
   const [confirming, setConfirming] = useState(false);
+  // Sync now: the job appears once sync-runner takes the request (through Kafka); until then the
+  // card says it was requested, and it polls while a job is pending or running.
+  const [requested, setRequested] = useState<{ after: string | null } | null>(null);
   const path = { installation_id: inst.id };
   const jobs = useQuery({
     queryKey: ["jobs", inst.id],
     queryFn: async () =>
-      (await unwrap(installer.GET("/v1/installations/{installation_id}/sync-jobs", { params: { path, query: { limit: 1 } } }))) as {
+      (await unwrap(installer.GET("/v1/installations/{installation_id}/sync-jobs", { params: { path, query: { limit: 100 } } }))) as {
         items: Job[];
       },
-    refetchInterval: (q) => (["pending", "running"].includes(q.state.data?.items[0]?.status ?? "") ? 1000 : false),
+    refetchInterval: (q) => {
+      const latest = q.state.data?.items[0];
+      if (latest && ["pending", "running"].includes(latest.status)) return 1000;
+      if (requested && (latest?.id ?? null) === requested.after) return 1000;
+      if (!latest && inst.status === "enabled") return 2000;
+      return false;
+    },
   });
   const job = jobs.data?.items[0];
+  const total = (jobs.data?.items ?? []).reduce((n, j) => n + j.processed_records, 0);
+  const events = (jobs.data?.items ?? []).reduce((n, j) => n + j.published_events, 0);
+  const waiting = requested !== null && (job?.id ?? null) === requested.after;
   const refresh = () => {
     queryClient.invalidateQueries({ queryKey: ["installations"] });
     queryClient.invalidateQueries({ queryKey: ["jobs", inst.id] });
@@ -48,6 +60,7 @@ function InstallationCard({ inst, name }: { inst: Installation; name: string }) 
   };
   const action = useMutation({
     mutationFn: async (what: "sync" | "enable" | "disable" | "uninstall") => {
+      if (what === "sync") setRequested({ after: job?.id ?? null });
       if (what === "sync") await unwrap(installer.POST("/v1/installations/{installation_id}/sync", { params: { path }, body: { sync_type: "incremental" } }));
       else if (what === "enable") await unwrap(installer.POST("/v1/installations/{installation_id}/enable", { params: { path } }));
       else if (what === "disable") await unwrap(installer.POST("/v1/installations/{installation_id}/disable", { params: { path } }));
@@ -56,9 +69,8 @@ function InstallationCard({ inst, name }: { inst: Installation; name: string }) 
     onSuccess: (_, what) => {
       if (what === "uninstall") setConfirming(false);
       refresh();
-      // A sync request becomes a job a moment later: look again shortly.
-      if (what === "sync") setTimeout(refresh, 800);
     },
+    onError: () => setRequested(null),
   });
   const running = job && ["pending", "running"].includes(job.status);
   return (
@@ -82,12 +94,20 @@ function InstallationCard({ inst, name }: { inst: Installation; name: string }) 
           <RelativeTime iso={inst.last_sync_at} /> {inst.last_sync_status && <StatusBadge status={inst.last_sync_status} />}
         </dd>
         <dt>Records synced</dt>
-        <dd data-testid="records">{job ? job.processed_records : "—"}</dd>
+        <dd data-testid="records" data-job={job?.id ?? ""}>
+          {job ? total : "—"}
+          {job && <span className="muted small"> (last sync: {job.processed_records})</span>}
+        </dd>
         <dt>Events published</dt>
-        <dd data-testid="events">{job ? job.published_events : "—"}</dd>
+        <dd data-testid="events">{job ? events : "—"}</dd>
         <dt>Schedule</dt>
         <dd>{inst.auto_sync ? inst.sync_frequency : "manual"}</dd>
       </dl>
+      {waiting && (
+        <p role="status" className="small">
+          Sync requested…
+        </p>
+      )}
       {running && (
         <div>
           <label htmlFor={`p-${inst.id}`}>Sync {job.status}</label>
