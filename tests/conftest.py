@@ -66,7 +66,7 @@ def platform(infra: Infra, kafka_topics, tmp_path_factory) -> Platform:
     sim_log = logdir / "simulator.log"
     platform.logs["simulator"] = sim_log
     platform.processes["simulator"] = subprocess.Popen(
-        [sys.executable, "-m", "aria_connectors.simulators", "serve", "crowdstrike_falcon", "--port", str(sim_port),
+        [sys.executable, "-m", "aria_connector_testkit.simulators", "serve", "crowdstrike_falcon", "--port", str(sim_port),
          "--records", "120", "--client-id", SIMULATOR_CLIENT_ID, "--client-secret", SIMULATOR_CLIENT_SECRET],
         stdout=sim_log.open("wb"), stderr=subprocess.STDOUT, env=common)
     platform.simulator_url = f"http://127.0.0.1:{sim_port}"

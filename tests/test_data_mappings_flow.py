@@ -9,7 +9,7 @@ import uuid
 
 import asyncpg
 
-from aria_connectors.vendors.generic_webhook.simulator import sign
+from aria_connector_testkit.vendors.generic_webhook.simulator import sign
 from aria_platform.testing import KafkaProbe
 from tests.support import wait_until
 

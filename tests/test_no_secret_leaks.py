@@ -18,7 +18,7 @@ import asyncpg
 import httpx
 import pytest
 
-from aria_connectors.vendors.generic_webhook.simulator import sign
+from aria_connector_testkit.vendors.generic_webhook.simulator import sign
 from aria_contracts.topics import REGISTRY
 from aria_platform.testing import KafkaProbe, bearer, free_port, service_token, user_token
 from tests.support import base64_forms, database_rows, topic_history, wait_until, webhook_installation
@@ -32,7 +32,7 @@ def canary_vendor(platform, tmp_path_factory):
     port = free_port()
     log = tmp_path_factory.mktemp("canary-vendor") / "simulator.log"
     process = subprocess.Popen(
-        [sys.executable, "-m", "aria_connectors.simulators", "serve", "crowdstrike_falcon", "--port", str(port),
+        [sys.executable, "-m", "aria_connector_testkit.simulators", "serve", "crowdstrike_falcon", "--port", str(port),
          "--records", "25", "--client-id", "leak-test-client", "--client-secret", CANARY],
         stdout=log.open("wb"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

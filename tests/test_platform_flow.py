@@ -11,7 +11,7 @@ import asyncpg
 import httpx
 from opentelemetry import context, propagate
 
-from aria_connectors.vendors.generic_webhook.simulator import sign
+from aria_connector_testkit.vendors.generic_webhook.simulator import sign
 from aria_contracts import entity_id
 from aria_platform.testing import KafkaProbe, bearer, service_token, user_token
 from tests.support import wait_until, webhook_installation

@@ -99,7 +99,7 @@ def falcon_simulator(platform, log: Path, records: int) -> Iterator[str]:
     """A CrowdStrike simulator of the test's own, with `records` alerts and `records` hosts."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "aria_connectors.simulators", "serve", KEY, "--port", str(port),
+        [sys.executable, "-m", "aria_connector_testkit.simulators", "serve", KEY, "--port", str(port),
          "--records", str(records), "--client-id", platform.simulator_client_id,
          "--client-secret", platform.simulator_client_secret],
         stdout=log.open("wb"), stderr=subprocess.STDOUT)

@@ -17,7 +17,7 @@ from collections import Counter
 
 import httpx
 
-from aria_connectors.vendors.generic_webhook.simulator import sign
+from aria_connector_testkit.vendors.generic_webhook.simulator import sign
 from aria_platform.testing import KafkaProbe, bearer, user_token
 from aria_webhook_ingest.settings import WebhookIngestSettings
 from tests.support import wait_until, webhook_installation

@@ -186,7 +186,7 @@ async def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-sync-"))
     port = free_port()
     simulator = subprocess.Popen(
-        [sys.executable, "-m", "aria_connectors.simulators", "serve", "crowdstrike_falcon", "--port", str(port),
+        [sys.executable, "-m", "aria_connector_testkit.simulators", "serve", "crowdstrike_falcon", "--port", str(port),
          "--records", str(args.records // 2), "--client-id", CLIENT_ID, "--client-secret", CLIENT_SECRET,
          # --offset-window 0: Airbyte's manifest pages the id queries by offset, which the real API
          # refuses past 10,000 results (ours pages by keyset); lifted so both read every record

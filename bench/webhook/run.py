@@ -41,7 +41,7 @@ import httpx
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from aria_connectors.vendors.generic_webhook.simulator import sign  # noqa: E402
+from aria_connector_testkit.vendors.generic_webhook.simulator import sign  # noqa: E402
 from aria_platform.auth import mint_token  # noqa: E402
 from aria_platform.testing import create_database, discover_infra, drop_created_databases, free_port  # noqa: E402
 from bench.wrk import cpu_seconds, request_file, run as wrk  # noqa: E402

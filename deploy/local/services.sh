@@ -158,13 +158,9 @@ stop_edge() {
 
 # --------------------------------------------------------------------------- simulator
 
-# The vendor simulators' module (moving from aria_connectors to the test kit package).
+# The vendor simulators (the connector test kit; not installed in service images).
 simulator_module() {
-  local m
-  for m in aria_connector_testkit.simulators aria_connectors.simulators; do
-    venv_has_module "$m" && { echo "$m"; return 0; }
-  done
-  return 1
+  venv_has_module aria_connector_testkit.simulators && echo aria_connector_testkit.simulators
 }
 
 start_simulator() { # vendor key -> 0 started, 1 no simulator module
@@ -178,5 +174,5 @@ start_simulator() { # vendor key -> 0 started, 1 no simulator module
 }
 
 stop_simulator() {
-  stop_pidfile "$SERVICES_STATE/simulator.pid" ".simulators" simulator 20
+  stop_pidfile "$SERVICES_STATE/simulator.pid" aria_connector_testkit.simulators simulator 20
 }

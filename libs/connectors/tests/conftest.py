@@ -12,7 +12,8 @@ import pytest
 from aria_connectors import registry
 from aria_connectors.sdk import ConnectorPlugin, InstallationContext, RuntimeOptions
 from aria_connectors.sdk.templates import render
-from aria_connectors.testing import SimulatorControl, SimulatorServer
+from aria_connector_testkit import fixtures as conformance_fixtures, simulator_module
+from aria_connector_testkit.testing import SimulatorControl, SimulatorServer
 
 PLUGINS = registry.discover(strict=True)
 KEYS = sorted(PLUGINS)
@@ -70,10 +71,10 @@ def simulator_servers():
 
     def get(plugin: ConnectorPlugin):
         if plugin.key not in started:
-            module = plugin.simulator_module()
+            module = simulator_module(plugin)
             if module is None or not hasattr(module, "create_app"):
                 return None
-            options = (plugin.conformance or {}).get("simulator", {}).get("options", {})
+            options = (conformance_fixtures(plugin) or {}).get("simulator", {}).get("options", {})
             server = SimulatorServer(module.create_app(**options)).start()
             started[plugin.key] = (server, SimulatorControl(server.url))
         return started[plugin.key]
@@ -87,7 +88,7 @@ def simulator_servers():
 @pytest.fixture(params=KEYS)
 async def harness(request, simulator_servers):
     plugin = PLUGINS[request.param]
-    fixtures = plugin.conformance
+    fixtures = conformance_fixtures(plugin)
     if fixtures is None:
         pytest.fail(f"{plugin.key} ships no conformance.yaml")
     async with httpx.AsyncClient(timeout=10) as http:
@@ -117,7 +118,7 @@ QUALITY_DESELECTED: list[str] = []
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "quality(criterion): conformance criterion this test demonstrates "
-                                       "(see aria_connectors.sdk.quality)")
+                                       "(see aria_connector_testkit.quality)")
 
 
 def pytest_collection_modifyitems(session, config, items):

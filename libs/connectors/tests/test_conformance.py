@@ -23,6 +23,7 @@ from aria_connectors.sdk.mapping import MODELS, canonical_json
 from aria_connectors.sdk.templates import render
 from aria_contracts.events import Provenance
 from aria_contracts.ids import entity_id
+from aria_connector_testkit import simulator_module
 
 CATALOG_FIELDS = {
     "key", "name", "vendor", "product", "category", "description", "version", "documentation_url", "support_url",
@@ -386,7 +387,7 @@ async def test_expired_token_is_refetched_once(harness):
 
 
 def signed(h, body: bytes, ts: int, delivery_id: str | None = None) -> dict[str, str]:
-    module = h.plugin.simulator_module()
+    module = simulator_module(h.plugin)
     assert module is not None and hasattr(module, "sign_webhook"), "webhook connectors ship a sign_webhook()"
     _, secrets = h.plugin.split_config(h.config())
     return module.sign_webhook(secrets, body, ts, delivery_id)

@@ -13,8 +13,8 @@ from aria_connectors import registry
 from aria_connectors.errors import ConfigurationError
 from aria_connectors.sdk import InstallationContext, RuntimeOptions
 from aria_connectors.sdk.data_mappings import CompareFilter, MemberFilter, TextFilter, default_specs
-from aria_connectors.simulators import create_app
-from aria_connectors.testing import SimulatorServer
+from aria_connector_testkit.simulators import create_app
+from aria_connector_testkit.testing import SimulatorServer
 
 CS = registry.get("crowdstrike_falcon")
 WEBHOOK = registry.get("generic_webhook")

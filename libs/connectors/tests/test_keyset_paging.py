@@ -19,9 +19,9 @@ import pytest
 from aria_connectors import registry
 from aria_connectors.sdk import InstallationContext, RuntimeOptions
 from aria_connectors.sdk.mapping import cursor_key, raw_sha256
-from aria_connectors.testing import SimulatorControl, SimulatorServer
-from aria_connectors.vendors.crowdstrike_falcon.simulator import FalconSimulator
-from aria_connectors.vendors.servicenow_itsm import simulator as servicenow
+from aria_connector_testkit.testing import SimulatorControl, SimulatorServer
+from aria_connector_testkit.vendors.crowdstrike_falcon.simulator import FalconSimulator
+from aria_connector_testkit.vendors.servicenow_itsm import simulator as servicenow
 
 FAST = dict(max_retries=2, backoff_base_seconds=0.01, backoff_max_seconds=0.05,
             rate_limits={"requests_per_minute": None})

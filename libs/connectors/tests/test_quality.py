@@ -15,6 +15,7 @@ import pytest
 
 from aria_connectors import registry
 from aria_connectors.sdk import quality
+from aria_connector_testkit.quality import CRITERIA, tier_of
 
 PLUGINS = registry.discover(strict=True)
 KEYS = sorted(PLUGINS)
@@ -37,7 +38,7 @@ def computed(QUALITY_OUTCOMES: dict) -> dict:
     connectors = {}
     for key in KEYS:
         criteria: dict[str, str] = {}
-        for criterion in quality.CRITERIA:
+        for criterion in CRITERIA:
             outcomes = [QUALITY_OUTCOMES[(t, key)] for t, marks in tests.items() if criterion in marks]
             if "failed" in outcomes:
                 criteria[criterion] = "fail"
@@ -45,7 +46,7 @@ def computed(QUALITY_OUTCOMES: dict) -> dict:
                 criteria[criterion] = "pass"
             else:
                 criteria[criterion] = "n/a"
-        connectors[key] = {"version": PLUGINS[key].manifest.version, "tier": quality.tier_of(criteria),
+        connectors[key] = {"version": PLUGINS[key].manifest.version, "tier": tier_of(criteria),
                            "criteria": criteria}
     return {"generated_by": "libs/connectors/tests (ARIA_WRITE_QUALITY=1 uv run --frozen pytest libs/connectors)",
             "tiers": "bronze: manifest+auth+ingest; silver: +incremental, rate_limits, error_classification; "

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from aria_connectors.scaffold import scaffold
+from aria_connector_testkit.scaffold import scaffold
 
 TESTS = Path(__file__).parent
 
@@ -25,7 +25,7 @@ def test_scaffold_rejects_bad_input(tmp_path):
 
 
 def test_scaffolded_connector_passes_the_conformance_suite(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "aria_connectors.scaffold", "scaffold_demo", "--name", 'Acme "EDR"',
+    out = subprocess.run([sys.executable, "-m", "aria_connector_testkit.scaffold", "scaffold_demo", "--name", 'Acme "EDR"',
                           "--vendor", "Acme Inc.", "--category", "edr", "--dest", str(tmp_path)],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr

@@ -20,7 +20,7 @@ from aria_connectors.sdk.manifest import validate_manifest_dict
 from aria_connectors.sdk.mapping import raw_sha256
 from aria_connectors.sdk.paths import get_path, set_path
 from aria_connectors.sdk.plugin import ConnectorPlugin
-from aria_connectors.testing import SimulatorServer
+from aria_connector_testkit.testing import SimulatorServer
 
 ROWS = [{"id": f"a{i:02d}", "title": f"Alert {i}"} for i in range(7)]
 

@@ -14,8 +14,8 @@ import pytest
 from aria_connectors import registry
 from aria_connectors.errors import ConnectorError
 from aria_connectors.sdk import InstallationContext, RuntimeOptions
-from aria_connectors.simulators import create_app
-from aria_connectors.testing import SimulatorControl, SimulatorServer
+from aria_connector_testkit.simulators import create_app
+from aria_connector_testkit.testing import SimulatorControl, SimulatorServer
 
 FAST = dict(max_retries=2, backoff_base_seconds=0.01, backoff_max_seconds=0.05, max_retry_after_seconds=5)
 CS = registry.get("crowdstrike_falcon")

@@ -116,7 +116,7 @@ def test_error_rules_classify_by_body():
 def test_push_helpers_and_manifest_rules():
     from aria_connectors.sdk.paths import set_path
     from aria_connectors.sdk.push import prune_nulls
-    from aria_connectors.sdk.quality import tier_of
+    from aria_connector_testkit.quality import tier_of
 
     assert prune_nulls({"a": None, "b": {"c": None}, "d": {"e": 1, "f": None}, "g": [None, 1], "h": ""}) == \
         {"d": {"e": 1}, "g": [1], "h": ""}

@@ -1,4 +1,4 @@
-"""``python -m aria_connectors.simulators serve`` starts a real server."""
+"""``python -m aria_connector_testkit.simulators serve`` starts a real server."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def free_port() -> int:
 def test_cli_serves_crowdstrike():
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "aria_connectors.simulators", "serve", "crowdstrike_falcon", "--port", str(port),
+        [sys.executable, "-m", "aria_connector_testkit.simulators", "serve", "crowdstrike_falcon", "--port", str(port),
          "--records", "3", "--client-id", "cli-id", "--client-secret", "cli-secret"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
@@ -42,6 +42,6 @@ def test_cli_serves_crowdstrike():
 
 
 def test_cli_rejects_connector_without_http_simulator():
-    out = subprocess.run([sys.executable, "-m", "aria_connectors.simulators", "serve", "generic_webhook"],
+    out = subprocess.run([sys.executable, "-m", "aria_connector_testkit.simulators", "serve", "generic_webhook"],
                          capture_output=True, text=True, timeout=30)
     assert out.returncode == 2 and "no HTTP simulator" in out.stderr

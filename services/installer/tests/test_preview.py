@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from aria_connectors.simulators import create_app as create_simulator
-from aria_connectors.testing import SimulatorServer
+from aria_connector_testkit.simulators import create_app as create_simulator
+from aria_connector_testkit.testing import SimulatorServer
 from aria_installer.settings import InstallerSettings
 from aria_platform.app import create_app
 from aria_platform.testing import KafkaProbe, migrated_database, serving

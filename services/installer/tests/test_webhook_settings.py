@@ -10,7 +10,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from aria_connectors.vendors.generic_webhook.simulator import sign
+from aria_connector_testkit.vendors.generic_webhook.simulator import sign
 from aria_platform.app import create_app
 from aria_platform.testing import KafkaProbe, migrated_database, running_app
 

@@ -30,7 +30,7 @@ CLIENT_SECRET = "s3cr3t-SYNC-RUNNER-canary-41d9"
 @pytest.fixture(scope="module")
 def simulator():
     """The CrowdStrike Falcon simulator (the vendor API is the only simulated thing)."""
-    from aria_connectors.simulators import create_app as create_simulator
+    from aria_connector_testkit.simulators import create_app as create_simulator
 
     app = create_simulator(KEY, seed=11, alerts=12, hosts=9, client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
                            rate_limit=100000, rate_window_seconds=1)

@@ -24,7 +24,7 @@ async def database(infra, kafka_topics, support):
 
 @pytest.fixture(scope="module")
 def jira(support):
-    from aria_connectors.simulators import create_app as create_simulator
+    from aria_connector_testkit.simulators import create_app as create_simulator
 
     app = create_simulator("jira_cloud", seed=2, issues=3, email=JIRA_EMAIL, api_token=JIRA_TOKEN, project="SEC",
                            rate_limit=100000, rate_window_seconds=1)

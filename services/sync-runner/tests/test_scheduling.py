@@ -28,7 +28,7 @@ async def database(infra, kafka_topics, support):
 @pytest.fixture(scope="module")
 def slow_simulator(support):
     """Enough records for several pages, and a vendor rate limit that makes a sync take seconds."""
-    from aria_connectors.simulators import create_app as create_simulator
+    from aria_connector_testkit.simulators import create_app as create_simulator
 
     app = create_simulator(support.KEY, seed=5, alerts=1500, hosts=1500, client_id=support.CLIENT_ID,
                            client_secret=support.CLIENT_SECRET, rate_limit=3, rate_window_seconds=1)
@@ -257,7 +257,7 @@ async def test_cancel_pending_now_and_running_at_a_batch_boundary(infra, databas
 
 async def test_poison_records_are_dead_lettered_and_the_job_goes_on(infra, database, vault_gateway, producer,
                                                                      support):
-    from aria_connectors.simulators import create_app as create_simulator
+    from aria_connector_testkit.simulators import create_app as create_simulator
 
     app = create_simulator(support.KEY, seed=3, alerts=10, hosts=4, malformed=2, client_id=support.CLIENT_ID,
                            client_secret=support.CLIENT_SECRET, rate_limit=100000, rate_window_seconds=1)
@@ -279,7 +279,7 @@ async def test_poison_records_are_dead_lettered_and_the_job_goes_on(infra, datab
 
 async def test_health_is_checked_on_schedule_and_published_on_change(infra, database, vault_gateway, producer,
                                                                       support):
-    from aria_connectors.simulators import create_app as create_simulator
+    from aria_connector_testkit.simulators import create_app as create_simulator
 
     app = create_simulator(support.KEY, seed=4, alerts=2, hosts=2, client_id=support.CLIENT_ID,
                            client_secret=support.CLIENT_SECRET, rate_limit=100000, rate_window_seconds=1)

@@ -6,7 +6,7 @@ import uuid
 import asyncpg
 import httpx
 
-from aria_connectors.vendors.generic_webhook.simulator import sign
+from aria_connector_testkit.vendors.generic_webhook.simulator import sign
 from aria_contracts.ids import entity_id
 from aria_platform.db import create_pool
 from aria_platform.testing import KafkaProbe, bearer, service_token

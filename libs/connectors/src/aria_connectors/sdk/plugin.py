@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import importlib
-from functools import cached_property
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 from urllib.parse import urlparse
 
 import httpx
 import jsonschema
-import yaml
 
 from .connector import DeclarativeConnector
 from .manifest import Manifest, load_manifest
@@ -31,7 +28,7 @@ def _is_uri(value: object) -> bool:
 
 
 class ConnectorPlugin:
-    """A connector: its manifest, its runtime class, and where its simulator/fixtures live."""
+    """A connector: its manifest, its runtime class, and the package and folder it comes from."""
 
     def __init__(self, manifest: Manifest, *, instance_class: type[DeclarativeConnector] = DeclarativeConnector,
                  package: str | None = None, directory: Path | None = None) -> None:
@@ -98,25 +95,6 @@ class ConnectorPlugin:
                http: httpx.AsyncClient, *, options: RuntimeOptions | None = None) -> DeclarativeConnector:
         """A new instance per installation; it holds that installation's config and token only."""
         return self.instance_class(self.manifest, context, settings, secrets, http, options)
-
-    # -- simulator and conformance fixtures --------------------------------------------------------
-
-    def simulator_module(self) -> ModuleType | None:
-        if not self.package:
-            return None
-        try:
-            return importlib.import_module(f"{self.package}.simulator")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"{self.package}.simulator":
-                return None
-            raise
-
-    @cached_property
-    def conformance(self) -> dict[str, Any] | None:
-        """Fixture data for the shared conformance suite (``conformance.yaml``)."""
-        if self.directory is None or not (self.directory / "conformance.yaml").exists():
-            return None
-        return yaml.safe_load((self.directory / "conformance.yaml").read_text())
 
 
 def _scrub(message: str, secret_values: list[str]) -> str:

@@ -1,17 +1,8 @@
-"""Quality tiers earned in the conformance suite (never declared by a manifest).
+"""The quality tier a connector earned, as the conformance suite last computed it.
 
-The suite (``libs/connectors/tests``) records, per connector, the outcome of every test
-tagged with a criterion and computes the tier; ``ARIA_WRITE_QUALITY=1`` rewrites
-``aria_connectors/quality.json`` and a test fails whenever the committed file disagrees with
-a full run. ``catalog_entry()`` reads that file: a connector absent from it is ``unrated``.
-
-Criteria (a criterion passes when at least one of its tests ran and none failed; tests a
-connector skips for lack of the capability do not count):
-
-* bronze: ``manifest``, ``auth``, ``ingest`` (full sync, or webhook payload mapping for
-  push-only connectors)
-* silver: bronze + ``incremental``, ``rate_limits``, ``error_classification``
-* gold: silver + (``webhooks`` or ``push``), ``health``, ``preview``
+The computation lives in the test kit (``aria_connector_testkit.quality``); a full run of
+``libs/connectors/tests`` compares it with the committed ``aria_connectors/quality.json``, which
+``catalog_entry()`` reads through ``quality_of``: a connector absent from it is ``unrated``.
 """
 
 from __future__ import annotations
@@ -22,25 +13,6 @@ from pathlib import Path
 from typing import Any
 
 QUALITY_PATH = Path(__file__).resolve().parent.parent / "quality.json"
-TIERS = ("unrated", "bronze", "silver", "gold")
-CRITERIA = ("manifest", "auth", "ingest", "incremental", "rate_limits", "error_classification",
-            "webhooks", "push", "health", "preview")
-BRONZE = ("manifest", "auth", "ingest")
-SILVER = ("incremental", "rate_limits", "error_classification")
-GOLD = ("health", "preview")
-GOLD_ANY = ("webhooks", "push")
-
-
-def tier_of(criteria: dict[str, str]) -> str:
-    """criteria: name -> "pass" | "fail" | "n/a"."""
-    ok = lambda names: all(criteria.get(n) == "pass" for n in names)  # noqa: E731
-    if not ok(BRONZE):
-        return "unrated"
-    if not ok(SILVER):
-        return "bronze"
-    if not (ok(GOLD) and any(criteria.get(n) == "pass" for n in GOLD_ANY)):
-        return "silver"
-    return "gold"
 
 
 @lru_cache(maxsize=1)
