@@ -30,7 +30,7 @@ describe("role-aware actions", () => {
   it("shows install actions to admins only", () => {
     for (const [role, visible] of [["viewer", false], ["operator", false], ["admin", true]] as const) {
       signIn(token(role));
-      const { unmount } = render(<MemoryRouter><ul><IntegrationCard item={ITEM} /></ul></MemoryRouter>);
+      const { unmount } = render(<MemoryRouter future={{ v7_startTransition: true, v7_relativeSplatPath: true }}><ul><IntegrationCard item={ITEM} /></ul></MemoryRouter>);
       expect(!!screen.queryByRole("link", { name: "Install CrowdStrike Falcon" })).toBe(visible);
       unmount();
     }
@@ -38,7 +38,7 @@ describe("role-aware actions", () => {
 
   it("shows an Installed badge instead of Install once installed", () => {
     signIn(token("admin"));
-    render(<MemoryRouter><ul><IntegrationCard item={{ ...ITEM, installed: true }} /></ul></MemoryRouter>);
+    render(<MemoryRouter future={{ v7_startTransition: true, v7_relativeSplatPath: true }}><ul><IntegrationCard item={{ ...ITEM, installed: true }} /></ul></MemoryRouter>);
     expect(screen.getByText("Installed")).toBeTruthy();
     expect(screen.queryByRole("link", { name: /Install / })).toBeNull();
   });
