@@ -106,6 +106,15 @@ try {
     await alert.waitFor();
     assert.match(await alert.innerText(), /refused the credentials/);
     assert.ok(await admin.getByRole("button", { name: "Next: data mapping" }).isDisabled());
+    // Tested before anything is saved: the installation is a draft without configuration or credential.
+    const draft = await admin.evaluate(async () => {
+      const token = sessionStorage.getItem("aria.session");
+      const r = await fetch("/v1/installations", { headers: { authorization: `Bearer ${token}` } });
+      return (await r.json()).items[0];
+    });
+    assert.equal(draft.status, "configuring");
+    assert.equal(draft.config_version, null);
+    assert.deepEqual(draft.secret_fields, []);
     await shot(admin, "04-wizard-wrong-secret");
     await accessible(admin, "wizard credentials");
   });
@@ -119,6 +128,10 @@ try {
     await admin.getByRole("button", { name: "Back" }).click();
     assert.equal(await admin.getByLabel("API client secret").inputValue(), "", "secret not kept");
     assert.equal(await admin.getByLabel("API client ID").inputValue(), "demo-client-id", "settings kept");
+    assert.ok(await admin.getByRole("button", { name: "Next: data mapping" }).isDisabled(), "a new test is needed");
+    await admin.getByLabel("API client secret").fill("demo-client-secret");
+    await admin.getByRole("button", { name: "Test connection" }).click();
+    await admin.getByRole("status").filter({ hasText: "Connection works" }).waitFor();
     await admin.getByRole("button", { name: "Next: data mapping" }).click();
     await admin.getByRole("button", { name: "Preview sample events" }).click();
     const table = admin.getByRole("table", { name: "Records per entity type" });

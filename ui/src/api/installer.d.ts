@@ -301,6 +301,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/installations/{installation_id}/test-configuration": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Test a configuration before saving it (the setup wizard)
+         * @description Validates the configuration against the integration's schema (422 config_invalid) and calls the vendor with it once. Nothing is saved: secrets are used for this call only. Allowed in every state, including a new installation that is still configuring.
+         */
+        post: operations["test_configuration_v1_installations__installation_id__test_configuration_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/installations/{installation_id}/webhook": {
         parameters: {
             query?: never;
@@ -426,6 +446,23 @@ export interface components {
             push_min_severity?: ("info" | "low" | "medium" | "high" | "critical") | null;
             /** Sync Frequency */
             sync_frequency?: ("realtime" | "hourly" | "daily" | "weekly" | "manual") | null;
+        };
+        /** ConnectionTestResult */
+        ConnectionTestResult: {
+            /**
+             * Error Class
+             * @description Why it failed: authentication (wrong credentials), permission (missing scope), transient (unreachable, rate limited), configuration, permanent.
+             */
+            error_class: ("authentication" | "permission" | "transient" | "permanent" | "configuration") | null;
+            /** Latency Ms */
+            latency_ms: number;
+            /**
+             * Message
+             * @description The vendor's answer in words (never a secret value).
+             */
+            message: string;
+            /** Ok */
+            ok: boolean;
         };
         /** FieldSpec */
         FieldSpec: {
@@ -814,6 +851,21 @@ export interface components {
              * @enum {string}
              */
             sync_frequency: "realtime" | "hourly" | "daily" | "weekly" | "manual";
+        };
+        /** TestConfigurationRequest */
+        TestConfigurationRequest: {
+            /**
+             * Config
+             * @description Settings and secrets as the integration's config schema describes. Tested once and not saved: never stored, logged or returned.
+             * @example {
+             *       "base_url": "https://api.crowdstrike.com",
+             *       "client_id": "abc",
+             *       "client_secret": "..."
+             *     }
+             */
+            config: {
+                [key: string]: unknown;
+            };
         };
         /** TextFilter */
         TextFilter: {
@@ -1705,6 +1757,46 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
+            };
+        };
+    };
+    test_configuration_v1_installations__installation_id__test_configuration_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                installation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TestConfigurationRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConnectionTestResult"];
+                };
+            };
+            /** @description The configuration does not match the schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description sync-runner could not run the test */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

@@ -11,6 +11,10 @@ import { Steps } from "../components/Steps";
 import { formSchema, uiSchemaFor, withoutSecrets } from "../wizard/schemaUi";
 
 type TestResult = { ok: boolean; message: string; error_class?: string | null; latency_ms?: number };
+// A test is for exactly what was typed: any change asks for a new one.
+const canonical = (c: Record<string, unknown>) =>
+  JSON.stringify(Object.entries(c).filter(([, v]) => v !== undefined && v !== "").sort(([a], [b]) => a.localeCompare(b)));
+const sameConfig = (a: Record<string, unknown>, b: Record<string, unknown>) => canonical(a) === canonical(b);
 const FREQUENCIES = ["hourly", "daily", "weekly", "manual"] as const;
 
 function PreviewTable({ preview }: { preview: Preview }) {
@@ -59,6 +63,7 @@ export default function Wizard() {
   const [formData, setFormData] = useState<Record<string, unknown>>({});
   const [installationId, setInstallationId] = useState<string | null>(null);
   const [test, setTest] = useState<TestResult | null>(null);
+  const [tested, setTested] = useState<Record<string, unknown> | null>(null);
   const [frequency, setFrequency] = useState<(typeof FREQUENCIES)[number]>("hourly");
   const [syncNow, setSyncNow] = useState(true);
 
@@ -70,24 +75,32 @@ export default function Wizard() {
   const uiSchema = useMemo(() => uiSchemaFor(schema as never), [schema]);
   const cleanSchema = useMemo(() => (schema ? formSchema(schema) : undefined), [schema]);
 
-  // Install (idempotent: an existing installation comes back), save the configuration (secrets
-  // go to the vault through the installer), then test the connection with it.
+  // Test before saving: the installation draft is created (idempotent: an existing installation
+  // comes back), then the typed configuration is tested once; nothing is stored until Next.
   const testConnection = useMutation({
     mutationFn: async (config: Record<string, unknown>) => {
       setTest(null);
       const inst = await unwrap(installer.POST("/v1/installations", { body: { integration_key: key } }));
       setInstallationId(inst.id);
-      await unwrap(
-        installer.PUT("/v1/installations/{installation_id}/configuration", {
+      return unwrap(
+        installer.POST("/v1/installations/{installation_id}/test-configuration", {
           params: { path: { installation_id: inst.id } },
-          body: { config, sync_frequency: frequency },
+          body: { config },
         }),
       );
-      return (await unwrap(
-        installer.POST("/v1/installations/{installation_id}/test", { params: { path: { installation_id: inst.id } } }),
-      )) as TestResult;
     },
     onSuccess: (result) => setTest(result),
+  });
+  // Next: save the configuration that passed (secrets go to the vault through the installer).
+  const save = useMutation({
+    mutationFn: () =>
+      unwrap(
+        installer.PUT("/v1/installations/{installation_id}/configuration", {
+          params: { path: { installation_id: installationId! } },
+          body: { config: formData, sync_frequency: frequency },
+        }),
+      ),
+    onSuccess: () => goTo(2),
   });
   const preview = useMutation({
     mutationFn: () =>
@@ -141,7 +154,8 @@ export default function Wizard() {
           <div>
             <h2>Credentials</h2>
             <p className="small">
-              Secret fields go to the vault and are never shown again.
+              Nothing is saved until the connection test passes and you go on. Secret fields go to the vault and
+              are never shown again.
               {d.documentation_url && (
                 <>
                   {" "}
@@ -157,7 +171,10 @@ export default function Wizard() {
               formData={formData}
               validator={validator}
               onChange={(e) => setFormData(e.formData)}
-              onSubmit={(e) => testConnection.mutate(e.formData)}
+              onSubmit={(e) => {
+                setTested(e.formData);
+                testConnection.mutate(e.formData);
+              }}
               showErrorList={false}
               noHtml5Validate
               idPrefix="cfg"
@@ -166,8 +183,13 @@ export default function Wizard() {
                 <button type="submit" disabled={testConnection.isPending}>
                   {testConnection.isPending ? "Testing…" : "Test connection"}
                 </button>
-                <button type="button" className="primary" disabled={!test?.ok} onClick={() => goTo(2)}>
-                  Next: data mapping
+                <button
+                  type="button"
+                  className="primary"
+                  disabled={!test?.ok || !tested || !sameConfig(tested, formData) || save.isPending}
+                  onClick={() => save.mutate()}
+                >
+                  {save.isPending ? "Saving…" : "Next: data mapping"}
                 </button>
               </div>
             </Form>
@@ -186,6 +208,7 @@ export default function Wizard() {
                 </div>
               )}
               <ProblemMessage error={testConnection.error} title="Could not test the connection" />
+              <ProblemMessage error={save.error} title="Could not save the configuration" />
             </div>
           </div>
         )}

@@ -261,6 +261,37 @@ async def test_connection(*, pool: asyncpg.Pool, sync_runner: InternalClient, pr
     return result
 
 
+async def test_configuration(*, pool: asyncpg.Pool, sync_runner: InternalClient, principal: Principal,
+                             installation_id: uuid.UUID, config: dict[str, Any]) -> dict:
+    """Test a configuration that is not saved (the setup wizard, before anything is stored).
+
+    Validated against the connector's schema like configure; the secrets go to sync-runner for this
+    one call only (never to Postgres, the vault, the activity log or a log line). Any state: it is a
+    probe, it changes nothing but the activity log."""
+    async with pool.acquire() as conn:
+        row = await load_installation(conn, principal=principal, installation_id=installation_id)
+    plugin = _plugin(row["integration_key"])
+    errors = plugin.validate_config(config)
+    if errors:
+        raise Problem(422, "config_invalid", "Configuration is invalid",
+                      "the configuration does not match the integration's schema",
+                      errors=[{"field": e.path, "message": e.message} for e in errors])
+    settings, secrets = plugin.split_config(config)
+    response = await sync_runner.request("POST", "/internal/v1/test-connection", json={
+        "org_id": str(row["org_id"]), "installation_id": str(row["id"]), "integration_key": row["integration_key"],
+        "settings": settings, "secrets": secrets})
+    secrets = {}
+    if response.status_code != 200:
+        raise Problem(502, "connection_test_failed", "Connection test could not run",
+                      f"sync-runner answered {response.status_code}")
+    result = response.json()
+    await _log_outcome(pool, principal=principal, installation_id=installation_id, activity_type="test",
+                       ok=result["ok"], message=result.get("message") or "",
+                       details={"latency_ms": result.get("latency_ms"), "error_class": result.get("error_class"),
+                                "unsaved_configuration": True})
+    return result
+
+
 async def preview(*, pool: asyncpg.Pool, sync_runner: InternalClient, principal: Principal,
                   installation_id: uuid.UUID, max_pages: int) -> dict:
     """A dry run against the vendor: counts and samples, nothing published, no checkpoint."""

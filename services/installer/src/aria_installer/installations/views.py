@@ -126,6 +126,36 @@ async def test_connection(installation_id: uuid.UUID, rt: Runtime = Depends(get_
                                          installation_id=installation_id)
 
 
+class TestConfigurationRequest(BaseModel):
+    config: dict[str, Any] = Field(description="Settings and secrets as the integration's config schema describes. "
+                                               "Tested once and not saved: never stored, logged or returned.",
+                                   examples=[{"base_url": "https://api.crowdstrike.com", "client_id": "abc",
+                                              "client_secret": "..."}])
+
+
+class ConnectionTestResult(BaseModel):
+    ok: bool
+    latency_ms: float
+    message: str = Field(description="The vendor's answer in words (never a secret value).")
+    error_class: Literal["authentication", "permission", "transient", "permanent", "configuration"] | None = Field(
+        description="Why it failed: authentication (wrong credentials), permission (missing scope), transient "
+                    "(unreachable, rate limited), configuration, permanent.")
+
+
+@router.post("/{installation_id}/test-configuration", response_model=ConnectionTestResult,
+             summary="Test a configuration before saving it (the setup wizard)",
+             description="Validates the configuration against the integration's schema (422 config_invalid) and "
+                         "calls the vendor with it once. Nothing is saved: secrets are used for this call only. "
+                         "Allowed in every state, including a new installation that is still configuring.",
+             responses={422: {"description": "The configuration does not match the schema"},
+                        502: {"description": "sync-runner could not run the test"}})
+async def test_configuration(installation_id: uuid.UUID, body: TestConfigurationRequest,
+                             rt: Runtime = Depends(get_runtime),
+                             principal: Principal = Depends(require_role("admin"))) -> dict:
+    return await service.test_configuration(pool=rt.pool, sync_runner=rt.extras["sync_runner"], principal=principal,
+                                            installation_id=installation_id, config=body.config)
+
+
 class PreviewRequest(BaseModel):
     max_pages: int = Field(default=2, ge=1, le=5, description="Pages read per stream at most.")
 
