@@ -61,6 +61,19 @@ async function accessible(page, what) {
   );
 }
 
+/** Keyboard only: Tab until the focused element is the one named `label` (a real user's path). */
+async function tabTo(page, label, max = 40) {
+  for (let i = 0; i < max; i++) {
+    await page.keyboard.press("Tab");
+    const focused = await page.evaluate(
+      () => document.activeElement?.getAttribute("aria-label") || document.activeElement?.labels?.[0]?.textContent ||
+        document.activeElement?.textContent || "",
+    );
+    if (focused.trim().replace(/\s*\*$/, "") === label) return;
+  }
+  throw new Error(`"${label}" is not reachable with Tab`);
+}
+
 async function shot(page, name) {
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
 }
@@ -178,6 +191,20 @@ try {
     );
   });
 
+  await step("view logs: activity and sync jobs", async () => {
+    await admin.getByRole("listitem", { name: "CrowdStrike Falcon" }).getByRole("link", { name: "View logs" }).click();
+    await admin.getByRole("heading", { name: /^Logs:/ }).waitFor();
+    const panel = admin.getByRole("tabpanel");
+    await panel.getByRole("cell", { name: "test" }).first().waitFor();
+    assert.match(await panel.innerText(), /state change/);
+    await shot(admin, "08-logs-activity");
+    await accessible(admin, "logs");
+    await admin.getByRole("tab", { name: "Sync jobs" }).click();
+    await admin.getByRole("tabpanel").getByText("completed").first().waitFor();
+    await admin.getByRole("link", { name: "← My integrations" }).click();
+    await admin.getByRole("heading", { name: "My integrations" }).waitFor();
+  });
+
   await step("an operator can sync but not configure; a viewer cannot install", async () => {
     const operator = await newUser("operator");
     await operator.goto("/integrations/installed");
@@ -190,7 +217,7 @@ try {
     const viewer = await newUser("viewer");
     await viewer.getByRole("heading", { name: /\d+ integrations/ }).waitFor();
     assert.equal(await viewer.getByRole("link", { name: /^Install / }).count(), 0, "no Install buttons");
-    await shot(viewer, "08-viewer-home");
+    await shot(viewer, "10-viewer-home");
     await viewer.goto("/integrations/qualys_vmdr");
     await viewer.getByRole("heading", { level: 1 }).waitFor();
     assert.equal(await viewer.getByRole("link", { name: "Configure & Install" }).count(), 0);
@@ -203,8 +230,9 @@ try {
     await viewer.context().close();
   });
 
+  let stranger;
   await step("another organization's installation is not found", async () => {
-    const stranger = await newUser("admin", OTHER_ORG);
+    stranger = await newUser("admin", OTHER_ORG);
     await stranger.goto("/integrations/installed");
     await stranger.getByText("Nothing here yet.").waitFor();
     const status = await stranger.evaluate(async (id) => {
@@ -212,7 +240,33 @@ try {
       return (await fetch(`/v1/installations/${id}`, { headers: { authorization: `Bearer ${token}` } })).status;
     }, installationId);
     assert.equal(status, 404);
-    await stranger.context().close();
+  });
+
+  await step("the wizard works with the keyboard alone", async () => {
+    const page = stranger;
+    await page.goto("/integrations/crowdstrike_falcon/install");
+    await page.getByRole("heading", { name: "Set up CrowdStrike Falcon" }).waitFor();
+    await tabTo(page, "API base URL");
+    await page.keyboard.press("Control+A");
+    await page.keyboard.type(SIMULATOR);
+    await tabTo(page, "API client ID");
+    await page.keyboard.type("demo-client-id");
+    await tabTo(page, "API client secret");
+    await page.keyboard.type("demo-client-secret");
+    await page.keyboard.press("Enter"); // submits the form: Test connection
+    await page.getByRole("status").filter({ hasText: "Connection works" }).waitFor();
+    await tabTo(page, "Next: data mapping");
+    await page.keyboard.press("Enter");
+    await tabTo(page, "Preview sample events");
+    await page.keyboard.press("Enter");
+    await page.getByRole("table", { name: "Records per entity type" }).waitFor();
+    await tabTo(page, "Next: test & activate");
+    await page.keyboard.press("Enter");
+    await tabTo(page, "Activate");
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { name: "My integrations" }).waitFor();
+    await page.getByRole("listitem", { name: "CrowdStrike Falcon" }).getByText("Active").waitFor();
+    await page.context().close();
   });
 
   await step("disable, then uninstall with a confirmation", async () => {
@@ -222,7 +276,7 @@ try {
     await card.getByRole("button", { name: "Uninstall" }).click();
     const dialog = admin.getByRole("alertdialog");
     await dialog.getByText(/credentials are destroyed/).waitFor();
-    await shot(admin, "09-uninstall-confirmation");
+    await shot(admin, "11-uninstall-confirmation");
     await accessible(admin, "uninstall dialog");
     await dialog.getByRole("button", { name: "Uninstall and destroy credentials" }).click();
     await admin.getByText("Nothing here yet.").waitFor();

@@ -13,6 +13,7 @@ import "./styles.css";
 const Detail = lazy(() => import("./pages/Detail"));
 const Installed = lazy(() => import("./pages/Installed"));
 const Wizard = lazy(() => import("./pages/Wizard"));
+const Logs = lazy(() => import("./pages/Logs"));
 
 const queryClient = new QueryClient({
   defaultOptions: {
@@ -43,6 +44,7 @@ function App() {
                 <Routes>
                   <Route index element={<Home />} />
                   <Route path="installed" element={<Installed />} />
+                  <Route path="installed/:id/logs" element={<Logs />} />
                   <Route path=":key" element={<Detail />} />
                   <Route path=":key/install" element={<Wizard />} />
                 </Routes>

@@ -53,6 +53,11 @@ export function Home() {
     queryFn: () => unwrap(catalog.GET("/v1/integrations/facets", { params: { query } })),
     placeholderData: keepPreviousData,
   });
+  const home = useQuery({
+    queryKey: ["home"],
+    queryFn: () => unwrap(catalog.GET("/v1/home")),
+    enabled: !q && !params.toString(),
+  });
   const list = useInfiniteQuery({
     queryKey: ["integrations", query, sort],
     queryFn: ({ pageParam }) =>
@@ -71,6 +76,19 @@ export function Home() {
     <div className="home">
       <h1>Integration marketplace</h1>
       <SearchBox value={q} onSearch={onSearch} />
+      {home.data && home.data.featured_collections.length > 0 && (
+        <section aria-labelledby="featured-h" className="featured">
+          <h2 id="featured-h">Featured collections</h2>
+          <ul className="chips">
+            {home.data.featured_collections.map((c) => (
+              <li key={c.slug}>
+                <strong>{c.name}</strong> <span className="count">{c.tool_count} tools</span>
+                <p className="small muted">{c.description}</p>
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
       <div className="columns">
         <aside aria-label="Filters">
           <h2 className="h3">Browse by category</h2>

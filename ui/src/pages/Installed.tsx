@@ -124,6 +124,9 @@ function InstallationCard({ inst, name }: { inst: Installation; name: string }) 
       {inst.last_error && inst.status === "error" && <p className="alert alert-bad small">{inst.last_error}</p>}
       <ProblemMessage error={action.error} title="Action failed" />
       <div className="actions">
+        <Link className="button" to={`/integrations/installed/${inst.id}/logs`}>
+          View logs
+        </Link>
         <Can role="operator">
           <button type="button" onClick={() => action.mutate("sync")} disabled={action.isPending || inst.status !== "enabled"}>
             Sync now
