@@ -545,12 +545,22 @@ export interface components {
             installed_by: string;
             /** Integration Key */
             integration_key: string;
+            /**
+             * Integration Name
+             * @description The integration's display name.
+             */
+            integration_name: string;
             /** Last Error */
             last_error: string | null;
             /** Last Sync At */
             last_sync_at: string | null;
             /** Last Sync Status */
             last_sync_status: string | null;
+            /**
+             * Logo Url
+             * @description The integration's logo, where its manifest has one.
+             */
+            logo_url: string | null;
             /** Revision */
             revision: number;
             /**
@@ -980,6 +990,8 @@ export interface operations {
             query?: {
                 cursor?: string | null;
                 limit?: number;
+                /** @description Only these states (repeat the parameter); a cursor continues the same filter. */
+                status?: ("configuring" | "disabled" | "enabled" | "error" | "suspended")[];
             };
             header?: never;
             path?: never;

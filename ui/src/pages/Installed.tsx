@@ -1,7 +1,7 @@
 import { useState } from "react";
 import { Link } from "react-router-dom";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { catalog, installer, unwrap, type Installation } from "../api/client";
+import { installer, unwrap, type Installation } from "../api/client";
 import { Can } from "../components/Can";
 import { ConfirmDialog } from "../components/ConfirmDialog";
 import { ProblemMessage } from "../components/ProblemMessage";
@@ -76,9 +76,13 @@ function InstallationCard({ inst, name }: { inst: Installation; name: string }) 
   return (
     <li className="card installation" aria-label={name}>
       <div className="card-head">
-        <span className="logo" aria-hidden="true">
-          {name.slice(0, 2)}
-        </span>
+        {inst.logo_url ? (
+          <img className="logo" src={inst.logo_url} alt="" />
+        ) : (
+          <span className="logo" aria-hidden="true">
+            {name.slice(0, 2)}
+          </span>
+        )}
         <div>
           <h2 className="h3">
             <Link to={`/integrations/${inst.integration_key}`}>{name}</Link>
@@ -174,11 +178,6 @@ export default function Installed() {
     queryKey: ["installations"],
     queryFn: () => unwrap(installer.GET("/v1/installations", { params: { query: { limit: 200 } } })),
   });
-  const names = useQuery({
-    queryKey: ["integrations", "installed-names"],
-    queryFn: () => unwrap(catalog.GET("/v1/integrations", { params: { query: { installed: true, limit: 100 } } })),
-  });
-  const nameOf = (key: string) => names.data?.items.find((i) => i.key === key)?.name ?? key.replace(/_/g, " ");
   const items = (installations.data?.items ?? []).filter(FILTERS[filter]);
   return (
     <section>
@@ -199,7 +198,7 @@ export default function Installed() {
       )}
       <ul className="grid wide">
         {items.map((inst) => (
-          <InstallationCard key={inst.id} inst={inst} name={nameOf(inst.integration_key)} />
+          <InstallationCard key={inst.id} inst={inst} name={inst.integration_name} />
         ))}
       </ul>
     </section>

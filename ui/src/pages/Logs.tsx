@@ -51,7 +51,7 @@ export default function Logs() {
       <p>
         <Link to="/integrations/installed">← My integrations</Link>
       </p>
-      <h1>Logs: {inst.data?.integration_key.replace(/_/g, " ") ?? "…"}</h1>
+      <h1>Logs: {inst.data?.integration_name ?? "…"}</h1>
       <div role="tablist" aria-label="Logs" className="tabs">
         {TABS.map((t) => (
           <button key={t} type="button" role="tab" aria-selected={tab === t} aria-controls="log-panel" onClick={() => setTab(t)}>

@@ -351,6 +351,16 @@ async def get(*, pool: asyncpg.Pool, principal: Principal, installation_id: uuid
         return await load_installation(conn, principal=principal, installation_id=installation_id)
 
 
-async def list_page(*, pool: asyncpg.Pool, principal: Principal, after: tuple | None, limit: int) -> list[asyncpg.Record]:
+async def list_page(*, pool: asyncpg.Pool, principal: Principal, after: tuple | None, limit: int,
+                    statuses: list[str] | None = None) -> list[asyncpg.Record]:
     async with pool.acquire() as conn:
-        return await repo.list_for_org(conn, org_id=principal.org_id, after=after, limit=limit)
+        return await repo.list_for_org(conn, org_id=principal.org_id, after=after, limit=limit, statuses=statuses)
+
+
+def integration_display(integration_key: str) -> tuple[str, str | None]:
+    """The integration's name and logo, from the connector's manifest (the key when it is gone)."""
+    try:
+        manifest = registry.get(integration_key).manifest
+    except registry.UnknownConnector:
+        return integration_key, None
+    return manifest.name, manifest.icon_url

@@ -19,6 +19,7 @@ from . import service
 
 router = APIRouter(prefix="/v1/installations", tags=["installations"])
 SyncFrequency = Literal["realtime", "hourly", "daily", "weekly", "manual"]
+Status = Literal["configuring", "disabled", "enabled", "error", "suspended"]
 
 
 class InstallRequest(BaseModel):
@@ -43,6 +44,8 @@ class SyncRequest(BaseModel):
 class Installation(BaseModel):
     id: uuid.UUID
     integration_key: str
+    integration_name: str = Field(description="The integration's display name.")
+    logo_url: str | None = Field(description="The integration's logo, where its manifest has one.")
     status: str
     revision: int
     sync_frequency: str
@@ -66,9 +69,13 @@ class InstallationPage(BaseModel):
     next_cursor: str | None
 
 
+_DERIVED = ("webhook_url", "secret_fields", "integration_name", "logo_url")
+
+
 def _out(request: Request, row) -> Installation:
-    return Installation(**{k: row[k] for k in Installation.model_fields if k not in ("webhook_url", "secret_fields")},
-                        secret_fields=list(row["secret_fields"] or []),
+    name, logo = service.integration_display(row["integration_key"])
+    return Installation(**{k: row[k] for k in Installation.model_fields if k not in _DERIVED},
+                        secret_fields=list(row["secret_fields"] or []), integration_name=name, logo_url=logo,
                         webhook_url=webhook_url(request.app.state.runtime.settings.webhook_base_url, row["id"]))
 
 
@@ -87,6 +94,8 @@ async def install(body: InstallRequest, request: Request, response: Response, rt
 
 @router.get("", response_model=InstallationPage, summary="List the organization's installations")
 async def list_installations(request: Request, cursor: str | None = None, limit: int = Query(50, ge=1, le=200),
+                             status: list[Status] = Query(default=[], description="Only these states (repeat the "
+                                                          "parameter); a cursor continues the same filter."),
                              rt: Runtime = Depends(get_runtime),
                              principal: Principal = Depends(require_role("viewer"))) -> InstallationPage:
     after = decode_cursor(cursor, arity=2)
@@ -95,7 +104,8 @@ async def list_installations(request: Request, cursor: str | None = None, limit:
             after = (datetime.fromisoformat(after[0]), uuid.UUID(after[1]))
         except ValueError:
             raise Problem(400, "invalid_cursor", "Invalid cursor", "use the next_cursor of a previous page") from None
-    rows = await service.list_page(pool=rt.pool, principal=principal, after=after, limit=limit + 1)
+    rows = await service.list_page(pool=rt.pool, principal=principal, after=after, limit=limit + 1,
+                                   statuses=sorted(set(status)) or None)
     items = [_out(request, r) for r in rows[:limit]]
     more = len(rows) > limit
     return InstallationPage(items=items, next_cursor=encode_cursor([items[-1].created_at.isoformat(), str(items[-1].id)])
