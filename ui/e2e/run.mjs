@@ -102,6 +102,12 @@ try {
     await admin.getByRole("heading", { level: 1, name: "CrowdStrike Falcon" }).waitFor();
     await admin.getByRole("heading", { name: "Configuration requirements" }).waitFor();
     await admin.getByText("in the vault (secret)").waitFor();
+    // Write a review; it is listed at once and the form goes (one review per user).
+    await admin.getByRole("textbox", { name: "Title" }).fill("Alerts arrived on the first sync");
+    await admin.getByRole("textbox", { name: "Review" }).fill("Set up against the simulator in a minute.");
+    await admin.getByRole("button", { name: "Publish review" }).click();
+    await admin.getByRole("listitem", { name: "Alerts arrived on the first sync" }).waitFor();
+    assert.equal(await admin.getByRole("button", { name: "Publish review" }).count(), 0);
     await shot(admin, "03-integration-detail");
     await accessible(admin, "detail");
   });
@@ -218,6 +224,11 @@ try {
     await viewer.getByRole("heading", { name: /\d+ integrations/ }).waitFor();
     assert.equal(await viewer.getByRole("link", { name: /^Install / }).count(), 0, "no Install buttons");
     await shot(viewer, "10-viewer-home");
+    // Any role may vote a review helpful.
+    await viewer.goto("/integrations/crowdstrike_falcon");
+    const review = viewer.getByRole("listitem", { name: "Alerts arrived on the first sync" });
+    await review.getByRole("button", { name: "Helpful", exact: true }).click();
+    await review.getByTestId("helpful").filter({ hasText: "1" }).waitFor();
     await viewer.goto("/integrations/qualys_vmdr");
     await viewer.getByRole("heading", { level: 1 }).waitFor();
     assert.equal(await viewer.getByRole("link", { name: "Configure & Install" }).count(), 0);

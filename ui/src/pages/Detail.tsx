@@ -3,6 +3,7 @@ import { useQuery } from "@tanstack/react-query";
 import { catalog, unwrap } from "../api/client";
 import { Can } from "../components/Can";
 import { Rating } from "../components/IntegrationCard";
+import { Reviews } from "../components/Reviews";
 import { ProblemMessage } from "../components/ProblemMessage";
 
 function minutes(value: number | null | undefined): string {
@@ -125,6 +126,7 @@ export default function Detail() {
           </dl>
         </div>
       </section>
+      <Reviews integrationKey={d.key} />
     </article>
   );
 }
