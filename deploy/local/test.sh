@@ -40,15 +40,16 @@ export ARIA_TEST_RESTART_KAFKA=1
 declare -a results=()
 failed=0
 step() { # name command...
-  local name=$1 rc
+  local name=$1 rc started=$SECONDS took
   shift
   log "=== $name: $*"
   "$@"
   rc=$?
+  took="$(((SECONDS - started) / 60))m$(((SECONDS - started) % 60))s"
   if [ $rc = 0 ]; then
-    results+=("PASS  $name")
+    results+=("PASS  $name ($took)")
   else
-    results+=("FAIL  $name (exit $rc)")
+    results+=("FAIL  $name (exit $rc, $took)")
     failed=1
   fi
 }
