@@ -6,7 +6,7 @@
 //   E2E_SCREENSHOTS where page screenshots go              default docs/screenshots (repo root)
 // Each run signs in to a new organization (dev sign-in), so runs do not see each other's installs.
 import assert from "node:assert/strict";
-import { randomUUID } from "node:crypto";
+import { createHmac, randomUUID } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -277,6 +277,53 @@ try {
     await page.keyboard.press("Enter");
     await page.getByRole("heading", { name: "My integrations" }).waitFor();
     await page.getByRole("listitem", { name: "CrowdStrike Falcon" }).getByText("Active").waitFor();
+  });
+
+  await step("a webhook integration: saved without a vendor call, URL and secret to copy", async () => {
+    const page = stranger;
+    await page.goto("/integrations/generic_webhook/install");
+    await page.getByRole("heading", { name: /^Set up Generic Webhook/ }).waitFor();
+    assert.equal(await page.getByRole("button", { name: "Test connection" }).count(), 0, "nothing to test against");
+    await page.getByLabel("Signing secret").fill("a-signing-secret-of-at-least-32-characters");
+    await page.getByRole("button", { name: "Save and continue" }).click();
+    await page.getByText("receives its data by webhooks").waitFor();
+    await page.getByRole("button", { name: "Next: test & activate" }).click();
+    const url = page.getByLabel(/^Webhook URL/);
+    await url.waitFor();
+    assert.match(await url.inputValue(), /\/v1\/webhooks\/[0-9a-f-]{36}/);
+    await page.getByRole("button", { name: "Generate a new signing secret" }).click();
+    const secret = page.getByLabel("New signing secret (shown this once)");
+    await secret.waitFor();
+    assert.ok((await secret.inputValue()).length >= 32);
+    const [hookUrl, signingSecret] = [await url.inputValue(), await secret.inputValue()];
+    assert.ok(hookUrl.startsWith(BASE), `vendors post through the edge (${hookUrl})`);
+    await shot(page, "09-wizard-webhooks");
+    await accessible(page, "wizard webhooks");
+    await page.getByRole("button", { name: "Activate" }).click();
+    await page.getByRole("heading", { name: "My integrations" }).waitFor();
+    await page.getByRole("listitem", { name: "Generic Webhook (HMAC)" }).getByText("Active").waitFor();
+    // A signed delivery through the edge is accepted once webhook-ingest has heard of the enabled
+    // installation (the lifecycle event is asynchronous).
+    const body = JSON.stringify({ events: [{ type: "risk", id: "e2e-1", title: "Console e2e risk", severity: "high" }] });
+    let status = 0;
+    for (let i = 0; i < 40 && !(status >= 200 && status < 300); i++) {
+      const ts = String(Math.floor(Date.now() / 1000));
+      const signature = createHmac("sha256", signingSecret).update(`${ts}.${body}`).digest("hex");
+      status = (
+        await fetch(hookUrl, {
+          method: "POST",
+          body,
+          headers: {
+            "content-type": "application/json",
+            "x-aria-timestamp": ts,
+            "x-aria-signature": `sha256=${signature}`,
+            "x-aria-delivery-id": randomUUID(),
+          },
+        })
+      ).status;
+      if (!(status >= 200 && status < 300)) await new Promise((r) => setTimeout(r, 500));
+    }
+    assert.ok(status >= 200 && status < 300, `signed webhook through the edge answered ${status}`);
     await page.context().close();
   });
 

@@ -1,7 +1,17 @@
 import { useEffect, useState } from "react";
 
 /** A search field that reports its text after the user pauses typing (`delay` ms). */
-export function SearchBox({ value, onSearch, delay = 250 }: { value: string; onSearch: (q: string) => void; delay?: number }) {
+export function SearchBox({
+  value,
+  onSearch,
+  delay = 250,
+  suggestions = [],
+}: {
+  value: string;
+  onSearch: (q: string) => void;
+  delay?: number;
+  suggestions?: string[];
+}) {
   const [text, setText] = useState(value);
   useEffect(() => setText(value), [value]);
   useEffect(() => {
@@ -24,7 +34,14 @@ export function SearchBox({ value, onSearch, delay = 250 }: { value: string; onS
         value={text}
         placeholder="Vendor, product or capability (typos are fine)"
         onChange={(e) => setText(e.target.value)}
+        list="search-suggestions"
+        autoComplete="off"
       />
+      <datalist id="search-suggestions">
+        {suggestions.map((s) => (
+          <option key={s} value={s} />
+        ))}
+      </datalist>
     </form>
   );
 }

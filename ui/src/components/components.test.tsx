@@ -97,6 +97,13 @@ describe("small pieces", () => {
     vi.useRealTimers();
   });
 
+  it("offers suggestions for the search text", () => {
+    render(<SearchBox value="crowdstrke" onSearch={() => {}} suggestions={["CrowdStrike Falcon"]} />);
+    const input = screen.getByLabelText("Search integrations");
+    const list = document.getElementById(input.getAttribute("list") ?? "");
+    expect(list?.querySelector("option")?.getAttribute("value")).toBe("CrowdStrike Falcon");
+  });
+
   it("confirm dialog focuses Cancel and cancels on Escape", () => {
     const onCancel = vi.fn();
     const onConfirm = vi.fn();

@@ -53,10 +53,12 @@ export function Home() {
     queryFn: () => unwrap(catalog.GET("/v1/integrations/facets", { params: { query } })),
     placeholderData: keepPreviousData,
   });
+  // The landing view (no search, no filter) also shows featured collections and top rated.
+  const landing = !params.toString();
   const home = useQuery({
     queryKey: ["home"],
     queryFn: () => unwrap(catalog.GET("/v1/home")),
-    enabled: !q && !params.toString(),
+    enabled: landing,
   });
   const list = useInfiniteQuery({
     queryKey: ["integrations", query, sort],
@@ -75,8 +77,8 @@ export function Home() {
   return (
     <div className="home">
       <h1>Integration marketplace</h1>
-      <SearchBox value={q} onSearch={onSearch} />
-      {home.data && home.data.featured_collections.length > 0 && (
+      <SearchBox value={q} onSearch={onSearch} suggestions={q ? items.slice(0, 6).map((i) => i.name) : []} />
+      {landing && home.data && home.data.featured_collections.length > 0 && (
         <section aria-labelledby="featured-h" className="featured">
           <h2 id="featured-h">Featured collections</h2>
           <ul className="chips">
@@ -85,6 +87,16 @@ export function Home() {
                 <strong>{c.name}</strong> <span className="count">{c.tool_count} tools</span>
                 <p className="small muted">{c.description}</p>
               </li>
+            ))}
+          </ul>
+        </section>
+      )}
+      {landing && home.data && home.data.top_rated.length > 0 && (
+        <section aria-labelledby="top-h">
+          <h2 id="top-h">Top rated</h2>
+          <ul className="grid">
+            {home.data.top_rated.slice(0, 3).map((item) => (
+              <IntegrationCard key={item.key} item={item} />
             ))}
           </ul>
         </section>

@@ -8,6 +8,7 @@ import { catalog, installer, unwrap, type Preview } from "../api/client";
 import { Can } from "../components/Can";
 import { ProblemMessage, explain } from "../components/ProblemMessage";
 import { Steps } from "../components/Steps";
+import { WebhookPanel } from "../components/WebhookPanel";
 import { formSchema, uiSchemaFor, withoutSecrets } from "../wizard/schemaUi";
 
 type TestResult = { ok: boolean; message: string; error_class?: string | null; latency_ms?: number };
@@ -93,10 +94,10 @@ export default function Wizard() {
   });
   // Next: save the configuration that passed (secrets go to the vault through the installer).
   const save = useMutation({
-    mutationFn: () =>
+    mutationFn: (id?: string) =>
       unwrap(
         installer.PUT("/v1/installations/{installation_id}/configuration", {
-          params: { path: { installation_id: installationId! } },
+          params: { path: { installation_id: id ?? installationId! } },
           body: { config: formData, sync_frequency: frequency },
         }),
       ),
@@ -111,6 +112,7 @@ export default function Wizard() {
         }),
       ),
   });
+  const canSyncNow = detail.data?.capabilities.includes("sync") ?? false;
   const activate = useMutation({
     mutationFn: async () => {
       const path = { installation_id: installationId! };
@@ -123,7 +125,7 @@ export default function Wizard() {
       const current = await unwrap(installer.GET("/v1/installations/{installation_id}", { params: { path } }));
       if (current.status !== "enabled")
         await unwrap(installer.POST("/v1/installations/{installation_id}/enable", { params: { path } }));
-      if (syncNow) await unwrap(installer.POST("/v1/installations/{installation_id}/sync", { params: { path }, body: { sync_type: "incremental" } }));
+      if (syncNow && canSyncNow) await unwrap(installer.POST("/v1/installations/{installation_id}/sync", { params: { path }, body: { sync_type: "incremental" } }));
     },
     onSuccess: async () => {
       await queryClient.invalidateQueries();
@@ -140,6 +142,9 @@ export default function Wizard() {
   if (detail.error) return <ProblemMessage error={detail.error} title="Integration not available" />;
   if (!detail.data || !cleanSchema) return <p aria-busy="true">Loading…</p>;
   const d = detail.data;
+  // Webhook-only integrations (no vendor API to call) have no connection test, preview or sync.
+  const canTest = d.capabilities.includes("test_connection");
+  const canSync = d.capabilities.includes("sync");
 
   return (
     <Can role="admin" otherwise={<ProblemMessage error={{ code: "insufficient_role" }} title="Admins only" />}>
@@ -171,7 +176,14 @@ export default function Wizard() {
               formData={formData}
               validator={validator}
               onChange={(e) => setFormData(e.formData)}
-              onSubmit={(e) => {
+              onSubmit={async (e) => {
+                if (!canTest) {
+                  // Nothing to test against: save once the form is valid.
+                  const inst = await unwrap(installer.POST("/v1/installations", { body: { integration_key: key } }));
+                  setInstallationId(inst.id);
+                  save.mutate(inst.id);
+                  return;
+                }
                 setTested(e.formData);
                 testConnection.mutate(e.formData);
               }}
@@ -180,17 +192,24 @@ export default function Wizard() {
               idPrefix="cfg"
             >
               <div className="actions">
-                <button type="submit" disabled={testConnection.isPending}>
-                  {testConnection.isPending ? "Testing…" : "Test connection"}
-                </button>
-                <button
+                {!canTest && (
+                  <button type="submit" className="primary" disabled={save.isPending}>
+                    {save.isPending ? "Saving…" : "Save and continue"}
+                  </button>
+                )}
+                {canTest && (
+                  <button type="submit" disabled={testConnection.isPending}>
+                    {testConnection.isPending ? "Testing…" : "Test connection"}
+                  </button>
+                )}
+                {canTest && <button
                   type="button"
                   className="primary"
                   disabled={!test?.ok || !tested || !sameConfig(tested, formData) || save.isPending}
-                  onClick={() => save.mutate()}
+                  onClick={() => save.mutate(undefined)}
                 >
                   {save.isPending ? "Saving…" : "Next: data mapping"}
-                </button>
+                </button>}
               </div>
             </Form>
             <div aria-live="polite">
@@ -220,9 +239,13 @@ export default function Wizard() {
               The connector's default mapping turns vendor records into ARIA {d.data_types.join(", ")} events. Preview
               what a sync would produce:
             </p>
-            <button type="button" onClick={() => preview.mutate()} disabled={preview.isPending}>
-              {preview.isPending ? "Running dry run…" : "Preview sample events"}
-            </button>
+            {canSync ? (
+              <button type="button" onClick={() => preview.mutate()} disabled={preview.isPending}>
+                {preview.isPending ? "Running dry run…" : "Preview sample events"}
+              </button>
+            ) : (
+              <p>This integration receives its data by webhooks: events are mapped as they arrive.</p>
+            )}
             {preview.data && <PreviewTable preview={preview.data} />}
             <ProblemMessage error={preview.error} title="Preview failed" />
             <div className="actions">
@@ -247,10 +270,13 @@ export default function Wizard() {
                 </option>
               ))}
             </select>
-            <div className="facet-value">
-              <input id="syncnow" type="checkbox" checked={syncNow} onChange={(e) => setSyncNow(e.target.checked)} />
-              <label htmlFor="syncnow">Run a first sync now</label>
-            </div>
+            {canSync && (
+              <div className="facet-value">
+                <input id="syncnow" type="checkbox" checked={syncNow} onChange={(e) => setSyncNow(e.target.checked)} />
+                <label htmlFor="syncnow">Run a first sync now</label>
+              </div>
+            )}
+            {d.supports_webhooks && installationId && <WebhookPanel installationId={installationId} />}
             <ProblemMessage error={activate.error} title="Could not activate" />
             <div className="actions">
               <button type="button" onClick={() => goTo(2)}>
