@@ -156,6 +156,21 @@ try {
     const table = admin.getByRole("table", { name: "Records per entity type" });
     await table.waitFor();
     assert.match(await table.innerText(), /risk\s+\d+/);
+    const riskSample = () => table.getByRole("row", { name: /^risk/ }).getByRole("cell").last().innerText();
+    const before = await riskSample();
+    // Edit the mapping: risk titles from the alert's tactic instead of its name; preview it unsaved.
+    const riskMapping = admin.getByRole("table", { name: /alerts → risk/ });
+    await riskMapping.getByLabel("title", { exact: true }).fill("tactic");
+    await admin.getByText("1 mapping(s) edited").waitFor();
+    await admin.getByRole("button", { name: "Preview sample events" }).click();
+    await admin.waitForFunction(
+      (previous) => {
+        const row = [...document.querySelectorAll("table tr")].find((r) => r.querySelector("th")?.textContent === "risk");
+        return row && row.lastElementChild?.textContent !== previous;
+      },
+      before,
+    );
+    assert.notEqual(await riskSample(), before, "the preview maps with the edited mapping");
     await shot(admin, "05-wizard-mapping-preview");
     await accessible(admin, "wizard preview");
     await admin.getByRole("button", { name: "Next: test & activate" }).click();
@@ -203,6 +218,7 @@ try {
     const panel = admin.getByRole("tabpanel");
     await panel.getByRole("cell", { name: "test" }).first().waitFor();
     assert.match(await panel.innerText(), /state change/);
+    assert.match(await panel.innerText(), /mapping alerts -> risk updated/, "the edited mapping was saved on activate");
     await shot(admin, "08-logs-activity");
     await accessible(admin, "logs");
     await admin.getByRole("tab", { name: "Sync jobs" }).click();

@@ -128,3 +128,30 @@ async def test_configuration_is_tested_before_anything_is_saved(client, org, sim
     other = await client.post(f"/v1/installations/{uuid.uuid4()}/test-configuration", json={"config": config},
                               headers=h["admin"])
     assert other.status_code == 404
+
+
+async def test_preview_of_an_unsaved_mapping(client, org, simulator):
+    _, h = org
+    inst = await configured(client, h, simulator)
+    stored = (await client.get(f"/v1/installations/{inst}/mappings", headers=h["viewer"])).json()
+    keep = ("source_type", "target_entity", "external_id", "fields", "attributes", "transformation_rules",
+            "filter_rules", "priority", "active")
+    edited = [{k: m[k] for k in keep} for m in stored]
+    risk = next(m for m in edited if m["target_entity"] == "risk")
+    risk["fields"] = {**risk["fields"], "title": {"const": "Edited in the wizard"}}
+    response = await client.post(f"/v1/installations/{inst}/preview", headers=h["operator"],
+                                 json={"max_pages": 1, "mappings": edited})
+    assert response.status_code == 200, response.text
+    assert {s["title"] for s in response.json()["samples"]["risk"]} == {"Edited in the wizard"}
+
+    # Nothing was stored: the installation's mappings are the connector's defaults still.
+    after = (await client.get(f"/v1/installations/{inst}/mappings", headers=h["viewer"])).json()
+    assert after == stored
+    plain = (await client.post(f"/v1/installations/{inst}/preview", headers=h["operator"],
+                               json={"max_pages": 1})).json()
+    assert "Edited in the wizard" not in {s["title"] for s in plain["samples"]["risk"]}
+
+    risk["fields"] = {**risk["fields"], "no_such_field": "id"}
+    invalid = await client.post(f"/v1/installations/{inst}/preview", headers=h["operator"],
+                                json={"max_pages": 1, "mappings": edited})
+    assert invalid.status_code == 422 and invalid.json()["code"] == "mapping_invalid"

@@ -758,6 +758,11 @@ export interface components {
         /** PreviewRequest */
         PreviewRequest: {
             /**
+             * Mappings
+             * @description An unsaved set of data mappings to map with (the setup wizard's edited mapping; validated like a saved one, nothing is stored). Absent: the installation's current mappings.
+             */
+            mappings?: components["schemas"]["MappingIn"][] | null;
+            /**
              * Max Pages
              * @description Pages read per stream at most.
              * @default 2

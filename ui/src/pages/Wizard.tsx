@@ -9,6 +9,7 @@ import { Can } from "../components/Can";
 import { ProblemMessage, explain } from "../components/ProblemMessage";
 import { Steps } from "../components/Steps";
 import { WebhookPanel } from "../components/WebhookPanel";
+import { MappingEditor, changedMappings, toMappingIn, type Mapping } from "../components/MappingEditor";
 import { formSchema, uiSchemaFor, withoutSecrets } from "../wizard/schemaUi";
 
 type TestResult = { ok: boolean; message: string; error_class?: string | null; latency_ms?: number };
@@ -67,6 +68,7 @@ export default function Wizard() {
   const [tested, setTested] = useState<Record<string, unknown> | null>(null);
   const [frequency, setFrequency] = useState<(typeof FREQUENCIES)[number]>("hourly");
   const [syncNow, setSyncNow] = useState(true);
+  const [edited, setEdited] = useState<Mapping[] | null>(null);
 
   const detail = useQuery({
     queryKey: ["integration", key],
@@ -103,12 +105,22 @@ export default function Wizard() {
       ),
     onSuccess: () => goTo(2),
   });
+  // The installation's data mappings (the connector's defaults at first), edited here and
+  // previewed unsaved; saved when the user activates.
+  const stored = useQuery({
+    queryKey: ["mappings", installationId],
+    queryFn: () =>
+      unwrap(installer.GET("/v1/installations/{installation_id}/mappings", { params: { path: { installation_id: installationId! } } })),
+    enabled: !!installationId && step >= 2,
+  });
+  const mappings = edited ?? stored.data ?? [];
+  const changed = stored.data ? changedMappings(stored.data, mappings) : [];
   const preview = useMutation({
     mutationFn: () =>
       unwrap(
         installer.POST("/v1/installations/{installation_id}/preview", {
           params: { path: { installation_id: installationId! } },
-          body: { max_pages: 1 },
+          body: { max_pages: 1, mappings: changed.length ? mappings.map(toMappingIn) : undefined },
         }),
       ),
   });
@@ -122,6 +134,13 @@ export default function Wizard() {
           body: { sync_frequency: frequency, auto_sync: frequency !== "manual" },
         }),
       );
+      for (const m of changed)
+        await unwrap(
+          installer.PUT("/v1/installations/{installation_id}/mappings/{mapping_id}", {
+            params: { path: { ...path, mapping_id: m.id } },
+            body: toMappingIn(m),
+          }),
+        );
       const current = await unwrap(installer.GET("/v1/installations/{installation_id}", { params: { path } }));
       if (current.status !== "enabled")
         await unwrap(installer.POST("/v1/installations/{installation_id}/enable", { params: { path } }));
@@ -236,9 +255,15 @@ export default function Wizard() {
           <div>
             <h2>Data mapping</h2>
             <p>
-              The connector's default mapping turns vendor records into ARIA {d.data_types.join(", ")} events. Preview
-              what a sync would produce:
+              The connector's default mapping turns vendor records into ARIA {d.data_types.join(", ")} events. Change
+              a record path if your tenant differs, then preview what a sync would produce (nothing is saved):
             </p>
+            {mappings.length > 0 && <MappingEditor mappings={mappings} onChange={setEdited} />}
+            {changed.length > 0 && (
+              <p className="small" role="status">
+                {changed.length} mapping(s) edited: the preview uses them; they are saved when you activate.
+              </p>
+            )}
             {canSync ? (
               <button type="button" onClick={() => preview.mutate()} disabled={preview.isPending}>
                 {preview.isPending ? "Running dry run…" : "Preview sample events"}

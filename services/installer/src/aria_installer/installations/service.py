@@ -32,6 +32,7 @@ from aria_platform.problems import Problem, not_found
 
 from ..activity import repo as activity
 from ..mappings import repo as mappings
+from ..mappings import service as mapping_service
 from ..mappings.defaults import seed_defaults
 from . import repo
 from .states import next_state
@@ -293,11 +294,21 @@ async def test_configuration(*, pool: asyncpg.Pool, sync_runner: InternalClient,
 
 
 async def preview(*, pool: asyncpg.Pool, sync_runner: InternalClient, principal: Principal,
-                  installation_id: uuid.UUID, max_pages: int) -> dict:
-    """A dry run against the vendor: counts and samples, nothing published, no checkpoint."""
+                  installation_id: uuid.UUID, max_pages: int, mappings: list[dict[str, Any]] | None = None) -> dict:
+    """A dry run against the vendor: counts and samples, nothing published, no checkpoint.
+
+    `mappings`: an unsaved set to map with (the wizard's edited mapping), validated like a saved
+    one; absent, the installation's stored set."""
+    extra: dict[str, Any] = {}
+    if mappings is not None:
+        async with pool.acquire() as conn:
+            row = await load_installation(conn, principal=principal, installation_id=installation_id)
+        mapping_service.validate_set(row["integration_key"], mappings)
+        extra["mappings"] = mappings
     response = await _ask_sync_runner(pool=pool, sync_runner=sync_runner, principal=principal,
                                       installation_id=installation_id, action="preview",
-                                      path="/internal/v1/preview", with_mappings=True, max_pages=max_pages)
+                                      path="/internal/v1/preview", with_mappings=mappings is None,
+                                      max_pages=max_pages, **extra)
     if response.status_code != 200:
         problem = response.json() if response.headers.get("content-type", "").endswith("json") else {}
         error_class = problem.get("error_class")

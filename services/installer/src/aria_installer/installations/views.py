@@ -14,6 +14,7 @@ from aria_platform.pagination import decode_cursor, encode_cursor
 from aria_platform.problems import Problem
 from aria_platform.runtime import Runtime, get_runtime
 
+from ..mappings.views import MappingIn
 from ..webhooks.service import webhook_url
 from . import service
 
@@ -168,6 +169,10 @@ async def test_configuration(installation_id: uuid.UUID, body: TestConfiguration
 
 class PreviewRequest(BaseModel):
     max_pages: int = Field(default=2, ge=1, le=5, description="Pages read per stream at most.")
+    mappings: list[MappingIn] | None = Field(
+        default=None, max_length=100,
+        description="An unsaved set of data mappings to map with (the setup wizard's edited mapping; validated "
+                    "like a saved one, nothing is stored). Absent: the installation's current mappings.")
 
 
 class Preview(BaseModel):
@@ -183,8 +188,11 @@ class Preview(BaseModel):
              responses={502: {"description": "sync-runner could not run the preview"}})
 async def preview(installation_id: uuid.UUID, body: PreviewRequest | None = None, rt: Runtime = Depends(get_runtime),
                   principal: Principal = Depends(require_role("operator"))) -> dict:
+    body = body or PreviewRequest()
     return await service.preview(pool=rt.pool, sync_runner=rt.extras["sync_runner"], principal=principal,
-                                 installation_id=installation_id, max_pages=(body or PreviewRequest()).max_pages)
+                                 installation_id=installation_id, max_pages=body.max_pages,
+                                 mappings=[m.as_record() for m in body.mappings] if body.mappings is not None
+                                 else None)
 
 
 class SyncSettings(BaseModel):

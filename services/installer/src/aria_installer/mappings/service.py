@@ -83,6 +83,13 @@ async def get_mapping(*, pool: asyncpg.Pool, principal: Principal, installation_
     return row
 
 
+def validate_set(integration_key: str, mappings: list[dict[str, Any]]) -> None:
+    """An unsaved set (the preview of an edited mapping) checked like a saved one."""
+    manifest = registry.get(integration_key).manifest
+    for mapping in mappings:
+        _validate(manifest, mapping)
+
+
 async def create_mapping(*, pool: asyncpg.Pool, principal: Principal, installation_id: uuid.UUID,
                          mapping: dict[str, Any]) -> asyncpg.Record:
     async with pool.acquire() as conn, conn.transaction():
