@@ -27,7 +27,15 @@ export function changedMappings(stored: Mapping[], edited: Mapping[]): Mapping[]
  * The data mapping: for each vendor source, which record path fills which ARIA field. Plain
  * paths are editable; richer field specs (maps, defaults, lists) are shown as they are.
  */
-export function MappingEditor({ mappings, onChange }: { mappings: Mapping[]; onChange: (next: Mapping[]) => void }) {
+export function MappingEditor({
+  mappings,
+  onChange,
+  changed = [],
+}: {
+  mappings: Mapping[];
+  onChange: (next: Mapping[]) => void;
+  changed?: Mapping[];
+}) {
   const setField = (id: string, field: string, path: string) =>
     onChange(mappings.map((m) => (m.id === id ? { ...m, fields: { ...m.fields, [field]: path } } : m)));
   return (
@@ -36,7 +44,7 @@ export function MappingEditor({ mappings, onChange }: { mappings: Mapping[]; onC
         <table key={m.id}>
           <caption>
             {m.source_type} → {m.target_entity}
-            {m.origin === "connector" ? " (connector default)" : " (edited)"}
+            {changed.some((c) => c.id === m.id) ? " (edited, not saved yet)" : m.origin === "connector" ? " (connector default)" : " (customized)"}
           </caption>
           <thead>
             <tr>

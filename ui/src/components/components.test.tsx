@@ -5,6 +5,7 @@ import { Can } from "./Can";
 import { ConfirmDialog } from "./ConfirmDialog";
 import { IntegrationCard } from "./IntegrationCard";
 import { ProblemMessage, explain } from "./ProblemMessage";
+import { MappingEditor, changedMappings, type Mapping } from "./MappingEditor";
 import { relativeTime } from "./RelativeTime";
 import { SearchBox } from "./SearchBox";
 import { StatusBadge } from "./StatusBadge";
@@ -113,5 +114,22 @@ describe("small pieces", () => {
     expect(onCancel).toHaveBeenCalled();
     fireEvent.click(screen.getByRole("button", { name: "Uninstall" }));
     expect(onConfirm).toHaveBeenCalled();
+  });
+});
+
+describe("mapping editor", () => {
+  const stored = [
+    { id: "m1", source_type: "alerts", target_entity: "risk", external_id: "id", origin: "connector",
+      fields: { title: "name", status: { path: "status", map: { new: "open" } } } },
+  ] as unknown as Mapping[];
+
+  it("edits plain record paths and shows richer specs as they are", () => {
+    let next: Mapping[] = stored;
+    render(<MappingEditor mappings={stored} onChange={(m) => (next = m)} />);
+    expect(screen.getByRole("table", { name: /alerts → risk \(connector default\)/ })).toBeTruthy();
+    fireEvent.change(screen.getByLabelText("title"), { target: { value: "tactic" } });
+    expect(next[0].fields.title).toBe("tactic");
+    expect(changedMappings(stored, next).map((m) => m.id)).toEqual(["m1"]);
+    expect(screen.getByText(/"map"/).tagName).toBe("CODE");
   });
 });

@@ -258,7 +258,7 @@ export default function Wizard() {
               The connector's default mapping turns vendor records into ARIA {d.data_types.join(", ")} events. Change
               a record path if your tenant differs, then preview what a sync would produce (nothing is saved):
             </p>
-            {mappings.length > 0 && <MappingEditor mappings={mappings} onChange={setEdited} />}
+            {mappings.length > 0 && <MappingEditor mappings={mappings} onChange={setEdited} changed={changed} />}
             {changed.length > 0 && (
               <p className="small" role="status">
                 {changed.length} mapping(s) edited: the preview uses them; they are saved when you activate.
