@@ -2,10 +2,11 @@
 # README command 2, and what CI runs (.ci/run):
 #   uv sync, dev infrastructure (deploy/local/infra.sh up --dev), then in order
 #   1. import contracts   uv run --frozen lint-imports   (.importlinter)
-#   2. manifests          deploy/local/validate.sh        (Kubernetes + docker compose)
-#   3. console checks     deploy/local/console.sh check   (npm ci, API client drift, types, Vitest)
-#   4. console e2e        deploy/local/console.sh e2e     (Playwright in Chromium against a stack)
-#   5. tests              uv run --frozen pytest "$@"
+#   2. dependencies       deploy/local/deps.sh            (deptry: each package declares what it imports)
+#   3. manifests          deploy/local/validate.sh        (Kubernetes + docker compose)
+#   4. console checks     deploy/local/console.sh check   (npm ci, API client drift, types, Vitest)
+#   5. console e2e        deploy/local/console.sh e2e     (Playwright in Chromium against a stack)
+#   6. tests              uv run --frozen pytest "$@"
 # Every step runs even if an earlier one failed; the exit status is non-zero if any failed.
 # On exit Kafka and OpenBao are stopped unless ARIA_KEEP_INFRA=1 (PostgreSQL keeps running).
 set -uo pipefail
@@ -55,6 +56,7 @@ step() { # name command...
 }
 
 step "import contracts" uv run --frozen lint-imports
+step "dependencies" "$LOCAL_DIR_SCRIPTS/deps.sh"
 step "manifests" "$LOCAL_DIR_SCRIPTS/validate.sh"
 # Before pytest: the e2e stack's new consumer groups then have little history to replay.
 step "console checks" "$LOCAL_DIR_SCRIPTS/console.sh" check

@@ -85,11 +85,15 @@ async def test_a_narrow_mapping_in_front_of_the_default_with_rules(falcon):
 
 
 async def test_a_filter_without_fallback_drops_records_silently(falcon):
-    only_linux = default(CS, "hosts", origin="custom", filter_rules=[{"path": "platform_name", "op": "eq",
-                                                                     "value": "Linux"}])
-    batches = await synced(falcon, [only_linux])
+    baseline = raw_hosts(await synced(falcon, None))
+    platforms = sorted({a.os for a in baseline.values()})
+    assert len(platforms) > 1, "the simulator should serve hosts of several platforms"
+    kept = platforms[0]
+    only_one = default(CS, "hosts", origin="custom", filter_rules=[{"path": "platform_name", "op": "eq",
+                                                                   "value": kept}])
+    batches = await synced(falcon, [only_one])
     assets = raw_hosts(batches)
-    assert assets and {a.os for a in assets.values()} == {"Linux"}
+    assert assets.keys() == {ext for ext, a in baseline.items() if a.os == kept}
     assert not [e for b in batches for e in b.record_errors], "filtered records are not errors"
     assert not [b for b in batches if b.stream == "alerts" and b.events], "a source with no mapping yields nothing"
 

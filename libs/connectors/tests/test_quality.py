@@ -23,9 +23,9 @@ KEYS = sorted(PLUGINS)
 
 def conformance_tests() -> dict[str, list[str]]:
     """test function name -> criteria, from the conformance module's markers."""
-    module = next(m for name, m in sys.modules.items() if name.split(".")[-1] == "test_conformance")
+    modules = [m for name, m in sys.modules.items() if name.split(".")[-1] in ("test_conformance", "test_replay")]
     out: dict[str, list[str]] = {}
-    for name, fn in vars(module).items():
+    for name, fn in (item for module in modules for item in vars(module).items()):
         if name.startswith("test_") and callable(fn):
             marks = [m.args[0] for m in getattr(fn, "pytestmark", []) if m.name == "quality"]
             if marks:
@@ -50,7 +50,7 @@ def computed(QUALITY_OUTCOMES: dict) -> dict:
                            "criteria": criteria}
     return {"generated_by": "libs/connectors/tests (ARIA_WRITE_QUALITY=1 uv run --frozen pytest libs/connectors)",
             "tiers": "bronze: manifest+auth+ingest; silver: +incremental, rate_limits, error_classification; "
-                     "gold: +(webhooks or push), health, preview",
+                     "gold: +(webhooks or push), health, preview, replay",
             "connectors": connectors}
 
 

@@ -11,17 +11,18 @@ connector skips for lack of the capability do not count):
 * bronze: ``manifest``, ``auth``, ``ingest`` (full sync, or webhook payload mapping for
   push-only connectors)
 * silver: bronze + ``incremental``, ``rate_limits``, ``error_classification``
-* gold: silver + (``webhooks`` or ``push``), ``health``, ``preview``
+* gold: silver + (``webhooks`` or ``push``), ``health``, ``preview``, ``replay`` (every declared
+  stream and webhook replays real vendor responses, and the simulator serves only recorded shapes)
 """
 
 from __future__ import annotations
 
 TIERS = ("unrated", "bronze", "silver", "gold")
 CRITERIA = ("manifest", "auth", "ingest", "incremental", "rate_limits", "error_classification",
-            "webhooks", "push", "health", "preview")
+            "webhooks", "push", "health", "preview", "replay")
 BRONZE = ("manifest", "auth", "ingest")
 SILVER = ("incremental", "rate_limits", "error_classification")
-GOLD = ("health", "preview")
+GOLD = ("health", "preview", "replay")
 GOLD_ANY = ("webhooks", "push")
 
 

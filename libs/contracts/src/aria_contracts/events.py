@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from . import topics
 from .envelope import EventPayload
@@ -14,6 +14,9 @@ from .envelope import EventPayload
 SyncFrequency = Literal["realtime", "hourly", "daily", "weekly", "manual"]
 SyncType = Literal["full", "incremental", "realtime", "manual"]
 Severity = Literal["info", "low", "medium", "high", "critical"]
+# A vendor's time as published: always with its UTC offset, so no subscriber guesses a zone. A
+# connector declares how the vendor writes it (ISO 8601, epoch, naive text in a named zone).
+VendorTime = AwareDatetime
 
 
 # --- installation lifecycle (published by installer) -----------------------------------
@@ -277,8 +280,8 @@ class Risk(DomainEntity):
     status: Literal["open", "in_progress", "resolved", "suppressed"]
     category: str | None = None
     asset_external_id: str | None = None
-    first_seen: datetime | None = None
-    last_seen: datetime | None = None
+    first_seen: VendorTime | None = None
+    last_seen: VendorTime | None = None
 
 
 class Asset(DomainEntity):
@@ -294,8 +297,8 @@ class Asset(DomainEntity):
     os: str | None = None
     os_version: str | None = None
     status: str | None = None
-    first_seen: datetime | None = None
-    last_seen: datetime | None = None
+    first_seen: VendorTime | None = None
+    last_seen: VendorTime | None = None
 
 
 class Vulnerability(DomainEntity):
@@ -309,8 +312,8 @@ class Vulnerability(DomainEntity):
     cvss_score: float | None = Field(default=None, ge=0, le=10)
     status: Literal["open", "fixed", "reopened", "accepted"]
     asset_external_id: str | None = None
-    first_found: datetime | None = None
-    last_found: datetime | None = None
+    first_found: VendorTime | None = None
+    last_found: VendorTime | None = None
 
 
 class Indicator(DomainEntity):
@@ -322,8 +325,8 @@ class Indicator(DomainEntity):
     value: str
     severity: Severity
     confidence: int | None = Field(default=None, ge=0, le=100)
-    first_seen: datetime | None = None
-    last_seen: datetime | None = None
+    first_seen: VendorTime | None = None
+    last_seen: VendorTime | None = None
 
 
 class Alert(DomainEntity):
@@ -334,7 +337,7 @@ class Alert(DomainEntity):
     title: str
     severity: Severity
     status: Literal["new", "in_progress", "resolved", "closed"]
-    detected_at: datetime | None = None
+    detected_at: VendorTime | None = None
     asset_external_id: str | None = None
     tactic: str | None = None
     technique: str | None = None
@@ -355,8 +358,8 @@ class Ticket(DomainEntity):
     priority: str | None = None
     url: str | None = None
     linked_entity_id: uuid.UUID | None = Field(default=None, description="The risk/alert the ticket tracks.")
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
+    created_at: VendorTime | None = None
+    updated_at: VendorTime | None = None
 
 
 # --- platform-wide and failure events -------------------------------------------------

@@ -317,7 +317,11 @@ class Simulator:
     # Objects created through the vendor API, for simulators with writes; ``reset()`` sets it to 0.
     created: int | None = None
 
-    def __init__(self, *, rate_limit: int, rate_window_seconds: float) -> None:
+    def __init__(self, *, rate_limit: int, rate_window_seconds: float,
+                 replay: dict[str, list[Any]] | None = None) -> None:
+        # Replay mode (a corpus of real responses, aria_connector_testkit.corpus): ``reset()`` holds
+        # exactly these records for the named streams, verbatim and in order, and nothing else.
+        self.replay = replay
         self.control = ControlState(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
         self.reset()
 

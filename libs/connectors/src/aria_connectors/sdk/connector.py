@@ -282,14 +282,18 @@ class DeclarativeConnector:
         except (ValueError, UnicodeDecodeError):
             raise BadWebhookPayload("body is not JSON") from None
         records = get_path(data, spec.payload.records_path) if spec.payload.records_path else data
-        if spec.payload.records_path is None:
+        # One record per delivery (the whole body, or an object at records_path, e.g. Jira's
+        # "issue"): its type is read from the body, the envelope that describes it.
+        single = spec.payload.records_path is None or isinstance(records, dict)
+        if single:
             records = [records]
         if not isinstance(records, list):
-            raise BadWebhookPayload(f"no list at {spec.payload.records_path!r}")
+            raise BadWebhookPayload(f"no list or object at {spec.payload.records_path!r}")
         events: list[DomainEntity] = []
         errors: list[RecordError] = []
         for i, rec in enumerate(records):
-            kind = get_path(rec, spec.payload.type_field) if (spec.payload.type_field and isinstance(rec, dict)) else None
+            typed = data if single else rec
+            kind = get_path(typed, spec.payload.type_field) if (spec.payload.type_field and isinstance(typed, dict)) else None
             type_key = str(kind) if kind is not None and str(kind) in spec.payload.types else "default"
             if type_key not in spec.payload.types:
                 errors.append(RecordError("webhook", None, f"record {i}: unsupported type"))
@@ -355,6 +359,17 @@ class DeclarativeConnector:
     def transform_record(self, stream: str, record: Any) -> Any:
         """Override for vendor quirks the manifest cannot express."""
         return record
+
+    def page_request(self, stream: str, params: dict[str, Any], body: Any) -> tuple[dict[str, Any], Any]:
+        """(query parameters, JSON body) of a stream's page request as the vendor takes them. Override
+        where a vendor pages or filters inside the body (Sentinel's KQL text): the paging kind's
+        parameters arrive in ``params``; the request is sent and classified as any other."""
+        return params, body
+
+    def page_body(self, stream: str, body: Any) -> Any:
+        """A stream page's decoded response, reshaped where the vendor's is not records at a path
+        (Log Analytics' column/row tables)."""
+        return body
 
     async def disconnect(self) -> None:
         """Forget the token and the secrets; the instance is unusable afterwards."""

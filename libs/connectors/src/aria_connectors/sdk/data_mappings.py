@@ -28,7 +28,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..errors import ConfigurationError
-from .manifest import FieldSpec, Manifest, MappingSpec
+from .manifest import ExternalId, FieldSpec, Manifest, MappingSpec
 from .mapping import CompiledMapping
 from .paths import getter
 
@@ -179,7 +179,7 @@ class DataMapping(BaseModel):
 
     source_type: str
     target_entity: str
-    external_id: str
+    external_id: ExternalId
     fields: dict[str, FieldSpec | str] = Field(alias="field_mappings")
     attributes: dict[str, str] = Field(default_factory=dict)
     transformation_rules: list[TransformRule] = Field(default_factory=list)

@@ -433,15 +433,18 @@ class ApiClient:
             return resp
 
     async def request_json(self, method: str, path: str, **kw: Any) -> Any:
-        resp = await self.request(method, path, **kw)
-        try:
-            return orjson.loads(resp.content)
-        except orjson.JSONDecodeError:
-            pass  # what orjson refuses (not UTF-8, NaN, integers past 64 bits) the standard parser may take
-        try:
-            return resp.json()
-        except ValueError:
-            raise PermanentError(f"{kw.get('what', 'request')}: response is not JSON") from None
+        return decode_json(await self.request(method, path, **kw), kw.get("what", "request"))
+
+
+def decode_json(resp: httpx.Response, what: str) -> Any:
+    try:
+        return orjson.loads(resp.content)
+    except orjson.JSONDecodeError:
+        pass  # what orjson refuses (not UTF-8, NaN, integers past 64 bits) the standard parser may take
+    try:
+        return resp.json()
+    except ValueError:
+        raise PermanentError(f"{what}: response is not JSON") from None
 
 
 def _clean_params(params: dict[str, Any] | None) -> dict[str, Any] | None:

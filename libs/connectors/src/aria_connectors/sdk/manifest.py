@@ -8,6 +8,7 @@ rewrites it, a test checks it is current), then loaded into these pydantic model
 from __future__ import annotations
 
 import json
+import re
 import sys
 from functools import lru_cache
 from pathlib import Path
@@ -308,7 +309,8 @@ class HydrateSpec(_Model):
 class IncrementalSpec(_Model):
     cursor_field: str = Field(description="Record path of the monotonically increasing timestamp.")
     cursor_type: Literal["datetime", "number", "string"] = "datetime"
-    tie_breaker_field: str | None = Field(default=None, description="Defaults to the mapping's external_id path.")
+    tie_breaker_field: str | None = Field(default=None, description="Defaults to the mapping's external_id (its "
+                                                                    "candidates, composite keys included).")
     filter_param: str = Field(description="Request parameter carrying the cursor filter.")
     filter_template: str = Field(description="Template with {cursor}, e.g. \"updated_timestamp:>='{cursor}'\". Must be inclusive (>=).")
     initial_filter: str | None = Field(default=None, description="Value of filter_param on a first (full) sync (a template).")
@@ -321,6 +323,28 @@ class IncrementalSpec(_Model):
                                                                 "so the inclusive filter only re-reads, never skips.")
 
 
+class TimeSpec(_Model):
+    """How a vendor writes a timestamp, so that every published one carries a UTC offset."""
+
+    format: Literal["iso8601", "epoch_s", "epoch_ms"] = Field(
+        default="iso8601", description="iso8601: text (a space for the 'T' is taken too); epoch_s / epoch_ms: a "
+                                       "number or a string of digits.")
+    zone: str | None = Field(default=None, description="IANA zone of text written without an offset (ServiceNow's "
+                                                      "'2016-12-12 15:19:57' is UTC: 'UTC'); without it such text "
+                                                      "fails the record.")
+
+    @model_validator(mode="after")
+    def _known_zone(self) -> "TimeSpec":
+        if self.zone is not None and self.zone != "UTC":
+            from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+            try:
+                ZoneInfo(self.zone)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {self.zone!r}") from None
+        return self
+
+
 class FieldSpec(_Model):
     path: str | None = None
     paths: list[str] | None = Field(default=None, description="Several paths collected into a list (nulls dropped); "
@@ -329,13 +353,28 @@ class FieldSpec(_Model):
                                                                  "(a vendor renamed a field, or fills one of two).")
     const: Any = None
     map: dict[str, Any] | None = Field(default=None, description="Value translation; keys compared as strings.")
-    map_default: Any = Field(default=None, description="Used when a value is not in map (else the record fails).")
+    map_default: Any = Field(default=None, description="Used when a value is not in map (else the record fails), "
+                                                       "and when the field is absent and no default is given.")
     default: Any = Field(default=None, description="Used when the path is missing or null.")
+    time: TimeSpec | None = Field(default=None, description="The value is a timestamp written this way.")
+    matches: str | None = Field(default=None, description="A regular expression the whole value must match, else it "
+                                                         "counts as absent (Defender's vulnerability id is a CVE id "
+                                                         "only sometimes); in a list, the matching elements.")
+    bands: list[tuple[float, Any]] | None = Field(
+        default=None, description="[floor, value] pairs, highest floor first: a number becomes the value of the first "
+                                  "band it reaches (before map), e.g. a 1-100 severity named by the vendor's bands.")
     as_list: bool = False
     lower: bool = False
 
     @model_validator(mode="after")
     def _one_source(self) -> "FieldSpec":
+        if self.matches is not None:
+            try:
+                re.compile(self.matches)
+            except re.error as exc:
+                raise ValueError(f"matches is not a regular expression: {exc}") from None
+        if self.bands is not None and [b[0] for b in self.bands] != sorted((b[0] for b in self.bands), reverse=True):
+            raise ValueError("bands go from the highest floor to the lowest")
         sources = [self.path is not None, self.paths is not None, self.coalesce is not None, self.const is not None]
         if sum(sources) > 1:
             raise ValueError("give only one of path, paths, coalesce, const")
@@ -344,9 +383,17 @@ class FieldSpec(_Model):
         return self
 
 
+# A record's identity: one path, or candidates tried in order; a candidate that is a list of paths is
+# a composite key (values joined with ':'), where a path ending in '?' is an optional part.
+ExternalId = str | list[str | list[str]]
+
+
 class MappingSpec(_Model):
     entity: DataType
-    external_id: str = Field(description="Record path of the vendor id.")
+    external_id: ExternalId = Field(
+        description="Record path of the vendor id, or candidates tried in order (a list); a candidate that is a "
+                    "list of paths is a composite key joined with ':' ('port.port?': an optional part, empty when "
+                    "absent). A record with no candidate is a counted bad record.")
     fields: dict[str, FieldSpec | str] = Field(description="Model field -> FieldSpec, or a bare path.")
     attributes: dict[str, str] = Field(default_factory=dict, description="attribute name -> record path.")
 
@@ -399,8 +446,10 @@ class WebhookPayloadType(_Model):
 
 
 class WebhookPayload(_Model):
-    records_path: str | None = Field(default=None, description="Path of the record list; None = body is one record.")
-    type_field: str | None = Field(default=None, description="Record field choosing the mapping.")
+    records_path: str | None = Field(default=None, description="Path of the record list, or of the one record "
+                                                                "object; None = body is one record.")
+    type_field: str | None = Field(default=None, description="Record field choosing the mapping; for a single "
+                                                              "record, a body field (its envelope's).")
     types: dict[str, MappingSpec] = Field(description="type value (or 'default') -> mapping.")
 
 

@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 import orjson
@@ -15,7 +15,7 @@ from aria_contracts.ids import entity_ids
 from pydantic import ValidationError
 
 from ..errors import MappingError
-from .manifest import FieldSpec, MappingSpec
+from .manifest import ExternalId, FieldSpec, MappingSpec, TimeSpec
 from .paths import getter, plain_key
 
 MODELS: dict[str, type[DomainEntity]] = {m.entity_type: m for m in DOMAIN_MODELS}
@@ -61,7 +61,7 @@ def raw_sha256(record: Any) -> str:
 
 
 def external_id_of(record: Any, spec: MappingSpec) -> str | None:
-    return _external_id(record, getter(spec.external_id))
+    return identity_reader(spec.external_id)(record)
 
 
 def _external_id(record: Any, read: Callable[[Any], Any]) -> str | None:
@@ -69,6 +69,75 @@ def _external_id(record: Any, read: Callable[[Any], Any]) -> str | None:
     if value is None or isinstance(value, (dict, list)) or value == "":
         return None
     return str(value)
+
+
+def identity_reader(external_id: ExternalId) -> Callable[[Any], str | None]:
+    """A record's identity as a function built once: the first candidate whose required parts are all
+    set (a composite's parts joined with ':', an absent optional part empty); None when none is."""
+    if isinstance(external_id, str):
+        read = getter(external_id)
+        return lambda record: _external_id(record, read)
+    candidates = tuple(
+        tuple((getter(p[:-1]), True) if p.endswith("?") else (getter(p), False) for p in
+              ([candidate] if isinstance(candidate, str) else candidate))
+        for candidate in external_id)
+
+    def identity(record: Any) -> str | None:
+        for parts in candidates:
+            values = []
+            for read, optional in parts:
+                value = _external_id(record, read)
+                if value is None and not optional:
+                    break
+                values.append(value or "")
+            else:
+                return ":".join(values)
+        return None
+    return identity
+
+
+def describe_identity(external_id: ExternalId) -> str:
+    if isinstance(external_id, str):
+        return repr(external_id)
+    return " or ".join(repr(c) if isinstance(c, str) else "+".join(c) for c in external_id)
+
+
+_EPOCH_SCALE = {"epoch_s": 1.0, "epoch_ms": 1000.0}
+
+
+def time_reader(name: str, spec: TimeSpec) -> Callable[[Any], datetime]:
+    """Turns a vendor timestamp written as ``spec`` says into an aware datetime; raises MappingError
+    (naming the field, never the value) when it is not written that way."""
+    if spec.format in _EPOCH_SCALE:
+        scale = _EPOCH_SCALE[spec.format]
+
+        def from_epoch(value: Any) -> datetime:
+            try:
+                return datetime.fromtimestamp(float(value) / scale, timezone.utc)
+            except (TypeError, ValueError, OverflowError, OSError):
+                raise MappingError(f"field {name!r}: not an epoch timestamp") from None
+        return from_epoch
+    if spec.zone is None:
+        zone = None
+    elif spec.zone == "UTC":
+        zone = timezone.utc
+    else:
+        from zoneinfo import ZoneInfo
+
+        zone = ZoneInfo(spec.zone)
+
+    def from_text(value: Any) -> datetime:
+        m = _ISO.match(value) if isinstance(value, str) else None
+        if not m:
+            raise MappingError(f"field {name!r}: not an ISO-8601 timestamp")
+        base, frac, tz = m.groups()
+        dt = datetime.fromisoformat(base.replace(" ", "T") + ("." + frac[:6].ljust(6, "0") if frac else ""))
+        if tz is not None:
+            return dt.replace(tzinfo=_offset(tz))
+        if zone is None:
+            raise MappingError(f"field {name!r}: timestamp without a UTC offset and no zone declared")
+        return dt.replace(tzinfo=zone)
+    return from_text
 
 
 def _field_value(record: dict[str, Any], name: str, spec: FieldSpec | str) -> Any:
@@ -105,26 +174,45 @@ def field_getter(name: str, spec: FieldSpec | str) -> Callable[[dict[str, Any]],
         source = lambda record: None  # noqa: E731
     default, lower, as_list = spec.default, spec.lower, spec.as_list
     table, table_default = spec.map, spec.map_default
+    as_time = time_reader(name, spec.time) if spec.time is not None else None
+    pattern = re.compile(spec.matches) if spec.matches is not None else None
+    bands = spec.bands
 
     def value_of(record: dict[str, Any]) -> Any:
         value = source(record)
+        if pattern is not None:
+            value = kept(value)
         if value is None or value == "":
             value = default
         if value is None:
-            return None
-        if lower and isinstance(value, str):
-            value = value.lower()
-        if table is not None:
-            key = str(value)
-            if key in table:
-                value = table[key]
-            elif table_default is not None:
-                value = table_default
-            else:
-                raise MappingError(f"field {name!r}: value not in map")
+            if table is None or table_default is None:
+                return None
+            value = table_default  # absent: the map's default, as for an unknown value
+        elif as_time is not None:
+            value = as_time(value)
+        else:
+            if lower and isinstance(value, str):
+                value = value.lower()
+            if bands is not None and isinstance(value, (int, float)) and not isinstance(value, bool):
+                value = next((v for floor, v in bands if value >= floor), None)
+            if table is not None:
+                value = translate(value)
         if as_list and not isinstance(value, list):
             value = [value]
         return value
+
+    def kept(value: Any) -> Any:
+        if isinstance(value, list):
+            return [v for v in value if isinstance(v, str) and pattern.fullmatch(v)]
+        return value if isinstance(value, str) and pattern.fullmatch(value) else None
+
+    def translate(value: Any) -> Any:
+        key = str(value)
+        if key in table:
+            return table[key]
+        if table_default is not None:
+            return table_default
+        raise MappingError(f"field {name!r}: value not in map")
     return value_of
 
 
@@ -140,7 +228,7 @@ class CompiledMapping:
     def __init__(self, spec: MappingSpec) -> None:
         self.spec = spec
         self.model = model = MODELS[spec.entity]
-        self.read_external_id = getter(spec.external_id)
+        self.read_external_id = identity_reader(spec.external_id)
         # (name, key, read): ``key`` when the value is the record's field of that name as it is
         # (most fields and attributes), read inline; else ``read`` builds the value
         def compiled(name: str, fspec: Any) -> tuple:
@@ -163,9 +251,9 @@ class CompiledMapping:
         the contract checks them (an installation's transformation rules)."""
         if not isinstance(record, dict):
             raise MappingError("record is not a JSON object")
-        ext = _external_id(record, self.read_external_id)
+        ext = self.read_external_id(record)
         if ext is None:
-            raise MappingError(f"missing external id at {self.spec.external_id!r}")
+            raise MappingError(f"missing external id at {describe_identity(self.spec.external_id)}")
         values: dict[str, Any] = {}
         for name, key, read in self._fields:
             v = record.get(key) if key is not None else read(record)
@@ -215,17 +303,23 @@ def cursor_key(value: Any, cursor_type: str) -> Any:
         except (TypeError, ValueError):
             raise MappingError("cursor value is not a number") from None
     if cursor_type == "datetime":
+        if isinstance(value, str) and value.isdigit():  # epoch seconds written as text (Tenable's indexed_at)
+            value = int(value)
         if isinstance(value, (int, float)):
             return (datetime.fromtimestamp(float(value), timezone.utc).replace(microsecond=0), 0)
         m = _ISO.match(str(value))
         if not m:
             raise MappingError("cursor value is not an ISO-8601 timestamp")
         base, frac, tz = m.groups()
-        tz = tz or "Z"
-        if tz == "Z":
-            tz = "+00:00"
-        elif ":" not in tz:
-            tz = tz[:3] + ":" + tz[3:]
-        dt = datetime.fromisoformat(base.replace(" ", "T") + tz).astimezone(timezone.utc)
+        dt = datetime.fromisoformat(base.replace(" ", "T")).replace(tzinfo=_offset(tz or "Z")).astimezone(timezone.utc)
         return (dt, int((frac or "0")[:9].ljust(9, "0")))
     return str(value)
+
+
+def _offset(tz: str) -> timezone:
+    """'Z', '+02:00' or '+0200' as a fixed offset."""
+    if tz == "Z":
+        return timezone.utc
+    sign = -1 if tz[0] == "-" else 1
+    digits = tz[1:].replace(":", "")
+    return timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))

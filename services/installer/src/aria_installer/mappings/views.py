@@ -7,10 +7,10 @@ from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from aria_connectors.sdk.data_mappings import FilterRule, TransformRule
-from aria_connectors.sdk.manifest import FieldSpec
+from aria_connectors.sdk.manifest import ExternalId, FieldSpec
 from aria_platform.auth import Principal, require_role
 from aria_platform.runtime import Runtime, get_runtime
 
@@ -25,7 +25,8 @@ class MappingIn(BaseModel):
                              description="A stream of the integration, or 'webhook.<payload type>'.")
     target_entity: str = Field(min_length=1, max_length=32, examples=["risk"],
                                description="Contract entity: risk, asset, vulnerability, indicator, alert, ticket.")
-    external_id: str = Field(min_length=1, max_length=200, description="Record path of the vendor's id.")
+    external_id: ExternalId = Field(description="Record path of the vendor's id, or candidates tried in order, a list "
+                                                "of paths being a composite key (as in connector manifests).")
     fields: dict[str, FieldSpec | str] = Field(min_length=1, max_length=100,
                                                description="Target field → record path, or a field spec as in "
                                                            "connector manifests (path/paths/const, map, default...).")
@@ -46,11 +47,21 @@ class MappingIn(BaseModel):
                 "priority": self.priority, "active": self.active}
 
 
+    @field_validator("external_id")
+    @classmethod
+    def _identity_paths(cls, value: ExternalId) -> ExternalId:
+        paths = [value] if isinstance(value, str) else [p for c in value for p in ([c] if isinstance(c, str) else c)]
+        if not paths or len(paths) > 20 or any(not p or len(p) > 200 for p in paths) or \
+                any(isinstance(c, list) and not c for c in ([] if isinstance(value, str) else value)):
+            raise ValueError("give one to 20 non-empty record paths of at most 200 characters")
+        return value
+
+
 class Mapping(BaseModel):
     id: uuid.UUID
     source_type: str
     target_entity: str
-    external_id: str
+    external_id: ExternalId
     fields: dict[str, Any]
     attributes: dict[str, str]
     transformation_rules: list[dict[str, Any]]

@@ -42,6 +42,7 @@ client's id query and its entity fetch would.
 from __future__ import annotations
 
 import bisect
+import copy
 import hashlib
 import random
 import re
@@ -52,11 +53,13 @@ from urllib.parse import parse_qs
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from aria_connector_testkit.corpus import records_for
 from aria_connector_testkit.simulators.base import (TIMESTAMP, ControlState, FastJSONResponse, seed_records, simulator_app,
                                              ts_key)
 
@@ -66,16 +69,6 @@ DEMO_CLIENT_SECRET = "demo-client-secret"
 T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
 STREAMS = ("alerts", "hosts")
 
-TACTICS = [
-    ("Execution", "TA0002", "PowerShell", "T1059.001"),
-    ("Credential Access", "TA0006", "OS Credential Dumping", "T1003"),
-    ("Persistence", "TA0003", "Registry Run Keys / Startup Folder", "T1547.001"),
-    ("Defense Evasion", "TA0005", "Obfuscated Files or Information", "T1027"),
-    ("Lateral Movement", "TA0008", "Remote Services", "T1021"),
-    ("Machine Learning", "CSTA0004", "Sensor-based ML", "CST0007"),
-]
-PLATFORMS = [("Windows", "Windows 11"), ("Windows", "Windows Server 2022"), ("Mac", "Sonoma (14)"),
-             ("Linux", "Ubuntu 22.04")]
 STATUSES = ["new", "new", "in_progress", "closed", "reopened"]
 
 
@@ -93,9 +86,15 @@ def severity_name(severity: int) -> str:
 
 class FalconData:
     """Deterministic tenant data. Record ``seq`` numbers fix timestamps; pairs of records
-    share a timestamp so equal cursors straddle page boundaries."""
+    share a timestamp so equal cursors straddle page boundaries. Records are the recorded ones of
+    the corpus (``records_for``: endpoint, cloud and identity alerts; hosts) taken in turn, copied,
+    with ids, times, hosts and severities varied: every field path and JSON type is one Falcon
+    returned (a cloud alert keeps its device-less shape, an identity alert its missing
+    severity_name). ``replay``: exactly those records per stream, stored under the id the query
+    endpoints return (alerts ``composite_id``, hosts ``device_id``), nothing seeded."""
 
-    def __init__(self, seed: int, alerts: int, hosts: int, malformed: int = 0, per_timestamp: int = 2) -> None:
+    def __init__(self, seed: int, alerts: int, hosts: int, malformed: int = 0, per_timestamp: int = 2,
+                 replay: dict[str, list[dict[str, Any]]] | None = None) -> None:
         self.per_timestamp = max(1, per_timestamp)
         self.rng = random.Random(seed)
         self.cid = hashlib.md5(f"cid-{seed}".encode()).hexdigest()
@@ -105,6 +104,14 @@ class FalconData:
         self.alerts: dict[str, dict[str, Any]] = {}
         self.malformed = {"alerts": 0, "hosts": 0}
         self.version = 0  # bumped on every change, so sorted views know when to rebuild
+        if replay is not None:
+            for stream, records in replay.items():
+                key = "composite_id" if stream == "alerts" else "device_id"
+                getattr(self, stream).update((r[key], copy.deepcopy(r)) for r in records)
+            self._host_ids = list(self.hosts)
+            return
+        # serialized once: orjson.loads of a template is a fast deep copy at benchmark sizes
+        self.templates = {s: [orjson.dumps(r) for r in records_for("crowdstrike_falcon", s)] for s in STREAMS}
         for _ in range(max(hosts, 1) if alerts else hosts):
             self.add_host()
         seed_records(self.add_alert, alerts, malformed)
@@ -113,6 +120,11 @@ class FalconData:
         n = self.seq[stream]
         self.seq[stream] += 1
         return n
+
+    def template(self, stream: str, seq: int) -> dict[str, Any]:
+        """Recorded record ``seq`` (in turn) of ``stream``, as a copy to vary."""
+        records = self.templates[stream]
+        return orjson.loads(records[seq % len(records)])
 
     def alert_ts(self, seq: int) -> str:
         bucket = seq // self.per_timestamp
@@ -125,43 +137,16 @@ class FalconData:
     def add_host(self, malformed: bool = False) -> dict[str, Any]:
         rng = self.rng
         seq = self._next_seq("hosts")
+        host = self.template("hosts", seq)
         device_id = hashlib.md5(f"{self.cid}-host-{seq}".encode()).hexdigest()
-        platform, os_version = rng.choice(PLATFORMS)
-        server = "Server" in os_version
-        hostname = f"{'SRV' if server else 'WKS'}-{seq:04d}"
-        mac = "-".join(f"{rng.randrange(256):02x}" for _ in range(6))
-        first_seen = (T0 - timedelta(days=rng.randrange(30, 400))).strftime("%Y-%m-%dT%H:%M:%SZ")
         modified = self.host_ts(seq)
-        host = {
-            "device_id": device_id,
-            "cid": self.cid,
-            "agent_load_flags": "0",
-            "agent_local_time": modified,
-            "agent_version": f"7.{rng.randrange(10, 18)}.{rng.randrange(17000, 18999)}.0",
-            "bios_manufacturer": rng.choice(["Dell Inc.", "LENOVO", "Apple Inc.", "VMware, Inc."]),
-            "config_id_base": "65994763",
-            "external_ip": f"203.0.113.{rng.randrange(1, 255)}",
-            "mac_address": mac,
-            "hostname": hostname,
-            "first_seen": first_seen,
-            "last_seen": modified,
-            "local_ip": f"10.{rng.randrange(0, 255)}.{rng.randrange(0, 255)}.{rng.randrange(1, 255)}",
-            "machine_domain": "corp.example.com",
-            "major_version": "10",
-            "minor_version": "0",
-            "os_version": os_version,
-            "platform_id": "0",
-            "platform_name": platform,
-            "product_type_desc": "Server" if server else "Workstation",
-            "provision_status": "Provisioned",
-            "reduced_functionality_mode": "no",
-            "status": rng.choice(["normal", "normal", "normal", "contained"]),
-            "system_manufacturer": rng.choice(["Dell Inc.", "LENOVO", "Apple Inc.", "VMware, Inc."]),
-            "system_product_name": "Virtual Machine",
-            "tags": [],
-            "modified_timestamp": modified,
-            "meta": {"version": str(rng.randrange(1, 9000))},
-        }
+        host.update(device_id=device_id, cid=self.cid, hostname=f"WKS-{seq:04d}",
+                    mac_address="-".join(f"{rng.randrange(256):02x}" for _ in range(6)),
+                    local_ip=f"10.{rng.randrange(0, 255)}.{rng.randrange(0, 255)}.{rng.randrange(1, 255)}",
+                    external_ip=f"203.0.113.{rng.randrange(1, 255)}",
+                    first_seen=(T0 - timedelta(days=rng.randrange(30, 400))).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    last_seen=modified, modified_timestamp=modified, agent_local_time=modified[:-1] + ".000Z",
+                    status=rng.choice(["normal", "normal", "normal", "contained"]))
         if malformed:
             host["hostname"] = None  # an asset must have a name: fails mapping
             self.malformed["hosts"] += 1
@@ -174,62 +159,37 @@ class FalconData:
     def add_alert(self, malformed: bool = False) -> dict[str, Any]:
         rng = self.rng
         seq = self._next_seq("alerts")
+        alert = self.template("alerts", seq)
         if not self.hosts:
             self.add_host()
         host = self.hosts[self._host_ids[rng.randrange(len(self._host_ids))]]
-        tactic, tactic_id, technique, technique_id = rng.choice(TACTICS)
         severity = rng.randrange(10, 101)
         ts = self.alert_ts(seq)
+        # the recorded id with this tenant's cid and a unique last part: "<cid>:ind:<device>:<detect>",
+        # "<cid>:fcs:ioa-211:<uuid>", ...
+        recorded_cid = alert["composite_id"].split(":")[0]
+        kind = [self.cid if part == recorded_cid else part for part in alert["composite_id"].split(":")[1:-1]]
+        device = alert.get("device")
+        if isinstance(device, dict) and "device_id" in device:  # an endpoint alert: on one of the hosts
+            kind = [kind[0], host["device_id"]] if len(kind) == 2 else kind
+            for field in ("device_id", "hostname", "local_ip", "external_ip", "mac_address", "platform_name",
+                          "os_version", "machine_domain"):
+                if field in device and field in host:
+                    device[field] = host[field]
+            if "agent_id" in alert:
+                alert["agent_id"] = host["device_id"]
         detect = f"{rng.randrange(10**9, 10**10)}-{rng.randrange(10000, 99999)}-{seq:08d}"
-        composite_id = f"{self.cid}:ind:{host['device_id']}:{detect}"
-        alert = {
-            "composite_id": composite_id,
-            "id": f"ind:{host['device_id']}:{detect}",
-            "cid": self.cid,
-            "aggregate_id": f"aggind:{host['device_id']}:{rng.randrange(10**15, 10**16)}",
-            "agent_id": host["device_id"],
-            "type": "ldt",
-            "product": "epp",
-            "platform": host["platform_name"],
-            "name": f"{technique} via {rng.choice(['powershell.exe', 'rundll32.exe', 'bash', 'osascript'])}",
-            "display_name": technique,
-            "description": f"A process exhibited behavior consistent with {technique} ({technique_id}).",
-            "severity": severity,
-            "severity_name": severity_name(severity),
-            "confidence": rng.randrange(10, 101),
-            "status": rng.choice(STATUSES),
-            "tactic": tactic,
-            "tactic_id": tactic_id,
-            "technique": technique,
-            "technique_id": technique_id,
-            "pattern_id": rng.randrange(10000, 60000),
-            "scenario": "suspicious_activity",
-            "objective": "Falcon Detection Method",
-            "show_in_ui": True,
-            "email_sent": False,
-            "seconds_to_triaged": 0,
-            "seconds_to_resolved": 0,
-            "tags": [],
-            "timestamp": ts,
-            "created_timestamp": ts,
-            "updated_timestamp": ts,
-            "falcon_host_link": f"https://falcon.crowdstrike.com/activity-v2/detections/{self.cid}:ind:{host['device_id']}",
-            "device": {
-                "device_id": host["device_id"],
-                "hostname": host["hostname"],
-                "platform_name": host["platform_name"],
-                "os_version": host["os_version"],
-                "local_ip": host["local_ip"],
-                "external_ip": host["external_ip"],
-                "mac_address": host["mac_address"],
-                "machine_domain": host["machine_domain"],
-            },
-        }
+        alert["id"] = ":".join([*kind, detect])
+        alert["composite_id"] = f"{self.cid}:{alert['id']}"
+        alert.update(cid=self.cid, severity=severity, status=rng.choice(STATUSES), timestamp=ts,
+                     created_timestamp=ts, updated_timestamp=ts)
+        if "severity_name" in alert:  # identity alerts have none (the connector names it)
+            alert["severity_name"] = severity_name(severity)
         if malformed:
             alert["severity_name"] = "Severe?"  # not a Falcon severity name: fails mapping
             alert["name"] = None
             self.malformed["alerts"] += 1
-        self.alerts[composite_id] = alert
+        self.alerts[alert["composite_id"]] = alert
         self.version += 1
         return alert
 
@@ -410,11 +370,12 @@ class FalconSimulator:
     def __init__(self, *, seed: int = 42, records: int | None = None, alerts: int | None = None,
                  hosts: int | None = None, malformed: int = 0, per_timestamp: int = 2, client_id: str = DEMO_CLIENT_ID,
                  client_secret: str = DEMO_CLIENT_SECRET, token_ttl: int = 1799, rate_limit: int = 6000,
-                 rate_window_seconds: float = 60.0, offset_window: int = OFFSET_WINDOW) -> None:
+                 rate_window_seconds: float = 60.0, offset_window: int = OFFSET_WINDOW,
+                 replay: dict[str, list[dict[str, Any]]] | None = None) -> None:
         default = 60 if records is None else records
         self.options = dict(seed=seed, alerts=default if alerts is None else alerts,
                             hosts=(default if hosts is None else hosts), malformed=malformed,
-                            per_timestamp=per_timestamp)
+                            per_timestamp=per_timestamp, replay=replay)
         self.client_id, self.client_secret, self.token_ttl = client_id, client_secret, token_ttl
         self.offset_window = offset_window  # 0: none, for a client that pages by offset past the vendor's
         self.control = ControlState(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
@@ -649,5 +610,6 @@ def create_app(**options: Any) -> Starlette:
     """Options: seed, records (both streams), alerts, hosts, malformed, per_timestamp (records sharing
     one timestamp), client_id, client_secret,
     token_ttl, rate_limit, rate_window_seconds, offset_window (offset + limit a query page may reach;
-    default the vendor's 10,000, 0 for none)."""
+    default the vendor's 10,000, 0 for none), replay ({stream: recorded records}: serve exactly those,
+    nothing seeded)."""
     return FalconSimulator(**options).app()

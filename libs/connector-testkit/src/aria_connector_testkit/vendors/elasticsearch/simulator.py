@@ -25,6 +25,8 @@ Faithful to the public Elasticsearch / Elastic Security documentation:
   ``kibana.alert.risk_score``, ``kibana.alert.workflow_status`` open/acknowledged/closed,
   ``kibana.alert.reason``, ``kibana.alert.rule.threat``, ``kibana.alert.original_time``, ...)
   next to the ECS fields copied from the source event (``host``, ``user``, ``process``, ``event``).
+  The documents served are the corpus's recorded alerts (``corpus/alerts``), copied with new ids and
+  times.
 * Bulk API - https://www.elastic.co/docs/api/doc/elasticsearch/operation/operation-bulk :
   ``POST /_bulk`` or ``/<target>/_bulk``, NDJSON (``application/x-ndjson``) of action lines
   (``index``, ``create``, ``delete``; ``_index``, ``_id``) each followed by its document (not for
@@ -46,6 +48,7 @@ Control endpoints (``/_sim/...``): see ``aria_connector_testkit.simulators.base`
 from __future__ import annotations
 
 import base64
+import copy
 import fnmatch
 import hashlib
 import json
@@ -60,6 +63,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from aria_connector_testkit.corpus import records_for
 from aria_connector_testkit.simulators.base import SeededData, Simulator, Stream, record_counts, seed_records
 
 DEMO_KEY_ID, DEMO_API_KEY = "demo-key-id", "demo-api-key"
@@ -67,17 +71,7 @@ DEMO_USER, DEMO_PASSWORD = "elastic", "demo-password"
 T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
 STREAM = "alerts"
 MAX_RESULT_WINDOW = 10000
-
-RULES = [
-    ("Suspicious PowerShell Encoded Command", "Execution", "TA0002", "T1059.001", "Command and Scripting Interpreter: PowerShell", "high", 73),
-    ("Potential Credential Access via LSASS Memory Dump", "Credential Access", "TA0006", "T1003.001", "OS Credential Dumping: LSASS Memory", "critical", 99),
-    ("Unusual Persistence via Services Registry", "Persistence", "TA0003", "T1543.003", "Create or Modify System Process: Windows Service", "medium", 47),
-    ("Remote File Copy via SMB", "Lateral Movement", "TA0008", "T1021.002", "Remote Services: SMB/Windows Admin Shares", "medium", 47),
-    ("Network Connection via Signed Binary", "Defense Evasion", "TA0005", "T1218", "System Binary Proxy Execution", "low", 21),
-]
-HOSTS = [("web-01", "linux", "Ubuntu", "22.04.4 LTS"), ("dc-01", "windows", "Windows Server 2022", "21H2"),
-         ("wks-0042", "windows", "Windows 11", "23H2"), ("mac-0007", "darwin", "macOS", "14.4.1")]
-
+CONCRETE = re.compile(r"\.internal\.alerts-security\.alerts-(.+)-\d{6}")
 
 def _iso_ms(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
@@ -117,107 +111,69 @@ class EsError(Exception):
 
 
 class AlertsData(SeededData):
+    """Alert documents by ``_id`` (every hit has one). Seeded documents are the corpus's recorded
+    alerts in turn, copied with new ids and times; ``replay`` holds exactly the given hits (their
+    ``_index``, ``_id`` and ``_source``; score and sort values are the search's) instead."""
+
     def __init__(self, seed: int, alerts: int, malformed: int = 0, per_timestamp: int = 2,
-                 spaces: tuple[str, ...] = ("default",)) -> None:
+                 spaces: tuple[str, ...] = ("default",), replay: list[dict[str, Any]] | None = None) -> None:
         super().__init__(seed, per_timestamp)
         self.spaces = spaces
         self.docs: dict[str, dict[str, Any]] = {}  # _id -> {"_index", "_id", "_source"}
-        seed_records(self.add, alerts, malformed)
+        if replay is not None:
+            for hit in replay:
+                self.docs[hit["_id"]] = {"_index": hit["_index"], "_id": hit["_id"],
+                                         "_source": copy.deepcopy(hit["_source"])}
+        else:
+            self.templates = records_for("elasticsearch", STREAM)
+            seed_records(self.add, alerts, malformed)
 
     @staticmethod
     def concrete(space: str) -> str:
         return f".internal.alerts-security.alerts-{space}-000001"
 
     def aliases(self) -> dict[str, str]:
-        return {f".alerts-security.alerts-{s}": self.concrete(s) for s in self.spaces}
+        """Alias -> concrete index of every space, and of the spaces replayed documents live in."""
+        out = {f".alerts-security.alerts-{s}": self.concrete(s) for s in self.spaces}
+        for doc in self.docs.values():
+            if m := CONCRETE.fullmatch(doc["_index"]):
+                out.setdefault(f".alerts-security.alerts-{m.group(1)}", doc["_index"])
+        return out
 
     def ts(self) -> str:
         bucket = self.step()
         return _iso_ms(T0 + timedelta(minutes=bucket, milliseconds=bucket * 37 % 1000))
 
     def add(self, malformed: bool = False) -> dict[str, Any]:
+        """A recorded alert (``records_for``) copied with a new alert uuid, times, ancestor and space."""
         rng = self.rng
         ts = self.ts()
         n = self.seq["records"]
-        name, tactic, tactic_id, tech_id, tech_name, severity, risk = rng.choice(RULES)
-        hostname, platform, os_name, os_version = rng.choice(HOSTS)
         space = self.spaces[n % len(self.spaces)]
+        template = self.templates[n % len(self.templates)]
+        src = copy.deepcopy(template["_source"])
         alert_uuid = hashlib.sha256(f"{self.seed}-alert-{n}".encode()).hexdigest()
-        rule_uuid = str(uuid.UUID(bytes=hashlib.md5(name.encode()).digest()))
-        original = _iso_ms(_parse_date(ts) - timedelta(seconds=rng.randrange(5, 300)))
-        host_id = hashlib.md5(hostname.encode()).hexdigest()
-        user = rng.choice(["jdoe", "asmith", "SYSTEM", "root"])
-        process = {"linux": "bash", "windows": "powershell.exe", "darwin": "osascript"}[platform]
-        src = {
-            "@timestamp": ts,
-            "kibana.alert.uuid": alert_uuid,
-            "kibana.alert.start": ts,
-            "kibana.alert.last_detected": ts,
-            "kibana.alert.status": "active",
-            "kibana.alert.workflow_status": rng.choice(["open", "open", "acknowledged", "closed"]),
-            "kibana.alert.severity": severity,
-            "kibana.alert.risk_score": risk,
-            "kibana.alert.reason": f"process event with process {process}, by {user} on {hostname} created {severity} alert {name}.",
-            "kibana.alert.original_time": original,
-            "kibana.alert.original_event.kind": "event",
-            "kibana.alert.original_event.category": ["process"],
-            "kibana.alert.original_event.action": "start",
-            "kibana.alert.depth": 1,
-            "kibana.alert.ancestors": [{"id": hashlib.md5(f"evt-{n}".encode()).hexdigest()[:20], "type": "event",
-                                        "index": ".ds-logs-endpoint.events.process-default-2024.05.01-000001", "depth": 0}],
-            "kibana.alert.rule.name": name,
-            "kibana.alert.rule.uuid": rule_uuid,
-            "kibana.alert.rule.rule_id": str(uuid.UUID(bytes=hashlib.md5(f"rule-{name}".encode()).digest())),
-            "kibana.alert.rule.category": "Custom Query Rule",
-            "kibana.alert.rule.rule_type_id": "siem.queryRule",
-            "kibana.alert.rule.type": "query",
-            "kibana.alert.rule.producer": "siem",
-            "kibana.alert.rule.consumer": "siem",
-            "kibana.alert.rule.severity": severity,
-            "kibana.alert.rule.risk_score": risk,
-            "kibana.alert.rule.description": f"Detects {tech_name.lower()}.",
-            "kibana.alert.rule.threat": [{"framework": "MITRE ATT&CK",
-                                          "tactic": {"id": tactic_id, "name": tactic,
-                                                     "reference": f"https://attack.mitre.org/tactics/{tactic_id}/"},
-                                          "technique": [{"id": tech_id, "name": tech_name,
-                                                         "reference": f"https://attack.mitre.org/techniques/{tech_id.replace('.', '/')}/"}]}],
-            "kibana.alert.rule.tags": ["Elastic", "Windows" if platform == "windows" else "Host"],
-            "kibana.alert.rule.version": 103,
-            "kibana.space_ids": [space],
-            "kibana.version": "8.13.2",
-            "event.kind": "signal",
-            "ecs": {"version": "8.11.0"},
-            "host": {"name": hostname, "hostname": hostname, "id": host_id,
-                     "ip": [f"10.1.{rng.randrange(256)}.{rng.randrange(1, 255)}"],
-                     "mac": ["-".join(f"{rng.randrange(256):02X}" for _ in range(6))],
-                     "os": {"name": os_name, "platform": platform, "version": os_version,
-                            "family": "windows" if platform == "windows" else platform}},
-            "user": {"name": user},
-            "process": {"name": process, "pid": rng.randrange(100, 60000),
-                        "command_line": f"{process} -enc SQBFAFgA" if platform == "windows" else f"{process} -c id",
-                        "entity_id": hashlib.md5(f"proc-{n}".encode()).hexdigest()},
-            "event": {"category": ["process"], "type": ["start"], "action": "start", "dataset": "endpoint.events.process",
-                      "module": "endpoint"},
-            "agent": {"type": "endpoint", "version": "8.13.2", "id": host_id},
-        }
+        src["@timestamp"] = ts
+        src["kibana.alert.uuid"] = alert_uuid
+        src["kibana.alert.original_time"] = _iso_ms(_parse_date(ts) - timedelta(seconds=rng.randrange(5, 300)))
+        src["kibana.space_ids"] = [space]
+        for ancestor in src.get("kibana.alert.ancestors") or []:
+            ancestor["id"] = hashlib.md5(f"{self.seed}-evt-{n}".encode()).hexdigest()[:20]
         if malformed:
             src["kibana.alert.severity"] = "severe?"  # not an Elastic severity
-            src["kibana.alert.rule.name"] = None
             self.malformed["alerts"] += 1
         doc = {"_index": self.concrete(space), "_id": alert_uuid, "_source": src}
         self.docs[alert_uuid] = doc
         return doc
 
     def touch(self, count: int) -> list[str]:
+        """A status change in Kibana re-writes the alert with a new @timestamp."""
         oldest = sorted(self.docs.values(), key=lambda d: (_millis(d["_source"]["@timestamp"]), d["_id"]))
         out = []
         for d in oldest[:count]:
             src = d["_source"]
-            ts = self.ts()
-            src["@timestamp"] = src["kibana.alert.last_detected"] = ts
+            src["@timestamp"] = self.ts()
             src["kibana.alert.workflow_status"] = "acknowledged" if src["kibana.alert.workflow_status"] != "acknowledged" else "closed"
-            src["kibana.alert.workflow_status_updated_at"] = ts
-            src["kibana.alert.workflow_user"] = "u_soc_analyst_0"
             out.append(d["_id"])
         return out
 
@@ -353,8 +309,11 @@ class ElasticsearchSimulator(Simulator):
     def __init__(self, *, seed: int = 42, records: int | None = None, alerts: int | None = None, malformed: int = 0,
                  per_timestamp: int = 2, api_key_id: str = DEMO_KEY_ID, api_key: str = DEMO_API_KEY,
                  username: str = DEMO_USER, password: str = DEMO_PASSWORD, spaces: str = "default",
-                 rate_limit: int = 6000, rate_window_seconds: float = 60.0) -> None:
+                 rate_limit: int = 6000, rate_window_seconds: float = 60.0,
+                 replay: dict[str, list[dict[str, Any]]] | None = None) -> None:
         self.options = dict(seed=seed, **record_counts(records, alerts=alerts), malformed=malformed, per_timestamp=per_timestamp, spaces=tuple(spaces.split(",")))
+        if replay is not None:
+            self.options["replay"] = list(replay.get(STREAM, []))
         self.api_key_id, self.api_key, self.username, self.password = api_key_id, api_key, username, password
         super().__init__(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
 
@@ -611,7 +570,8 @@ class _Desc:
 
 def create_app(**options: Any) -> Starlette:
     """Options: seed, records/alerts, malformed, per_timestamp, api_key_id, api_key, username, password,
-    spaces (comma-separated Kibana space ids), rate_limit, rate_window_seconds."""
+    spaces (comma-separated Kibana space ids), rate_limit, rate_window_seconds, replay ({"alerts": [real
+    hits]}: those documents instead of seeded ones)."""
     return ElasticsearchSimulator(**options).app()
 
 

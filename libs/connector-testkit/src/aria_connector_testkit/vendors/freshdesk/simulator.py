@@ -36,11 +36,16 @@ Faithful to the public documentation (https://developers.freshdesk.com/api/):
   Freshdesk's may lag.
 * ``GET /api/v2/agents/me`` returns the authenticated agent.
 
+Records are the vendor's own: seeded tickets are the corpus's recorded tickets
+(``corpus/tickets``) as templates, their ids, subjects, codes and times varied by the seed; in
+replay mode (``replay={"tickets": [...]}``) exactly the given records are served, verbatim.
+
 Demo API key: ``demoFreshdeskKey01``. Control endpoints: ``/_sim/...``.
 """
 
 from __future__ import annotations
 
+import copy
 import random
 import re
 from datetime import datetime, timedelta, timezone
@@ -52,6 +57,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from aria_connector_testkit.corpus import records_for
 from aria_connector_testkit.simulators.base import SeededData, Simulator, Stream, basic_credentials, json_object, record_counts, seed_records
 
 DEMO_API_KEY = "demoFreshdeskKey01"
@@ -59,7 +65,6 @@ T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
 SUBJECTS = ["Patch CVE-2024-3400 on perimeter firewalls", "Rotate exposed AWS access key", "Phishing report from finance team",
             "Remove local admin rights on WKS-{n}", "Investigate impossible travel alert", "Renew expiring TLS certificate",
             "Upgrade Log4j on app-{n}", "Disable legacy TLS 1.0 on mail gateway"]
-TYPES = [None, "Incident", "Problem", "Question", "Feature Request"]
 
 
 def fdt(dt: datetime) -> str:
@@ -67,54 +72,52 @@ def fdt(dt: datetime) -> str:
 
 
 class FreshdeskData(SeededData):
-    def __init__(self, seed: int, tickets: int, malformed: int = 0, per_timestamp: int = 2) -> None:
+    """Tickets keyed by the simulator's own sequence number: a replayed record is stored as recorded,
+    whatever fields it lacks."""
+
+    def __init__(self, seed: int, tickets: int, malformed: int = 0, per_timestamp: int = 2,
+                 replay: list[dict[str, Any]] | None = None) -> None:
         super().__init__(seed, per_timestamp)
         self.tickets: dict[int, dict[str, Any]] = {}
-        seed_records(self.add, tickets, malformed)
+        self.templates = records_for("freshdesk", "tickets")
+        if replay is not None:
+            self.tickets = {n: record for n, record in enumerate(replay, 1)}
+        else:
+            seed_records(self.add, tickets, malformed)
+
+    def ticket(self, tid: int) -> dict[str, Any] | None:
+        return next((t for t in self.tickets.values() if t.get("id") == tid), None)
+
+    def _new(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """A recorded ticket as a template with ``fields`` set: only fields the vendor's tickets carry."""
+        key = len(self.tickets) + 1
+        ticket = copy.deepcopy(self.templates[(key - 1) % len(self.templates)])
+        ticket.update({k: v for k, v in fields.items() if k in ticket})
+        ticket["id"] = key
+        self.tickets[key] = ticket
+        return ticket
 
     def add(self, malformed: bool = False) -> dict[str, Any]:
         rng = self.rng
         updated = self.minute(T0)
         created = updated - timedelta(hours=rng.randrange(0, 240))
-        tid = len(self.tickets) + 1
-        subject = rng.choice(SUBJECTS).format(n=rng.randrange(1, 500))
-        text = f"{subject}. Raised by the security team; see the attached scan report."
-        ticket = {
-            "cc_emails": [], "fwd_emails": [], "reply_cc_emails": [], "ticket_cc_emails": [],
-            "fr_escalated": False, "spam": False, "email_config_id": None, "group_id": rng.choice([None, 201000040, 201000041]),
-            "priority": rng.choice([1, 2, 2, 3, 4]), "requester_id": 201000000 + rng.randrange(1, 5000),
-            "responder_id": rng.choice([None, 201000101, 201000102]), "source": rng.choice([1, 2, 3, 7, 10]),
-            "company_id": rng.choice([None, 201000500]), "status": rng.choice([2, 2, 3, 4, 5, 6]),
-            "subject": subject, "association_type": None, "support_email": None, "to_emails": None,
-            "product_id": None, "id": tid, "type": rng.choice(TYPES), "due_by": fdt(created + timedelta(days=3)),
+        ticket = self._new({
+            "subject": rng.choice(SUBJECTS).format(n=rng.randrange(1, 500)), "priority": rng.choice([1, 2, 2, 3, 4]),
+            "status": rng.choice([2, 2, 3, 4, 5, 6]), "source": rng.choice([1, 2, 3, 7, 10]),
+            "requester_id": 201000000 + rng.randrange(1, 5000), "due_by": fdt(created + timedelta(days=3)),
             "fr_due_by": fdt(created + timedelta(hours=24)), "is_escalated": rng.random() < 0.1,
-            "custom_fields": {"cf_asset": f"srv-{rng.randrange(1, 300):03d}"}, "created_at": fdt(created),
-            "updated_at": fdt(updated), "associated_tickets_count": None, "tags": rng.sample(["security", "vuln", "phishing", "p1"], 2),
-            "description": f"<div>{text}</div>", "description_text": text, "_deleted": False,
-        }
+            "created_at": fdt(created), "updated_at": fdt(updated)})
         if malformed:
             ticket["priority"] = 9  # not a Freshdesk priority (1-4): fails mapping
             self.malformed["tickets"] += 1
-        self.tickets[tid] = ticket
         return ticket
 
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
         now = fdt(datetime.now(timezone.utc))
-        tid = len(self.tickets) + 1
-        text = re.sub(r"<[^>]+>", "", str(body.get("description") or ""))
-        ticket = {
-            "cc_emails": list(body.get("cc_emails") or []), "fwd_emails": [], "reply_cc_emails": [], "ticket_cc_emails": [],
-            "fr_escalated": False, "spam": False, "email_config_id": None, "group_id": body.get("group_id"),
-            "priority": body.get("priority", 1), "requester_id": body.get("requester_id") or 201009999,
-            "responder_id": body.get("responder_id"), "source": body.get("source", 2), "company_id": None,
-            "status": body.get("status", 2), "subject": body.get("subject"), "association_type": None,
-            "support_email": None, "to_emails": None, "product_id": None, "id": tid, "type": body.get("type"),
-            "due_by": now, "fr_due_by": now, "is_escalated": False, "custom_fields": body.get("custom_fields") or {},
-            "created_at": now, "updated_at": now, "associated_tickets_count": None, "tags": list(body.get("tags") or []),
-            "description": str(body.get("description") or ""), "description_text": text, "_deleted": False,
-        }
-        self.tickets[tid] = ticket
-        return ticket
+        fields = {k: body[k] for k in ("subject", "priority", "status", "source", "type", "tags", "group_id",
+                                       "responder_id", "requester_id", "cc_emails", "custom_fields") if k in body}
+        return self._new({"priority": 1, "status": 2, "source": 2, **fields, "due_by": now, "fr_due_by": now,
+                          "created_at": now, "updated_at": now})
 
     def touch(self, count: int) -> list[str]:
         oldest = sorted(self.tickets.values(), key=lambda t: (t["updated_at"], t["id"]))[:count]
@@ -132,14 +135,15 @@ def _parse(value: str) -> datetime:
 class FreshdeskSimulator(Simulator):
     def __init__(self, *, seed: int = 42, records: int | None = None, tickets: int | None = None, malformed: int = 0,
                  per_timestamp: int = 2, api_key: str = DEMO_API_KEY, rate_limit: int = 100,
-                 rate_window_seconds: float = 60.0, **_ignored: Any) -> None:
+                 rate_window_seconds: float = 60.0, replay: dict[str, list[dict[str, Any]]] | None = None,
+                 **_ignored: Any) -> None:
         self.options = dict(seed=seed, **record_counts(records, tickets=tickets), malformed=malformed,
                             per_timestamp=per_timestamp)
         self.api_key = api_key
-        super().__init__(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
+        super().__init__(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds, replay=replay)
 
     def reset(self) -> None:
-        self.data = FreshdeskData(**self.options)
+        self.data = FreshdeskData(**self.options, replay=None if self.replay is None else self.replay.get("tickets", []))
         self.created = 0  # tickets and notes created through the API (control protocol)
         self.notes: dict[int, list[dict[str, Any]]] = {}
 
@@ -153,10 +157,6 @@ class FreshdeskSimulator(Simulator):
 
     def _after_write(self, response: Response, headers: dict[str, str]) -> Response:
         return self.control.answer_write(response, lambda fault: self.fault(fault.status, headers, fault.retry_after))
-
-    @staticmethod
-    def _public(t: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in t.items() if not k.startswith("_")}
 
     def _validate(self, body: dict[str, Any], headers: dict[str, str]) -> JSONResponse | None:
         if "priority" in body and body["priority"] not in (1, 2, 3, 4):
@@ -186,7 +186,7 @@ class FreshdeskSimulator(Simulator):
             return bad
         ticket = self.data.create(body)
         self.created += 1
-        return self._after_write(JSONResponse(self._public(ticket), status_code=201, headers=headers), headers)
+        return self._after_write(JSONResponse(ticket, status_code=201, headers=headers), headers)
 
     def _guarded_ticket(self, request: Request) -> tuple[Response | None, dict[str, str], dict[str, Any]]:
         """The guard's answer, then the ticket the path names: (refusal or 404, headers, ticket)."""
@@ -194,19 +194,19 @@ class FreshdeskSimulator(Simulator):
         if denied:
             return denied, headers, {}
         try:
-            t = self.data.tickets.get(int(request.path_params["ticket_id"]))
+            found = self.data.ticket(int(request.path_params["ticket_id"]))
         except ValueError:
-            t = None
-        if t is None or t["_deleted"]:
+            found = None
+        if found is None:
             return Response(status_code=404, headers=headers), headers, {}
-        return None, headers, t
+        return None, headers, found
 
     async def ticket(self, request: Request) -> Response:
         denied, headers, t = self._guarded_ticket(request)
         if denied:
             return denied
         if request.method == "GET":
-            return JSONResponse(self._public(t), headers=headers)
+            return JSONResponse(t, headers=headers)
         body = await json_object(request)
         if body is None:
             return self.invalid("body", "Invalid JSON", headers)
@@ -216,7 +216,7 @@ class FreshdeskSimulator(Simulator):
             if key in body:
                 t[key] = body[key]
         t["updated_at"] = fdt(datetime.now(timezone.utc))
-        return self._after_write(JSONResponse(self._public(t), headers=headers), headers)
+        return self._after_write(JSONResponse(t, headers=headers), headers)
 
     async def add_note(self, request: Request) -> Response:
         denied, headers, t = self._guarded_ticket(request)
@@ -226,9 +226,10 @@ class FreshdeskSimulator(Simulator):
         if body is None or not body.get("body"):
             return self.invalid("body", "It should not be blank", headers)
         now = fdt(datetime.now(timezone.utc))
-        note = {"id": 201_500_000 + self.created, "body": body["body"], "body_text": re.sub(r"<[^>]+>", "", body["body"]),
-                "user_id": 201000101, "private": bool(body.get("private", True)), "incoming": False, "source": 2,
-                "ticket_id": t["id"], "to_emails": [], "attachments": [], "created_at": now, "updated_at": now}
+        note = {"body": body["body"], "body_text": re.sub(r"<[^>]+>", "", body["body"]), "id": 201_500_000 + self.created,
+                "incoming": False, "private": bool(body.get("private", True)), "user_id": 201000101,
+                "support_email": None, "source": 2, "ticket_id": t["id"], "to_emails": [], "from_email": None,
+                "cc_emails": None, "bcc_emails": None, "created_at": now, "updated_at": now, "attachments": []}
         self.notes.setdefault(t["id"], []).append(note)
         self.created += 1
         t["updated_at"] = now
@@ -241,20 +242,20 @@ class FreshdeskSimulator(Simulator):
         query = request.query_params.get("query", "")
         if len(query) < 2 or not (query.startswith('"') and query.endswith('"')):
             return self.invalid("query", "It should be a/an String wrapped in double quotes", headers)
-        rows = [t for t in self.data.tickets.values() if not t["_deleted"]]
+        rows = list(self.data.tickets.values())
         for term in re.split(r"\s+AND\s+", query[1:-1].strip()):
             m = re.fullmatch(r"(\w+):(?:'([^']*)'|(\d+))", term.strip())
             if not m or m.group(1) not in ("tag", "priority", "status", "type", "group_id", "agent_id"):
                 return self.invalid("query", f"Invalid query term {term!r}", headers)
             field, text, num = m.groups()
             if field == "tag":
-                rows = [t for t in rows if text in t["tags"]]
+                rows = [t for t in rows if text in (t.get("tags") or [])]
             else:
                 key = {"agent_id": "responder_id"}.get(field, field)
                 want: Any = int(num) if num is not None else text
                 rows = [t for t in rows if t.get(key) == want]
-        rows.sort(key=lambda t: t["created_at"], reverse=True)
-        return JSONResponse({"results": [self._public(t) for t in rows[:30]], "total": len(rows)}, headers=headers)
+        rows.sort(key=lambda t: t.get("created_at") or "", reverse=True)
+        return JSONResponse({"results": rows[:30], "total": len(rows)}, headers=headers)
 
     def guard(self, request: Request) -> tuple[Response | None, dict[str, str]]:
         gate = self.control.admit(request)
@@ -303,7 +304,7 @@ class FreshdeskSimulator(Simulator):
         if order_by not in ("created_at", "due_by", "updated_at", "status") or order_type not in ("asc", "desc"):
             return self.invalid("order_by" if order_type in ("asc", "desc") else "order_type",
                                 "It should be one of these values: 'created_at,due_by,updated_at,status'", headers)
-        rows = [t for t in self.data.tickets.values() if not t["spam"] and not t["_deleted"]]
+        rows = [t for t in self.data.tickets.values() if not t.get("spam")]
         if q.get("updated_since"):
             try:
                 since = _parse(q["updated_since"])
@@ -313,13 +314,14 @@ class FreshdeskSimulator(Simulator):
         else:
             cutoff = datetime.now(timezone.utc) - timedelta(days=30)
             rows = [t for t in rows if _parse(t["created_at"]) >= cutoff]
-        rows.sort(key=lambda t: (t[order_by] is None, t[order_by], t["id"]), reverse=order_type == "desc")
+        rows.sort(key=lambda t: (t.get(order_by) is None, t.get(order_by) or "", t.get("id") or 0),
+                  reverse=order_type == "desc")
         start = (page - 1) * per_page
         chunk = rows[start:start + per_page]
         include = {i.strip() for i in q.get("include", "").split(",") if i.strip()}
         out = []
         for t in chunk:
-            r = {k: v for k, v in t.items() if not k.startswith("_")}
+            r = dict(t)
             if "description" not in include:
                 r.pop("description", None)
                 r.pop("description_text", None)
@@ -343,5 +345,6 @@ class FreshdeskSimulator(Simulator):
 
 
 def create_app(**options: Any) -> Starlette:
-    """Options: seed, records / tickets, malformed, per_timestamp, api_key, rate_limit, rate_window_seconds."""
+    """Options: seed, records / tickets, malformed, per_timestamp, api_key, rate_limit, rate_window_seconds,
+    replay ({"tickets": [recorded tickets]}: exactly those, nothing seeded)."""
     return FreshdeskSimulator(**options).app()

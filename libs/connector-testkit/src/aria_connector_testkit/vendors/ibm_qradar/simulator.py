@@ -24,11 +24,16 @@ Faithful to the public documentation (QRadar 7.5 API reference):
   The ``Version`` header selects the API version (default latest).
 * ``GET /api/system/about`` -> ``{"release_name", "build_version", "fips_enabled", "external_version"}``.
 
+Records are real: seeded offenses are the corpus records (``corpus/``: recorded offense lists)
+with ids, times, scores and sources varied by the seed; ``replay`` serves given records
+verbatim.
+
 Demo token: ``11111111-2222-3333-4444-555555555555``. Control endpoints: ``/_sim/...``.
 """
 
 from __future__ import annotations
 
+import copy
 import re
 from datetime import datetime, timezone
 from typing import Any
@@ -38,19 +43,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from aria_connector_testkit.corpus import records_for
 from aria_connector_testkit.simulators.base import SeededData, Simulator, Stream, record_counts, seed_records
 
 DEMO_TOKEN = "11111111-2222-3333-4444-555555555555"
 T0_MS = int(datetime(2024, 5, 1, tzinfo=timezone.utc).timestamp() * 1000)
-OFFENSES = [
-    ("Multiple Login Failures for the Same User\n preceded by Login Failure\n containing Failure Audit: An account failed to log on",
-     ["Authentication", "User Login Failure"], 0),
-    ("Excessive Firewall Denies Between Hosts\n containing Firewall Deny", ["Firewall Deny", "Access Denied"], 0),
-    ("Potential Exploit Detected\n containing Misc Exploit", ["Misc Exploit", "Potential Exploit"], 0),
-    ("Local Malware Events\n containing Virus Detected", ["Virus Detected"], 0),
-    ("Suspicious Outbound Communication to Known Bad Host\n containing Botnet", ["Botnet Address", "Suspicious Activity"], 1),
-    ("Account Added to Privileged Group", ["User Account Changed"], 3),
-]
 ERRORS = {
     401: ("Unauthorized", 26, "You are unauthorized to access the requested resource."),
     422: ("Unprocessable Entity", 1005, "One or more request parameter are invalid in the request."),
@@ -68,9 +65,17 @@ def error(status: int, message: str, headers: dict[str, str] | None = None) -> J
 
 
 class QRadarData(SeededData):
-    def __init__(self, seed: int, offenses: int, malformed: int = 0, per_timestamp: int = 2) -> None:
+    """Offenses in the order they were raised. Seeded offenses are the corpus records (real
+    responses) varied by the seed; ``replay`` holds given records verbatim."""
+
+    def __init__(self, seed: int, offenses: int, malformed: int = 0, per_timestamp: int = 2,
+                 replay: dict[str, list[dict[str, Any]]] | None = None) -> None:
         super().__init__(seed, per_timestamp)
-        self.offenses: dict[int, dict[str, Any]] = {}
+        if replay is not None:
+            self.offenses = [copy.deepcopy(o) for o in replay.get("offenses", [])]
+            return
+        self.templates = records_for("ibm_qradar", "offenses")
+        self.offenses = []
         seed_records(self.add, offenses, malformed)
 
     def _ts(self) -> int:
@@ -79,68 +84,35 @@ class QRadarData(SeededData):
 
     def add(self, malformed: bool = False) -> dict[str, Any]:
         rng = self.rng
+        offense = copy.deepcopy(self.templates[len(self.offenses) % len(self.templates)])
         updated = self._ts()
-        desc, categories, offense_type = rng.choice(OFFENSES)
         start = updated - rng.randrange(60_000, 7 * 86_400_000)
-        source = (f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}" if offense_type in (0, 1)
-                  else rng.choice(["alice", "bob", "svc_sql"]))
         severity, credibility, relevance = rng.randrange(1, 11), rng.randrange(1, 11), rng.randrange(1, 11)
-        offense_id = len(self.offenses) + 1
-        status = rng.choice(["OPEN", "OPEN", "OPEN", "HIDDEN", "CLOSED"])
-        offense = {
-            "id": offense_id,
-            "description": desc,
-            "offense_type": offense_type,
-            "offense_source": source,
-            "magnitude": max(1, min(10, round((severity * 0.5 + credibility * 0.2 + relevance * 0.3)))),
-            "severity": severity,
-            "credibility": credibility,
-            "relevance": relevance,
-            "status": status,
-            "start_time": start,
-            "first_persisted_time": start + 1000,
-            "last_updated_time": updated,
-            "last_persisted_time": updated + 500,
-            "close_time": updated if status == "CLOSED" else None,
-            "closing_reason_id": 1 if status == "CLOSED" else None,
-            "closing_user": "admin" if status == "CLOSED" else None,
-            "event_count": rng.randrange(1, 50000),
-            "flow_count": rng.randrange(0, 500),
-            "device_count": rng.randrange(1, 5),
-            "categories": list(categories),
-            "category_count": len(categories),
-            "policy_category_count": 0,
-            "security_category_count": len(categories),
-            "assigned_to": rng.choice([None, "admin", "analyst1"]),
-            "follow_up": rng.random() < 0.2,
-            "protected": False,
-            "inactive": False,
-            "domain_id": 0,
-            "source_network": "Net-10-172-192.Net_10_0_0_0",
-            "destination_networks": ["other"],
-            "log_sources": [{"id": 63, "name": "WindowsAuthServer @ dc01", "type_id": 12, "type_name": "EventCRE"}],
-            "rules": [{"id": 100000 + offense_id % 50, "type": "CRE_RULE"}],
-            "source_address_ids": [rng.randrange(1, 500)],
-            "local_destination_address_ids": [rng.randrange(1, 500)],
-            "local_destination_count": 1,
-            "remote_destination_count": 0,
-            "source_count": 1,
-            "username_count": 1,
-        }
+        offense.update(id=len(self.offenses) + 1, start_time=start, last_updated_time=updated, severity=severity,
+                       credibility=credibility, relevance=relevance,
+                       magnitude=max(1, min(10, round(severity * 0.5 + credibility * 0.2 + relevance * 0.3))),
+                       event_count=rng.randrange(1, 50000))
+        for key, value in (("first_persisted_time", start + 1000), ("last_persisted_time", updated + 500)):
+            if key in offense:
+                offense[key] = value
+        if offense.get("offense_type") == 0:  # the source is an IP address
+            offense["offense_source"] = f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+        if offense["status"] == "CLOSED":
+            offense["close_time"] = updated
         if malformed:
             offense["status"] = "ARCHIVED"  # not a QRadar offense status: fails mapping
             self.malformed["offenses"] += 1
-        self.offenses[offense_id] = offense
+        self.offenses.append(offense)
         return offense
 
     def touch(self, count: int) -> list[str]:
-        oldest = sorted(self.offenses.values(), key=lambda o: (o["last_updated_time"], o["id"]))[:count]
+        oldest = sorted(self.offenses, key=lambda o: (o["last_updated_time"], o["id"]))[:count]
         for o in oldest:
             o["last_updated_time"] = self._ts()
             if o["status"] == "CLOSED":
                 o.update(status="OPEN", close_time=None, closing_reason_id=None, closing_user=None)
             else:
-                o.update(status="CLOSED", close_time=o["last_updated_time"], closing_reason_id=2, closing_user="admin")
+                o.update(status="CLOSED", close_time=o["last_updated_time"], closing_reason_id=54, closing_user="admin")
         return [str(o["id"]) for o in oldest]
 
 
@@ -180,14 +152,15 @@ def apply_filter(rows: list[dict[str, Any]], expr: str | None) -> list[dict[str,
 class QRadarSimulator(Simulator):
     def __init__(self, *, seed: int = 42, records: int | None = None, offenses: int | None = None, malformed: int = 0,
                  per_timestamp: int = 2, sec_token: str = DEMO_TOKEN, rate_limit: int = 100000,
-                 rate_window_seconds: float = 60.0, **_ignored: Any) -> None:
+                 rate_window_seconds: float = 60.0, replay: dict[str, list[dict[str, Any]]] | None = None,
+                 **_ignored: Any) -> None:
         self.options = dict(seed=seed, **record_counts(records, offenses=offenses), malformed=malformed,
                             per_timestamp=per_timestamp)
         self.sec_token = sec_token
-        super().__init__(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
+        super().__init__(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds, replay=replay)
 
     def reset(self) -> None:
-        self.data = QRadarData(**self.options)
+        self.data = QRadarData(**self.options, replay=self.replay)
 
     def guard(self, request: Request) -> Response | None:
         gate = self.control.admit(request)
@@ -214,10 +187,10 @@ class QRadarSimulator(Simulator):
             return denied
         q = request.query_params
         try:
-            rows = apply_filter(list(self.data.offenses.values()), q.get("filter"))
+            rows = apply_filter(list(self.data.offenses), q.get("filter"))
         except ValueError as exc:
             return error(422, f"Filter parameter is invalid: {exc}")
-        rows.sort(key=lambda r: r["id"])
+        rows.sort(key=lambda r: (r.get("id") is None, r.get("id")))
         for part in reversed([p.strip() for p in (q.get("sort") or "").split(",") if p.strip()]):
             desc, field = part.startswith("-"), part.lstrip("+-")
             rows.sort(key=lambda r: (r.get(field) is None, r.get(field)), reverse=desc)
@@ -250,7 +223,8 @@ class QRadarSimulator(Simulator):
 
 
 def create_app(**options: Any) -> Starlette:
-    """Options: seed, records / offenses, malformed, per_timestamp, sec_token, rate_limit, rate_window_seconds."""
+    """Options: seed, records / offenses, malformed, per_timestamp, sec_token, rate_limit, rate_window_seconds;
+    replay ({"offenses": records}: exactly those records, verbatim and in order, nothing seeded)."""
     return QRadarSimulator(**options).app()
 
 

@@ -32,7 +32,18 @@ Faithful to Atlassian's public reference:
   ``X-RateLimit-Remaining`` on responses.
 * Timestamps ``2024-05-01T10:00:00.000+0000``; priorities Highest/High/Medium/Low/Lowest;
   status categories ``new`` / ``indeterminate`` / ``done``. Priority can be null when the
-  priority field is hidden from the issue type's screen (the simulator's malformed records).
+  priority field is hidden from the issue type's screen. Malformed records are synthetic: an
+  issue whose summary is null (Jira requires one), which the connector must count and skip.
+* Webhooks - https://developer.atlassian.com/cloud/jira/platform/webhooks/ : an admin webhook
+  registered with a secret signs each delivery, ``X-Hub-Signature: sha256=<hex HMAC-SHA256 of
+  the raw body>``, and names it ``X-Atlassian-Webhook-Identifier`` (the same on retries);
+  ``sign_webhook`` is that sender side.
+
+Seeded issues are made from the recorded enhanced-search issues of the corpus (``corpus/issues``),
+so the simulator sends only shapes Jira sent. Replay mode (``replay={"issues": [...]}``): the
+simulator holds exactly those recorded issues, in order, under its own keys, and serves them
+through the same search; a replayed tenant holds only the configured project, so the JQL project
+clause keeps every replayed issue.
 
 Demo credentials: ``demo@example.com`` / ``demo-api-token``; project ``SEC``.
 Control endpoints (``/_sim/...``): see ``aria_connector_testkit.simulators.base``.
@@ -41,11 +52,14 @@ Control endpoints (``/_sim/...``): see ``aria_connector_testkit.simulators.base`
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
+import hmac
 import json
 import random
 import re
 from datetime import datetime, timedelta, timezone
+from functools import cache
 from typing import Any
 
 from starlette.applications import Starlette
@@ -53,19 +67,29 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from aria_connectors import registry
+from aria_connector_testkit.corpus import cases, records_of
 from aria_connector_testkit.simulators.base import Simulator, Stream, basic_credentials, record_counts, seed_records
 
 DEMO_EMAIL = "demo@example.com"
 DEMO_TOKEN = "demo-api-token"
 T0 = datetime(2024, 5, 1, 8, 0, tzinfo=timezone.utc)
+SEARCH_PATH = "/rest/api/3/search/jql"
 PRIORITIES = [("1", "Highest"), ("2", "High"), ("3", "Medium"), ("4", "Low"), ("5", "Lowest")]
 STATUSES = [("10000", "To Do", 2, "new", "blue-gray"), ("3", "In Progress", 4, "indeterminate", "yellow"),
             ("10001", "Done", 3, "done", "green")]
 ISSUE_TYPES = {"Task": "10002", "Bug": "10004", "Story": "10001"}
 SUMMARIES = ["Public S3 bucket exposes backups", "EDR agent offline on finance laptops", "Outdated OpenSSL on edge proxy",
              "MFA disabled for service account", "Suspicious PowerShell on build server", "Expired TLS certificate"]
-NAVIGABLE = ["summary", "status", "priority", "labels", "created", "updated", "issuetype", "project", "assignee",
-             "reporter", "resolution", "resolutiondate", "description"]
+
+
+@cache
+def _templates() -> list[dict[str, Any]]:
+    """The issues Jira answered to the enhanced search (the request this simulator serves) in the
+    corpus: the seeded issues are made from them, so the simulator sends only recorded shapes.
+    (Not ``corpus.records_for``: the corpus also holds other search endpoints' issues.)"""
+    plugin = registry.get("jira_cloud")
+    return [r for c in cases(plugin) if c.request.get("path") == SEARCH_PATH for r in records_of(plugin, c)]
 
 
 def jira_ts(dt: datetime) -> str:
@@ -74,10 +98,6 @@ def jira_ts(dt: datetime) -> str:
 
 def parse_jira_ts(value: str) -> datetime:
     return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%f%z")
-
-
-def adf(text: str) -> dict[str, Any]:
-    return {"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": [{"type": "text", "text": text}]}]}
 
 
 def is_adf(value: Any) -> bool:
@@ -167,7 +187,8 @@ def _key_num(key: str) -> tuple[str, int]:
 
 
 class JiraData:
-    def __init__(self, seed: int, issues: int, malformed: int, per_timestamp: int, project: str) -> None:
+    def __init__(self, seed: int, issues: int, malformed: int, per_timestamp: int, project: str,
+                 replay: list[dict[str, Any]] | None = None) -> None:
         self.rng = random.Random(seed)
         self.project = project
         self.per_timestamp = max(1, per_timestamp)
@@ -177,7 +198,11 @@ class JiraData:
         self.next_num = 1
         self.ticks = 0
         self.malformed = 0
-        seed_records(self.add_issue, issues, malformed)
+        self.replaying = replay is not None
+        if replay is not None:
+            self.issues = {f"replay-{n}": issue for n, issue in enumerate(replay)}
+        else:
+            seed_records(self.add_issue, issues, malformed)
 
     def now(self) -> datetime:
         """Deterministic clock: ``per_timestamp`` consecutive changes share a millisecond; changes are 17 s
@@ -192,6 +217,9 @@ class JiraData:
                 "active": True, "timeZone": "Etc/UTC", "accountType": "atlassian"}
 
     def add_issue(self, fields: dict[str, Any] | None = None, malformed: bool = False) -> dict[str, Any]:
+        """An issue made from a recorded one (a template picked by the seed): its own keys and
+        nesting stay, the values the simulation needs (identity, summary, status, priority, labels,
+        times, type, project, assignee) are set in the shapes Jira recorded."""
         rng = self.rng
         issue_id = str(self.next_id)
         key = f"{self.project}-{self.next_num}"
@@ -205,36 +233,29 @@ class JiraData:
             prio_id, prio_name = next(p for p in PRIORITIES if wanted in p)
         status = STATUSES[0] if fields else STATUSES[rng.randrange(len(STATUSES))]
         itype = (fields.get("issuetype") or {}).get("name") or "Task"
-        issue = {
-            "expand": "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations",
-            "id": issue_id,
-            "self": f"/rest/api/3/issue/{issue_id}",
-            "key": key,
-            "fields": {
-                "summary": fields.get("summary") or f"{rng.choice(SUMMARIES)} ({key})",
-                "description": fields.get("description") or adf("Raised by the security team."),
-                "status": self._status(status),
-                "priority": {"self": f"/rest/api/3/priority/{prio_id}", "iconUrl": "", "name": prio_name, "id": prio_id},
-                "labels": list(fields.get("labels") or rng.choice([[], ["security"], ["security", "edr"]])),
-                "created": jira_ts(ts),
-                "updated": jira_ts(ts),
-                "issuetype": {"self": f"/rest/api/3/issuetype/{ISSUE_TYPES.get(itype, '10002')}",
-                              "id": ISSUE_TYPES.get(itype, "10002"), "description": "", "iconUrl": "", "name": itype,
-                              "subtask": False, "hierarchyLevel": 0},
-                "project": {"self": "/rest/api/3/project/10000", "id": "10000", "key": self.project,
-                            "name": "Security", "projectTypeKey": "software", "simplified": False},
-                "assignee": None if rng.random() < 0.3 else self.user(rng.choice(["Ada Lovelace", "Alan Turing"])),
-                "reporter": self.user("ARIA Integration"),
-                "resolution": None,
-                "resolutiondate": None,
-            },
-        }
-        if status[3] == "done":
-            issue["fields"]["resolution"] = {"self": "/rest/api/3/resolution/10000", "id": "10000",
-                                             "description": "Work has been completed on this issue.", "name": "Done"}
-            issue["fields"]["resolutiondate"] = jira_ts(ts)
+        issue = copy.deepcopy(rng.choice(_templates()))
+        issue.update(id=issue_id, key=key)
+        if "self" in issue:
+            issue["self"] = f"/rest/api/3/issue/{issue_id}"
+        f = issue.setdefault("fields", {})
+        f.update({
+            "summary": fields.get("summary") or f"{rng.choice(SUMMARIES)} ({key})",
+            "status": self._status(status),
+            "priority": {"self": f"/rest/api/3/priority/{prio_id}", "iconUrl": "", "name": prio_name, "id": prio_id},
+            "labels": list(fields.get("labels") or rng.choice([[], ["security"], ["security", "edr"]])),
+            "created": jira_ts(ts),
+            "updated": jira_ts(ts),
+            "issuetype": {"self": f"/rest/api/3/issuetype/{ISSUE_TYPES.get(itype, '10002')}",
+                          "id": ISSUE_TYPES.get(itype, "10002"), "description": "", "iconUrl": "", "name": itype,
+                          "subtask": False, "hierarchyLevel": 0},
+            "project": {"self": "/rest/api/3/project/10000", "id": "10000", "key": self.project,
+                        "name": "Security", "projectTypeKey": "software", "simplified": False},
+            "assignee": self.user(rng.choice(["Ada Lovelace", "Alan Turing"])),
+        })
+        if fields.get("description"):
+            f["description"] = fields["description"]
         if malformed:
-            issue["fields"]["priority"] = None
+            f["summary"] = None
             self.malformed += 1
         self.issues[key] = issue
         return issue
@@ -268,10 +289,14 @@ class JiraData:
                 name = "updated" if field.startswith("updated") else "created"
                 if op in ("in", "not in"):
                     raise JqlError(f"The operator '{op}' is not supported by the '{field}' field.")
+                if name not in f:  # a replayed answer to a search that did not ask for the field: it matched
+                    continue
                 actual, wanted = parse_jira_ts(f[name]), _jql_date(value, field)
                 if not {"=": actual == wanted, "!=": actual != wanted, ">": actual > wanted, ">=": actual >= wanted,
                         "<": actual < wanted, "<=": actual <= wanted}[op]:
                     return False
+                continue
+            if field == "project" and self.replaying:
                 continue
             if field == "project":
                 actual_set = {f["project"]["key"].lower(), f["project"]["id"]}
@@ -298,7 +323,7 @@ class JiraData:
         out = sorted(issues, key=lambda i: _key_num(i["key"]), reverse=True)  # Jira's default: key DESC
         for field, desc in reversed(order):
             if field in ("updated", "created"):
-                out.sort(key=lambda i: parse_jira_ts(i["fields"][field]), reverse=desc)
+                out.sort(key=lambda i: parse_jira_ts(i["fields"][field]) if field in i["fields"] else T0, reverse=desc)
             elif field in ("key", "issuekey", "id"):
                 out.sort(key=lambda i: _key_num(i["key"]), reverse=desc)
             elif field == "priority":
@@ -311,13 +336,15 @@ class JiraData:
 class JiraSimulator(Simulator):
     def __init__(self, *, seed: int = 42, records: int | None = None, issues: int | None = None, malformed: int = 0,
                  per_timestamp: int = 2, email: str = DEMO_EMAIL, api_token: str = DEMO_TOKEN, project: str = "SEC",
-                 rate_limit: int = 6000, rate_window_seconds: float = 60.0) -> None:
+                 rate_limit: int = 6000, rate_window_seconds: float = 60.0,
+                 replay: dict[str, list[dict[str, Any]]] | None = None) -> None:
         self.options = dict(seed=seed, **record_counts(records, 40, issues=issues), malformed=malformed, per_timestamp=per_timestamp, project=project)
         self.email, self.api_token = email, api_token
-        super().__init__(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
+        super().__init__(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds, replay=replay)
 
     def reset(self) -> None:
-        self.data = JiraData(**self.options)
+        replayed = None if self.replay is None else copy.deepcopy(self.replay.get("issues", []))
+        self.data = JiraData(**self.options, replay=replayed)
         self.created = 0
 
     # -- helpers ----------------------------------------------------------------------------
@@ -356,7 +383,8 @@ class JiraSimulator(Simulator):
     def _abs(self, request: Request, issue: dict[str, Any]) -> dict[str, Any]:
         base = str(request.base_url).rstrip("/")
         out = json.loads(json.dumps(issue))
-        out["self"] = base + out["self"]
+        if out.get("self", "").startswith("/"):
+            out["self"] = base + out["self"]
         return out
 
     # -- endpoints --------------------------------------------------------------------------
@@ -412,12 +440,11 @@ class JiraSimulator(Simulator):
             except Exception:
                 return self.error(400, ["The provided next page token is invalid or expired."], headers=headers)
         page = matched[offset:offset + max_results]
-        wanted = set(NAVIGABLE) if ("*all" in fields or "*navigable" in fields) else set(fields)
+        every = "*all" in fields or "*navigable" in fields
         issues = []
         for issue in page:
-            full = self._abs(request, issue)
-            out = {"expand": full["expand"], "id": full["id"], "self": full["self"], "key": full["key"]}
-            selected = {k: v for k, v in full["fields"].items() if k in wanted}
+            out = self._abs(request, issue)
+            selected = {k: v for k, v in out.pop("fields", {}).items() if every or k in fields}
             if selected:
                 out["fields"] = selected
             issues.append(out)
@@ -425,6 +452,7 @@ class JiraSimulator(Simulator):
         if offset + max_results < len(matched):
             result["nextPageToken"] = base64.urlsafe_b64encode(
                 json.dumps({"jql": jql, "offset": offset + max_results}).encode()).decode()
+        result["isLast"] = "nextPageToken" not in result
         return JSONResponse(result, headers=headers)
 
     def _validate_fields(self, fields: Any, creating: bool) -> dict[str, str]:
@@ -542,14 +570,25 @@ class JiraSimulator(Simulator):
     def routes(self) -> list[Route]:
         return [
             Route("/rest/api/3/myself", self.myself, methods=["GET"]),
-            Route("/rest/api/3/search/jql", self.search, methods=["POST"]),
+            Route(SEARCH_PATH, self.search, methods=["POST"]),
             Route("/rest/api/3/issue", self.create_issue, methods=["POST"]),
             Route("/rest/api/3/issue/{key}", self.edit_issue, methods=["PUT"]),
             Route("/rest/api/3/issue/{key}/comment", self.add_comment, methods=["POST"]),
         ]
 
 
+def sign_webhook(secrets: dict[str, Any], body: bytes, timestamp: int | None = None,
+                 delivery_id: str | None = None) -> dict[str, str]:
+    """Headers Jira sends with an admin webhook delivery registered with ``webhook_secret`` (it
+    signs no timestamp, so ``timestamp`` is unused). Written apart from the SDK's verifier."""
+    mac = hmac.new(str(secrets["webhook_secret"]).encode(), body, hashlib.sha256).hexdigest()
+    headers = {"Content-Type": "application/json; charset=UTF-8", "X-Hub-Signature": f"sha256={mac}"}
+    if delivery_id:
+        headers["X-Atlassian-Webhook-Identifier"] = delivery_id
+    return headers
+
+
 def create_app(**options: Any) -> Starlette:
     """Options: seed, records / issues, malformed, per_timestamp, email, api_token, project, rate_limit,
-    rate_window_seconds."""
+    rate_window_seconds, replay ({"issues": [recorded issues]})."""
     return JiraSimulator(**options).app()

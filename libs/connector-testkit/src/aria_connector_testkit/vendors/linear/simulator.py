@@ -33,6 +33,10 @@ This simulator understands operations whose arguments are variables (``field(arg
 which is what the connector sends. Malformed records are synthetic: issues with an empty
 title (imported data), which the connector must count and skip.
 
+Replay mode (``replay={"issues": [...]}``): the simulator holds exactly those recorded issue nodes,
+in order, under its own keys, and answers the same queries with them; a replayed workspace holds
+only the configured team, so the team filter keeps every replayed issue.
+
 Demo API key: ``lin_api_demo0123456789``; team ``ENG`` (id ``9cfb482a-81e3-4154-b5b9-2c805e70a02d``).
 Control endpoints (``/_sim/...``): see ``aria_connector_testkit.simulators.base``.
 """
@@ -40,6 +44,7 @@ Control endpoints (``/_sim/...``): see ``aria_connector_testkit.simulators.base`
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import json
 import random
@@ -198,11 +203,11 @@ def project(value: Any, selection: list, type_name: str) -> Any:
 class LinearSimulator(Simulator):
     def __init__(self, *, seed: int = 42, records: int | None = None, issues: int | None = None, malformed: int = 0,
                  per_timestamp: int = 2, api_key: str = DEMO_API_KEY, rate_limit: int = 6000,
-                 rate_window_seconds: float = 60.0) -> None:
+                 rate_window_seconds: float = 60.0, replay: dict[str, list[dict[str, Any]]] | None = None) -> None:
         self.options = dict(seed=seed, count=issues if issues is not None else (records or 40), malformed=malformed)
         self.per_timestamp = max(1, per_timestamp)
         self.api_key = api_key
-        super().__init__(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
+        super().__init__(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds, replay=replay)
 
     def reset(self) -> None:
         self.rng = random.Random(self.options["seed"])
@@ -214,7 +219,10 @@ class LinearSimulator(Simulator):
         self.created = 0
         self.states = [{"__typename": "WorkflowState", "id": _uuid("state", n), "name": n, "type": t, "color": c}
                        for n, t, c in STATES]
-        seed_records(self.add_issue, self.options["count"], self.options["malformed"])
+        if self.replay is not None:
+            self.issues = {f"replay-{n}": issue for n, issue in enumerate(copy.deepcopy(self.replay.get("issues", [])))}
+        else:
+            seed_records(self.add_issue, self.options["count"], self.options["malformed"])
 
     def now(self) -> str:
         bucket = self.ticks // self.per_timestamp
@@ -282,6 +290,8 @@ class LinearSimulator(Simulator):
             elif field in ("id", "title", "priority", "number"):
                 if not self._compare(issue[field], cond):
                     return False
+            elif field == "team" and self.replay is not None:
+                continue
             elif field in ("team", "state"):
                 for sub, comparator in cond.items():
                     if not self._compare(issue[field].get(sub), comparator):
@@ -450,5 +460,6 @@ class LinearSimulator(Simulator):
 
 
 def create_app(**options: Any) -> Starlette:
-    """Options: seed, records / issues, malformed, per_timestamp, api_key, rate_limit, rate_window_seconds."""
+    """Options: seed, records / issues, malformed, per_timestamp, api_key, rate_limit, rate_window_seconds,
+    replay ({"issues": [recorded issue nodes]})."""
     return LinearSimulator(**options).app()

@@ -14,7 +14,8 @@ Faithful to Microsoft's public documentation (field names, enums, OData envelope
   machines: computerDnsName, lastSeen, healthStatus, osPlatform, onboardingStatus, riskScore,
   exposureLevel, rbacGroupId; indicators: indicatorValue, indicatorType, creationTimeDateTimeUtc,
   createdBy, severity, action), ``$top``, ``$skip``, ``$orderby``; envelope
-  ``{"@odata.context": ".../api/$metadata#Alerts", "value": [...], "@odata.nextLink"?}``.
+  ``{"@odata.context": ".../api/$metadata#Alerts", "value": [...]}`` (records and envelopes as the
+  corpus recorded them).
 * Alerts - https://learn.microsoft.com/en-us/defender-endpoint/api/get-alerts and
   https://learn.microsoft.com/en-us/defender-endpoint/api/alerts : ``GET /api/alerts`` ($top max
   10 000); severity UnSpecified/Informational/Low/Medium/High, status Unknown/New/InProgress/Resolved,
@@ -26,7 +27,8 @@ Faithful to Microsoft's public documentation (field names, enums, OData envelope
   exposureLevel None/Informational/Low/Medium/High, osPlatform, version, ipAddresses[].
 * Vulnerabilities - https://learn.microsoft.com/en-us/defender-endpoint/api/get-all-vulnerabilities :
   ``GET /api/vulnerabilities`` ($top max 8 000; $filter on id, name, description, cvssV3,
-  publishedOn, severity, updatedOn); id is the CVE id.
+  publishedOn, severity, updatedOn); id is the CVE id, or Defender's own ``TVM-…`` id for a
+  weakness without one.
 * Indicators - https://learn.microsoft.com/en-us/defender-endpoint/api/get-ti-indicators-collection :
   ``GET /api/indicators``; indicatorType FileSha1/FileSha256/FileMd5/CertificateThumbprint/IpAddress/
   DomainName/Url, action Warn/Block/Audit/Alert/AlertAndBlock/BlockAndRemediate/Allowed.
@@ -46,6 +48,7 @@ Control endpoints (``/_sim/...``): see ``aria_connector_testkit.simulators.base`
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import random
@@ -56,13 +59,14 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from functools import partial
 from typing import Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from aria_connector_testkit.corpus import records_for
 from aria_connector_testkit.simulators.base import SeededData, Simulator, Stream, TIMESTAMP, fmt7, record_counts, ts_key
 
 DEMO_CLIENT_ID = "demo-client-id"
@@ -71,22 +75,26 @@ AUDIENCES = ("https://api.securitycenter.microsoft.com/.default", "https://api.s
 T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
 STREAMS = ("alerts", "machines", "vulnerabilities", "indicators")
 
-CATEGORIES = [("Execution", "T1059.001"), ("CredentialAccess", "T1003.001"), ("Persistence", "T1547.001"),
-              ("DefenseEvasion", "T1027"), ("LateralMovement", "T1021.002"), ("Ransomware", "T1486")]
-SOURCES = ["WindowsDefenderAtp", "WindowsDefenderAv", "CustomDetection", "AutomatedInvestigation"]
-PLATFORMS = [("Windows11", "22H2", 22621), ("Windows10", "22H2", 19045), ("WindowsServer2022", "21H2", 20348),
-             ("Linux", "Ubuntu 22.04", None), ("macOS", "14.4", None)]
-PRODUCTS = [("microsoft", "windows_11"), ("google", "chrome"), ("apache", "log4j"), ("openssl", "openssl"),
-            ("microsoft", "office"), ("mozilla", "firefox")]
 IOC_TYPES = ["FileSha256", "FileSha1", "FileMd5", "IpAddress", "DomainName", "Url"]
 
-class MdeData(SeededData):
-    """Deterministic tenant; ``per_timestamp`` records share one cursor timestamp."""
 
-    def __init__(self, seed: int, counts: dict[str, int], malformed: int = 0, per_timestamp: int = 2) -> None:
+class MdeData(SeededData):
+    """Deterministic tenant; ``per_timestamp`` records share one cursor timestamp. Records are the
+    recorded ones of the corpus (``records_for``) taken in turn, deep-copied, with their identity,
+    cursor time and names varied: every field path and JSON type is one Defender returned.
+    ``replay``: exactly those records per stream, stored by their ``id`` (the key the API itself
+    addresses records by), nothing seeded."""
+
+    def __init__(self, seed: int, counts: dict[str, int], malformed: int = 0, per_timestamp: int = 2,
+                 replay: dict[str, list[dict[str, Any]]] | None = None) -> None:
         super().__init__(seed, per_timestamp)
         self.tenant = str(uuid.UUID(int=random.Random(seed).getrandbits(128)))
         self.tables: dict[str, dict[str, dict[str, Any]]] = {s: {} for s in STREAMS}
+        if replay is not None:
+            for stream, records in replay.items():
+                self.tables[stream].update((str(r["id"]), copy.deepcopy(r)) for r in records)
+            return
+        self.templates = {s: records_for("microsoft_defender_endpoint", s) for s in STREAMS}
         for _ in range(max(counts["machines"], 1) if counts["alerts"] else counts["machines"]):
             self.add("machines")
         for s in ("alerts", "vulnerabilities", "indicators"):
@@ -99,8 +107,14 @@ class MdeData(SeededData):
         bucket = self.step(stream)
         return fmt7(T0 + timedelta(minutes=bucket), bucket * 1234567)
 
+    def template(self, stream: str) -> dict[str, Any]:
+        """The next recorded record of ``stream`` (in turn), as a copy to vary."""
+        records = self.templates[stream]
+        return copy.deepcopy(records[self.seq[stream] % len(records)])
+
     def add(self, stream: str, malformed: bool = False) -> dict[str, Any]:
-        rec = getattr(self, f"_new_{stream}")(self.ts(stream))
+        rec = self.template(stream)
+        rec = getattr(self, f"_vary_{stream}")(rec, self.ts(stream))
         if malformed:
             self.malformed[stream] += 1
             {"alerts": lambda r: r.update(severity="Severe?", title=None),
@@ -110,154 +124,63 @@ class MdeData(SeededData):
         self.tables[stream][rec["id"]] = rec
         return rec
 
-    def _new_machines(self, ts: str) -> dict[str, Any]:
+    def _vary_machines(self, rec: dict[str, Any], ts: str) -> dict[str, Any]:
         rng = self.rng
         n = len(self.tables["machines"])
-        platform, version, build = rng.choice(PLATFORMS)
-        server = "Server" in platform or platform == "Linux"
-        name = f"{'srv' if server else 'wks'}-{n:04d}.corp.contoso.com"
         ip = f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
-        mac = "".join(f"{rng.randrange(256):02X}" for _ in range(6))
-        machine_id = hashlib.sha1(f"{self.tenant}-machine-{n}".encode()).hexdigest()
-        first = fmt7(T0 - timedelta(days=rng.randrange(30, 400)), rng.randrange(10**7))
-        return {
-            "id": machine_id,
-            "computerDnsName": name,
-            "firstSeen": first,
-            "lastSeen": ts,
-            "osPlatform": platform,
-            "version": version,
-            "osProcessor": "x64",
-            "lastIpAddress": ip,
-            "lastExternalIpAddress": f"203.0.113.{rng.randrange(1, 255)}",
-            "agentVersion": f"10.8{rng.randrange(100, 999)}.{build or 0}.{rng.randrange(1000, 9999)}",
-            "osBuild": build,
-            "healthStatus": rng.choice(["Active", "Active", "Active", "Inactive", "ImpairedCommunication", "NoSensorData"]),
-            "deviceValue": rng.choice(["Normal", "Normal", "High", "Low"]),
-            "rbacGroupId": 140,
-            "rbacGroupName": "The-A-Team",
-            "riskScore": rng.choice(["None", "Informational", "Low", "Medium", "High"]),
-            "exposureLevel": rng.choice(["None", "Low", "Medium", "High"]),
-            "isAadJoined": platform.startswith("Windows"),
-            "aadDeviceId": str(uuid.UUID(int=rng.getrandbits(128))) if platform.startswith("Windows") else None,
-            "machineTags": rng.choice([[], ["prod"], ["prod", "pci"], ["test"]]),
-            "defenderAvStatus": "Updated",
-            "onboardingStatus": "Onboarded",
-            "osArchitecture": "64-bit",
-            "managedBy": "Intune" if platform.startswith("Windows") else "MicrosoftDefenderForEndpoint",
-            "managedByStatus": "Success",
-            "ipAddresses": [{"ipAddress": ip, "macAddress": mac, "type": "Ethernet", "operationalStatus": "Up"}],
-            "vmMetadata": None,
-        }
+        rec.update(id=hashlib.sha1(f"{self.tenant}-machine-{n}".encode()).hexdigest(),
+                   computerDnsName=f"wks-{n:04d}.corp.contoso.com", lastSeen=ts, lastIpAddress=ip,
+                   lastExternalIpAddress=f"203.0.113.{rng.randrange(1, 255)}",
+                   firstSeen=fmt7(T0 - timedelta(days=rng.randrange(30, 400)), rng.randrange(10**7)),
+                   healthStatus=rng.choice(["Active", "Active", "Active", "Inactive", "ImpairedCommunication"]))
+        for i, addr in enumerate(rec.get("ipAddresses") or []):
+            if i == 0 or ":" not in addr["ipAddress"]:
+                addr["ipAddress"] = ip if i == 0 else f"10.{rng.randrange(256)}.{rng.randrange(256)}.{i}"
+        return rec
 
-    def _new_alerts(self, ts: str) -> dict[str, Any]:
+    def _vary_alerts(self, rec: dict[str, Any], ts: str) -> dict[str, Any]:
         rng = self.rng
         machines = self.tables["machines"]
         if not machines:
             self.add("machines")
         m = machines[sorted(machines)[rng.randrange(len(machines))]]
         n = self.seq["alerts"]
-        category, technique = rng.choice(CATEGORIES)
-        status = rng.choice(["New", "New", "InProgress", "Resolved"])
         created = fmt7(datetime.strptime(ts[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
                        - timedelta(minutes=rng.randrange(0, 30)), rng.randrange(10**7))
-        alert_id = f"da{637000000000000000 + n * 7919}_{rng.randrange(-2**31, 2**31)}"
-        return {
-            "id": alert_id,
-            "incidentId": 1000 + n,
-            "investigationId": rng.choice([None, 700 + n]),
-            "assignedTo": rng.choice([None, "secop@contoso.com"]),
-            "severity": rng.choice(["Informational", "Low", "Medium", "Medium", "High"]),
-            "status": status,
-            "classification": rng.choice([None, "TruePositive", "FalsePositive"]) if status == "Resolved" else None,
-            "determination": rng.choice([None, "Malware", "SecurityTesting"]) if status == "Resolved" else None,
-            "investigationState": rng.choice(["Running", "SuccessfullyRemediated", "UnsupportedAlertType"]),
-            "detectionSource": rng.choice(SOURCES),
-            "detectorId": str(uuid.UUID(int=rng.getrandbits(128))),
-            "category": category,
-            "threatFamilyName": rng.choice([None, "Mimikatz", "Emotet"]),
-            "title": rng.choice(["Suspicious PowerShell command line", "Credential dumping activity observed",
-                                 "Ransomware behavior detected in the file system", "Suspicious service registration"]),
-            "description": f"A process on {m['computerDnsName']} exhibited {category} behavior.",
-            "alertCreationTime": created,
-            "firstEventTime": created,
-            "lastEventTime": created,
-            "lastUpdateTime": ts,
-            "resolvedTime": ts if status == "Resolved" else None,
-            "machineId": m["id"],
-            "computerDnsName": m["computerDnsName"],
-            "rbacGroupName": m["rbacGroupName"],
-            "aadTenantId": self.tenant,
-            "threatName": None,
-            "mitreTechniques": [technique],
-            "relatedUser": {"userName": rng.choice(["jdoe", "asmith"]), "domainName": "CONTOSO"},
-            "loggedOnUsers": [{"accountName": "jdoe", "domainName": "CONTOSO"}],
-            "comments": [],
-            "evidence": [],
-        }
+        rec.update(id=f"da{637000000000000000 + n * 7919}_{rng.randrange(-2**31, 2**31)}", incidentId=1000 + n,
+                   severity=rng.choice(["Informational", "Low", "Medium", "Medium", "High"]),
+                   alertCreationTime=created, firstEventTime=created, lastEventTime=created, lastUpdateTime=ts,
+                   machineId=m["id"])
+        # a resolved recording stays resolved (with its resolvedTime), an open one open
+        if rec.get("resolvedTime") is not None:
+            rec.update(status="Resolved", resolvedTime=ts)
+        else:
+            rec["status"] = rng.choice(["New", "New", "InProgress"])
+        if "computerDnsName" in rec:
+            rec["computerDnsName"] = m["computerDnsName"]
+        return rec
 
-    def _new_vulnerabilities(self, ts: str) -> dict[str, Any]:
+    def _vary_vulnerabilities(self, rec: dict[str, Any], ts: str) -> dict[str, Any]:
         rng = self.rng
         n = self.seq["vulnerabilities"]
-        cve = f"CVE-{2021 + n % 4}-{20000 + n * 37}"
-        vendor, product = rng.choice(PRODUCTS)
+        # a CVE record stays a CVE; a record named by Defender (TVM-…) keeps that kind of id
+        vid = f"CVE-{2021 + n % 4}-{20000 + n * 37}" if rec["id"].startswith("CVE-") else f"TVM-{2020 + n % 4}-{n:04d}"
         cvss = round(rng.uniform(2.0, 10.0), 1)
-        severity = "Critical" if cvss >= 9 else "High" if cvss >= 7 else "Medium" if cvss >= 4 else "Low"
-        published = fmt7(T0 - timedelta(days=rng.randrange(10, 900)))
-        return {
-            "id": cve,
-            "name": cve,
-            "description": f"Remote code execution vulnerability in {vendor} {product}.",
-            "severity": severity,
-            "cvssV3": cvss,
-            "cvssVector": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
-            "exposedMachines": rng.randrange(0, 40),
-            "publishedOn": published,
-            "updatedOn": ts,
-            "firstDetected": published,
-            "publicExploit": rng.random() < 0.3,
-            "exploitVerified": False,
-            "exploitInKit": False,
-            "exploitTypes": [],
-            "exploitUris": [],
-            "cveSupportability": "Supported",
-            "epss": round(rng.random(), 5),
-            "tags": [],
-        }
+        rec.update(id=vid, name=vid, updatedOn=ts, cvssV3=cvss, exposedMachines=rng.randrange(0, 40),
+                   severity="Critical" if cvss >= 9 else "High" if cvss >= 7 else "Medium" if cvss >= 4 else "Low")
+        return rec
 
-    def _new_indicators(self, ts: str) -> dict[str, Any]:
-        rng = self.rng
+    def _vary_indicators(self, rec: dict[str, Any], ts: str) -> dict[str, Any]:
         n = self.seq["indicators"]
         kind = IOC_TYPES[n % len(IOC_TYPES)]
         h = hashlib.sha256(f"{self.tenant}-ioc-{n}".encode()).hexdigest()
         value = {"FileSha256": h, "FileSha1": h[:40], "FileMd5": h[:32],
                  "IpAddress": f"198.51.100.{n % 250 + 1}", "DomainName": f"bad-{n}.example.net",
                  "Url": f"https://bad-{n}.example.net/payload"}[kind]
-        return {
-            "id": str(5000 + n),
-            "indicatorValue": value,
-            "indicatorType": kind,
-            "action": rng.choice(["Alert", "AlertAndBlock", "Block", "Warn", "Audit"]),
-            "application": None,
-            "source": "aria-demo",
-            "sourceType": "AadApp",
-            "title": f"Known bad {kind}",
-            "creationTimeDateTimeUtc": ts,
-            "createdBy": "45097602-1234-4321-abcd-ee8ba4b7ffc2",
-            "expirationTime": None,
-            "lastUpdateTime": ts,
-            "lastUpdatedBy": "45097602-1234-4321-abcd-ee8ba4b7ffc2",
-            "severity": rng.choice(["Informational", "Low", "Medium", "High"]),
-            "description": "Indicator from threat intelligence",
-            "recommendedActions": "Isolate the machine",
-            "rbacGroupNames": [],
-            "rbacGroupIds": [],
-            "generateAlert": True,
-            "createdBySource": "PublicApi",
-            "certificateInfo": None,
-            "externalId": None,
-            "mitreTechniques": [],
-        }
+        rec.update(id=str(5000 + n), indicatorValue=value, indicatorType=kind, title=f"Known bad {kind}",
+                   creationTimeDateTimeUtc=ts, lastUpdateTime=ts,
+                   severity=self.rng.choice(["Informational", "Low", "Medium", "High"]))
+        return rec
 
     def touch(self, stream: str, count: int) -> list[str]:
         field = CURSOR_FIELD[stream]
@@ -388,11 +311,10 @@ class MdeSimulator(Simulator):
                  machines: int | None = None, vulnerabilities: int | None = None, indicators: int | None = None,
                  malformed: int = 0, per_timestamp: int = 2, client_id: str = DEMO_CLIENT_ID,
                  client_secret: str = DEMO_CLIENT_SECRET, token_ttl: int = 3599, rate_limit: int = 100,
-                 rate_window_seconds: float = 60.0) -> None:
+                 rate_window_seconds: float = 60.0, replay: dict[str, list[dict[str, Any]]] | None = None) -> None:
         counts = record_counts(records, alerts=alerts, machines=machines, vulnerabilities=vulnerabilities,
                                indicators=indicators)
-        self.options = dict(seed=seed, counts=counts,
-                            malformed=malformed, per_timestamp=per_timestamp)
+        self.options = dict(seed=seed, counts=counts, malformed=malformed, per_timestamp=per_timestamp, replay=replay)
         self.client_id, self.client_secret, self.token_ttl = client_id, client_secret, token_ttl
         self.tokens: dict[str, float] = {}
         super().__init__(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
@@ -512,14 +434,10 @@ class MdeSimulator(Simulator):
                 rows = odata_orderby(rows, q.get("$orderby"))
             except ODataError as exc:
                 return self.error(400, "BadRequest", str(exc))
-            page = rows[skip:skip + top]
             origin = f"{request.url.scheme}://{request.url.netloc}"
-            body: dict[str, Any] = {"@odata.context": f"{origin}/api/$metadata#{ENTITY_SET[stream]}", "value": page}
-            if skip + top < len(rows):
-                params = {k: v for k, v in q.items() if k != "$skip"}
-                params["$skip"] = str(skip + top)
-                body["@odata.nextLink"] = f"{origin}{request.url.path}?{urlencode(params)}"
-            return JSONResponse(body)
+            # no @odata.nextLink: no recorded answer of these endpoints paged by $skip shows one
+            return JSONResponse({"@odata.context": f"{origin}/api/$metadata#{ENTITY_SET[stream]}",
+                                 "value": rows[skip:skip + top]})
 
         return handler
 
@@ -543,5 +461,6 @@ class MdeSimulator(Simulator):
 
 def create_app(**options: Any) -> Starlette:
     """Options: seed, records (every stream), alerts, machines, vulnerabilities, indicators, malformed,
-    per_timestamp, client_id, client_secret, token_ttl, rate_limit, rate_window_seconds."""
+    per_timestamp, client_id, client_secret, token_ttl, rate_limit, rate_window_seconds, replay
+    ({stream: recorded records}: serve exactly those, nothing seeded)."""
     return MdeSimulator(**options).app()

@@ -29,6 +29,8 @@ Faithful to Microsoft's public REST documentation:
 * SecurityAlert table - https://learn.microsoft.com/en-us/azure/azure-monitor/reference/tables/securityalert :
   append-only; an alert update is a new row with the same ``SystemAlertId`` and a newer
   ``TimeGenerated`` (so the latest state is ``summarize arg_max(TimeGenerated, *) by SystemAlertId``).
+* Seeded incidents and SecurityAlert rows are the corpus's recorded ones (``corpus/incidents``,
+  ``corpus/security_alerts``) copied into the workspace with new ids, times, severities and statuses.
 * ARM throttling - https://learn.microsoft.com/en-us/azure/azure-resource-manager/management/request-limits-and-throttling :
   ``x-ms-ratelimit-remaining-subscription-reads`` on responses, 429 with ``Retry-After``.
 
@@ -43,7 +45,7 @@ Requests are counted per full path and per workspace-relative path (``/providers
 from __future__ import annotations
 
 import base64
-import hashlib
+import copy
 import json
 import random
 import re
@@ -60,6 +62,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from aria_connector_testkit.corpus import records_for
 from aria_connector_testkit.simulators.base import SeededData, Simulator, Stream, TIMESTAMP, fmt7, record_counts, ts_key
 
 DEMO_CLIENT_ID = "demo-client-id"
@@ -71,21 +74,22 @@ QUERY_API_VERSIONS = {"2017-10-01", "2017-01-01-preview"}
 T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
 STREAMS = ("incidents", "security_alerts")
 
-ALERTS = [
-    ("Suspicious PowerShell command line", "Execution", "T1059", "Microsoft Defender for Endpoint", "MDATP"),
-    ("Unfamiliar sign-in properties", "InitialAccess", "T1078", "Microsoft Entra ID Protection", "IPC"),
-    ("Mass download by a single user", "Exfiltration", "T1567", "Microsoft Defender for Cloud Apps", "MCAS"),
-    ("Brute force attack against Azure Portal", "CredentialAccess", "T1110", "Azure Sentinel", "ASI Scheduled Alerts"),
-]
 SEVERITIES = ["High", "Medium", "Medium", "Low", "Informational"]
 
 class SentinelData(SeededData):
     def __init__(self, seed: int, incidents: int, security_alerts: int, malformed: int, per_timestamp: int,
-                 scope: str, tenant: str) -> None:
+                 scope: str, tenant: str, replay: dict[str, list[dict[str, Any]]] | None = None) -> None:
         super().__init__(seed, per_timestamp)
         self.scope, self.tenant = scope, tenant
-        self.incidents: dict[str, dict[str, Any]] = {}
+        self.incidents: dict[str, dict[str, Any]] = {}  # ARM name -> incident (ARM resources always have one)
         self.alert_rows: list[dict[str, Any]] = []  # append-only SecurityAlert table
+        if replay is not None:  # exactly the given records, nothing seeded
+            for incident in replay.get("incidents", []):
+                self.incidents[incident["name"]] = copy.deepcopy(incident)
+            self.alert_rows.extend(copy.deepcopy(row) for row in replay.get("security_alerts", []))
+            return
+        self.incident_templates = records_for("microsoft_sentinel", "incidents")
+        self.alert_templates = records_for("microsoft_sentinel", "security_alerts")
         for _ in range(incidents):
             self.add_incident()
         for _ in range(security_alerts):
@@ -98,74 +102,44 @@ class SentinelData(SeededData):
         return fmt7(T0 + timedelta(minutes=bucket), bucket * 7654321)
 
     def add_incident(self, malformed: bool = False) -> dict[str, Any]:
+        """A recorded incident (``records_for``) copied into this workspace with a new name, number,
+        times, severity and status."""
         rng = self.rng
         ts = self.ts("incidents")
         number = len(self.incidents) + 1
+        incident = copy.deepcopy(self.incident_templates[(number - 1) % len(self.incident_templates)])
         name = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-        title, tactic, technique, product, _ = rng.choice(ALERTS)
+        arm_id = f"{self.scope}/providers/Microsoft.SecurityInsights/Incidents/{name}"
         created = fmt7(datetime.strptime(ts[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
                        - timedelta(minutes=rng.randrange(0, 60)), rng.randrange(10**7))
-        status = rng.choice(["New", "New", "Active", "Closed"])
-        props: dict[str, Any] = {
-            "title": title,
-            "description": f"{title} detected by {product}.",
-            "severity": rng.choice(SEVERITIES[:4]),
-            "status": status,
-            "owner": {"objectId": None, "email": None, "assignedTo": None, "userPrincipalName": None, "ownerType": None}
-            if status == "New" else {"objectId": str(uuid.UUID(int=rng.getrandbits(128))), "email": "soc@contoso.com",
-                                     "assignedTo": "SOC Analyst", "userPrincipalName": "soc@contoso.com",
-                                     "ownerType": "User"},
-            "labels": rng.choice([[], [{"labelName": "prod", "labelType": "User"}]]),
-            "firstActivityTimeUtc": created,
-            "lastActivityTimeUtc": created,
-            "lastModifiedTimeUtc": ts,
-            "createdTimeUtc": created,
-            "incidentNumber": number,
-            "additionalData": {"alertsCount": rng.randrange(1, 5), "bookmarksCount": 0, "commentsCount": 0,
-                               "alertProductNames": [product], "tactics": [tactic], "techniques": [technique]},
-            "relatedAnalyticRuleIds": [f"{self.scope}/providers/Microsoft.SecurityInsights/alertRules/"
-                                       f"{uuid.UUID(bytes=hashlib.md5(title.encode()).digest())}"],
-            "incidentUrl": f"https://portal.azure.com/#asset/Microsoft_Azure_Security_Insights/Incident{self.scope}"
-                           f"/providers/Microsoft.SecurityInsights/Incidents/{name}",
-            "providerName": "Azure Sentinel",
-            "providerIncidentId": str(number),
-        }
-        if status == "Closed":
-            props.update(classification="TruePositive", classificationReason="SuspiciousActivity",
-                         classificationComment="Confirmed by SOC")
+        incident.update(id=arm_id, name=name, etag=f"\"{uuid.UUID(int=rng.getrandbits(128))}\"")
+        props = incident["properties"]
+        props.update(severity=rng.choice(SEVERITIES[:4]), status=rng.choice(["New", "New", "Active", "Closed"]),
+                     firstActivityTimeUtc=created, lastActivityTimeUtc=created, createdTimeUtc=created,
+                     lastModifiedTimeUtc=ts, incidentNumber=number,
+                     incidentUrl=f"https://portal.azure.com/#asset/Microsoft_Azure_Security_Insights/Incident{arm_id}")
+        if "providerIncidentId" in props:
+            props["providerIncidentId"] = str(number)
         if malformed:
             props["severity"] = "Critical"  # not a Sentinel incident severity
             props["title"] = None
             self.malformed["incidents"] += 1
-        incident = {"id": f"{self.scope}/providers/Microsoft.SecurityInsights/Incidents/{name}", "name": name,
-                    "etag": f"\"{uuid.UUID(int=rng.getrandbits(128))}\"",
-                    "type": "Microsoft.SecurityInsights/Incidents", "properties": props}
         self.incidents[name] = incident
         return incident
 
     def add_alert(self, malformed: bool = False) -> dict[str, Any]:
+        """A recorded SecurityAlert row copied into this workspace with a new alert id, times, severity
+        and status."""
         rng = self.rng
         ts = self.ts("security_alerts")
-        title, tactic, technique, product, provider = rng.choice(ALERTS)
-        alert_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-        host = f"wks-{rng.randrange(1, 99):04d}.contoso.com"
+        row = copy.deepcopy(self.alert_templates[len(self.alert_rows) % len(self.alert_templates)])
         start = fmt7(datetime.strptime(ts[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
                      - timedelta(minutes=rng.randrange(1, 30)))
-        row = {
-            "TenantId": self.tenant, "TimeGenerated": ts, "DisplayName": title, "AlertName": title,
-            "AlertSeverity": rng.choice(SEVERITIES), "Description": f"{title} on {host}.",
-            "ProviderName": provider, "VendorName": "Microsoft", "VendorOriginalId": uuid.UUID(int=rng.getrandbits(128)).hex,
-            "SystemAlertId": alert_id, "ResourceId": "", "SourceComputerId": "", "AlertType": title.replace(" ", ""),
-            "ConfidenceLevel": "", "ConfidenceScore": None, "IsIncident": False, "StartTime": start, "EndTime": start,
-            "ProcessingEndTime": ts, "RemediationSteps": "[\"Review the activity\"]",
-            "ExtendedProperties": json.dumps({"Tactics": tactic, "Techniques": technique}),
-            "Entities": json.dumps([{"$id": "2", "HostName": host.split(".")[0], "DnsDomain": "contoso.com", "Type": "host"}]),
-            "SourceSystem": "Detection", "WorkspaceSubscriptionId": self.scope.split("/")[2],
-            "WorkspaceResourceGroup": self.scope.split("/")[4], "ExtendedLinks": "", "ProductName": product,
-            "ProductComponentName": "", "AlertLink": "", "Status": rng.choice(["New", "New", "InProgress", "Resolved"]),
-            "CompromisedEntity": host, "Tactics": tactic, "Techniques": json.dumps([technique]), "SubTechniques": "[]",
-            "Type": "SecurityAlert",
-        }
+        row.update(TenantId=self.tenant, TimeGenerated=ts, ProcessingEndTime=ts, StartTime=start, EndTime=start,
+                   SystemAlertId=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                   VendorOriginalId=str(uuid.UUID(int=rng.getrandbits(128))),
+                   AlertSeverity=rng.choice(SEVERITIES), Status=rng.choice(["New", "New", "InProgress", "Resolved"]),
+                   WorkspaceSubscriptionId=self.scope.split("/")[2], WorkspaceResourceGroup=self.scope.split("/")[4])
         if malformed:
             row["AlertSeverity"] = "Severe"
             row["AlertName"] = None
@@ -373,13 +347,15 @@ class SentinelSimulator(Simulator):
                  client_id: str = DEMO_CLIENT_ID, client_secret: str = DEMO_CLIENT_SECRET,
                  subscription_id: str = "00000000-1111-2222-3333-444444444444", resource_group: str = "rg-soc",
                  workspace_name: str = "law-sentinel", workspace_id: str = "5a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
-                 token_ttl: int = 3599, rate_limit: int = 12000, rate_window_seconds: float = 3600.0) -> None:
+                 token_ttl: int = 3599, rate_limit: int = 12000, rate_window_seconds: float = 3600.0,
+                 replay: dict[str, list[dict[str, Any]]] | None = None) -> None:
         self.scope = (f"/subscriptions/{subscription_id}/resourceGroups/{resource_group}"
                       f"/providers/Microsoft.OperationalInsights/workspaces/{workspace_name}")
         self.workspace_id = workspace_id
         self.tenant = str(uuid.UUID(int=random.Random(seed).getrandbits(128)))
         self.options = dict(seed=seed, **record_counts(records, incidents=incidents, security_alerts=security_alerts),
-                            malformed=malformed, per_timestamp=per_timestamp, scope=self.scope, tenant=self.tenant)
+                            malformed=malformed, per_timestamp=per_timestamp, scope=self.scope, tenant=self.tenant,
+                            replay=replay)
         self.client_id, self.client_secret, self.token_ttl = client_id, client_secret, token_ttl
         self.tokens: dict[str, tuple[float, str]] = {}
         super().__init__(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
@@ -638,5 +614,17 @@ def _odata(rows: list[dict[str, Any]], flt: str | None, orderby: str | None) -> 
 def create_app(**options: Any) -> Starlette:
     """Options: seed, records (both streams), incidents, security_alerts, malformed, per_timestamp,
     client_id, client_secret, subscription_id, resource_group, workspace_name, workspace_id,
-    token_ttl, rate_limit, rate_window_seconds."""
+    token_ttl, rate_limit, rate_window_seconds, replay ({stream: [real records]}: those records instead
+    of seeded ones; SecurityAlert rows as column -> value objects, see ``corpus_records``)."""
     return SentinelSimulator(**options).app()
+
+
+def corpus_records(target: str, case: dict[str, Any]) -> list[dict[str, Any]]:
+    """The records a corpus case holds: incidents at ``value``; the Logs query API answers a table,
+    whose rows become column -> value objects (the form the simulator's SecurityAlert table keeps)."""
+    body = case["response"]["body"]
+    if target == "security_alerts":
+        table = body["tables"][0]
+        names = [c["name"] for c in table["columns"]]
+        return [dict(zip(names, row)) for row in table["rows"]]
+    return list(body["value"])

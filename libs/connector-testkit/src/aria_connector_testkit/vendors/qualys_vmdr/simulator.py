@@ -7,7 +7,7 @@ Faithful to the Qualys VM/PC API user guide:
   ``GET|POST /api/2.0/fo/asset/host/vm/detection/?action=list`` -> ``HOST_LIST_VM_DETECTION_OUTPUT/
   RESPONSE/{DATETIME, HOST_LIST/HOST/{ID, IP, TRACKING_METHOD, OS, DNS, DNS_DATA{HOSTNAME,
   DOMAIN, FQDN}, NETBIOS, LAST_SCAN_DATETIME, LAST_VM_SCANNED_DATE, LAST_VM_SCANNED_DURATION,
-  DETECTION_LIST/DETECTION/{UNIQUE_VULN_ID, QID, TYPE (Confirmed|Potential|Info), SEVERITY
+  DETECTION_LIST/DETECTION/{UNIQUE_VULN_ID (not always), QID, TYPE (Confirmed|Potential|Info), SEVERITY
   1..5, PORT, PROTOCOL, SSL, STATUS (New|Active|Fixed|Re-Opened), FIRST_FOUND_DATETIME,
   LAST_FOUND_DATETIME, TIMES_FOUND, LAST_TEST_DATETIME, LAST_UPDATE_DATETIME,
   LAST_FIXED_DATETIME, IS_IGNORED, IS_DISABLED, LAST_PROCESSED_DATETIME, QDS}},
@@ -18,7 +18,8 @@ Faithful to the Qualys VM/PC API user guide:
   date; hosts without a matching detection are left out.
 * Host List - https://docs.qualys.com/en/vm/qweb-all-api/mergedProjects/qapi-assets/host_lists/host_list.htm :
   ``/api/2.0/fo/asset/host/?action=list`` -> ``HOST_LIST_OUTPUT`` (hosts by ID ascending,
-  ``truncation_limit`` default 1000, ``vm_scan_since``, ``details`` Basic|All|None).
+  ``truncation_limit`` default 1000, ``vm_scan_since``; ``details`` is not applied: hosts
+  are served with the elements they were recorded with).
 * KnowledgeBase - https://docs.qualys.com/en/vm/api/knowledgebase/knowledgebase.htm :
   ``/api/2.0/fo/knowledge_base/vuln/?action=list&ids=`` -> ``KNOWLEDGE_BASE_VULN_LIST_OUTPUT/
   RESPONSE/VULN_LIST/VULN/{QID, VULN_TYPE, SEVERITY_LEVEL, TITLE, CATEGORY, PATCHABLE,
@@ -30,6 +31,12 @@ Faithful to the Qualys VM/PC API user guide:
   code 1965 and ``X-RateLimit-ToWait-Sec``; errors are ``SIMPLE_RETURN/RESPONSE/{DATETIME,
   CODE, TEXT}``. ``/msp/about.php`` answers ``ABOUT`` (versions).
 
+Records are real: seeded hosts and detections are the corpus records (``corpus/``: a recorded
+detection list and the guide's samples, read by ``corpus_records``) with ids, addresses, QIDs
+and times varied by the seed; ``replay`` serves given records verbatim. Elements keep the
+vendor's names and order (``element_dict`` / ``element_xml``); the KnowledgeBase answers
+with a recorded response's entries (``knowledge_base.json``; none in replay mode).
+
 Injected faults (``/_sim/faults``) answer 429/5xx with ``Retry-After`` as the control
 protocol requires. Text is served escaped instead of in CDATA sections (equivalent XML).
 Demo credentials: ``demo_user`` / ``demo-password``.
@@ -37,9 +44,12 @@ Demo credentials: ``demo_user`` / ``demo-password``.
 
 from __future__ import annotations
 
+import copy
+import json
 import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta, timezone
-from functools import partial
+from functools import lru_cache, partial
+from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlencode
 
@@ -48,23 +58,26 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from aria_connector_testkit.corpus import records_for
 from aria_connector_testkit.simulators.base import SeededData, Simulator, Stream, basic_credentials, record_counts, seed_records
 
 DEMO_USERNAME = "demo_user"
 DEMO_PASSWORD = "demo-password"
 T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
-KB = {
-    "38170": ("SSL Certificate - Subject Common Name Does Not Match Server FQDN", 2, "Confirmed", "General remote services", [], 5.8, 6.5),
-    "38794": ("Secure Sockets Layer/Transport Layer Security (SSL/TLS) Protocol Detected", 3, "Confirmed", "General remote services", [], 5.0, 7.5),
-    "91345": ("Microsoft Windows Security Update for May 2024", 4, "Confirmed", "Windows", ["CVE-2024-30051", "CVE-2024-30040"], 7.2, 8.8),
-    "376187": ("Apache Log4j Remote Code Execution (RCE) Vulnerability (Log4Shell)", 5, "Confirmed", "Local", ["CVE-2021-44228", "CVE-2021-45046"], 9.3, 10.0),
-    "105489": ("OpenSSH Terrapin Attack Vulnerability", 3, "Potential", "General remote services", ["CVE-2023-48795"], 5.4, 5.9),
-    "45017": ("Operating System Detected", 1, "Info", "Information gathering", [], None, None),
-    "150004": ("Path-Based Vulnerability", 2, "Potential", "Web Application", [], 4.3, 5.3),
-}
-OSES = ["Windows Server 2019 Standard 64 bit Edition Version 1809", "Windows 10 Enterprise 64 bit Edition Version 22H2",
-        "Ubuntu Linux 22.04", "Red Hat Enterprise Linux 8.9", "Cisco IOS 15.2"]
+
+
+@lru_cache(maxsize=1)
+def knowledge_base() -> dict[str, ET.Element]:
+    """QID -> VULN element of a recorded KnowledgeBase response (``knowledge_base.json``), served
+    as recorded (one of its entries has an empty title and an empty CVE id; neither has CVSS)."""
+    case = json.loads((Path(__file__).parent / "knowledge_base.json").read_text())
+    root = ET.fromstring(case["response"]["text"].encode())
+    return {v.findtext("QID"): v for v in root.findall("RESPONSE/VULN_LIST/VULN")}
+
+
 STATUSES = ["New", "Active", "Active", "Re-Opened", "Fixed"]
+PORTS = [("22", "tcp", "0"), ("443", "tcp", "1"), ("445", "tcp", "0"), ("53", "udp", "0"), ("3389", "tcp", "1")]
+Record = dict[str, Any]
 
 
 def qdt(dt: datetime) -> str:
@@ -78,84 +91,146 @@ def parse_qdt(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
+def element_dict(elem: ET.Element) -> Any:
+    """An XML element as data in the vendor's own names and order: a leaf is its text (with
+    attributes: ``{"@name": v, "#text": text}``), a ``*_LIST`` a list of its children, any other
+    element a dict of its children. ``element_xml`` writes it back."""
+    children = list(elem)
+    if not children:
+        text = (elem.text or "").strip()
+        return {**{f"@{k}": v for k, v in elem.attrib.items()}, "#text": text} if elem.attrib else text
+    if elem.tag.endswith("_LIST"):
+        return [element_dict(c) for c in children]
+    return {c.tag: element_dict(c) for c in children}
+
+
+def element_xml(parent: ET.Element, tag: str, value: Any) -> None:
+    el = ET.SubElement(parent, tag)
+    if isinstance(value, list):  # X_LIST holds X elements
+        for item in value:
+            element_xml(el, tag[: -len("_LIST")], item)
+    elif isinstance(value, dict) and "#text" in value:
+        el.attrib.update({k[1:]: v for k, v in value.items() if k.startswith("@")})
+        el.text = value["#text"]
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            element_xml(el, k, v)
+    else:
+        el.text = str(value)
+
+
+def corpus_records(target: str, case: dict[str, Any]) -> list[Record]:
+    """The records a recorded XML response holds, as this simulator stores them: a Host List
+    host (``hosts``), or a detection with its host (``detections``: ``{"HOST", "DETECTION"}``)."""
+    root = ET.fromstring(case["response"]["text"].encode())
+    hosts = [element_dict(h) for h in root.findall("RESPONSE/HOST_LIST/HOST")]
+    if target == "hosts":
+        return hosts
+    out = []
+    for host in hosts:
+        detections = host.pop("DETECTION_LIST", None) or []
+        out.extend({"HOST": host, "DETECTION": d} for d in detections)
+    return out
+
+
+def detection_key(r: Record) -> str:
+    """A detection's identity (real detections carry no UNIQUE_VULN_ID): host, QID, port, protocol, SSL."""
+    d = r["DETECTION"]
+    return ":".join(str(x) for x in (r["HOST"]["ID"], d["QID"], d.get("PORT", ""), d.get("PROTOCOL", ""), d.get("SSL", "")))
+
+
 class QualysData(SeededData):
-    def __init__(self, seed: int, detections: int, hosts: int, malformed: int = 0, per_timestamp: int = 2) -> None:
+    """Hosts (Host List API) and detections with their host (Host List Detection API). Seeded
+    records are the corpus records (real responses) varied by the seed; ``replay`` holds given
+    records verbatim."""
+
+    def __init__(self, seed: int, detections: int, hosts: int, malformed: int = 0, per_timestamp: int = 2,
+                 replay: dict[str, list[Record]] | None = None) -> None:
         super().__init__(seed, per_timestamp)
-        self.hosts: dict[int, dict[str, Any]] = {}
-        self.detections: dict[str, dict[str, Any]] = {}  # UNIQUE_VULN_ID -> detection (with "_host")
-        self.next_vuln_id = 1_000_000 + seed * 1000
+        if replay is not None:
+            self.hosts = [copy.deepcopy(h) for h in replay.get("hosts", [])]
+            self.detections = [copy.deepcopy(d) for d in replay.get("detections", [])]
+            self.kb_entries = False  # nothing seeded: the KnowledgeBase knows no QID
+            return
+        self.kb_entries = True
+        self.host_templates = records_for("qualys_vmdr", "hosts")
+        self.detection_templates = records_for("qualys_vmdr", "detections")
+        self.hosts: list[Record] = []
+        self.detections: list[Record] = []
         for _ in range(max(hosts, 1) if detections else hosts):
             self.add_host()
         seed_records(self.add_detection, detections, malformed)
 
-    def add_host(self, malformed: bool = False) -> dict[str, Any]:
+    def add_host(self, malformed: bool = False) -> Record:
         rng = self.rng
         n = len(self.hosts)
-        host_id = 1_000_000 + n * 7 + rng.randrange(0, 7)
-        scanned = self.minute(T0, "hosts")
-        name = f"{rng.choice(['web', 'db', 'app', 'wks', 'dc'])}{n:04d}"
-        host = {
-            "ID": host_id, "ASSET_ID": 9_000_000 + n, "IP": f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}",
-            "TRACKING_METHOD": rng.choice(["IP", "DNS", "QAGENT"]), "NETWORK_ID": "0", "OS": rng.choice(OSES),
-            "DNS": f"{name}.corp.example.com", "HOSTNAME": name, "DOMAIN": "corp.example.com",
-            "NETBIOS": name.upper(), "LAST_VM_SCANNED_DATE": qdt(scanned), "LAST_VULN_SCAN_DATETIME": qdt(scanned),
-            "LAST_VM_SCANNED_DURATION": str(rng.randrange(60, 3600)), "LAST_VM_AUTH_SCANNED_DATE": qdt(scanned),
-            "TRURISK_SCORE": str(rng.randrange(0, 1000)), "ASSET_CRITICALITY_SCORE": str(rng.randrange(1, 6)),
-            "processed": T0 - timedelta(days=1),
-        }
+        host = copy.deepcopy(self.host_templates[n % len(self.host_templates)])
+        scanned = qdt(self.minute(T0, "hosts"))
+        name = f"{rng.choice(['web', 'db', 'app', 'wks', 'dc'])}{n:04d}.corp.example.com"
+        host["ID"] = str(1_000_000 + n * 7 + rng.randrange(0, 7))
+        host["IP"] = f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+        for key in ("DNS", "EC2_INSTANCE_ID"):
+            if key in host:
+                host[key] = name if key == "DNS" else f"i-{rng.getrandbits(64):016x}"
+        for key in ("LAST_VULN_SCAN_DATETIME", "LAST_VM_SCANNED_DATE"):
+            if key in host:
+                host[key] = scanned
         if malformed:
-            host["DNS"] = None  # no DNS name: the asset has no name, fails mapping
+            del host["IP"]  # neither DNS nor IP: the asset has no name, fails mapping
+            host.pop("DNS", None)
             self.malformed["hosts"] += 1
-        self.hosts[host_id] = host
+        self.hosts.append(host)
         return host
 
-    def add_detection(self, malformed: bool = False) -> dict[str, Any]:
+    def add_detection(self, malformed: bool = False) -> Record:
         rng = self.rng
         if not self.hosts:
             self.add_host()
-        host = list(self.hosts.values())[len(self.detections) % len(self.hosts)]
-        qid = rng.choice(sorted(KB))
-        title, severity, vtype, _cat, _cves, _cvss, _cvss3 = KB[qid]
+        n = len(self.detections)
+        host = self.hosts[n % len(self.hosts)]
+        record = copy.deepcopy(self.detection_templates[n % len(self.detection_templates)])
+        h, d = record["HOST"], record["DETECTION"]
+        h["ID"] = host["ID"]
+        h["IP"] = host.get("IP", "")
+        if "OS" in h and host.get("OS"):
+            h["OS"] = host["OS"]
+        if "DNS" in h and host.get("DNS"):
+            h["DNS"] = host["DNS"]
+            if isinstance(h.get("DNS_DATA"), dict):
+                hostname, _, domain = host["DNS"].partition(".")
+                h["DNS_DATA"].update(HOSTNAME=hostname, DOMAIN=domain, FQDN=host["DNS"])
+        kb = knowledge_base()
+        qids = sorted(kb)
+        turn = n // len(self.hosts)  # the n-th detection of its host: a QID it has not had yet
+        qid = qids[turn % len(qids)]
+        d["QID"] = str(int(qid) + 1_000_000 * (turn // len(qids)))  # past the recorded QIDs: one the KB lacks
+        d["SEVERITY"] = kb[qid].findtext("SEVERITY_LEVEL")
+        if "UNIQUE_VULN_ID" in d:  # the guide's sample has one; recorded tenants do not
+            d["UNIQUE_VULN_ID"] = str(1_000_000 + self.seed * 1000 + n)
+        if "PORT" in d:
+            d["PORT"], d["PROTOCOL"], d["SSL"] = rng.choice(PORTS)
         processed = self.minute(T0, "detections")
-        first = processed - timedelta(days=rng.randrange(1, 200))
-        self.next_vuln_id += 1
-        status = rng.choice(STATUSES)
-        d = {
-            "UNIQUE_VULN_ID": str(self.next_vuln_id), "QID": qid, "TYPE": vtype, "SEVERITY": str(severity),
-            "PORT": str(rng.choice([22, 443, 445, 3389, 8080])), "PROTOCOL": "tcp", "SSL": rng.choice(["0", "1"]),
-            "STATUS": status, "FIRST_FOUND_DATETIME": qdt(first), "LAST_FOUND_DATETIME": qdt(processed),
-            "TIMES_FOUND": str(rng.randrange(1, 40)), "LAST_TEST_DATETIME": qdt(processed),
-            "LAST_UPDATE_DATETIME": qdt(processed), "IS_IGNORED": "0", "IS_DISABLED": "0",
-            "LAST_PROCESSED_DATETIME": qdt(processed), "QDS": (str(rng.randrange(1, 101)), rng.choice(["LOW", "MEDIUM", "HIGH", "CRITICAL"])),
-            "_host": host["ID"],
-        }
-        if status == "Fixed":
-            d["LAST_FIXED_DATETIME"] = qdt(processed)
+        d["STATUS"] = rng.choice(STATUSES)
+        d["FIRST_FOUND_DATETIME"] = qdt(processed - timedelta(days=rng.randrange(1, 200)))
+        d["LAST_FOUND_DATETIME"] = d["LAST_PROCESSED_DATETIME"] = qdt(processed)
         if malformed:
             d["SEVERITY"] = "9"  # not a Qualys severity (1-5): fails mapping
             self.malformed["detections"] += 1
-        host["processed"] = max(host["processed"], processed)
-        self.detections[d["UNIQUE_VULN_ID"]] = d
-        return d
+        self.detections.append(record)
+        return record
 
     def touch(self, stream: str, count: int) -> list[str]:
         if stream == "hosts":
-            oldest = sorted(self.hosts.values(), key=lambda h: (h["LAST_VM_SCANNED_DATE"], h["ID"]))[:count]
+            oldest = sorted(self.hosts, key=lambda h: (h.get("LAST_VM_SCANNED_DATE", ""), int(h["ID"])))[:count]
             for h in oldest:
                 h["LAST_VM_SCANNED_DATE"] = h["LAST_VULN_SCAN_DATETIME"] = qdt(self.minute(T0, "hosts"))
-            return [str(h["ID"]) for h in oldest]
-        oldest = sorted(self.detections.values(), key=lambda d: (d["LAST_PROCESSED_DATETIME"], d["UNIQUE_VULN_ID"]))[:count]
-        for d in oldest:
-            now = self.minute(T0, "detections")
-            d["LAST_PROCESSED_DATETIME"] = d["LAST_UPDATE_DATETIME"] = d["LAST_TEST_DATETIME"] = qdt(now)
-            if d["STATUS"] == "Fixed":
-                d["STATUS"] = "Re-Opened"
-                d.pop("LAST_FIXED_DATETIME", None)
-            else:
-                d["STATUS"], d["LAST_FIXED_DATETIME"] = "Fixed", qdt(now)
-            host = self.hosts[d["_host"]]
-            host["processed"] = max(host["processed"], now)
-        return [d["UNIQUE_VULN_ID"] for d in oldest]
+            return [h["ID"] for h in oldest]
+        oldest = sorted(self.detections, key=lambda r: (r["DETECTION"].get("LAST_PROCESSED_DATETIME", ""), detection_key(r)))[:count]
+        for r in oldest:
+            d = r["DETECTION"]
+            d["LAST_PROCESSED_DATETIME"] = d["LAST_FOUND_DATETIME"] = qdt(self.minute(T0, "detections"))
+            d["STATUS"] = "Re-Opened" if d["STATUS"] == "Fixed" else "Fixed"
+        return [detection_key(r) for r in oldest]
 
 
 def _sub(parent: ET.Element, tag: str, text: Any = None, **attrib: str) -> ET.Element:
@@ -197,14 +272,14 @@ class QualysSimulator(Simulator):
     def __init__(self, *, seed: int = 42, records: int | None = None, detections: int | None = None,
                  hosts: int | None = None, malformed: int = 0, per_timestamp: int = 2, username: str = DEMO_USERNAME,
                  password: str = DEMO_PASSWORD, rate_limit: int = 300, rate_window_seconds: float = 3600.0,
-                 **_ignored: Any) -> None:
+                 replay: dict[str, list[Record]] | None = None, **_ignored: Any) -> None:
         self.options = dict(seed=seed, **record_counts(records, detections=detections, hosts=hosts), malformed=malformed,
                             per_timestamp=per_timestamp)
         self.username, self.password = username, password
-        super().__init__(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
+        super().__init__(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds, replay=replay)
 
     def reset(self) -> None:
-        self.data = QualysData(**self.options)
+        self.data = QualysData(**self.options, replay=self.replay)
 
     def guard(self, request: Request) -> tuple[Response | None, dict[str, str]]:
         gate = self.control.admit(request)
@@ -252,7 +327,7 @@ class QualysSimulator(Simulator):
             id_min = int(params["id_min"]) if params.get("id_min") else None
         except ValueError:
             raise ValueError("truncation_limit and id_min must be integers") from None
-        hosts = sorted((h for h in hosts if id_min is None or h["ID"] >= id_min), key=lambda h: h["ID"])
+        hosts = sorted((h for h in hosts if id_min is None or int(h["ID"]) >= id_min), key=lambda h: int(h["ID"]))
         if limit <= 0 or len(hosts) <= limit:
             return hosts, None
         nxt = {**params, "id_min": str(hosts[limit]["ID"])}
@@ -288,28 +363,6 @@ class QualysSimulator(Simulator):
             _sub(w, "URL", next_url)
         return xml_response(root, headers=headers)
 
-    def _host_xml(self, parent: ET.Element, h: dict[str, Any], details: str = "All") -> ET.Element:
-        host = _sub(parent, "HOST")
-        _sub(host, "ID", h["ID"])
-        if details != "None":
-            _sub(host, "ASSET_ID", h["ASSET_ID"])
-            _sub(host, "IP", h["IP"])
-            _sub(host, "TRACKING_METHOD", h["TRACKING_METHOD"])
-            _sub(host, "NETWORK_ID", h["NETWORK_ID"])
-            if h["DNS"]:
-                _sub(host, "DNS", h["DNS"])
-                dns = _sub(host, "DNS_DATA")
-                _sub(dns, "HOSTNAME", h["HOSTNAME"])
-                _sub(dns, "DOMAIN", h["DOMAIN"])
-                _sub(dns, "FQDN", h["DNS"])
-            _sub(host, "NETBIOS", h["NETBIOS"])
-            _sub(host, "OS", h["OS"])
-        if details == "All":
-            for f in ("LAST_VULN_SCAN_DATETIME", "LAST_VM_SCANNED_DATE", "LAST_VM_SCANNED_DURATION",
-                      "LAST_VM_AUTH_SCANNED_DATE", "TRURISK_SCORE", "ASSET_CRITICALITY_SCORE"):
-                _sub(host, f, h[f])
-        return host
-
     async def detections(self, request: Request) -> Response:
         denied, headers, p = await self._list_call(request)
         if denied:
@@ -319,27 +372,23 @@ class QualysSimulator(Simulator):
             after = parse_qdt(p["vm_processed_after"]) if p.get("vm_processed_after") else None
         except ValueError:
             return simple_return(1905, "parameter vm_processed_after has invalid value", 400, headers)
-        by_host: dict[int, list[dict[str, Any]]] = {}
-        for d in self.data.detections.values():
-            if d["STATUS"] in statuses:
-                by_host.setdefault(d["_host"], []).append(d)
-        hosts = [self.data.hosts[i] for i in by_host if after is None or self.data.hosts[i]["processed"] > after]
+        by_host: dict[str, list[Record]] = {}
+        for r in self.data.detections:
+            if r["DETECTION"].get("STATUS") in statuses:
+                by_host.setdefault(r["HOST"]["ID"], []).append(r)
 
-        def write_host(hl: ET.Element, h: dict[str, Any]) -> None:
-            host = self._host_xml(hl, h, "Basic")
-            _sub(host, "LAST_SCAN_DATETIME", h["LAST_VM_SCANNED_DATE"])
-            _sub(host, "LAST_VM_SCANNED_DATE", h["LAST_VM_SCANNED_DATE"])
-            _sub(host, "LAST_VM_SCANNED_DURATION", h["LAST_VM_SCANNED_DURATION"])
-            dl = _sub(host, "DETECTION_LIST")
-            for d in sorted(by_host[h["ID"]], key=lambda d: int(d["QID"])):
-                det = _sub(dl, "DETECTION")
-                for k, v in d.items():
-                    if k == "_host":
-                        continue
-                    if k == "QDS":
-                        _sub(det, "QDS", v[0], severity=v[1])
-                    else:
-                        _sub(det, k, v)
+        def processed(group: list[Record]) -> datetime | None:
+            times = [parse_qdt(r["DETECTION"]["LAST_PROCESSED_DATETIME"]) for r in group if r["DETECTION"].get("LAST_PROCESSED_DATETIME")]
+            return max(times) if times else None
+
+        hosts = [group[0]["HOST"] for group in by_host.values()
+                 if after is None or (processed(group) or after) > after]
+
+        def write_host(hl: ET.Element, h: Record) -> None:
+            el = ET.SubElement(hl, "HOST")
+            for k, v in h.items():
+                element_xml(el, k, v)
+            element_xml(el, "DETECTION_LIST", [r["DETECTION"] for r in by_host[h["ID"]]])
 
         return self._hosts_output("HOST_LIST_VM_DETECTION_OUTPUT", hosts, p, request, headers, write_host)
 
@@ -351,49 +400,28 @@ class QualysSimulator(Simulator):
             since = parse_qdt(p["vm_scan_since"]) if p.get("vm_scan_since") else None
         except ValueError:
             return simple_return(1905, "parameter vm_scan_since has invalid value", 400, headers)
-        hosts = [h for h in self.data.hosts.values() if since is None or parse_qdt(h["LAST_VM_SCANNED_DATE"]) >= since]
-        details = p.get("details", "Basic")
-        return self._hosts_output("HOST_LIST_OUTPUT", hosts, p, request, headers,
-                                  lambda hl, h: self._host_xml(hl, h, details))
+        hosts = [h for h in self.data.hosts
+                 if since is None or (h.get("LAST_VM_SCANNED_DATE") and parse_qdt(h["LAST_VM_SCANNED_DATE"]) >= since)]
+        return self._hosts_output("HOST_LIST_OUTPUT", hosts, p, request, headers, lambda hl, h: element_xml(hl, "HOST", h))
 
     async def knowledge_base(self, request: Request) -> Response:
         denied, headers, p = await self._list_call(request)
         if denied:
             return denied
-        ids = [i.strip() for i in p.get("ids", "").split(",") if i.strip()] or sorted(KB)
+        known = knowledge_base() if self.data.kb_entries else {}
+        ids = [i.strip() for i in p.get("ids", "").split(",") if i.strip()] or sorted(known)
         root, resp = _output("KNOWLEDGE_BASE_VULN_LIST_OUTPUT")
         vl = _sub(resp, "VULN_LIST")
-        for qid in ids:
-            if qid not in KB:
-                continue
-            title, severity, vtype, category, cves, cvss, cvss3 = KB[qid]
-            v = _sub(vl, "VULN")
-            _sub(v, "QID", qid)
-            _sub(v, "VULN_TYPE", {"Confirmed": "Vulnerability", "Potential": "Potential Vulnerability", "Info": "Information Gathered"}[vtype])
-            _sub(v, "SEVERITY_LEVEL", severity)
-            _sub(v, "TITLE", title)
-            _sub(v, "CATEGORY", category)
-            _sub(v, "LAST_SERVICE_MODIFICATION_DATETIME", "2024-04-02T10:00:00Z")
-            _sub(v, "PUBLISHED_DATETIME", "2021-12-10T08:00:00Z")
-            _sub(v, "PATCHABLE", "1" if cves else "0")
-            if cves:
-                cl = _sub(v, "CVE_LIST")
-                for cve in cves:
-                    c = _sub(cl, "CVE")
-                    _sub(c, "ID", cve)
-                    _sub(c, "URL", f"https://cve.mitre.org/cgi-bin/cvename.cgi?name={cve}")
-            if cvss is not None:
-                _sub(_sub(v, "CVSS"), "BASE", cvss, source="service")
-                _sub(_sub(v, "CVSS_V3"), "BASE", cvss3)
-            _sub(v, "PCI_FLAG", "1" if severity >= 3 else "0")
+        vl.extend(copy.deepcopy(known[qid]) for qid in ids if qid in known)
         return xml_response(root, headers=headers)
 
     # -- control ------------------------------------------------------------------------------
 
     def streams(self) -> dict[str, Stream]:
         d = self.data
-        return {"detections": Stream(d.detections, d.malformed["detections"], d.add_detection,
-                                     partial(d.touch, "detections"), id_field="UNIQUE_VULN_ID"),
+        return {"detections": Stream(d.detections, d.malformed["detections"],
+                                     lambda malformed=False: {"id": detection_key(d.add_detection(malformed))},
+                                     partial(d.touch, "detections")),
                 "hosts": Stream(d.hosts, d.malformed["hosts"], d.add_host, partial(d.touch, "hosts"), id_field="ID")}
 
     def routes(self) -> list[Route]:
@@ -407,7 +435,8 @@ class QualysSimulator(Simulator):
 
 def create_app(**options: Any) -> Starlette:
     """Options: seed, records (both streams), detections, hosts, malformed, per_timestamp, username,
-    password, rate_limit (calls per window, default 300), rate_window_seconds (default 3600)."""
+    password, rate_limit (calls per window, default 300), rate_window_seconds (default 3600); replay
+    ({stream: records as ``corpus_records`` makes them}: exactly those records, nothing seeded)."""
     return QualysSimulator(**options).app()
 
 

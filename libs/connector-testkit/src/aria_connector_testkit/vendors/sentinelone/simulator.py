@@ -10,7 +10,8 @@ Faithful to the public API reference (field names, nesting, enums, envelopes):
   ``updatedAt__gt``/``__gte``/``__lt``/``__lte``, ``createdAt__*``, ``ids``, ``countOnly``).
 * Auth: ``Authorization: ApiToken <token>`` (console: My User > API token); a bad token is
   ``401 {"errors": [{"code": 4010010, "detail": ..., "title": "Authentication Failed"}]}``.
-* Envelope ``{"data": [...], "pagination": {"nextCursor": str|null, "totalItems": n}}``;
+* Envelope ``{"data": [...], "pagination": {"nextCursor": str, "totalItems": n}}`` (the last page's
+  cursor is ``""`` as recorded, not the ``null`` the reference shows);
   the cursor is an opaque base64 keyset token ("use to iterate over more than 1000 items")
   and is only valid with the same filters and sort.
 * ``GET /web/api/v2.1/threats``: threat objects with ``id`` and the nested
@@ -35,6 +36,7 @@ Control endpoints (``/_sim/...``): see ``aria_connector_testkit.simulators.base`
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import json
 from datetime import datetime, timedelta, timezone
@@ -46,24 +48,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from aria_connector_testkit.corpus import records_for
 from aria_connector_testkit.simulators.base import SeededData, Simulator, Stream, record_counts, seed_records
 
 DEMO_API_TOKEN = "demo-api-token"
 T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
 API = "/web/api/v2.1"
 
-THREATS = [
-    ("Mimikatz.exe", "Infostealer", "\\Device\\HarddiskVolume3\\Users\\Public\\mimikatz.exe"),
-    ("invoice_2024.docm", "Malware", "\\Device\\HarddiskVolume3\\Users\\jdoe\\Downloads\\invoice_2024.docm"),
-    ("svchost32.exe", "Trojan", "\\Device\\HarddiskVolume3\\Windows\\Temp\\svchost32.exe"),
-    ("lockbit.bin", "Ransomware", "/tmp/.cache/lockbit.bin"),
-    ("browser_helper.pkg", "PUA", "/Users/asmith/Downloads/browser_helper.pkg"),
-]
-OSES = [("windows", "Windows 11 Pro", "22631", "desktop"), ("windows", "Windows Server 2022 Standard", "20348", "server"),
-        ("macos", "macOS", "14.4.1 (23E224)", "laptop"), ("linux", "Ubuntu 22.04.4 LTS", "5.15.0-105-generic", "server")]
-CONFIDENCE = ["malicious", "malicious", "suspicious", "n/a"]
+CONFIDENCE = ["malicious", "malicious", "suspicious"]
 INCIDENT = ["unresolved", "unresolved", "in_progress", "resolved"]
-MITIGATION = ["mitigated", "active", "blocked", "not_mitigated", "marked_as_benign"]
 
 
 def _iso(dt: datetime) -> str:
@@ -83,17 +76,25 @@ def _get(rec: dict[str, Any], path: str) -> Any:
     return cur
 
 
-class S1Data(SeededData):
-    """Deterministic tenant. ``per_timestamp`` records share one ``updatedAt``."""
 
-    def __init__(self, seed: int, threats: int, agents: int, malformed: int = 0, per_timestamp: int = 2) -> None:
+
+class S1Data(SeededData):
+    """Deterministic tenant. ``per_timestamp`` records share one ``updatedAt``. Records are the
+    recorded ones of the corpus (``records_for``) taken in turn, deep-copied, with ids, times, names
+    and addresses varied: every field path and JSON type is one SentinelOne returned. ``replay``:
+    exactly those records per stream, stored by ``id``, nothing seeded."""
+
+    def __init__(self, seed: int, threats: int, agents: int, malformed: int = 0, per_timestamp: int = 2,
+                 replay: dict[str, list[dict[str, Any]]] | None = None) -> None:
         super().__init__(seed, per_timestamp)
-        self.account_id = str(900000000000000000 + seed)
-        self.site_id = str(910000000000000000 + seed)
-        self.group_id = str(920000000000000000 + seed)
         self.ids = 0
         self.agents: dict[str, dict[str, Any]] = {}
         self.threats: dict[str, dict[str, Any]] = {}
+        if replay is not None:
+            for stream, records in replay.items():
+                getattr(self, stream).update((str(r["id"]), copy.deepcopy(r)) for r in records)
+            return
+        self.templates = {s: records_for("sentinelone", s) for s in ("threats", "agents")}
         for _ in range(max(agents, 1) if threats else agents):
             self.add_agent()
         seed_records(self.add_threat, threats, malformed)
@@ -107,46 +108,25 @@ class S1Data(SeededData):
         bucket = self.step(stream)
         return _iso(T0 + timedelta(minutes=bucket, microseconds=(bucket * 104729) % 10**6))
 
+    def template(self, stream: str) -> dict[str, Any]:
+        """The next recorded record of ``stream`` (in turn), as a copy to vary."""
+        records = self.templates[stream]
+        return copy.deepcopy(records[self.seq[stream] % len(records)])
+
     def add_agent(self, malformed: bool = False) -> dict[str, Any]:
         rng = self.rng
+        agent = self.template("agents")
         ts = self.ts("agents")
         agent_id = self._id()
-        os_type, os_name, os_rev, machine = rng.choice(OSES)
         n = len(self.agents)
-        name = f"{'srv' if machine == 'server' else 'ws'}-{n:04d}"
-        mac = ":".join(f"{rng.randrange(256):02x}" for _ in range(6))
-        ip = f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
         registered = _iso(T0 - timedelta(days=rng.randrange(30, 500)))
-        agent = {
-            "id": agent_id,
-            "uuid": hashlib.md5(agent_id.encode()).hexdigest(),
-            "accountId": self.account_id, "accountName": "Example Corp",
-            "siteId": self.site_id, "siteName": "Default site",
-            "groupId": self.group_id, "groupName": "Default Group",
-            "computerName": name,
-            "domain": "CORP" if os_type == "windows" else "WORKGROUP",
-            "osType": os_type, "osName": os_name, "osRevision": os_rev, "osArch": "64 bit",
-            "osUsername": None, "machineType": machine,
-            "modelName": rng.choice(["Dell Latitude 7440", "VMware Virtual Platform", "MacBookPro18,3"]),
-            "serialNumber": f"SN{rng.randrange(10**8, 10**9)}",
-            "cpuCount": rng.choice([4, 8, 16]), "coreCount": rng.choice([4, 8, 16]), "totalMemory": rng.choice([8192, 16384, 32768]),
-            "agentVersion": f"23.4.{rng.randrange(1, 6)}.{rng.randrange(100, 999)}",
-            "isActive": True, "isDecommissioned": False, "isUninstalled": False, "isPendingUninstall": False,
-            "infected": False, "activeThreats": 0,
-            "mitigationMode": "protect", "mitigationModeSuspicious": "detect",
-            "networkStatus": rng.choice(["connected", "connected", "disconnected"]),
-            "networkInterfaces": [{"id": str(rng.randrange(10**17, 10**18)), "name": "Ethernet0" if os_type == "windows" else "eth0",
-                                   "inet": [ip], "inet6": [], "physical": mac, "gatewayIp": None, "gatewayMacAddress": None}],
-            "externalIp": f"198.51.100.{rng.randrange(1, 255)}",
-            "lastIpToMgmt": ip,
-            "lastLoggedInUserName": rng.choice(["jdoe", "asmith", "svc_backup", ""]),
-            "scanStatus": "finished", "scanFinishedAt": ts,
-            "encryptedApplications": False, "firewallEnabled": True, "threatRebootRequired": False,
-            "appsVulnerabilityStatus": rng.choice(["up_to_date", "patch_required"]),
-            "registeredAt": registered, "createdAt": registered,
-            "lastActiveDate": ts, "updatedAt": ts,
-            "tags": {"sentinelone": []},
-        }
+        agent.update(id=agent_id, uuid=hashlib.md5(agent_id.encode()).hexdigest(), computerName=f"ws-{n:04d}",
+                     externalIp=f"198.51.100.{rng.randrange(1, 255)}", registeredAt=registered, createdAt=registered,
+                     lastActiveDate=ts, updatedAt=ts, networkStatus=rng.choice(["connected", "connected", "disconnected"]))
+        for nic in agent.get("networkInterfaces") or []:
+            if nic.get("inet"):
+                nic["inet"] = [f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"]
+            nic["physical"] = ":".join(f"{rng.randrange(256):02x}" for _ in range(6))
         if malformed:
             agent["computerName"] = None  # an asset needs a name
             self.malformed["agents"] += 1
@@ -155,81 +135,25 @@ class S1Data(SeededData):
 
     def add_threat(self, malformed: bool = False) -> dict[str, Any]:
         rng = self.rng
+        threat = self.template("threats")
         ts = self.ts("threats")
         if not self.agents:
             self.add_agent()
         agent = self.agents[sorted(self.agents)[rng.randrange(len(self.agents))]]
         threat_id = self._id()
-        name, classification, path = rng.choice(THREATS)
-        sha1 = hashlib.sha1(f"{threat_id}".encode()).hexdigest()
-        confidence = rng.choice(CONFIDENCE)
-        mitigation = rng.choice(MITIGATION)
         identified = _iso(_parse_iso(ts) - timedelta(seconds=rng.randrange(1, 600)))
-        threat = {
-            "id": threat_id,
-            "agentDetectionInfo": {
-                "accountId": self.account_id, "accountName": "Example Corp",
-                "agentDomain": agent["domain"], "agentIpV4": agent["networkInterfaces"][0]["inet"][0], "agentIpV6": "",
-                "agentLastLoggedInUserName": agent["lastLoggedInUserName"], "agentMitigationMode": "protect",
-                "agentOsName": agent["osName"], "agentOsRevision": agent["osRevision"],
-                "agentRegisteredAt": agent["registeredAt"], "agentUuid": agent["uuid"], "agentVersion": agent["agentVersion"],
-                "externalIp": agent["externalIp"], "groupId": self.group_id, "groupName": "Default Group",
-                "siteId": self.site_id, "siteName": "Default site",
-            },
-            "agentRealtimeInfo": {
-                "accountId": self.account_id, "accountName": "Example Corp", "activeThreats": 1,
-                "agentComputerName": agent["computerName"], "agentDecommissionedAt": None, "agentDomain": agent["domain"],
-                "agentId": agent["id"], "agentInfected": mitigation in ("active", "not_mitigated"),
-                "agentIsActive": True, "agentIsDecommissioned": False, "agentMachineType": agent["machineType"],
-                "agentMitigationMode": "protect", "agentNetworkStatus": agent["networkStatus"],
-                "agentOsName": agent["osName"], "agentOsRevision": agent["osRevision"], "agentOsType": agent["osType"],
-                "agentUuid": agent["uuid"], "agentVersion": agent["agentVersion"], "groupId": self.group_id,
-                "groupName": "Default Group", "networkInterfaces": agent["networkInterfaces"], "operationalState": "na",
-                "rebootRequired": False, "scanStatus": "finished", "siteId": self.site_id, "siteName": "Default site",
-                "userActionsNeeded": [],
-            },
-            "containerInfo": {"id": None, "image": None, "labels": None, "name": None},
-            "kubernetesInfo": {"cluster": None, "controllerKind": None, "namespace": None, "node": None, "pod": None},
-            "ecsInfo": {"clusterName": None, "serviceName": None, "taskArn": None},
-            "indicators": [{"category": "Evasion", "description": "Detected suspicious code injection",
-                            "ids": [rng.randrange(1, 400)], "tactics": [{"name": "Defense Evasion", "source": "MITRE",
-                            "techniques": [{"name": "T1055", "link": "https://attack.mitre.org/techniques/T1055/"}]}]}],
-            "mitigationStatus": [] if mitigation == "not_mitigated" else [{
-                "action": "quarantine" if mitigation != "marked_as_benign" else "unquarantine",
-                "actionsCounters": {"failed": 0, "notFound": 0, "pendingReboot": 0, "success": 1, "total": 1},
-                "agentSupportsReport": True, "agentSupportsRemediation": True, "groupNotFound": False,
-                "lastUpdate": ts, "latestReport": f"{API}/threats/mitigation-report/{threat_id}",
-                "mitigationEndedAt": ts, "mitigationStartedAt": identified, "status": "success",
-            }],
-            "threatInfo": {
-                "analystVerdict": rng.choice(["undefined", "true_positive", "suspicious", "false_positive"]),
-                "analystVerdictDescription": "Undefined", "automaticallyResolved": False, "browserType": None,
-                "certificateId": "", "classification": classification, "classificationSource": "Static",
-                "cloudFilesHashVerdict": "black", "collectionId": str(rng.randrange(10**17, 10**18)),
-                "confidenceLevel": confidence, "createdAt": identified,
-                "detectionEngines": [{"key": "pre_execution", "title": "On-Write Static AI"}],
-                "detectionType": rng.choice(["static", "dynamic"]), "engines": ["On-Write DFI"],
-                "externalTicketExists": False, "externalTicketId": None, "failedActions": False,
-                "fileExtension": name.rsplit(".", 1)[-1].upper(), "fileExtensionType": "Executable",
-                "filePath": path, "fileSize": rng.randrange(10_000, 5_000_000), "fileVerificationType": "NotSigned",
-                "identifiedAt": identified,
-                "incidentStatus": rng.choice(INCIDENT), "incidentStatusDescription": "Unresolved",
-                "initiatedBy": "agent_policy", "initiatedByDescription": "Agent Policy", "initiatingUserId": None,
-                "initiatingUsername": None, "isFileless": False, "isValidCertificate": False,
-                "maliciousProcessArguments": None, "md5": None, "mitigatedPreemptively": False,
-                "mitigationStatus": mitigation, "mitigationStatusDescription": mitigation.replace("_", " ").title(),
-                "originatorProcess": rng.choice(["explorer.exe", "chrome.exe", "outlook.exe", "bash"]),
-                "pendingActions": False, "processUser": f"{agent['domain']}\\{agent['lastLoggedInUserName'] or 'SYSTEM'}",
-                "publisherName": "", "reachedEventsLimit": False, "rebootRequired": False,
-                "sha1": sha1, "sha256": hashlib.sha256(threat_id.encode()).hexdigest(),
-                "storyline": hashlib.md5(f"story-{threat_id}".encode()).hexdigest()[:16].upper(),
-                "threatId": threat_id, "threatName": name, "updatedAt": ts,
-            },
-            "whiteningOptions": ["hash", "path"],
-        }
+        threat["id"] = threat_id
+        threat["agentRealtimeInfo"].update(agentId=agent["id"], agentComputerName=agent["computerName"],
+                                           agentUuid=agent["uuid"])
+        info = threat["threatInfo"]
+        status = rng.choice(INCIDENT)
+        info.update(threatId=threat_id, updatedAt=ts, identifiedAt=identified, createdAt=identified,
+                    confidenceLevel=rng.choice(CONFIDENCE), incidentStatus=status,
+                    incidentStatusDescription=status.replace("_", " ").title(),
+                    sha1=hashlib.sha1(threat_id.encode()).hexdigest())
         if malformed:
-            threat["threatInfo"]["confidenceLevel"] = "very-bad"  # not a SentinelOne enum value
-            threat["threatInfo"]["threatName"] = None
+            info["confidenceLevel"] = "very-bad"  # not a SentinelOne enum value
+            info["threatName"] = None
             self.malformed["threats"] += 1
         self.threats[threat_id] = threat
         return threat
@@ -279,7 +203,7 @@ AGENT_FIELDS = {"updatedAt": "updatedAt", "createdAt": "createdAt", "id": "id", 
 DATE_FIELDS = {"updatedAt", "createdAt", "lastActiveDate", "registeredAt"}
 
 
-def list_records(records: list[dict[str, Any]], query: Any, fields: dict[str, str]) -> tuple[list[dict], str | None, int]:
+def list_records(records: list[dict[str, Any]], query: Any, fields: dict[str, str]) -> tuple[list[dict], str, int]:
     """Apply SentinelOne list semantics: filters, sortBy/sortOrder, keyset cursor, limit."""
     try:
         limit = int(query.get("limit", "10"))
@@ -338,7 +262,7 @@ def list_records(records: list[dict[str, Any]], query: Any, fields: dict[str, st
                 start = i
                 break
     page = matched[start:start + limit]
-    next_cursor = None
+    next_cursor = ""  # the last page's, as recorded (an empty string; the docs say null)
     if start + limit < len(matched) and page:
         last = key(page[-1])
         next_cursor = _encode_cursor({"q": signature, "v": last[0], "id": last[1]})
@@ -348,9 +272,10 @@ def list_records(records: list[dict[str, Any]], query: Any, fields: dict[str, st
 class SentinelOneSimulator(Simulator):
     def __init__(self, *, seed: int = 42, records: int | None = None, threats: int | None = None,
                  agents: int | None = None, malformed: int = 0, per_timestamp: int = 2,
-                 api_token: str = DEMO_API_TOKEN, rate_limit: int = 1000, rate_window_seconds: float = 60.0) -> None:
+                 api_token: str = DEMO_API_TOKEN, rate_limit: int = 1000, rate_window_seconds: float = 60.0,
+                 replay: dict[str, list[dict[str, Any]]] | None = None) -> None:
         self.options = dict(seed=seed, **record_counts(records, threats=threats, agents=agents), malformed=malformed,
-                            per_timestamp=per_timestamp)
+                            per_timestamp=per_timestamp, replay=replay)
         self.api_token = api_token
         super().__init__(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
 
@@ -417,6 +342,7 @@ class SentinelOneSimulator(Simulator):
 
 def create_app(**options: Any) -> Starlette:
     """Options: seed, records (both streams), threats, agents, malformed, per_timestamp, api_token,
-    rate_limit, rate_window_seconds."""
+    rate_limit, rate_window_seconds, replay ({stream: recorded records}: serve exactly those, nothing
+    seeded)."""
     return SentinelOneSimulator(**options).app()
 

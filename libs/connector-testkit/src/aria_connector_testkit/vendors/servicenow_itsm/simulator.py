@@ -37,12 +37,18 @@ Faithful to ServiceNow's public documentation:
 * Rate limiting - https://docs.servicenow.com/bundle/latest/page/integrate/inbound-rest/concept/inbound-REST-API-rate-limiting.html :
   429 with ``Retry-After``, ``X-RateLimit-Limit``, ``X-RateLimit-Reset`` (epoch seconds).
 
+Records are the vendor's own: seeded and created incidents are the corpus's recorded incidents
+(``corpus/incidents``) as templates, their ids, numbers, texts, codes and times varied by the seed;
+in replay mode (``replay={"incidents": [...]}``) exactly the given records are served, verbatim,
+stored by position (the simulator's own incidents by their sys_id).
+
 Demo credentials: ``aria.integration`` / ``demo-password``.
 Control endpoints (``/_sim/...``): see ``aria_connector_testkit.simulators.base``.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import random
 import re
@@ -57,6 +63,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from aria_connector_testkit.corpus import records_for
 from aria_connector_testkit.simulators.base import ControlState, basic_credentials, seed_records, simulator_app
 
 DEMO_USER = "aria.integration"
@@ -70,6 +77,8 @@ STATES = ["1", "1", "2", "3", "6", "7"]
 WRITABLE = {"short_description", "description", "impact", "urgency", "state", "category", "correlation_id",
             "correlation_display", "work_notes", "comments", "caller_id", "assignment_group", "close_code",
             "close_notes", "subcategory", "contact_type"}
+# Reference fields the integration writes, and the table each refers to.
+REFERENCES = {"assignment_group": "sys_user_group", "caller_id": "sys_user"}
 SUMMARIES = ["Ransomware indicators on file server", "Phishing campaign targeting finance", "Exposed RDP on jump host",
              "Privileged account used from new country", "Malware detected on kiosk", "Certificate expired on VPN"]
 
@@ -127,7 +136,7 @@ class ServiceNowSimulator:
                  per_timestamp: int = 2, username: str = DEMO_USER, password: str = DEMO_PASSWORD,
                  client_id: str = DEMO_CLIENT_ID, client_secret: str = DEMO_CLIENT_SECRET, token_ttl: int = 1799,
                  rate_limit: int = 6000, rate_window_seconds: float = 60.0,
-                 unreadable: Iterable[int] = ()) -> None:
+                 unreadable: Iterable[int] = (), replay: dict[str, list[dict[str, Any]]] | None = None) -> None:
         self.options = dict(seed=seed, count=incidents if incidents is not None else (records or 40),
                             malformed=malformed)
         self.unreadable = {f"INC{10000 + n:07d}" for n in unreadable}
@@ -137,24 +146,37 @@ class ServiceNowSimulator:
         self.tokens: dict[str, float] = {}
         self.tokens_issued = 0
         self.control = ControlState(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
+        self.replay = replay
+        self.templates = records_for("servicenow_itsm", "incidents")
         self.reset()
 
     def reset(self) -> None:
         self.rng = random.Random(self.options["seed"])
-        self.incidents: dict[str, dict[str, Any]] = {}
+        self.incidents: dict[str | int, dict[str, Any]] = {}
         self.journal: list[dict[str, Any]] = []
         self.ticks = 0
         self.malformed = 0
         self.created = 0
-        seed_records(self.add, self.options["count"], self.options["malformed"])
+        if self.replay is not None:
+            self.incidents = dict(enumerate(self.replay.get("incidents", []), 1))
+        else:
+            seed_records(self.add, self.options["count"], self.options["malformed"])
 
     def now(self) -> str:
         ts = sn_ts(T0 + timedelta(seconds=23 * (self.ticks // self.per_timestamp)))
         self.ticks += 1
         return ts
 
-    def ref(self, table: str, sys_id: str) -> dict[str, str]:
+    @staticmethod
+    def ref(table: str, sys_id: str) -> dict[str, str]:
         return {"link": f"/api/now/table/{table}/{sys_id}", "value": sys_id}
+
+    def stored(self, field: str, value: Any) -> Any:
+        """A written value as the table stores it: a reference (when set) with its link, else text."""
+        return self.ref(REFERENCES[field], str(value)) if field in REFERENCES and value else str(value)
+
+    def find(self, sys_id: str) -> dict[str, Any] | None:
+        return next((r for r in self.incidents.values() if field_value(r, "sys_id") == sys_id), None)
 
     def add(self, values: dict[str, Any] | None = None, malformed: bool = False) -> dict[str, Any]:
         rng = self.rng
@@ -164,32 +186,30 @@ class ServiceNowSimulator:
         values = values or {}
         impact, urgency = str(values.get("impact") or rng.choice("123")), str(values.get("urgency") or rng.choice("123"))
         state = str(values.get("state") or ("1" if values else rng.choice(STATES)))
-        inc = {
+        inc = copy.deepcopy(self.templates[(n - 10001) % len(self.templates)])
+        inc.update({
             "sys_id": sys_id, "number": f"INC{n:07d}", "short_description": rng.choice(SUMMARIES),
             "description": "Reported by the SOC.", "state": state, "incident_state": state, "impact": impact,
-            "urgency": urgency, "priority": PRIORITY[(impact, urgency)], "severity": "3", "category": "inquiry",
-            "subcategory": "", "contact_type": "integration", "active": "true" if state not in ("6", "7", "8") else "false",
+            "urgency": urgency, "active": "true" if state not in ("6", "7", "8") else "false",
             "opened_at": ts, "sys_created_on": ts, "sys_updated_on": ts, "sys_created_by": self.username,
-            "sys_updated_by": self.username, "sys_mod_count": "0", "sys_class_name": "incident",
+            "sys_updated_by": self.username, "sys_mod_count": "0",
             "resolved_at": ts if state in ("6", "7") else "", "closed_at": ts if state == "7" else "",
             "close_code": "Solved (Permanently)" if state in ("6", "7") else "", "close_notes": "",
             "correlation_id": "", "correlation_display": "", "work_notes": "", "comments": "",
-            "caller_id": self.ref("sys_user", "6816f79cc0a8016401c5a33be04be441"),
             "assignment_group": rng.choice(["", self.ref("sys_user_group", "287ebd7da9fe198100f92cc8d1d2154e")]),
-            "opened_by": self.ref("sys_user", "6816f79cc0a8016401c5a33be04be441"),
-        }
+        })
         for k, v in values.items():
             if k not in ("work_notes", "comments"):
-                inc[k] = str(v) if not isinstance(v, dict) else v
+                inc[k] = self.stored(k, v)
         inc["priority"] = PRIORITY[(inc["impact"], inc["urgency"])]
         if malformed:
-            inc["short_description"] = ""  # allowed by the API, but a risk needs a title
+            inc["priority"] = "9"  # not a ServiceNow priority (1-5): fails mapping
             self.malformed += 1
         self.incidents[sys_id] = inc
         return inc
 
     def touch(self, count: int) -> list[str]:
-        ids = sorted(self.incidents, key=lambda i: self.incidents[i]["number"])[:count]
+        ids = sorted(self.incidents, key=lambda i: self.incidents[i].get("number", ""))[:count]
         for i in ids:
             inc = self.incidents[i]
             inc["state"] = inc["incident_state"] = "2" if inc["state"] == "1" else "6"
@@ -232,8 +252,9 @@ class ServiceNowSimulator:
         exclude_links = q.get("sysparm_exclude_reference_link", "false") == "true"
         out = {}
         for k, v in inc.items():
-            if isinstance(v, dict):
-                out[k] = v["value"] if exclude_links else {"link": base + v["link"], "value": v["value"]}
+            if isinstance(v, dict):  # a reference; the simulator's own links are relative to the instance
+                link = base + v["link"] if v["link"].startswith("/") else v["link"]
+                out[k] = v["value"] if exclude_links else {"link": link, "value": v["value"]}
             else:
                 out[k] = v
         fields = [f for f in q.get("sysparm_fields", "").split(",") if f]
@@ -253,10 +274,10 @@ class ServiceNowSimulator:
         except (ValueError, QueryError) as exc:
             return self.error(400, "Invalid query", str(exc), headers)
         rows = [i for i in self.incidents.values() if matches(i, terms)]
-        rows.sort(key=lambda r: r["sys_id"])
+        rows.sort(key=lambda r: field_value(r, "sys_id"))
         for field, desc in reversed(order):
             rows.sort(key=lambda r, f=field: field_value(r, f), reverse=desc)
-        page = [r for r in rows[offset:offset + limit] if r["number"] not in self.unreadable]  # ACLs, after the query
+        page = [r for r in rows[offset:offset + limit] if r.get("number") not in self.unreadable]  # ACLs, after the query
         headers = {**headers, "X-Total-Count": str(len(rows))}
         if offset + limit < len(rows):
             headers["Link"] = (f'<{request.url.include_query_params(sysparm_offset=offset + limit)}>;rel="next",'
@@ -271,11 +292,11 @@ class ServiceNowSimulator:
             for k, v in body.items():
                 if k in ("work_notes", "comments"):
                     if v:
-                        self.journal.append({"element_id": inc["sys_id"], "element": k, "value": str(v),
+                        self.journal.append({"element_id": field_value(inc, "sys_id"), "element": k, "value": str(v),
                                              "sys_created_on": self.now()})
                         self.created += 1
                     continue
-                inc[k] = str(v)
+                inc[k] = self.stored(k, v)
             inc["incident_state"] = inc["state"]
             inc["priority"] = PRIORITY.get((inc["impact"], inc["urgency"]), inc["priority"])
             inc["active"] = "false" if inc["state"] in ("6", "7", "8") else "true"
@@ -310,7 +331,7 @@ class ServiceNowSimulator:
         denied, headers = self.guard(request)
         if denied:
             return denied
-        inc = self.incidents.get(request.path_params["sys_id"])
+        inc = self.find(request.path_params["sys_id"])
         if request.path_params["table"] != "incident" or inc is None:
             return self.error(404, "No Record found", "Record doesn't exist or ACL restricts the record retrieval",
                               headers)
@@ -366,5 +387,6 @@ class ServiceNowSimulator:
 
 def create_app(**options: Any) -> Starlette:
     """Options: seed, records / incidents, malformed, per_timestamp, username, password, client_id, client_secret,
-    token_ttl, rate_limit, rate_window_seconds, unreadable."""
+    token_ttl, rate_limit, rate_window_seconds, unreadable, replay ({"incidents": [recorded incidents]}: exactly
+    those, nothing seeded)."""
     return ServiceNowSimulator(**options).app()

@@ -12,8 +12,9 @@ Faithful to the public documentation:
   unknown or expired sid is 404.
 * Results - https://docs.splunk.com/Documentation/Splunk/latest/RESTREF/RESTsearch#search.2Fjobs.2F.7Bsearch_id.7D.2Fresults :
   ``GET /services/search/jobs/{sid}/results?output_mode=json&offset=&count=`` (count default
-  100, 0 = all) -> ``{"preview": false, "init_offset", "messages": [], "fields": [{"name"}],
-  "results": [...]}``; values are strings; results come newest first.
+  100, 0 = all) -> ``{"preview": false, "init_offset", "post_process_count", "messages": [],
+  "results": [...]}`` (the envelope splunkd 9 answers, see the corpus); values are strings or
+  lists of strings (multi-value fields); results come newest first.
 * Time modifiers - https://docs.splunk.com/Documentation/Splunk/latest/SearchReference/SearchTimeModifiers :
   ``earliest_time`` inclusive, ``latest_time`` exclusive; epoch seconds, ISO-8601, ``now``,
   ``0`` and relative ``-<n><s|m|h|d>[@d]`` are understood here.
@@ -25,7 +26,10 @@ Faithful to the public documentation:
   ``event_id``, ``rule_name``, ``rule_title``, ``rule_description``, ``search_name``,
   ``security_domain``, ``urgency`` (informational|low|medium|high|critical), ``status``
   (0..5) with ``status_label`` (Unassigned|New|In Progress|Pending|Resolved|Closed),
-  ``owner``, ``src``, ``dest``, ``user``, ``_time`` (``2024-05-01T00:01:00.000+00:00``).
+  ``owner``, ``src``, ``dest``, ``user``, ``_time`` (``2024-05-01T00:01:00.000+00:00``). Rows of a
+  plain ``index=notable`` search carry only index fields (``_bkt``, ``_cd``, ``_time``, ``source``,
+  ``_raw``, ...). The rows served are the corpus's recorded rows (``corpus/notables``), copied
+  with new ids, times and hosts.
 
 * HTTP Event Collector - https://docs.splunk.com/Documentation/Splunk/latest/Data/FormateventsforHTTPEventCollector
   and https://docs.splunk.com/Documentation/Splunk/latest/Data/TroubleshootHTTPEventCollector :
@@ -37,9 +41,9 @@ Faithful to the public documentation:
   required" (with ``invalid-event-number``), 503 code 9 "Server is busy". HEC has no
   de-duplication. Demo HEC token ``11111111-2222-4333-8444-555555555555``.
 
-The simulator does not evaluate SPL: every search returns the notable view (one row per
-``event_id``, its latest status). An "updated" record is a notable whose status changed
-and that was re-emitted with a newer ``_time``. Also ``/services/authentication/current-context``
+The simulator does not evaluate SPL: every search returns the stored rows (one per notable,
+its latest status). An "updated" record is a macro row whose review status changed and that
+was re-emitted with a newer ``_time``. Also ``/services/authentication/current-context``
 and ``/services/server/health/splunkd``. Demo token: ``demo-splunk-token-0123456789``; demo
 basic credentials ``aria`` / ``demo-splunk-password``.
 """
@@ -47,6 +51,7 @@ basic credentials ``aria`` / ``demo-splunk-password``.
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import re
 import time
@@ -60,6 +65,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from aria_connector_testkit.corpus import records_for
 from aria_connector_testkit.simulators.base import SeededData, Simulator, Stream, record_counts, seed_records
 
 DEMO_TOKEN = "demo-splunk-token-0123456789"
@@ -67,19 +73,21 @@ DEMO_USERNAME = "aria"
 DEMO_PASSWORD = "demo-splunk-password"
 DEMO_HEC_TOKEN = "11111111-2222-4333-8444-555555555555"
 T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
-RULES = [
-    ("Access - Brute Force Access Behavior Detected - Rule", "Brute Force Access Behavior Detected", "access", "medium"),
-    ("Endpoint - Malware Detected - Rule", "Malware Detected on {dest}", "endpoint", "high"),
-    ("Network - Unroutable Host Activity - Rule", "Unroutable Host Activity", "network", "low"),
-    ("Threat - Threat Intelligence Match - Rule", "Threat Activity Detected ({src})", "threat", "critical"),
-    ("Identity - Excessive Failed Logins - Rule", "Excessive Failed Logins by {user}", "identity", "medium"),
-    ("Audit - Anomalous Audit Trail Activity Detected - Rule", "Anomalous Audit Trail Activity", "audit", "informational"),
-]
 STATUS_LABELS = {"0": "Unassigned", "1": "New", "2": "In Progress", "3": "Pending", "4": "Resolved", "5": "Closed"}
 
 
 def splunk_time(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}+00:00"
+
+
+def row_time(row: dict[str, Any]) -> float:
+    """A row's ``_time`` (ISO 8601 with the search head's offset, e.g. ``-07:00``) in epoch seconds."""
+    return datetime.fromisoformat(row["_time"]).timestamp()
+
+
+def row_order(row: dict[str, Any]) -> tuple[float, str]:
+    """Rows by time; ``_cd`` (bucket:offset) orders rows of one second, as in the index."""
+    return row_time(row), str(row.get("event_id") or row.get("_cd") or "")
 
 
 def parse_time(value: str | None, now: float) -> float | None:
@@ -103,74 +111,84 @@ def parse_time(value: str | None, now: float) -> float | None:
         raise ValueError(f"Invalid time modifier {value!r}") from None
 
 
+def notable_id(row: dict[str, Any]) -> str:
+    """The id a row is known by (the connector's identity): ``event_id``, else its index address."""
+    return str(row.get("event_id") or f"{row['_bkt']}:{row['_cd']}:{row['_time']}")
+
+
 class SplunkData(SeededData):
-    def __init__(self, seed: int, notables: int, malformed: int = 0, per_timestamp: int = 2) -> None:
+    """Notable rows by the simulator's own key (their position): real rows may lack ``event_id``
+    (a plain ``index=notable`` search), so nothing here relies on it. Seeded rows are the corpus's
+    recorded rows (``records_for``) in turn, each a copy with new ids, times and hosts; ``replay``
+    holds exactly the given rows (in order) instead."""
+
+    def __init__(self, seed: int, notables: int, malformed: int = 0, per_timestamp: int = 2,
+                 replay: list[dict[str, Any]] | None = None) -> None:
         super().__init__(seed, per_timestamp)
         self.notables: dict[str, dict[str, Any]] = {}
-        seed_records(self.add, notables, malformed)
+        if replay is not None:
+            for row in replay:
+                self.notables[str(len(self.notables))] = copy.deepcopy(row)
+        else:
+            self.templates = records_for("splunk", "notables")
+            seed_records(self.add, notables, malformed)
 
     def _ts(self) -> datetime:
         bucket = self.step()
         return T0 + timedelta(minutes=bucket, milliseconds=(bucket * 131) % 1000)
 
     def add(self, malformed: bool = False) -> dict[str, Any]:
-        rng = self.rng
+        rng, n = self.rng, len(self.notables)
         when = self._ts()
-        rule_name, title, domain, urgency = rng.choice(RULES)
-        src = f"203.0.113.{rng.randrange(1, 255)}"
-        dest = f"{rng.choice(['web', 'db', 'wks', 'dc'])}-{rng.randrange(1, 400):03d}.corp.example.com"
-        user = rng.choice(["alice", "bob", "carol", "svc_backup", "administrator"])
-        search_id = f"scheduler__admin__SplunkEnterpriseSecuritySuite__RMD5{uuid.UUID(int=rng.getrandbits(128)).hex[:16]}_at_{int(when.timestamp())}_{rng.randrange(1000, 9999)}"
-        status = rng.choice(["1", "1", "2", "3", "5"])
-        notable = {
-            "_time": splunk_time(when),
-            "event_id": f"{uuid.UUID(int=rng.getrandbits(128)).hex.upper()[:8]}-{len(self.notables):06d}@@notable@@{uuid.UUID(int=rng.getrandbits(128)).hex}",
-            "rule_name": rule_name.replace(" - Rule", ""),
-            "rule_title": title.format(dest=dest, src=src, user=user),
-            "rule_description": f"{title.split(' ({')[0]} - triggered by correlation search.",
-            "rule_id": f"{search_id}@@notable@@{rng.getrandbits(64):x}",
-            "search_name": rule_name,
-            "security_domain": domain,
-            "urgency": urgency,
-            "severity": {"informational": "informational", "low": "low", "medium": "medium", "high": "high", "critical": "critical"}[urgency],
-            "status": status,
-            "status_label": STATUS_LABELS[status],
-            "status_group": "Open" if status in ("0", "1", "2", "3") else "Closed",
-            "owner": rng.choice(["unassigned", "analyst1", "analyst2"]),
-            "src": src,
-            "dest": dest,
-            "user": user,
-            "orig_time": str(int(when.timestamp())),
-            "drilldown_search": f"| from datamodel:\"Authentication\".\"Failed_Authentication\" | search src=\"{src}\"",
-            "_raw": f"{int(when.timestamp())}, search_name=\"{rule_name}\", src=\"{src}\", dest=\"{dest}\", user=\"{user}\"",
-            "index": "notable",
-            "sourcetype": "stash",
-            "source": rule_name,
-            "host": "es-search-head-01",
-        }
+        row = copy.deepcopy(self.templates[n % len(self.templates)])
+        epoch = str(int(when.timestamp()))
+        row["_time"] = splunk_time(when)
+        if "event_id" in row:  # a notable-macro row: a new event hash under the same indexer
+            guid = row.get("indexer_guid") or row["event_id"].split("@@")[0]
+            event_hash = uuid.UUID(int=rng.getrandbits(128)).hex
+            row["event_id"] = f"{guid}@@notable@@{event_hash}"
+            for field, value in (("event_hash", event_hash), ("rule_id", row["event_id"])):
+                if field in row:
+                    row[field] = value
+        if "_cd" in row:  # the event's offset in its bucket
+            row["_cd"] = f"{row['_bkt'].split('~')[1]}:{10_000 + n * 7 + rng.randrange(7)}"
+        for field in ("_indextime", "orig_time"):
+            if field in row:
+                row[field] = epoch
+        if "dest" in row:
+            row["dest"] = f"{rng.choice(['web', 'db', 'wks', 'dc'])}-{rng.randrange(1, 400):03d}.corp.example.com"
+        if "user" in row:
+            row["user"] = rng.choice(["alice", "bob", "carol", "svc_backup", "administrator"])
         if malformed:
-            notable["urgency"] = "bogus"  # not an ES urgency: fails mapping
+            row["urgency"] = "bogus"  # not an ES urgency: fails mapping
             self.malformed["notables"] += 1
-        self.notables[notable["event_id"]] = notable
-        return notable
+        self.notables[str(n)] = row
+        return row
 
     def touch(self, count: int) -> list[str]:
-        oldest = sorted(self.notables.values(), key=lambda n: (n["_time"], n["event_id"]))[:count]
+        """Re-stamps the oldest reviewable rows (those the notable macro returned, with a status) with a
+        new review status; a raw index row has no review state to change."""
+        reviewable = [r for r in self.notables.values() if "event_id" in r and "status" in r]
+        oldest = sorted(reviewable, key=row_order)[:count]
         for n in oldest:
             n["_time"] = splunk_time(self._ts())
             n["status"] = "5" if n["status"] != "5" else "2"
             n["status_label"] = STATUS_LABELS[n["status"]]
-            n["status_group"] = "Closed" if n["status"] in ("4", "5") else "Open"
-        return [n["event_id"] for n in oldest]
+            if "status_group" in n:
+                n["status_group"] = "Closed" if n["status"] in ("4", "5") else "Open"
+        return [notable_id(n) for n in oldest]
 
 
 class SplunkSimulator(Simulator):
     def __init__(self, *, seed: int = 42, records: int | None = None, notables: int | None = None, malformed: int = 0,
                  per_timestamp: int = 2, token: str = DEMO_TOKEN, username: str = DEMO_USERNAME,
                  password: str = DEMO_PASSWORD, hec_token: str = DEMO_HEC_TOKEN, rate_limit: int = 100000,
-                 rate_window_seconds: float = 60.0, **_ignored: Any) -> None:
+                 rate_window_seconds: float = 60.0, replay: dict[str, list[dict[str, Any]]] | None = None,
+                 **_ignored: Any) -> None:
         self.options = dict(seed=seed, **record_counts(records, notables=notables), malformed=malformed,
                             per_timestamp=per_timestamp)
+        if replay is not None:
+            self.options["replay"] = list(replay.get("notables", []))
         self.token, self.username, self.password, self.hec_token = token, username, password, hec_token
         super().__init__(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
 
@@ -224,10 +242,10 @@ class SplunkSimulator(Simulator):
             return self.error(400, str(exc))
         rows = []
         for n in self.data.notables.values():
-            t = datetime.fromisoformat(n["_time"]).timestamp()
+            t = row_time(n)
             if (earliest is None or t >= earliest) and (latest is None or t < latest):
                 rows.append(dict(n))
-        rows.sort(key=lambda n: (n["_time"], n["event_id"]), reverse=True)  # newest first, like Splunk
+        rows.sort(key=row_order, reverse=True)  # newest first, like Splunk
         sid = f"{now:.3f}_{uuid.uuid4().hex[:8].upper()}"
         self.jobs[sid] = {"rows": rows, "polls": 0, "search": search, "earliest": form.get("earliest_time"),
                           "latest": form.get("latest_time")}
@@ -265,11 +283,10 @@ class SplunkSimulator(Simulator):
         except ValueError:
             return self.error(400, "offset and count must be integers")
         rows = job["rows"][offset:] if count == 0 else job["rows"][offset:offset + count]
-        fields = sorted({k for r in rows for k in r})
         if q.get("output_mode") != "json":
             return self.error(400, "This simulator serves output_mode=json only")
-        return JSONResponse({"preview": False, "init_offset": offset, "messages": [],
-                             "fields": [{"name": f} for f in fields], "results": rows, "highlighted": {}})
+        return JSONResponse({"preview": False, "init_offset": offset, "post_process_count": 0, "messages": [],
+                             "results": rows})
 
     @staticmethod
     def hec_reply(status: int, text: str, code: int, headers: dict[str, str] | None = None,
@@ -314,8 +331,14 @@ class SplunkSimulator(Simulator):
     # -- control ------------------------------------------------------------------------------
 
     def streams(self) -> dict[str, Stream]:
-        return {"notables": Stream(self.data.notables, self.data.malformed["notables"], self.data.add, self.data.touch,
-                                   id_field="event_id")}
+        return {"notables": Stream(self.data.notables, self.data.malformed["notables"], self.data.add, self.data.touch)}
+
+    def add_records(self, stream: str, count: int, malformed: int, update: int) -> dict[str, Any]:
+        """Ids of added rows as the connector knows them (event_id, or the index address)."""
+        s = self.streams()[stream]
+        added = [notable_id(s.add()) for _ in range(count)]
+        added += [notable_id(s.add(malformed=True)) for _ in range(malformed)]
+        return {"added": added, "updated": s.touch(update) if update else []}
 
     def counters(self) -> dict[str, Any]:
         return {"jobs": len(self.jobs), "created": len(self.hec_events)}
@@ -333,5 +356,5 @@ class SplunkSimulator(Simulator):
 
 def create_app(**options: Any) -> Starlette:
     """Options: seed, records / notables, malformed, per_timestamp, token, username, password, hec_token,
-    rate_limit, rate_window_seconds."""
+    rate_limit, rate_window_seconds, replay ({"notables": [real rows]}: those rows instead of seeded ones)."""
     return SplunkSimulator(**options).app()

@@ -25,16 +25,17 @@ Faithful to the public documentation:
   access id / access key; errors ``{"status", "id", "code", "message"}`` (401
   ``unauthorized``); 4 requests per second per user, 429 ``rate.limit.exceeded``.
 
-The simulator evaluates no query language: every search returns the alert messages
-(JSON ``_raw`` with ``alert_id``, ``title``, ``severity``, ``status``, ``rule_name``,
-``device_hostname``, ``tactic``, ``technique``, parsed into fields as ``| json auto``
-would) whose ``_messagetime`` lies in ``[from, to]``. An updated alert is a newer message
-for the same ``alert_id``. Demo credentials: ``suDemoAccessId01`` / ``demo-sumo-access-key-0123456789``.
+The simulator evaluates no query language: every search returns the stored messages whose
+``_messagetime`` lies in ``[from, to]``. Messages and collectors are the corpus's recorded ones
+(``corpus/messages``: plain log messages, no parsed alert fields; ``corpus/collectors``), copied
+with new ids and times (every collector with a ``lastSeenAlive``, which the List Collectors example
+leaves out). An updated message is re-indexed with a newer ``_messagetime`` (same ``_messageid``).
+Demo credentials: ``suDemoAccessId01`` / ``demo-sumo-access-key-0123456789``.
 """
 
 from __future__ import annotations
 
-import json
+import copy
 import uuid
 from datetime import datetime, timezone
 from functools import partial
@@ -45,20 +46,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from aria_connector_testkit.corpus import records_for
 from aria_connector_testkit.simulators.base import SeededData, Simulator, Stream, basic_credentials, record_counts, seed_records
 
 DEMO_ACCESS_ID = "suDemoAccessId01"
 DEMO_ACCESS_KEY = "demo-sumo-access-key-0123456789"
 T0_MS = int(datetime(2024, 5, 1, tzinfo=timezone.utc).timestamp() * 1000)
-ALERTS = [
-    ("Impossible travel for user {user}", "high", "Initial Access", "T1078"),
-    ("Suspicious PowerShell download cradle on {host}", "critical", "Execution", "T1059.001"),
-    ("Brute force against SSH on {host}", "medium", "Credential Access", "T1110"),
-    ("Outbound traffic to TOR exit node from {host}", "medium", "Command and Control", "T1090.003"),
-    ("New admin account created by {user}", "low", "Persistence", "T1136"),
-    ("Port scan from {host}", "informational", "Discovery", "T1046"),
-]
-STATUSES = ["new", "new", "in_progress", "resolved", "closed"]
+# fieldType of the built-in message fields, as the Search Job API page's result document lists them
+FIELD_TYPES = {"_messageid": "long", "_sourceid": "long", "_size": "long", "_messagetime": "long", "_receipttime": "long",
+               "_messagecount": "int", "_collectorid": "long", "_blockid": "long"}
 
 
 def _err(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -67,11 +63,24 @@ def _err(status: int, code: str, message: str, headers: dict[str, str] | None = 
 
 
 class SumoData(SeededData):
-    def __init__(self, seed: int, messages: int, collectors: int, malformed: int = 0, per_timestamp: int = 2) -> None:
+    """Messages and collectors by the simulator's own key (position; collectors by id). Seeded records
+    are the corpus's recorded ones (``records_for``) in turn, copied with new ids and times; ``replay``
+    holds exactly the given records instead."""
+
+    def __init__(self, seed: int, messages: int, collectors: int, malformed: int = 0, per_timestamp: int = 2,
+                 replay: dict[str, list[dict[str, Any]]] | None = None) -> None:
         super().__init__(seed, per_timestamp)
         self.next_message_id = -9_000_000_000_000_000_000 + seed * 1_000_000
-        self.messages: dict[str, dict[str, Any]] = {}  # alert_id -> latest message map
+        self.messages: dict[str, dict[str, Any]] = {}  # own key -> message map
         self.collectors: dict[int, dict[str, Any]] = {}
+        if replay is not None:
+            for message in replay.get("messages", []):
+                self.messages[str(len(self.messages))] = copy.deepcopy(message["map"])
+            for collector in replay.get("collectors", []):
+                self.collectors[collector["id"]] = copy.deepcopy(collector)
+            return
+        self.message_templates = [m["map"] for m in records_for("sumo_logic", "messages")]
+        self.collector_templates = records_for("sumo_logic", "collectors")
         for _ in range(collectors):
             self.add_collector()
         seed_records(self.add_message, messages, malformed)
@@ -84,52 +93,27 @@ class SumoData(SeededData):
         self.next_message_id += self.rng.randrange(1, 1000)
         return str(self.next_message_id)
 
-    def _map(self, alert: dict[str, Any], when: int) -> dict[str, Any]:
-        raw = json.dumps(alert, separators=(",", ":"))
-        return {
-            "_messageid": self._message_id(), "_messagetime": str(when), "_receipttime": str(when + self.rng.randrange(50, 5000)),
-            "_raw": raw, "_sourcehost": "siem-forwarder-01", "_sourcename": "/var/log/alerts/alerts.json",
-            "_sourcecategory": "security/alerts", "_collector": "siem-forwarder-01", "_source": "alerts-json",
-            "_size": str(len(raw)), "_format": "t:cache:o:0:l:0:p:null", "_view": "", "_blockid": str(self.rng.getrandbits(60)),
-            "_messagecount": str(self.rng.randrange(1, 100000)),
-            **{k: ("" if v is None else str(v)) for k, v in alert.items()},
-        }
-
     def add_message(self, malformed: bool = False) -> dict[str, Any]:
-        rng = self.rng
+        n = len(self.messages)
+        msg = copy.deepcopy(self.message_templates[n % len(self.message_templates)])
         when = self._ts("messages")
-        title, severity, tactic, technique = rng.choice(ALERTS)
-        host = f"{rng.choice(['web', 'db', 'wks'])}-{rng.randrange(1, 300):03d}"
-        user = rng.choice(["alice", "bob", "carol", "svc_ci"])
-        alert = {"alert_id": f"ALR-{len(self.messages) + 1:06d}-{rng.randrange(1000, 9999)}",
-                 "title": title.format(host=host, user=user), "severity": severity, "status": rng.choice(STATUSES),
-                 "rule_name": title.replace(" {host}", "").replace(" {user}", "").removesuffix(" on").removesuffix(" by")
-                 .removesuffix(" for user").removesuffix(" from"), "device_hostname": host, "user": user,
-                 "tactic": tactic, "technique": technique}
+        msg.update(_messageid=self._message_id(), _messagetime=str(when),
+                   _receipttime=str(when + self.rng.randrange(50, 5000)))
         if malformed:
-            alert["severity"] = "sev-unknown"  # not a severity: fails mapping
+            msg["severity"] = "sev-unknown"  # a parsed severity that is none: fails mapping
             self.malformed["messages"] += 1
-        msg = self._map(alert, when)
-        self.messages[alert["alert_id"]] = msg
+        self.messages[str(n)] = msg
         return msg
 
     def add_collector(self, malformed: bool = False) -> dict[str, Any]:
-        rng = self.rng
-        seen = self._ts("collectors")
-        cid = 100_000_000 + len(self.collectors) * 13 + rng.randrange(0, 13)
-        installable = rng.random() < 0.7
-        name = f"{rng.choice(['web', 'db', 'app', 'k8s'])}-{len(self.collectors):04d}"
-        col = {
-            "id": cid, "name": name, "description": f"Collector on {name}",
-            "collectorType": "Installable" if installable else "Hosted", "category": rng.choice(["prod/linux", "prod/windows", "cloud/aws"]),
-            "timeZone": "UTC", "fields": {"environment": "prod"}, "links": [{"rel": "sources", "href": f"/v1/collectors/{cid}/sources"}],
-            "ephemeral": False, "sourceSyncMode": "UI", "cutoffTimestamp": 0, "alive": rng.random() < 0.85,
-            "lastSeenAlive": seen,
-        }
-        if installable:
-            col.update(collectorVersion=f"19.{rng.randrange(300, 500)}-{rng.randrange(1, 30)}", hostName=f"{name}.corp.example.com",
-                       osName=rng.choice(["Linux", "Windows Server 2019"]), osVersion=rng.choice(["5.15.0-1051-aws", "10.0"]),
-                       osArch="amd64", osTime=seen, targetCpu=-1)
+        n = len(self.collectors)
+        col = copy.deepcopy(self.collector_templates[n % len(self.collector_templates)])
+        cid = 100_000_000 + n * 13 + self.rng.randrange(0, 13)
+        col.update(id=cid, name=f"{col['name']}-{n:04d}", alive=self.rng.random() < 0.85,
+                   # the List Collectors example leaves it out; the recorded app collector shows it
+                   lastSeenAlive=self._ts("collectors"))
+        for link in col.get("links") or []:
+            link["href"] = f"/v1/collectors/{cid}/sources"
         if malformed:
             col["name"] = None  # a collector without a name: fails mapping
             self.malformed["collectors"] += 1
@@ -137,6 +121,8 @@ class SumoData(SeededData):
         return col
 
     def touch(self, stream: str, count: int) -> list[str]:
+        """A collector's heartbeat moves lastSeenAlive; a message is re-indexed (same _messageid, a newer
+        _messagetime, as a corrected timestamp would be)."""
         if stream == "collectors":
             oldest = sorted(self.collectors.values(), key=lambda c: (c["lastSeenAlive"], c["id"]))[:count]
             for c in oldest:
@@ -145,19 +131,19 @@ class SumoData(SeededData):
             return [str(c["id"]) for c in oldest]
         oldest = sorted(self.messages.values(), key=lambda m: (int(m["_messagetime"]), m["_messageid"]))[:count]
         for m in oldest:
-            alert = json.loads(m["_raw"])
-            alert["status"] = "closed" if alert["status"] != "closed" else "in_progress"
-            self.messages[alert["alert_id"]] = self._map(alert, self._ts("messages"))
-        return [json.loads(m["_raw"])["alert_id"] for m in oldest]
+            when = self._ts("messages")
+            m.update(_messagetime=str(when), _receipttime=str(when + self.rng.randrange(50, 5000)))
+        return [m["_messageid"] for m in oldest]
 
 
 class SumoSimulator(Simulator):
     def __init__(self, *, seed: int = 42, records: int | None = None, messages: int | None = None,
                  collectors: int | None = None, malformed: int = 0, per_timestamp: int = 2,
                  access_id: str = DEMO_ACCESS_ID, access_key: str = DEMO_ACCESS_KEY, rate_limit: int = 240,
-                 rate_window_seconds: float = 60.0, **_ignored: Any) -> None:
+                 rate_window_seconds: float = 60.0, replay: dict[str, list[dict[str, Any]]] | None = None,
+                 **_ignored: Any) -> None:
         self.options = dict(seed=seed, **record_counts(records, messages=messages, collectors=collectors),
-                            malformed=malformed, per_timestamp=per_timestamp)
+                            malformed=malformed, per_timestamp=per_timestamp, replay=replay)
         self.access_id, self.access_key = access_id, access_key
         super().__init__(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
 
@@ -242,9 +228,7 @@ class SumoSimulator(Simulator):
             return _err(400, "searchjob.limit.too.large", "The limit must be between 1 and 10000.")
         rows = job["rows"][offset:offset + limit]
         names = sorted({k for r in rows for k in r})
-        fields = [{"name": n, "fieldType": "long" if n in ("_messageid", "_messagetime", "_receipttime", "_size",
-                                                            "_messagecount", "_blockid") else "string",
-                   "keyField": False} for n in names]
+        fields = [{"name": n, "fieldType": FIELD_TYPES.get(n, "string"), "keyField": False} for n in names]
         return JSONResponse({"fields": fields, "messages": [{"map": r} for r in rows]})
 
     async def collectors(self, request: Request) -> Response:
@@ -261,7 +245,7 @@ class SumoSimulator(Simulator):
     def streams(self) -> dict[str, Stream]:
         d = self.data
         return {"messages": Stream(d.messages, d.malformed["messages"], d.add_message, partial(d.touch, "messages"),
-                                   id_field="alert_id"),
+                                   id_field="_messageid"),
                 "collectors": Stream(d.collectors, d.malformed["collectors"], d.add_collector,
                                      partial(d.touch, "collectors"))}
 
@@ -279,7 +263,8 @@ class SumoSimulator(Simulator):
 
 def create_app(**options: Any) -> Starlette:
     """Options: seed, records (both streams), messages, collectors, malformed, per_timestamp, access_id,
-    access_key, rate_limit (requests per window, default 240/min), rate_window_seconds."""
+    access_key, rate_limit (requests per window, default 240/min), rate_window_seconds, replay ({stream: [real
+    records]}: messages as ``{"map": ...}`` and collectors as listed, instead of seeded ones)."""
     return SumoSimulator(**options).app()
 
 

@@ -30,15 +30,11 @@ Faithful to the public documentation:
   assets changed *later than* the Unix time given), then status and chunks as above.
 * Rate limits - https://developer.tenable.com/docs/rate-limiting : 429 with ``Retry-After``.
 
-Finding fields follow the export schema: ``asset{uuid, hostname, fqdn, ipv4, mac_address,
-netbios_name, operating_system[], device_type, network_id, tracked}``, ``plugin{id, name,
-family, cve[], cvss_base_score, cvss3_base_score, vpr{score}, risk_factor, synopsis,
-solution, exploit_available, has_patch, ...}``, ``port{port, protocol, service}``,
-``scan{uuid, schedule_uuid, started_at, completed_at}``, ``severity`` (info, low,
-medium, high, critical), ``severity_id`` 0..4, ``state`` (OPEN, REOPENED, FIXED),
-``first_found``, ``last_found``, ``last_fixed``, ``indexed_at``, ``source``, ``finding_id``.
-Timestamps are ISO-8601 with milliseconds; every status poll of a new export first reports
-PROCESSING with part of the chunks, so clients must poll.
+Records are real: seeded findings and assets are the corpus records (``corpus/``: recorded
+export chunks and the documented example) with ids, hosts and times varied by the seed, so
+they carry no ``finding_id`` and write ``indexed_at`` as epoch seconds in a string, as
+Tenable does; ``replay`` serves given records verbatim. Every status poll of a new export
+first reports PROCESSING with part of the chunks, so clients must poll.
 
 Demo keys: access ``"a" * 64``, secret ``"b" * 64``. Control endpoints: ``/_sim/...``
 (see ``aria_connector_testkit.simulators.base``); request counters are kept per route template.
@@ -59,51 +55,52 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from aria_connector_testkit.corpus import records_for
 from aria_connector_testkit.simulators.base import SeededData, Simulator, Stream, record_counts, seed_records
 
 DEMO_ACCESS_KEY = "a" * 64
 DEMO_SECRET_KEY = "b" * 64
 T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
 SEVERITIES = ["info", "low", "medium", "high", "critical"]
-PLUGINS = [
-    (97833, "MS17-010: Security Update for Microsoft Windows SMB Server (ETERNALBLUE)", "Windows", ["CVE-2017-0143", "CVE-2017-0144"], 8.1, 9.8, 445, "cifs"),
-    (156032, "Apache Log4j < 2.15.0 Remote Code Execution (Log4Shell)", "Misc.", ["CVE-2021-44228"], 10.0, 10.0, 8080, "www"),
-    (51192, "SSL Certificate Cannot Be Trusted", "General", [], 6.4, 6.5, 443, "www"),
-    (57582, "SSL Self-Signed Certificate", "General", [], 6.4, 6.5, 443, "www"),
-    (42873, "SSL Medium Strength Cipher Suites Supported (SWEET32)", "General", ["CVE-2016-2183"], 5.0, 7.5, 443, "www"),
-    (187315, "SSH Terrapin Prefix Truncation Weakness (CVE-2023-48795)", "Misc.", ["CVE-2023-48795"], 5.4, 5.9, 22, "ssh"),
-    (19506, "Nessus Scan Information", "Settings", [], None, None, 0, "general"),
-    (10287, "Traceroute Information", "General", [], None, None, 0, "udp"),
-]
-OSES = ["Microsoft Windows Server 2019 Standard", "Microsoft Windows 10 Enterprise", "Linux Kernel 5.15 on Ubuntu 22.04",
-        "Red Hat Enterprise Linux 8.9", "Apple Mac OS X 14.4"]
+HOSTS = ["web", "db", "app", "wks", "dc"]
 
 
 def iso(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
-def parse_iso(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+def unix(value: Any) -> float | None:
+    """Seconds of a Tenable time: ISO-8601 text, or epoch seconds as a number or digit string
+    (``indexed_at`` is written both ways); None when absent."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, (int, float)) or str(value).isdigit():
+        return float(value)
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
 
 
-def severity_of(cvss3: float | None) -> tuple[str, int]:
-    if cvss3 is None:
-        return "info", 0
-    if cvss3 >= 9.0:
-        return "critical", 4
-    if cvss3 >= 7.0:
-        return "high", 3
-    if cvss3 >= 4.0:
-        return "medium", 2
-    return "low", 1
+def finding_key(v: dict[str, Any]) -> str:
+    """The identity the connector gives a finding without ``finding_id`` (real chunks carry none):
+    asset, plugin, port, protocol."""
+    asset, plugin, port = v.get("asset") or {}, v.get("plugin") or {}, v.get("port") or {}
+    return ":".join("" if x is None else str(x) for x in (asset.get("uuid"), plugin.get("id"), port.get("port"), port.get("protocol")))
 
 
 class TenableData(SeededData):
-    def __init__(self, seed: int, vulnerabilities: int, assets: int, malformed: int = 0, per_timestamp: int = 2) -> None:
+    """Findings and assets in the order the vendor lists them. Seeded records are the corpus
+    records (real responses) varied by the seed; ``replay`` holds given records verbatim."""
+
+    def __init__(self, seed: int, vulnerabilities: int, assets: int, malformed: int = 0, per_timestamp: int = 2,
+                 replay: dict[str, list[dict[str, Any]]] | None = None) -> None:
         super().__init__(seed, per_timestamp)
-        self.assets: dict[str, dict[str, Any]] = {}
-        self.vulns: dict[str, dict[str, Any]] = {}
+        if replay is not None:
+            self.assets = [copy.deepcopy(a) for a in replay.get("assets", [])]
+            self.vulns = [copy.deepcopy(v) for v in replay.get("vulnerabilities", [])]
+            return
+        self.vuln_templates = records_for("tenable_vm", "vulnerabilities")
+        self.asset_templates = records_for("tenable_vm", "assets")
+        self.assets = []
+        self.vulns = []
         for _ in range(max(assets, 1) if vulnerabilities else assets):
             self.add_asset()
         seed_records(self.add_vuln, vulnerabilities, malformed)
@@ -115,61 +112,30 @@ class TenableData(SeededData):
     def add_asset(self, malformed: bool = False) -> dict[str, Any]:
         rng = self.rng
         n = len(self.assets)
+        asset = copy.deepcopy(self.asset_templates[n % len(self.asset_templates)])
         updated = self._ts("assets")
-        asset_id = str(uuid.UUID(hashlib.md5(f"asset-{self.seed}-{n}".encode()).hexdigest()))
-        host = f"{rng.choice(['web', 'db', 'app', 'wks', 'dc'])}-{n:04d}"
         first = updated - timedelta(days=rng.randrange(10, 300))
+        host = f"{rng.choice(HOSTS)}-{n:04d}"
         ip = f"10.{rng.randrange(0, 255)}.{rng.randrange(0, 255)}.{rng.randrange(1, 255)}"
-        asset = {
-            "id": asset_id,
-            "has_agent": rng.random() < 0.5,
-            "has_plugin_results": True,
-            "created_at": iso(first),
-            "terminated_at": None,
-            "terminated_by": None,
-            "updated_at": iso(updated),
-            "deleted_at": None,
-            "deleted_by": None,
-            "first_seen": iso(first),
-            "last_seen": iso(updated),
-            "first_scan_time": iso(first),
-            "last_scan_time": iso(updated),
-            "last_authenticated_scan_date": iso(updated),
-            "last_licensed_scan_date": iso(updated),
-            "last_scan_id": str(uuid.UUID(int=rng.getrandbits(128))),
-            "last_schedule_id": f"template-{uuid.UUID(int=rng.getrandbits(128))}",
-            "agent_uuid": None,
-            "bios_uuid": str(uuid.UUID(int=rng.getrandbits(128))).upper(),
-            "network_id": "00000000-0000-0000-0000-000000000000",
-            "network_name": "Default",
-            "agent_names": [],
-            "ipv4s": [ip],
-            "ipv6s": [],
-            "fqdns": [f"{host}.corp.example.com"],
-            "mac_addresses": [":".join(f"{rng.randrange(256):02x}" for _ in range(6))],
-            "netbios_names": [host.upper()],
-            "operating_systems": [rng.choice(OSES)],
-            "system_types": ["general-purpose"],
-            "hostnames": [host],
-            "ssh_fingerprints": [],
-            "qualys_asset_ids": [],
-            "qualys_host_ids": [],
-            "manufacturer_tpm_ids": [],
-            "symantec_ep_hardware_keys": [],
-            "sources": [{"name": "NESSUS_SCAN", "first_seen": iso(first), "last_seen": iso(updated)}],
-            "tags": [],
-            "network_interfaces": [{"name": "UNKNOWN", "virtual": None, "aliased": None, "fqdns": [f"{host}.corp.example.com"],
-                                    "mac_addresses": [], "ipv4s": [ip], "ipv6s": []}],
-            "acr_score": rng.randrange(1, 11),
-            "exposure_score": rng.randrange(0, 1001),
-        }
-        if asset["has_agent"]:
-            asset["agent_uuid"] = uuid.UUID(int=rng.getrandbits(128)).hex
+        asset["id"] = str(uuid.UUID(hashlib.md5(f"asset-{self.seed}-{n}".encode()).hexdigest()))
+        for key, value in (("created_at", first), ("first_seen", first), ("updated_at", updated), ("last_seen", updated)):
+            asset[key] = iso(value)
+        for key in ("first_scan_time", "last_scan_time", "last_licensed_scan_date"):
+            if asset.get(key) is not None:
+                asset[key] = iso(updated)
+        if asset["hostnames"]:  # a template with no hostname stays without one (as 59 of 100 real assets are)
+            asset["hostnames"] = [host]
+        if asset["agent_names"]:
             asset["agent_names"] = [host]
+        asset["ipv4s"] = [ip] + asset["ipv4s"][1:]
+        for nic in asset["network_interfaces"]:
+            nic["ipv4s"] = [ip] + nic["ipv4s"][1:] if nic["ipv4s"] else []
+        for source in asset["sources"]:
+            source.update(first_seen=iso(first), last_seen=iso(updated))
         if malformed:
-            asset["hostnames"] = []  # an asset must have a name: fails mapping
+            asset["hostnames"], asset["fqdns"], asset["ipv4s"] = [], [], []  # nothing to name it by: fails mapping
             self.malformed["assets"] += 1
-        self.assets[asset_id] = asset
+        self.assets.append(asset)
         return asset
 
     def add_vuln(self, malformed: bool = False) -> dict[str, Any]:
@@ -177,107 +143,58 @@ class TenableData(SeededData):
         n = len(self.vulns)
         if not self.assets:
             self.add_asset()
-        asset = list(self.assets.values())[n % len(self.assets)]
-        pid, name, family, cves, cvss2, cvss3, port, service = rng.choice(PLUGINS)
-        severity, severity_id = severity_of(cvss3)
+        asset = self.assets[n % len(self.assets)]
+        vuln = copy.deepcopy(self.vuln_templates[n % len(self.vuln_templates)])
         indexed = self._ts("vulnerabilities")
-        first = indexed - timedelta(days=rng.randrange(1, 120))
-        scan_uuid = str(uuid.UUID(int=rng.getrandbits(128)))
-        vuln = {
-            "asset": {
-                "device_type": "general-purpose",
-                "fqdn": asset["fqdns"][0],
-                "hostname": asset["hostnames"][0] if asset["hostnames"] else asset["ipv4s"][0],
-                "uuid": asset["id"],
-                "ipv4": asset["ipv4s"][0],
-                "mac_address": asset["mac_addresses"][0],
-                "netbios_name": asset["netbios_names"][0],
-                "operating_system": asset["operating_systems"],
-                "network_id": asset["network_id"],
-                "tracked": True,
-                "last_authenticated_results": iso(indexed),
-            },
-            "output": f"Plugin output for {pid} on port {port}.",
-            "plugin": {
-                "id": pid,
-                "name": name,
-                "family": family,
-                "family_id": 1000 + pid % 50,
-                "cve": list(cves),
-                "cvss_base_score": cvss2,
-                "cvss3_base_score": cvss3,
-                "vpr": {"score": round(rng.uniform(1, 10), 1)} if cvss3 else {},
-                "risk_factor": severity.capitalize() if severity != "info" else "None",
-                "synopsis": f"The remote host is affected by {name.split(' (')[0]}.",
-                "description": f"{name}. See the vendor advisory.",
-                "solution": "Apply the vendor patch." if cvss3 else "n/a",
-                "see_also": [],
-                "exploit_available": bool(cves) and rng.random() < 0.6,
-                "has_patch": bool(cvss3),
-                "publication_date": "2021-12-10T00:00:00Z",
-                "modification_date": "2024-03-01T00:00:00Z",
-                "type": "remote",
-                "version": "1.42",
-            },
-            "port": {"port": port, "protocol": "TCP" if port else "UDP", "service": service},
-            "scan": {"completed_at": iso(indexed), "schedule_uuid": f"template-{scan_uuid}", "started_at": iso(indexed - timedelta(minutes=20)),
-                     "uuid": scan_uuid},
-            "severity": severity,
-            "severity_id": severity_id,
-            "severity_default_id": severity_id,
-            "severity_modification_type": "NONE",
-            "first_found": iso(first),
-            "last_found": iso(indexed),
-            "state": rng.choice(["OPEN", "OPEN", "OPEN", "REOPENED", "FIXED"]),
-            "indexed_at": iso(indexed),
-            "source": "NESSUS",
-            "finding_id": str(uuid.UUID(hashlib.md5(f"finding-{self.seed}-{n}".encode()).hexdigest())),
-        }
-        if vuln["state"] == "FIXED":
-            vuln["last_fixed"] = iso(indexed)
+        name = (asset["hostnames"] or asset["ipv4s"] or [""])[0]
+        for key, value in (("uuid", asset["id"]), ("hostname", name), ("ipv4", asset["ipv4s"][0] if asset["ipv4s"] else None)):
+            if key in vuln["asset"]:
+                vuln["asset"][key] = value
+        vuln["plugin"]["id"] += 100_000 * (n // len(self.assets))  # one finding per asset and plugin
+        vuln["first_found"] = iso(indexed - timedelta(days=rng.randrange(1, 120)))
+        vuln["last_found"] = iso(indexed)
+        vuln["indexed_at"] = str(int(indexed.timestamp()))  # epoch seconds in a string, as Tenable writes it
+        vuln["state"] = rng.choice(["OPEN", "OPEN", "OPEN", "REOPENED", "FIXED"])
         if malformed:
             vuln["plugin"]["name"] = None  # a finding must have a title: fails mapping
             self.malformed["vulnerabilities"] += 1
-        self.vulns[vuln["finding_id"]] = vuln
+        self.vulns.append(vuln)
         return vuln
 
     def touch(self, stream: str, count: int) -> list[str]:
         if stream == "assets":
-            oldest = sorted(self.assets.values(), key=lambda a: (a["updated_at"], a["id"]))[:count]
+            oldest = sorted(self.assets, key=lambda a: (a["updated_at"], a["id"]))[:count]
             for a in oldest:
                 a["updated_at"] = a["last_seen"] = iso(self._ts("assets"))
             return [a["id"] for a in oldest]
-        oldest = sorted(self.vulns.values(), key=lambda v: (v["indexed_at"], v["finding_id"]))[:count]
+        oldest = sorted(self.vulns, key=lambda v: (unix(v.get("indexed_at")) or 0, finding_key(v)))[:count]
         for v in oldest:
-            now = iso(self._ts("vulnerabilities"))
-            v["indexed_at"] = v["last_found"] = now
-            if v["state"] == "FIXED":
-                v["state"] = "REOPENED"
-                v.pop("last_fixed", None)
-            else:
-                v["state"], v["last_fixed"] = "FIXED", now
-        return [v["finding_id"] for v in oldest]
+            now = self._ts("vulnerabilities")
+            v["indexed_at"], v["last_found"] = str(int(now.timestamp())), iso(now)
+            v["state"] = "REOPENED" if v["state"] == "FIXED" else "FIXED"
+        return [finding_key(v) for v in oldest]
 
 
-def _after(value: str | None, unix: Any, *, inclusive: bool) -> bool:
-    if value is None:
+def _after(value: Any, since: Any, *, inclusive: bool) -> bool:
+    ts = unix(value)
+    if ts is None:
         return False
-    ts = parse_iso(value).timestamp()
-    return ts >= float(unix) if inclusive else ts > float(unix)
+    return ts >= float(since) if inclusive else ts > float(since)
 
 
 class TenableSimulator(Simulator):
     def __init__(self, *, seed: int = 42, records: int | None = None, vulnerabilities: int | None = None,
                  assets: int | None = None, malformed: int = 0, per_timestamp: int = 2,
                  access_key: str = DEMO_ACCESS_KEY, secret_key: str = DEMO_SECRET_KEY, rate_limit: int = 6000,
-                 rate_window_seconds: float = 60.0, **_ignored: Any) -> None:
+                 rate_window_seconds: float = 60.0, replay: dict[str, list[dict[str, Any]]] | None = None,
+                 **_ignored: Any) -> None:
         self.options = dict(seed=seed, **record_counts(records, 300, vulnerabilities=vulnerabilities, assets=assets),
                             malformed=malformed, per_timestamp=per_timestamp)
         self.access_key, self.secret_key = access_key, secret_key
-        super().__init__(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
+        super().__init__(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds, replay=replay)
 
     def reset(self) -> None:
-        self.data = TenableData(**self.options)
+        self.data = TenableData(**self.options, replay=self.replay)
         self.exports: dict[str, dict[str, Any]] = {}
 
     # -- helpers ------------------------------------------------------------------------------
@@ -329,23 +246,23 @@ class TenableSimulator(Simulator):
         states = [s.upper() for s in filters.get("state") or ["OPEN", "REOPENED"]]
         severities = [s.lower() for s in filters.get("severity") or SEVERITIES]
         out = []
-        for v in self.data.vulns.values():
-            if v["state"] not in states or v["severity"] not in severities:
+        for v in self.data.vulns:
+            if v.get("state") not in states or v.get("severity") not in severities:
                 continue
             if "since" in filters:
-                ok = (_after(v.get("last_fixed"), filters["since"], inclusive=True) if v["state"] == "FIXED"
-                      else _after(v["last_found"], filters["since"], inclusive=True))
+                ok = (_after(v.get("last_fixed") or v.get("last_found"), filters["since"], inclusive=True) if v.get("state") == "FIXED"
+                      else _after(v.get("last_found"), filters["since"], inclusive=True))
                 if not ok:
                     continue
             if any(f in filters and not _after(v.get(f), filters[f], inclusive=True)
                    for f in ("indexed_at", "first_found", "last_found", "last_fixed")):
                 continue
             out.append(copy.deepcopy(v))
-        by_asset: dict[str, list[dict[str, Any]]] = {}
+        by_asset: dict[str, list[dict[str, Any]]] = {}  # chunks group assets (in listing order), not time
         for v in out:
-            by_asset.setdefault(v["asset"]["uuid"], []).append(v)
-        asset_ids = sorted(by_asset)  # chunks group assets, not time
-        chunks = [[v for a in asset_ids[i:i + num_assets] for v in by_asset[a]] for i in range(0, len(asset_ids), num_assets)]
+            by_asset.setdefault((v.get("asset") or {}).get("uuid", ""), []).append(v)
+        groups = list(by_asset.values())
+        chunks = [[v for group in groups[i:i + num_assets] for v in group] for i in range(0, len(groups), num_assets)]
         return JSONResponse({"export_uuid": self._new_export("vulns", chunks, filters, num_assets)})
 
     async def assets_export(self, request: Request) -> Response:
@@ -356,10 +273,9 @@ class TenableSimulator(Simulator):
             return self.error(400, "Bad Request", "chunk_size is required")
         size = max(100, min(10000, int(body["chunk_size"])))
         filters = body.get("filters") or {}
-        out = [copy.deepcopy(a) for a in self.data.assets.values()
+        out = [copy.deepcopy(a) for a in self.data.assets
                if all(not (f in filters) or _after(a.get(f), filters[f], inclusive=False)
                       for f in ("created_at", "updated_at", "terminated_at", "deleted_at"))]
-        out.sort(key=lambda a: a["id"])
         chunks = [out[i:i + size] for i in range(0, len(out), size)]
         return JSONResponse({"export_uuid": self._new_export("assets", chunks, filters, size)})
 
@@ -417,8 +333,9 @@ class TenableSimulator(Simulator):
 
     def streams(self) -> dict[str, Stream]:
         d = self.data
-        return {"vulnerabilities": Stream(d.vulns, d.malformed["vulnerabilities"], d.add_vuln,
-                                          partial(d.touch, "vulnerabilities"), id_field="finding_id"),
+        return {"vulnerabilities": Stream(d.vulns, d.malformed["vulnerabilities"],
+                                          lambda malformed=False: {"id": finding_key(d.add_vuln(malformed))},
+                                          partial(d.touch, "vulnerabilities")),
                 "assets": Stream(d.assets, d.malformed["assets"], d.add_asset, partial(d.touch, "assets"))}
 
     def counters(self) -> dict[str, Any]:
@@ -439,5 +356,6 @@ class TenableSimulator(Simulator):
 
 def create_app(**options: Any) -> Starlette:
     """Options: seed, records (both streams), vulnerabilities, assets, malformed, per_timestamp,
-    access_key, secret_key, rate_limit, rate_window_seconds."""
+    access_key, secret_key, rate_limit, rate_window_seconds; replay ({stream: records}: exactly
+    those records, verbatim and in order, nothing seeded)."""
     return TenableSimulator(**options).app()

@@ -36,6 +36,12 @@ Faithful to the public documentation:
   ``ratelimit-limit``, ``ratelimit-remaining``, ``ratelimit-reset``, ``X-Rate-Limit``,
   ``X-Rate-Limit-Remaining``, ``Zendesk-RateLimit-incremental-exports``; 429 with ``Retry-After``.
 
+Records are the vendor's own: seeded tickets are the corpus's recorded export tickets
+(``corpus/tickets``) as templates, tickets created through the API the recorded create answer's
+ticket (``corpus/push.create_ticket``), ids, subjects, codes and times varied; in replay mode
+(``replay={"tickets": [...]}``) exactly the given records are exported, verbatim. A ticket's place in
+the export is its ``generated_timestamp`` (a recorded ticket without one: its ``updated_at``).
+
 Demo credentials: ``agent@example.com`` / ``demoZendeskApiToken0123456789``, or the OAuth token
 ``demoZendeskOAuthAccessToken0123456789``.
 """
@@ -43,6 +49,7 @@ Demo credentials: ``agent@example.com`` / ``demoZendeskApiToken0123456789``, or 
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import time
 from datetime import datetime, timedelta, timezone
@@ -54,6 +61,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from aria_connectors import registry
+from aria_connector_testkit.corpus import cases, records_for
 from aria_connector_testkit.simulators.base import SeededData, Simulator, Stream, basic_credentials, record_counts, seed_records
 
 DEMO_EMAIL = "agent@example.com"
@@ -72,6 +81,16 @@ def encode_cursor(ts: int, tid: int) -> str:
     return base64.urlsafe_b64encode(json.dumps([ts, tid]).encode()).decode().rstrip("=")
 
 
+def stamp_of(ticket: dict[str, Any]) -> int:
+    """Where a ticket sorts in the export: its generated_timestamp, else its updated_at, else first."""
+    if isinstance(ticket.get("generated_timestamp"), int):
+        return ticket["generated_timestamp"]
+    try:
+        return int(datetime.fromisoformat(ticket["updated_at"].replace("Z", "+00:00")).timestamp())
+    except (KeyError, AttributeError, ValueError):
+        return 0
+
+
 def decode_cursor(cursor: str) -> tuple[int, int]:
     raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
     ts, tid = json.loads(raw)
@@ -79,12 +98,44 @@ def decode_cursor(cursor: str) -> tuple[int, int]:
 
 
 class ZendeskData(SeededData):
-    def __init__(self, seed: int, tickets: int, malformed: int = 0, per_timestamp: int = 2) -> None:
+    """Tickets keyed by the simulator's own sequence number (a replayed record is stored as recorded);
+    ``stamps`` holds each one's place in the export."""
+
+    def __init__(self, seed: int, tickets: int, malformed: int = 0, per_timestamp: int = 2,
+                 replay: list[dict[str, Any]] | None = None) -> None:
         super().__init__(seed, per_timestamp)
         self.tickets: dict[int, dict[str, Any]] = {}
+        self.stamps: dict[int, int] = {}
         self.base = f"https://example{seed}.zendesk.com"
         self.comments: dict[int, list[str]] = {}
-        seed_records(self.add, tickets, malformed)
+        self.templates = records_for("zendesk", "tickets")
+        self.created_template = next(c.response["body"]["ticket"] for c in cases(registry.get("zendesk"))
+                                     if c.target == "push.create_ticket")
+        if replay is not None:
+            for record in replay:
+                self._store(record)
+        else:
+            seed_records(self.add, tickets, malformed)
+
+    def _store(self, ticket: dict[str, Any]) -> dict[str, Any]:
+        key = len(self.tickets) + 1
+        self.tickets[key], self.stamps[key] = ticket, stamp_of(ticket)
+        return ticket
+
+    def find(self, tid: int) -> tuple[int, dict[str, Any]] | None:
+        return next(((k, t) for k, t in self.tickets.items() if t.get("id") == tid), None)
+
+    def stamp(self, key: int, ts: int) -> None:
+        ticket = self.tickets[key]
+        ticket["updated_at"], ticket["generated_timestamp"] = zdt(datetime.fromtimestamp(ts, timezone.utc)), ts
+        self.stamps[key] = ts
+
+    @staticmethod
+    def _from(template: dict[str, Any], **fields: Any) -> dict[str, Any]:
+        """A recorded ticket with ``fields`` set where it carries them, and the export's generated_timestamp."""
+        ticket = copy.deepcopy(template)
+        ticket.update({k: v for k, v in fields.items() if k in ticket or k == "generated_timestamp"})
+        return ticket
 
     def add(self, malformed: bool = False) -> dict[str, Any]:
         rng = self.rng
@@ -92,71 +143,56 @@ class ZendeskData(SeededData):
         created = updated - timedelta(hours=rng.randrange(0, 300))
         tid = 10_000 + len(self.tickets) + 1
         subject = rng.choice(SUBJECTS).format(h=f"srv-{rng.randrange(1, 300):03d}", u=rng.choice(["alice", "bob", "carol"]))
-        ticket = {
-            "url": f"{self.base}/api/v2/tickets/{tid}.json", "id": tid, "external_id": None,
-            "via": {"channel": rng.choice(["email", "web", "api"]), "source": {"from": {}, "to": {}, "rel": None}},
-            "created_at": zdt(created), "updated_at": zdt(updated), "generated_timestamp": int(updated.timestamp()),
-            "type": rng.choice([None, "incident", "problem", "question", "task"]), "subject": subject, "raw_subject": subject,
-            "description": f"{subject}. Details in the attached report.",
-            "priority": rng.choice([None, "low", "normal", "normal", "high", "urgent"]),
-            "status": rng.choice(["new", "open", "open", "pending", "hold", "solved", "closed"]),
-            "recipient": "support@example.com", "requester_id": 360_000_000 + rng.randrange(1, 9999),
-            "submitter_id": 360_000_000 + rng.randrange(1, 9999), "assignee_id": rng.choice([None, 361_000_001, 361_000_002]),
-            "organization_id": rng.choice([None, 362_000_001]), "group_id": rng.choice([None, 363_000_001]),
-            "collaborator_ids": [], "follower_ids": [], "email_cc_ids": [], "forum_topic_id": None, "problem_id": None,
-            "has_incidents": False, "is_public": True, "due_at": None, "tags": rng.sample(["security", "it", "vip", "soc"], 2),
-            "custom_fields": [{"id": 360_001, "value": None}], "satisfaction_rating": None, "sharing_agreement_ids": [],
-            "custom_status_id": 1, "fields": [{"id": 360_001, "value": None}], "followup_ids": [], "ticket_form_id": 360_100,
-            "brand_id": 360_200, "allow_channelback": False, "allow_attachments": True, "from_messaging_channel": False,
-        }
+        ticket = self._from(
+            self.templates[len(self.tickets) % len(self.templates)], url=f"{self.base}/api/v2/tickets/{tid}.json",
+            id=tid, external_id=None, created_at=zdt(created), updated_at=zdt(updated),
+            generated_timestamp=int(updated.timestamp()), subject=subject, raw_subject=subject,
+            description=f"{subject}. Details in the attached report.",
+            priority=rng.choice(["low", "normal", "normal", "high", "urgent"]),
+            status=rng.choice(["new", "open", "open", "pending", "hold", "solved", "closed"]),
+            requester_id=360_000_000 + rng.randrange(1, 9999), submitter_id=360_000_000 + rng.randrange(1, 9999))
         if malformed:
             ticket["status"] = "archived?"  # not a Zendesk ticket status: fails mapping
             self.malformed["tickets"] += 1
-        self.tickets[tid] = ticket
-        return ticket
+        return self._store(ticket)
 
     def create(self, fields: dict[str, Any]) -> dict[str, Any]:
         now = datetime.now(timezone.utc).replace(microsecond=0)
         tid = 10_000 + len(self.tickets) + 1
         body = (fields.get("comment") or {}).get("body") or ""
-        ticket = {
-            "url": f"{self.base}/api/v2/tickets/{tid}.json", "id": tid, "external_id": fields.get("external_id"),
-            "via": {"channel": "api", "source": {"from": {}, "to": {}, "rel": None}}, "created_at": zdt(now),
-            "updated_at": zdt(now), "generated_timestamp": int(now.timestamp()), "type": fields.get("type"),
-            "subject": fields.get("subject") or body[:80], "raw_subject": fields.get("subject") or body[:80],
-            "description": body, "priority": fields.get("priority"), "status": fields.get("status") or "new",
-            "recipient": None, "requester_id": 361_000_001, "submitter_id": 361_000_001, "assignee_id": None,
-            "organization_id": None, "group_id": None, "collaborator_ids": [], "follower_ids": [], "email_cc_ids": [],
-            "forum_topic_id": None, "problem_id": None, "has_incidents": False, "is_public": bool((fields.get("comment") or {}).get("public", True)),
-            "due_at": None, "tags": list(fields.get("tags") or []), "custom_fields": [], "satisfaction_rating": None,
-            "sharing_agreement_ids": [], "custom_status_id": 1, "fields": [], "followup_ids": [], "ticket_form_id": 360_100,
-            "brand_id": 360_200, "allow_channelback": False, "allow_attachments": True, "from_messaging_channel": False,
-        }
-        self.tickets[tid] = ticket
+        subject = fields.get("subject") or body[:80]
+        ticket = self._from(
+            self.created_template, url=f"{self.base}/api/v2/tickets/{tid}.json", id=tid,
+            external_id=fields.get("external_id"), created_at=zdt(now), updated_at=zdt(now),
+            generated_timestamp=int(now.timestamp()), type=fields.get("type"), subject=subject, raw_subject=subject,
+            description=body, priority=fields.get("priority"), status=fields.get("status") or "new",
+            tags=list(fields.get("tags") or []),
+            is_public=bool((fields.get("comment") or {}).get("public", True)))
         self.comments[tid] = [body] if body else []
-        return ticket
+        return self._store(ticket)
 
     def touch(self, count: int) -> list[str]:
-        oldest = sorted(self.tickets.values(), key=lambda t: (t["generated_timestamp"], t["id"]))[:count]
-        for t in oldest:
-            now = self.minute(T0)
-            t["updated_at"], t["generated_timestamp"] = zdt(now), int(now.timestamp())
-            t["status"] = "solved" if t["status"] != "solved" else "open"
-        return [str(t["id"]) for t in oldest]
+        oldest = sorted(self.tickets, key=lambda k: (self.stamps[k], k))[:count]
+        for key in oldest:
+            self.stamp(key, int(self.minute(T0).timestamp()))
+            ticket = self.tickets[key]
+            ticket["status"] = "solved" if ticket.get("status") != "solved" else "open"
+        return [str(self.tickets[k].get("id")) for k in oldest]
 
 
 class ZendeskSimulator(Simulator):
     def __init__(self, *, seed: int = 42, records: int | None = None, tickets: int | None = None, malformed: int = 0,
                  per_timestamp: int = 2, email: str = DEMO_EMAIL, api_token: str = DEMO_TOKEN,
                  oauth_token: str | None = DEMO_OAUTH_TOKEN, rate_limit: int = 10,
-                 rate_window_seconds: float = 60.0, **_ignored: Any) -> None:
+                 rate_window_seconds: float = 60.0, replay: dict[str, list[dict[str, Any]]] | None = None,
+                 **_ignored: Any) -> None:
         self.options = dict(seed=seed, **record_counts(records, tickets=tickets), malformed=malformed,
                             per_timestamp=per_timestamp)
         self.email, self.api_token, self.oauth_token = email, api_token, oauth_token
-        super().__init__(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds)
+        super().__init__(rate_limit=rate_limit, rate_window_seconds=rate_window_seconds, replay=replay)
 
     def reset(self) -> None:
-        self.data = ZendeskData(**self.options)
+        self.data = ZendeskData(**self.options, replay=None if self.replay is None else self.replay.get("tickets", []))
         self.created = 0  # tickets and comments created through the API (control protocol)
 
     @staticmethod
@@ -200,7 +236,7 @@ class ZendeskSimulator(Simulator):
             return denied
         if request.method == "GET":
             ext = request.query_params.get("external_id")
-            rows = [t for t in self.data.tickets.values() if ext is None or t["external_id"] == ext]
+            rows = [t for t in self.data.tickets.values() if ext is None or t.get("external_id") == ext]
             return JSONResponse({"tickets": rows[:100], "next_page": None, "previous_page": None, "count": len(rows)},
                                 headers=headers)
         fields = await self._ticket_body(request)
@@ -220,11 +256,12 @@ class ZendeskSimulator(Simulator):
         if denied:
             return denied
         try:
-            ticket = self.data.tickets.get(int(request.path_params["ticket_id"]))
+            found = self.data.find(int(request.path_params["ticket_id"]))
         except ValueError:
-            ticket = None
-        if ticket is None:
+            found = None
+        if found is None:
             return JSONResponse({"error": "RecordNotFound", "description": "Not found"}, status_code=404, headers=headers)
+        key, ticket = found
         if request.method == "GET":
             return JSONResponse({"ticket": ticket}, headers=headers)
         fields = await self._ticket_body(request)
@@ -232,18 +269,17 @@ class ZendeskSimulator(Simulator):
             return self.bad("InvalidEndpoint", "The request body must be {\"ticket\": {...}}", headers)
         if (bad := self._check(fields, headers)) is not None:
             return bad
-        for key in ("subject", "priority", "status", "type", "tags", "external_id", "assignee_id", "group_id"):
-            if key in fields:
-                ticket[key] = fields[key]
+        for field in ("subject", "priority", "status", "type", "tags", "external_id", "assignee_id", "group_id"):
+            if field in fields:
+                ticket[field] = fields[field]
         if "subject" in fields:
             ticket["raw_subject"] = fields["subject"]
         comment = fields.get("comment")
         if isinstance(comment, dict) and comment.get("body"):
             self.data.comments.setdefault(ticket["id"], []).append(comment["body"])
             self.created += 1
-        now = datetime.now(timezone.utc).replace(microsecond=0)
-        generated = max(int(now.timestamp()), ticket["generated_timestamp"] + 1)
-        ticket["updated_at"], ticket["generated_timestamp"] = zdt(datetime.fromtimestamp(generated, timezone.utc)), generated
+        generated = max(int(time.time()), self.data.stamps[key] + 1)
+        self.data.stamp(key, generated)
         audit = {"id": generated, "ticket_id": ticket["id"], "created_at": ticket["updated_at"], "events": []}
         return self._after_write(JSONResponse({"ticket": ticket, "audit": audit}, headers=headers), headers)
 
@@ -286,15 +322,16 @@ class ZendeskSimulator(Simulator):
             return self.bad("InvalidValue", "per_page must be an integer", headers)
         if not 1 <= per_page <= 1000:
             return self.bad("InvalidValue", "per_page must be between 1 and 1000", headers)
-        rows = sorted(self.data.tickets.values(), key=lambda t: (t["generated_timestamp"], t["id"]))
+        stamps = self.data.stamps
+        rows = [(stamps[k], k, t) for k, t in sorted(self.data.tickets.items(), key=lambda kt: (stamps[kt[0]], kt[0]))]
         if q.get("exclude_deleted") == "true":
-            rows = [t for t in rows if t["status"] != "deleted"]
+            rows = [r for r in rows if r[2].get("status") != "deleted"]
         if q.get("cursor"):
             try:
                 pos = decode_cursor(q["cursor"])
             except (ValueError, TypeError):
                 return self.bad("InvalidPaginationParameter", "cursor is invalid", headers)
-            rows = [t for t in rows if (t["generated_timestamp"], t["id"]) > pos]
+            rows = [r for r in rows if r[:2] > pos]
         elif q.get("start_time") is not None:
             try:
                 start = int(q["start_time"])
@@ -302,18 +339,18 @@ class ZendeskSimulator(Simulator):
                 return self.bad("InvalidValue", "start_time must be a Unix epoch time in seconds", headers)
             if start > time.time() - 60:
                 return self.bad("InvalidValue", "Too recent start_time. Use a start_time older than 1 minute", headers)
-            rows = [t for t in rows if t["generated_timestamp"] >= start]
+            rows = [r for r in rows if r[0] >= start]
             pos = (start - 1, 2**62)
         else:
             return self.bad("InvalidPaginationParameter", "start_time or cursor is required", headers)
         page = rows[:per_page]
         if page:
-            pos = (page[-1]["generated_timestamp"], page[-1]["id"])
+            pos = page[-1][:2]
         elif q.get("cursor"):
             pos = decode_cursor(q["cursor"])
         after = encode_cursor(*pos)
         base = f"{str(request.base_url).rstrip('/')}{request.url.path}"
-        return JSONResponse({"tickets": page, "after_url": f"{base}?{urlencode({'cursor': after, 'per_page': per_page})}",
+        return JSONResponse({"tickets": [t for _, _, t in page], "after_url": f"{base}?{urlencode({'cursor': after, 'per_page': per_page})}",
                              "after_cursor": after, "before_url": None, "before_cursor": None,
                              "end_of_stream": len(rows) <= per_page}, headers=headers)
 
@@ -331,5 +368,6 @@ class ZendeskSimulator(Simulator):
 
 def create_app(**options: Any) -> Starlette:
     """Options: seed, records / tickets, malformed, per_timestamp, email, api_token, rate_limit (incremental
-    export requests per window, default 10/min), rate_window_seconds."""
+    export requests per window, default 10/min), rate_window_seconds, replay ({"tickets": [recorded
+    tickets]}: exactly those, nothing seeded)."""
     return ZendeskSimulator(**options).app()

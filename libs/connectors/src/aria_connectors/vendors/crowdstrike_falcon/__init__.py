@@ -1,4 +1,4 @@
-"""CrowdStrike Falcon: alerts (-> Risk) and hosts (-> Asset), declaratively (manifest.yaml)."""
+"""CrowdStrike Falcon: alerts (-> Risk) and hosts (-> Asset), declarative (manifest.yaml)."""
 
 from aria_connectors.sdk.plugin import ConnectorPlugin
 

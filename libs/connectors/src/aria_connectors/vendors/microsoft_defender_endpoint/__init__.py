@@ -1,7 +1,6 @@
 """Microsoft Defender for Endpoint: alerts (-> Alert), machines (-> Asset), vulnerabilities
-(-> Vulnerability) and indicators (-> Indicator), declaratively (manifest.yaml).
-
-Push (update alert status via PATCH /api/alerts/{id}) is left for the SDK's push actions."""
+(-> Vulnerability) and indicators (-> Indicator), declarative (manifest.yaml); push: alert status
+(PATCH /api/alerts/{id})."""
 
 from aria_connectors.sdk.plugin import ConnectorPlugin
 

@@ -1,7 +1,7 @@
 """Microsoft Sentinel: incidents (ARM, -> Risk) and the SecurityAlert table (Log Analytics KQL
 through ARM, -> Alert); declarative (manifest.yaml) plus a small request/response hook.
 
-Python escape hatch (``SentinelApiClient``), for what the manifest cannot say yet:
+Python hooks (``page_request`` / ``page_body``), for what the manifest cannot say yet:
 
 * The Logs query API pages and filters *inside the KQL text*, and answers tables of
   ``columns`` + ``rows``. For requests to ``/api/query`` the virtual parameters ``where``
@@ -16,7 +16,6 @@ from typing import Any
 
 from aria_connectors.errors import PermanentError
 from aria_connectors.sdk.connector import DeclarativeConnector
-from aria_connectors.sdk.http import ApiClient
 from aria_connectors.sdk.plugin import ConnectorPlugin
 
 KQL_PATH = "/api/query"
@@ -48,22 +47,14 @@ def table_records(body: Any) -> list[dict[str, Any]]:
         raise PermanentError("logs query: response has no tables[0].columns/rows") from None
 
 
-class SentinelApiClient(ApiClient):
-    async def request_json(self, method: str, path: str, **kw: Any) -> Any:
-        if path == KQL_PATH and isinstance(kw.get("json"), dict) and "query" in kw["json"]:
-            params = dict(kw.get("params") or {})
-            kw = {**kw, "params": params, "json": {**kw["json"], "query": kql_with_paging(kw["json"]["query"], params)}}
-            return {"records": table_records(await super().request_json(method, path, **kw))}
-        return await super().request_json(method, path, **kw)
-
-
 class SentinelConnector(DeclarativeConnector):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        api = self.api
-        if api is not None:
-            self.api = SentinelApiClient(base_url=api.base_url, auth=api.auth, http=api.http, retry=api.retry,
-                                         limits=api.limits, default_headers=api.default_headers, timeout=api.timeout)
+    def page_request(self, stream: str, params: dict[str, Any], body: Any) -> tuple[dict[str, Any], Any]:
+        if isinstance(body, dict) and "query" in body:
+            return params, {**body, "query": kql_with_paging(body["query"], params)}
+        return params, body
+
+    def page_body(self, stream: str, body: Any) -> Any:
+        return {"records": table_records(body)} if self.manifest.stream(stream).request.path == KQL_PATH else body
 
 
 connector = ConnectorPlugin.from_package(__name__, instance_class=SentinelConnector)
