@@ -472,6 +472,14 @@ export interface components {
              */
             as_list: boolean;
             /**
+             * Bands
+             * @description [floor, value] pairs, highest floor first: a number becomes the value of the first band it reaches (before map), e.g. a 1-100 severity named by the vendor's bands.
+             */
+            bands?: [
+                number,
+                unknown
+            ][] | null;
+            /**
              * Coalesce
              * @description Paths tried in order; the first set value wins (a vendor renamed a field, or fills one of two).
              */
@@ -497,9 +505,14 @@ export interface components {
             } | null;
             /**
              * Map Default
-             * @description Used when a value is not in map (else the record fails).
+             * @description Used when a value is not in map (else the record fails), and when the field is absent and no default is given.
              */
             map_default?: unknown;
+            /**
+             * Matches
+             * @description A regular expression the whole value must match, else it counts as absent (Defender's vulnerability id is a CVE id only sometimes); in a list, the matching elements.
+             */
+            matches?: string | null;
             /** Path */
             path?: string | null;
             /**
@@ -507,6 +520,8 @@ export interface components {
              * @description Several paths collected into a list (nulls dropped); '*' parts take every element ('KB.CVE_LIST.*.ID').
              */
             paths?: string[] | null;
+            /** @description The value is a timestamp written this way. */
+            time?: components["schemas"]["TimeSpec"] | null;
         };
         /** HTTPValidationError */
         HTTPValidationError: {
@@ -610,7 +625,7 @@ export interface components {
             /** Created By */
             created_by: string;
             /** External Id */
-            external_id: string;
+            external_id: string | (string | string[])[];
             /** Fields */
             fields: {
                 [key: string]: unknown;
@@ -662,9 +677,9 @@ export interface components {
             };
             /**
              * External Id
-             * @description Record path of the vendor's id.
+             * @description Record path of the vendor's id, or candidates tried in order, a list of paths being a composite key (as in connector manifests).
              */
-            external_id: string;
+            external_id: string | (string | string[])[];
             /**
              * Fields
              * @description Target field → record path, or a field spec as in connector manifests (path/paths/const, map, default...).
@@ -896,6 +911,24 @@ export interface components {
              * @description Substring, or a regular expression for 'matches'.
              */
             value: string;
+        };
+        /**
+         * TimeSpec
+         * @description How a vendor writes a timestamp, so that every published one carries a UTC offset.
+         */
+        TimeSpec: {
+            /**
+             * Format
+             * @description iso8601: text (a space for the 'T' is taken too); epoch_s / epoch_ms: a number or a string of digits.
+             * @default iso8601
+             * @enum {string}
+             */
+            format: "iso8601" | "epoch_s" | "epoch_ms";
+            /**
+             * Zone
+             * @description IANA zone of text written without an offset (ServiceNow's '2016-12-12 15:19:57' is UTC: 'UTC'); without it such text fails the record.
+             */
+            zone?: string | null;
         };
         /** TruncateRule */
         TruncateRule: {
