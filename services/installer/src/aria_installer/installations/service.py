@@ -32,7 +32,7 @@ from aria_platform.problems import Problem, not_found
 
 from ..activity import repo as activity
 from ..mappings import repo as mappings
-from ..mappings import service as mapping_service
+from ..mappings.rules import validate_set as validate_mappings
 from ..mappings.defaults import seed_defaults
 from . import repo
 from .states import next_state
@@ -303,7 +303,7 @@ async def preview(*, pool: asyncpg.Pool, sync_runner: InternalClient, principal:
     if mappings is not None:
         async with pool.acquire() as conn:
             row = await load_installation(conn, principal=principal, installation_id=installation_id)
-        mapping_service.validate_set(row["integration_key"], mappings)
+        validate_mappings(row["integration_key"], mappings)
         extra["mappings"] = mappings
     response = await _ask_sync_runner(pool=pool, sync_runner=sync_runner, principal=principal,
                                       installation_id=installation_id, action="preview",
