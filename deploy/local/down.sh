@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Stop the local ARIA stack started by deploy/local/up.sh: the five services, the simulator,
+# Stop the local ARIA stack started by deploy/local/up.sh: the edge, the simulator, the five services,
 # then Kafka and OpenBao (deploy/local/infra.sh down). PostgreSQL is left running (it is the
 # machine's Debian cluster); `deploy/local/down.sh --all` stops it as well.
 set -euo pipefail
@@ -10,7 +10,8 @@ LOG_TAG=down
 # shellcheck source=deploy/local/services.sh
 . "$LOCAL_DIR_SCRIPTS/services.sh"
 
-stop_pidfile "$SERVICES_STATE/simulator.pid" aria_connector_testkit.simulators simulator 20
+stop_edge
+stop_simulator
 for svc in "${SERVICES[@]}"; do
   stop_service "$svc"
 done

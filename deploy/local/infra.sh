@@ -40,7 +40,9 @@ BAO_PID="$BAO_STATE/bao.pid"
 BAO_PORT="${ARIA_LOCAL_BAO_PORT:-8200}"                # cluster port: BAO_PORT+1
 BAO_ADDR_LOCAL="http://127.0.0.1:$BAO_PORT"
 
+# ARIA_LOCAL_DB_SUFFIX: a second stack's own databases (aria_catalog<suffix>, ...; see services.sh).
 PG_DATABASES=(aria_catalog aria_installer aria_vault_gateway aria_sync_runner aria_webhook_ingest)
+PG_DATABASES=("${PG_DATABASES[@]/%/${ARIA_LOCAL_DB_SUFFIX:-}}")
 PG_PORT=5432
 
 # --------------------------------------------------------------------------- packages

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The local ARIA stack without Docker (README command 1):
 #   persistent infrastructure (deploy/local/infra.sh up), the virtualenv, migrations, the five
-#   services, the CrowdStrike Falcon simulator on :9101 and the demo organization.
+#   services, the CrowdStrike Falcon simulator on :9101, the demo organization, and the edge
+#   (nginx on :8080: the built web console ui/ and the public API on one origin).
 # Re-running it restarts the services (picking up code changes and the fresh AppRole
 # secret_id that infra.sh writes on every `up`). Stop with deploy/local/down.sh.
 # Logs and pid files: $ARIA_LOCAL_DIR/services/ (default <repo>/.local/services/).
@@ -32,22 +33,18 @@ done
 for svc in "${SERVICES[@]}"; do
   stop_service "$svc"
 done
-stop_pidfile "$SERVICES_STATE/simulator.pid" aria_connector_testkit.simulators simulator 20
+stop_simulator
+stop_edge
 
 for svc in "${SERVICES[@]}"; do
   start_service "$svc"
 done
 
 SIMULATOR=0
-if venv_has_module aria_connector_testkit.simulators; then
-  log "starting the CrowdStrike Falcon simulator on :$SIMULATOR_PORT"
-  port_open "$SIMULATOR_PORT" && die "port $SIMULATOR_PORT is already in use"
-  setsid uv run --frozen python -m aria_connector_testkit.simulators serve crowdstrike_falcon --port "$SIMULATOR_PORT" \
-    </dev/null >"$SERVICES_STATE/simulator.log" 2>&1 9>&- &
-  echo $! >"$SERVICES_STATE/simulator.pid"
+if start_simulator crowdstrike_falcon; then
   SIMULATOR=1
 else
-  warn "aria_connector_testkit.simulators does not exist yet: no CrowdStrike simulator"
+  warn "no vendor simulators module in the virtualenv: no CrowdStrike simulator"
 fi
 
 failed=0
@@ -73,6 +70,10 @@ else
   warn "aria_installer.demo does not exist yet: no demo organization"
 fi
 
+# The console and the public API behind one origin (nginx).
+ui_build || die "the console did not build (ui/)"
+start_edge || die "the edge (nginx) did not start; see $EDGE_STATE/error.log"
+
 if [ "$ARIA_VAULT_MODE" = persistent ]; then
   BAO_NOTE="persistent; root token and unseal key in $STATE_DIR/bao/init.json"
 else
@@ -80,14 +81,14 @@ else
 fi
 cat <<EOF
 
-ARIA local stack is up (state, logs and pids in $STATE_DIR):
-  catalog         http://127.0.0.1:8001   API docs http://127.0.0.1:8001/docs
-  installer       http://127.0.0.1:8002   API docs http://127.0.0.1:8002/docs
-  vault-gateway   http://127.0.0.1:8003   API docs http://127.0.0.1:8003/docs
-  sync-runner     http://127.0.0.1:8004   API docs http://127.0.0.1:8004/docs
-  webhook-ingest  http://127.0.0.1:8005   API docs http://127.0.0.1:8005/docs
-  CrowdStrike Falcon simulator  http://127.0.0.1:$SIMULATOR_PORT
-  PostgreSQL      postgresql://aria:aria@$PG_HOSTPORT/aria_<service>
+ARIA local stack is up:   http://127.0.0.1:$EDGE_PORT
+  The web console and the public API (/v1/...) on one origin. Sign in with the dev sign-in
+  (demo organization, choose viewer, operator or admin).
+
+For operators (state, logs and pids in $STATE_DIR):
+  services        catalog :${SERVICE_PORTS[catalog]}, installer :${SERVICE_PORTS[installer]}, vault-gateway :${SERVICE_PORTS[vault-gateway]}, sync-runner :${SERVICE_PORTS[sync-runner]}, webhook-ingest :${SERVICE_PORTS[webhook-ingest]} (each: /docs, /asyncapi, /readyz)
+  CrowdStrike Falcon simulator  http://127.0.0.1:$SIMULATOR_PORT (client demo-client-id / demo-client-secret)
+  PostgreSQL      postgresql://aria:aria@$PG_HOSTPORT/aria_<service>$DB_SUFFIX
   Kafka           $ARIA_KAFKA_BOOTSTRAP
   OpenBao         $ARIA_VAULT_ADDR ($BAO_NOTE)
 Logs: $SERVICES_STATE/<service>.log   Environment: deploy/local/infra.sh env   Stop: deploy/local/down.sh

@@ -191,3 +191,29 @@ async def test_push_is_a_platform_setting_for_integrations_that_can_push(client,
                           json={"config": config, "push_min_severity": "high"})
     assert ok.status_code == 200, ok.text
     assert ok.json()["settings"]["push_min_severity"] == "high" and "api_token" not in ok.json()["settings"]
+
+
+async def test_list_filters_by_status_and_names_the_integration(client, org):
+    _, h = org
+    draft = (await client.post("/v1/installations", json={"integration_key": "crowdstrike_falcon"},
+                               headers=h["admin"])).json()
+    other = (await client.post("/v1/installations", json={"integration_key": "generic_webhook"},
+                               headers=h["admin"])).json()
+    assert draft["integration_name"] == "CrowdStrike Falcon" and "logo_url" in draft
+    await client.put(f"/v1/installations/{other['id']}/configuration", headers=h["admin"],
+                     json={"config": {"signing_secret": "s" * 32}})
+
+    def ids(page):
+        return [i["id"] for i in page.json()["items"]]
+
+    everything = await client.get("/v1/installations", headers=h["viewer"])
+    assert set(ids(everything)) == {draft["id"], other["id"]}
+    configuring = await client.get("/v1/installations?status=configuring", headers=h["viewer"])
+    assert ids(configuring) == [draft["id"]]
+    either = await client.get("/v1/installations?status=configuring&status=disabled&limit=1", headers=h["viewer"])
+    rest = await client.get(f"/v1/installations?status=configuring&status=disabled&limit=1"
+                            f"&cursor={either.json()['next_cursor']}", headers=h["viewer"])
+    assert set(ids(either) + ids(rest)) == {draft["id"], other["id"]} and rest.json()["next_cursor"] is None
+    assert ids(await client.get("/v1/installations?status=enabled", headers=h["viewer"])) == []
+    bad = await client.get("/v1/installations?status=nope", headers=h["viewer"])
+    assert bad.status_code == 422

@@ -92,3 +92,66 @@ async def test_preview_failures_are_problems(client, org, simulator):
     assert early.status_code == 409 and early.json()["current_state"] == "configuring"
     assert (await client.post(f"/v1/installations/{refused}/preview", headers=h["viewer"])).status_code == 403
     assert (await client.post(f"/v1/installations/{uuid.uuid4()}/preview", headers=h["operator"])).status_code == 404
+
+
+async def test_configuration_is_tested_before_anything_is_saved(client, org, simulator):
+    _, h = org
+    inst = (await client.post("/v1/installations", json={"integration_key": "crowdstrike_falcon"},
+                              headers=h["admin"])).json()["id"]
+    config = {"base_url": simulator, "client_id": CLIENT_ID, "client_secret": "wrong-SECRET-canary-77"}
+    wrong = await client.post(f"/v1/installations/{inst}/test-configuration", json={"config": config},
+                              headers=h["admin"])
+    assert wrong.status_code == 200, wrong.text
+    assert wrong.json()["ok"] is False and wrong.json()["error_class"] == "authentication"
+    assert "wrong-SECRET-canary-77" not in wrong.text
+
+    right = await client.post(f"/v1/installations/{inst}/test-configuration",
+                              json={"config": {**config, "client_secret": CLIENT_SECRET}}, headers=h["admin"])
+    assert right.status_code == 200 and right.json()["ok"] is True, right.text
+
+    # Nothing was saved: still a draft, no configuration, no credential.
+    draft = (await client.get(f"/v1/installations/{inst}", headers=h["viewer"])).json()
+    assert draft["status"] == "configuring" and draft["config_version"] is None and draft["secret_fields"] == []
+    log = await client.get(f"/v1/installations/{inst}/activity?type=test", headers=h["viewer"])
+    assert [e["status"] for e in log.json()["items"]] == ["success", "failure"]
+    assert all(e["details"]["unsaved_configuration"] for e in log.json()["items"])
+    assert CLIENT_SECRET not in log.text and "wrong-SECRET-canary-77" not in log.text
+
+    invalid = await client.post(f"/v1/installations/{inst}/test-configuration",
+                                json={"config": {"base_url": "not a url", "client_id": "x", "client_secret": "s3"}},
+                                headers=h["admin"])
+    assert invalid.status_code == 422 and invalid.json()["code"] == "config_invalid"
+    assert "s3" not in str(invalid.json().get("errors"))
+    refused = await client.post(f"/v1/installations/{inst}/test-configuration", json={"config": config},
+                                headers=h["operator"])
+    assert refused.status_code == 403
+    other = await client.post(f"/v1/installations/{uuid.uuid4()}/test-configuration", json={"config": config},
+                              headers=h["admin"])
+    assert other.status_code == 404
+
+
+async def test_preview_of_an_unsaved_mapping(client, org, simulator):
+    _, h = org
+    inst = await configured(client, h, simulator)
+    stored = (await client.get(f"/v1/installations/{inst}/mappings", headers=h["viewer"])).json()
+    keep = ("source_type", "target_entity", "external_id", "fields", "attributes", "transformation_rules",
+            "filter_rules", "priority", "active")
+    edited = [{k: m[k] for k in keep} for m in stored]
+    risk = next(m for m in edited if m["target_entity"] == "risk")
+    risk["fields"] = {**risk["fields"], "title": {"const": "Edited in the wizard"}}
+    response = await client.post(f"/v1/installations/{inst}/preview", headers=h["operator"],
+                                 json={"max_pages": 1, "mappings": edited})
+    assert response.status_code == 200, response.text
+    assert {s["title"] for s in response.json()["samples"]["risk"]} == {"Edited in the wizard"}
+
+    # Nothing was stored: the installation's mappings are the connector's defaults still.
+    after = (await client.get(f"/v1/installations/{inst}/mappings", headers=h["viewer"])).json()
+    assert after == stored
+    plain = (await client.post(f"/v1/installations/{inst}/preview", headers=h["operator"],
+                               json={"max_pages": 1})).json()
+    assert "Edited in the wizard" not in {s["title"] for s in plain["samples"]["risk"]}
+
+    risk["fields"] = {**risk["fields"], "no_such_field": "id"}
+    invalid = await client.post(f"/v1/installations/{inst}/preview", headers=h["operator"],
+                                json={"max_pages": 1, "mappings": edited})
+    assert invalid.status_code == 422 and invalid.json()["code"] == "mapping_invalid"

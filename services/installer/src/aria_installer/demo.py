@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import uuid
 
 import httpx
 
 from aria_platform.auth import mint_token
 
-DEMO_ORG = uuid.UUID("00000000-0000-4000-8000-00000000de70")
+from .dev_signin.service import DEMO_ORG
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ from aria_platform.runtime import Runtime
 from . import deps
 from .activity import service as activity_service
 from .activity import views as activity_views
+from .dev_signin import views as dev_signin_views
 from .installations import events as installation_events
 from .installations import views as installation_views
 from .mappings import views as mapping_views
@@ -33,7 +34,7 @@ def define(settings: InstallerSettings) -> ServiceDefinition:
                     "change is in the activity log and announced on Kafka through a transactional outbox.",
         settings=settings,
         routers=[installation_views.router, mapping_views.router, webhook_views.router, sync_job_views.router,
-                 activity_views.router],
+                 activity_views.router, *([dev_signin_views.router] if settings.dev_signin else [])],
         kafka_routers=[installation_events.build_router(settings)], on_start=[deps.wire],
         background=[_retention],
     )

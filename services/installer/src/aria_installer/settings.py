@@ -1,4 +1,4 @@
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from aria_platform.settings import ServiceSettings, load_settings
 
@@ -13,6 +13,15 @@ class InstallerSettings(ServiceSettings):
     # Activity log entries older than this are purged, checked every activity_purge_interval_s.
     activity_retention_days: int = Field(default=90, ge=1)
     activity_purge_interval_s: float = Field(default=3600.0, gt=0)
+    # Local stack only (deploy/local sets ARIA_DEV_SIGNIN=1): POST /v1/dev/sign-in mints tokens for
+    # the demo organization. Refused at start when tokens are verified through JWKS (production).
+    dev_signin: bool = False
+
+    @model_validator(mode="after")
+    def _dev_signin_is_local(self) -> "InstallerSettings":
+        if self.dev_signin and (self.jwt_jwks_url or self.jwt_secret is None):
+            raise ValueError("dev_signin needs a local HS256 jwt_secret and no jwt_jwks_url")
+        return self
 
 
 def load() -> InstallerSettings:

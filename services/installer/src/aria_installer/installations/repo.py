@@ -47,15 +47,17 @@ async def get_any_org(conn, installation_id: uuid.UUID) -> asyncpg.Record | None
     return await conn.fetchrow(f"SELECT {_COLS} FROM {_FROM} WHERE i.id = $1", installation_id)
 
 
-async def list_for_org(conn, *, org_id: uuid.UUID, after: tuple | None, limit: int) -> list[asyncpg.Record]:
+async def list_for_org(conn, *, org_id: uuid.UUID, after: tuple | None, limit: int,
+                       statuses: list[str] | None = None) -> list[asyncpg.Record]:
     if after is None:
         return await conn.fetch(
             f"""SELECT {_COLS} FROM {_FROM} WHERE i.org_id = $1 AND i.uninstalled_at IS NULL
-                ORDER BY i.created_at DESC, i.id DESC LIMIT $2""", org_id, limit)
+                  AND ($3::text[] IS NULL OR i.status = ANY($3::text[]))
+                ORDER BY i.created_at DESC, i.id DESC LIMIT $2""", org_id, limit, statuses)
     return await conn.fetch(
         f"""SELECT {_COLS} FROM {_FROM} WHERE i.org_id = $1 AND i.uninstalled_at IS NULL
-              AND (i.created_at, i.id) < ($2, $3)
-            ORDER BY i.created_at DESC, i.id DESC LIMIT $4""", org_id, after[0], after[1], limit)
+              AND (i.created_at, i.id) < ($2, $3) AND ($5::text[] IS NULL OR i.status = ANY($5::text[]))
+            ORDER BY i.created_at DESC, i.id DESC LIMIT $4""", org_id, after[0], after[1], limit, statuses)
 
 
 async def set_state(conn, *, installation_id: uuid.UUID, status: str, **fields) -> int:

@@ -32,6 +32,7 @@ from aria_platform.problems import Problem, not_found
 
 from ..activity import repo as activity
 from ..mappings import repo as mappings
+from ..mappings.rules import validate_set as validate_mappings
 from ..mappings.defaults import seed_defaults
 from . import repo
 from .states import next_state
@@ -261,12 +262,53 @@ async def test_connection(*, pool: asyncpg.Pool, sync_runner: InternalClient, pr
     return result
 
 
+async def test_configuration(*, pool: asyncpg.Pool, sync_runner: InternalClient, principal: Principal,
+                             installation_id: uuid.UUID, config: dict[str, Any]) -> dict:
+    """Test a configuration that is not saved (the setup wizard, before anything is stored).
+
+    Validated against the connector's schema like configure; the secrets go to sync-runner for this
+    one call only (never to Postgres, the vault, the activity log or a log line). Any state: it is a
+    probe, it changes nothing but the activity log."""
+    async with pool.acquire() as conn:
+        row = await load_installation(conn, principal=principal, installation_id=installation_id)
+    plugin = _plugin(row["integration_key"])
+    errors = plugin.validate_config(config)
+    if errors:
+        raise Problem(422, "config_invalid", "Configuration is invalid",
+                      "the configuration does not match the integration's schema",
+                      errors=[{"field": e.path, "message": e.message} for e in errors])
+    settings, secrets = plugin.split_config(config)
+    response = await sync_runner.request("POST", "/internal/v1/test-connection", json={
+        "org_id": str(row["org_id"]), "installation_id": str(row["id"]), "integration_key": row["integration_key"],
+        "settings": settings, "secrets": secrets})
+    secrets = {}
+    if response.status_code != 200:
+        raise Problem(502, "connection_test_failed", "Connection test could not run",
+                      f"sync-runner answered {response.status_code}")
+    result = response.json()
+    await _log_outcome(pool, principal=principal, installation_id=installation_id, activity_type="test",
+                       ok=result["ok"], message=result.get("message") or "",
+                       details={"latency_ms": result.get("latency_ms"), "error_class": result.get("error_class"),
+                                "unsaved_configuration": True})
+    return result
+
+
 async def preview(*, pool: asyncpg.Pool, sync_runner: InternalClient, principal: Principal,
-                  installation_id: uuid.UUID, max_pages: int) -> dict:
-    """A dry run against the vendor: counts and samples, nothing published, no checkpoint."""
+                  installation_id: uuid.UUID, max_pages: int, mappings: list[dict[str, Any]] | None = None) -> dict:
+    """A dry run against the vendor: counts and samples, nothing published, no checkpoint.
+
+    `mappings`: an unsaved set to map with (the wizard's edited mapping), validated like a saved
+    one; absent, the installation's stored set."""
+    extra: dict[str, Any] = {}
+    if mappings is not None:
+        async with pool.acquire() as conn:
+            row = await load_installation(conn, principal=principal, installation_id=installation_id)
+        validate_mappings(row["integration_key"], mappings)
+        extra["mappings"] = mappings
     response = await _ask_sync_runner(pool=pool, sync_runner=sync_runner, principal=principal,
                                       installation_id=installation_id, action="preview",
-                                      path="/internal/v1/preview", with_mappings=True, max_pages=max_pages)
+                                      path="/internal/v1/preview", with_mappings=mappings is None,
+                                      max_pages=max_pages, **extra)
     if response.status_code != 200:
         problem = response.json() if response.headers.get("content-type", "").endswith("json") else {}
         error_class = problem.get("error_class")
@@ -320,6 +362,16 @@ async def get(*, pool: asyncpg.Pool, principal: Principal, installation_id: uuid
         return await load_installation(conn, principal=principal, installation_id=installation_id)
 
 
-async def list_page(*, pool: asyncpg.Pool, principal: Principal, after: tuple | None, limit: int) -> list[asyncpg.Record]:
+async def list_page(*, pool: asyncpg.Pool, principal: Principal, after: tuple | None, limit: int,
+                    statuses: list[str] | None = None) -> list[asyncpg.Record]:
     async with pool.acquire() as conn:
-        return await repo.list_for_org(conn, org_id=principal.org_id, after=after, limit=limit)
+        return await repo.list_for_org(conn, org_id=principal.org_id, after=after, limit=limit, statuses=statuses)
+
+
+def integration_display(integration_key: str) -> tuple[str, str | None]:
+    """The integration's name and logo, from the connector's manifest (the key when it is gone)."""
+    try:
+        manifest = registry.get(integration_key).manifest
+    except registry.UnknownConnector:
+        return integration_key, None
+    return manifest.name, manifest.icon_url

@@ -15,11 +15,13 @@ from aria_platform.problems import Problem
 from aria_platform.runtime import Runtime, get_runtime
 
 from ..deps import InstallerDeps
+from ..mappings.views import MappingIn
 from ..webhooks.service import webhook_url
 from . import service
 
 router = APIRouter(prefix="/v1/installations", tags=["installations"])
 SyncFrequency = Literal["realtime", "hourly", "daily", "weekly", "manual"]
+Status = Literal["configuring", "disabled", "enabled", "error", "suspended"]
 
 
 class InstallRequest(BaseModel):
@@ -44,6 +46,8 @@ class SyncRequest(BaseModel):
 class Installation(BaseModel):
     id: uuid.UUID
     integration_key: str
+    integration_name: str = Field(description="The integration's display name.")
+    logo_url: str | None = Field(description="The integration's logo, where its manifest has one.")
     status: str
     revision: int
     sync_frequency: str
@@ -67,9 +71,13 @@ class InstallationPage(BaseModel):
     next_cursor: str | None
 
 
+_DERIVED = ("webhook_url", "secret_fields", "integration_name", "logo_url")
+
+
 def _out(request: Request, row) -> Installation:
-    return Installation(**{k: row[k] for k in Installation.model_fields if k not in ("webhook_url", "secret_fields")},
-                        secret_fields=list(row["secret_fields"] or []),
+    name, logo = service.integration_display(row["integration_key"])
+    return Installation(**{k: row[k] for k in Installation.model_fields if k not in _DERIVED},
+                        secret_fields=list(row["secret_fields"] or []), integration_name=name, logo_url=logo,
                         webhook_url=webhook_url(request.app.state.runtime.settings.webhook_base_url, row["id"]))
 
 
@@ -88,6 +96,8 @@ async def install(body: InstallRequest, request: Request, response: Response, rt
 
 @router.get("", response_model=InstallationPage, summary="List the organization's installations")
 async def list_installations(request: Request, cursor: str | None = None, limit: int = Query(50, ge=1, le=200),
+                             status: list[Status] = Query(default=[], description="Only these states (repeat the "
+                                                          "parameter); a cursor continues the same filter."),
                              rt: Runtime = Depends(get_runtime),
                              principal: Principal = Depends(require_role("viewer"))) -> InstallationPage:
     after = decode_cursor(cursor, arity=2)
@@ -96,7 +106,8 @@ async def list_installations(request: Request, cursor: str | None = None, limit:
             after = (datetime.fromisoformat(after[0]), uuid.UUID(after[1]))
         except ValueError:
             raise Problem(400, "invalid_cursor", "Invalid cursor", "use the next_cursor of a previous page") from None
-    rows = await service.list_page(pool=rt.pool, principal=principal, after=after, limit=limit + 1)
+    rows = await service.list_page(pool=rt.pool, principal=principal, after=after, limit=limit + 1,
+                                   statuses=sorted(set(status)) or None)
     items = [_out(request, r) for r in rows[:limit]]
     more = len(rows) > limit
     return InstallationPage(items=items, next_cursor=encode_cursor([items[-1].created_at.isoformat(), str(items[-1].id)])
@@ -127,8 +138,42 @@ async def test_connection(installation_id: uuid.UUID, rt: Runtime = Depends(get_
                                          principal=principal, installation_id=installation_id)
 
 
+class TestConfigurationRequest(BaseModel):
+    config: dict[str, Any] = Field(description="Settings and secrets as the integration's config schema describes. "
+                                               "Tested once and not saved: never stored, logged or returned.",
+                                   examples=[{"base_url": "https://api.crowdstrike.com", "client_id": "abc",
+                                              "client_secret": "..."}])
+
+
+class ConnectionTestResult(BaseModel):
+    ok: bool
+    latency_ms: float
+    message: str = Field(description="The vendor's answer in words (never a secret value).")
+    error_class: Literal["authentication", "permission", "transient", "permanent", "configuration"] | None = Field(
+        description="Why it failed: authentication (wrong credentials), permission (missing scope), transient "
+                    "(unreachable, rate limited), configuration, permanent.")
+
+
+@router.post("/{installation_id}/test-configuration", response_model=ConnectionTestResult,
+             summary="Test a configuration before saving it (the setup wizard)",
+             description="Validates the configuration against the integration's schema (422 config_invalid) and "
+                         "calls the vendor with it once. Nothing is saved: secrets are used for this call only. "
+                         "Allowed in every state, including a new installation that is still configuring.",
+             responses={422: {"description": "The configuration does not match the schema"},
+                        502: {"description": "sync-runner could not run the test"}})
+async def test_configuration(installation_id: uuid.UUID, body: TestConfigurationRequest,
+                             rt: Runtime = Depends(get_runtime),
+                             principal: Principal = Depends(require_role("admin"))) -> dict:
+    return await service.test_configuration(pool=rt.pool, sync_runner=rt.deps_of(InstallerDeps).sync_runner, principal=principal,
+                                            installation_id=installation_id, config=body.config)
+
+
 class PreviewRequest(BaseModel):
     max_pages: int = Field(default=2, ge=1, le=5, description="Pages read per stream at most.")
+    mappings: list[MappingIn] | None = Field(
+        default=None, max_length=100,
+        description="An unsaved set of data mappings to map with (the setup wizard's edited mapping; validated "
+                    "like a saved one, nothing is stored). Absent: the installation's current mappings.")
 
 
 class Preview(BaseModel):
@@ -144,9 +189,11 @@ class Preview(BaseModel):
              responses={502: {"description": "sync-runner could not run the preview"}})
 async def preview(installation_id: uuid.UUID, body: PreviewRequest | None = None, rt: Runtime = Depends(get_runtime),
                   principal: Principal = Depends(require_role("operator"))) -> dict:
+    body = body or PreviewRequest()
     return await service.preview(pool=rt.pool, sync_runner=rt.deps_of(InstallerDeps).sync_runner,
-                                 principal=principal, installation_id=installation_id,
-                                 max_pages=(body or PreviewRequest()).max_pages)
+                                 principal=principal, installation_id=installation_id, max_pages=body.max_pages,
+                                 mappings=[m.as_record() for m in body.mappings] if body.mappings is not None
+                                 else None)
 
 
 class SyncSettings(BaseModel):

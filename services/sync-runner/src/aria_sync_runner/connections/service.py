@@ -20,11 +20,15 @@ log = structlog.get_logger(__name__)
 
 async def test_connection(*, outbound: httpx.AsyncClient, vault_gateway: InternalClient, org_id: uuid.UUID,
                           installation_id: uuid.UUID, integration_key: str, settings: dict[str, Any],
-                          credential_ref: str | None) -> dict:
-    """{ok, latency_ms, message, error_class}. A down vault-gateway is a 503 (try again), not a verdict."""
+                          credential_ref: str | None, unsaved_secrets: dict[str, str] | None = None) -> dict:
+    """{ok, latency_ms, message, error_class}. A down vault-gateway is a 503 (try again), not a verdict.
+
+    `unsaved_secrets` (the setup wizard's test before saving) replace the lease; they live only in
+    this call's connector instance and are never logged."""
     plugin = _plugin(integration_key)
     try:
-        secrets = await lease_secrets(vault_gateway, credential_ref=credential_ref, installation_id=installation_id)
+        secrets = dict(unsaved_secrets) if unsaved_secrets is not None else \
+            await lease_secrets(vault_gateway, credential_ref=credential_ref, installation_id=installation_id)
     except RunError as exc:
         if exc.error_class == "transient":
             raise Problem(503, "dependency_unavailable", "Dependency unavailable", exc.message,
@@ -47,7 +51,7 @@ async def test_connection(*, outbound: httpx.AsyncClient, vault_gateway: Interna
     finally:
         await instance.close()
     log.info("connection tested", installation_id=str(installation_id), integration_key=integration_key,
-             ok=result_dict["ok"], error_class=result_dict["error_class"])
+             ok=result_dict["ok"], error_class=result_dict["error_class"], unsaved=unsaved_secrets is not None)
     return result_dict
 
 

@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from aria_platform.auth import Principal, require_service
 from aria_platform.runtime import Runtime, get_runtime
@@ -25,6 +25,13 @@ class TestConnectionRequest(BaseModel):
     credential_ref: str | None = Field(default=None, description="Secrets are leased from vault-gateway by reference.")
 
 
+class TestConnectionRequestWithSecrets(TestConnectionRequest):
+    secrets: dict[str, SecretStr] | None = Field(
+        default=None, max_length=50,
+        description="Secrets not stored yet (the setup wizard's test before saving): used for this one call, "
+                    "never stored, logged or returned. Given: credential_ref is ignored.")
+
+
 class TestConnectionResult(BaseModel):
     ok: bool
     latency_ms: float
@@ -34,13 +41,14 @@ class TestConnectionResult(BaseModel):
 
 @router.post("/test-connection", response_model=TestConnectionResult,
              summary="Call the vendor with an installation's configuration and leased credential")
-async def test_connection(body: TestConnectionRequest, rt: Runtime = Depends(get_runtime),
+async def test_connection(body: TestConnectionRequestWithSecrets, rt: Runtime = Depends(get_runtime),
                           caller: Principal = Depends(require_service("installer"))) -> dict:
     deps = rt.deps_of(SyncRunnerDeps)
+    unsaved = {k: v.get_secret_value() for k, v in body.secrets.items()} if body.secrets is not None else None
     return await service.test_connection(
         outbound=deps.outbound, vault_gateway=deps.vault_gateway, org_id=body.org_id,
         installation_id=body.installation_id, integration_key=body.integration_key, settings=body.settings,
-        credential_ref=body.credential_ref)
+        credential_ref=body.credential_ref, unsaved_secrets=unsaved)
 
 
 class PreviewRequest(TestConnectionRequest):
