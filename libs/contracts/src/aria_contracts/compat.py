@@ -63,10 +63,10 @@ def _compare(old: dict[str, Any], new: dict[str, Any], old_root: dict[str, Any],
             problems.append(f"{where}: enum narrowed, {missing} removed")
 
     if ("anyOf" in old) != ("anyOf" in new) or len(old.get("anyOf", ())) != len(new.get("anyOf", ())):
-        problems.append(f"{where}: retyped")
-    else:
-        for o, n in zip(old.get("anyOf", ()), new.get("anyOf", ())):
-            problems += _compare(o, n, old_root, new_root, path)
+        # e.g. `str` became `str | None`: one change, whatever else differs below.
+        return [f"{where}: retyped"]
+    for o, n in zip(old.get("anyOf", ()), new.get("anyOf", ())):
+        problems += _compare(o, n, old_root, new_root, path)
 
     old_props, new_props = old.get("properties", {}), new.get("properties", {})
     old_req, new_req = set(old.get("required", ())), set(new.get("required", ()))
