@@ -62,3 +62,24 @@ def test_unknown_fields_are_rejected():
     with pytest.raises(ValidationError):
         InstallationInstalled(installation_id=uuid.uuid4(), org_id=ORG, integration_key="k", revision=1,
                               actor="u", secret="nope")
+
+
+def test_a_topic_subscriber_gets_typed_envelopes_and_untyped_ones_it_can_skip():
+    from pydantic import TypeAdapter
+
+    from aria_contracts.events import TOPIC_EVENTS, Event, InstallationLifecycleEvents, InstallationUninstalled
+
+    assert set(TOPIC_EVENTS) == {t.name for t in topics.REGISTRY}
+    for topic, events in TOPIC_EVENTS.items():
+        typed = {a.__pydantic_generic_metadata__["args"][0] for a in events.__origin__.__args__ if a is not Envelope}
+        assert typed == {m for m in EVENT_MODELS if m.topic == topic}, topic
+    inst = uuid.uuid4()
+    payload = InstallationUninstalled(installation_id=inst, org_id=ORG, integration_key="k", revision=2, actor="u")
+    wire = Envelope.wrap(payload, source="installer", org_id=ORG).model_dump(mode="json")
+    on_topic = TypeAdapter(InstallationLifecycleEvents)
+    event = on_topic.validate_python(wire)
+    assert isinstance(event, Event) and event.data == payload and event.payload(InstallationUninstalled) is event.data
+    # A type the subscriber does not know yet, and a payload that fails its model, stay untyped
+    # envelopes for the handler to skip rather than decoding errors.
+    for other in (dict(wire, type="installation.archived"), dict(wire, data={"revision": 0})):
+        assert type(on_topic.validate_python(other)) is Envelope

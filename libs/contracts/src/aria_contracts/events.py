@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from . import topics
-from .envelope import EventPayload
+from .envelope import Envelope, EventPayload
 
 SyncFrequency = Literal["realtime", "hourly", "daily", "weekly", "manual"]
 SyncType = Literal["full", "incremental", "realtime", "manual"]
@@ -424,3 +424,59 @@ def model_for(event_type: str) -> type[EventPayload]:
         if model.event_type == event_type:
             return model
     raise KeyError(event_type)
+
+
+# --- envelopes typed per topic ------------------------------------------------------------
+
+P = TypeVar("P", bound=EventPayload)
+
+
+class Event(Envelope, Generic[P]):
+    """An envelope whose `data` is validated as the payload model `P` of its event type."""
+
+    data: P
+
+    @model_validator(mode="before")
+    @classmethod
+    def _only_its_type(cls, value: Any) -> Any:
+        # Refuse another type's envelope before validating any field, so a topic's union below
+        # tries its members cheaply.
+        model = cls.model_fields["data"].annotation
+        if isinstance(value, dict) and isinstance(model, type) and value.get("type") != model.event_type:
+            raise ValueError(f"not a {model.event_type} envelope")
+        return value
+
+
+# What a subscriber of each topic receives: the topic's typed envelopes, tried in order, and last
+# the untyped Envelope, which takes an event type the subscriber does not know yet (a compatible
+# change, docs/subscribers.md) and a payload that fails its model, so that a handler skips these as
+# it did before instead of failing to decode them and being redelivered them for ever.
+_IN_ORDER = Field(union_mode="left_to_right")
+InstallationLifecycleEvents = Annotated[
+    Event[InstallationInstalled] | Event[InstallationConfigured] | Event[InstallationEnabled]
+    | Event[InstallationDisabled] | Event[InstallationUninstalled] | Event[InstallationMappingsChanged]
+    | Envelope, _IN_ORDER]
+CredentialLifecycleEvents = Annotated[Event[CredentialStored] | Event[CredentialShredded] | Envelope, _IN_ORDER]
+SyncRequestEvents = Annotated[Event[SyncRequested] | Envelope, _IN_ORDER]
+SyncJobEvents = Annotated[
+    Event[SyncStarted] | Event[SyncProgress] | Event[SyncCompleted] | Event[SyncFailed] | Event[SyncCancelled]
+    | Envelope, _IN_ORDER]
+IntegrationHealthEvents = Annotated[Event[IntegrationHealthChanged] | Envelope, _IN_ORDER]
+WebhookEvents = Annotated[Event[WebhookReceived] | Envelope, _IN_ORDER]
+RiskEvents = Annotated[Event[Risk] | Envelope, _IN_ORDER]
+AssetEvents = Annotated[Event[Asset] | Envelope, _IN_ORDER]
+VulnerabilityEvents = Annotated[Event[Vulnerability] | Envelope, _IN_ORDER]
+IndicatorEvents = Annotated[Event[Indicator] | Envelope, _IN_ORDER]
+AlertEvents = Annotated[Event[Alert] | Envelope, _IN_ORDER]
+TicketEvents = Annotated[Event[Ticket] | Envelope, _IN_ORDER]
+CatalogChangeEvents = Annotated[Event[CatalogEntryChanged] | Envelope, _IN_ORDER]
+DeadLetterEvents = Annotated[Event[DeadLetter] | Envelope, _IN_ORDER]
+TOPIC_EVENTS: dict[str, Any] = {
+    topics.INSTALLATION_LIFECYCLE.name: InstallationLifecycleEvents,
+    topics.CREDENTIAL_LIFECYCLE.name: CredentialLifecycleEvents,
+    topics.SYNC_REQUESTS.name: SyncRequestEvents, topics.SYNC_JOBS.name: SyncJobEvents,
+    topics.INTEGRATION_HEALTH.name: IntegrationHealthEvents, topics.WEBHOOKS.name: WebhookEvents,
+    topics.RISKS.name: RiskEvents, topics.ASSETS.name: AssetEvents, topics.VULNERABILITIES.name: VulnerabilityEvents,
+    topics.INDICATORS.name: IndicatorEvents, topics.ALERTS.name: AlertEvents, topics.TICKETS.name: TicketEvents,
+    topics.CATALOG_CHANGES.name: CatalogChangeEvents, topics.DEAD_LETTERS.name: DeadLetterEvents,
+}

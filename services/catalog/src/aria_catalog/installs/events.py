@@ -5,8 +5,7 @@ from __future__ import annotations
 import structlog
 from faststream.kafka import KafkaRouter
 
-from aria_contracts import Envelope
-from aria_contracts.events import InstallationEnabled, InstallationInstalled, InstallationUninstalled
+from aria_contracts.events import InstallationEnabled, InstallationInstalled, InstallationLifecycleEvents, InstallationUninstalled
 from aria_contracts.topics import INSTALLATION_LIFECYCLE
 from aria_platform.kafka import subscriber
 from aria_platform.runtime import RuntimeContext
@@ -27,7 +26,7 @@ def build_router(settings: ServiceSettings) -> KafkaRouter:
 
     @subscriber(router, INSTALLATION_LIFECYCLE, group_id=settings.group("catalog.install-counts"),
                 description="Install counts, installed-in-org ledger and setup times")
-    async def on_installation_event(envelope: Envelope, runtime: RuntimeContext) -> None:
+    async def on_installation_event(envelope: InstallationLifecycleEvents, runtime: RuntimeContext) -> None:
         if envelope.type in _MILESTONES:
             model, milestone = _MILESTONES[envelope.type]
             event = envelope.payload(model)

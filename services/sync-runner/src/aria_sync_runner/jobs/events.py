@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from faststream.kafka import KafkaRouter
 
-from aria_contracts import Envelope
-from aria_contracts.events import SyncRequested
+from aria_contracts.events import SyncRequestEvents, SyncRequested
 from aria_contracts.topics import SYNC_REQUESTS
 from aria_platform.kafka import subscriber
 from aria_platform.runtime import RuntimeContext
@@ -19,7 +18,7 @@ def build_router(*, group_id: str) -> KafkaRouter:
     router = KafkaRouter()
 
     @subscriber(router, SYNC_REQUESTS, group_id=group_id, description="Queue the sync job a request asks for")
-    async def on_sync_requested(envelope: Envelope, runtime: RuntimeContext) -> None:
+    async def on_sync_requested(envelope: SyncRequestEvents, runtime: RuntimeContext) -> None:
         if envelope.type != SyncRequested.event_type:
             return
         event = envelope.payload(SyncRequested)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from faststream.kafka import KafkaRouter
 
-from aria_contracts import Envelope
-from aria_contracts.events import Risk
+from aria_contracts.events import Risk, RiskEvents
 from aria_contracts.topics import RISKS
 from aria_platform.kafka import subscriber
 from aria_platform.runtime import RuntimeContext
@@ -19,7 +18,7 @@ def build_router(*, group_id: str) -> KafkaRouter:
 
     @subscriber(router, RISKS, group_id=group_id, offset_reset="latest",
                 description="Push risks to the organization's ticketing / SIEM installations")
-    async def on_risk(envelope: Envelope, runtime: RuntimeContext) -> None:
+    async def on_risk(envelope: RiskEvents, runtime: RuntimeContext) -> None:
         if envelope.type != Risk.event_type:
             return
         deps = runtime.deps_of(SyncRunnerDeps)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from faststream.kafka import KafkaRouter
 
-from aria_contracts import Envelope
-from aria_contracts.events import model_for
+from aria_contracts.events import InstallationLifecycleEvents, model_for
 from aria_contracts.topics import INSTALLATION_LIFECYCLE
 from aria_platform.kafka import subscriber
 from aria_platform.runtime import RuntimeContext
@@ -17,7 +16,7 @@ def build_router(*, group_id: str) -> KafkaRouter:
     router = KafkaRouter()
 
     @subscriber(router, INSTALLATION_LIFECYCLE, group_id=group_id, description="Keep each installation's sync schedule")
-    async def on_lifecycle(envelope: Envelope, runtime: RuntimeContext) -> None:
+    async def on_lifecycle(envelope: InstallationLifecycleEvents, runtime: RuntimeContext) -> None:
         try:
             model = model_for(envelope.type)
         except KeyError:

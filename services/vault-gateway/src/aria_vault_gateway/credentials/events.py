@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from faststream.kafka import KafkaRouter
 
-from aria_contracts import Envelope
-from aria_contracts.events import InstallationUninstalled
+from aria_contracts.events import InstallationLifecycleEvents, InstallationUninstalled
 from aria_contracts.topics import INSTALLATION_LIFECYCLE
 from aria_platform.kafka import subscriber
 from aria_platform.runtime import RuntimeContext
@@ -21,7 +20,7 @@ def build_router(settings: ServiceSettings) -> KafkaRouter:
 
     @subscriber(router, INSTALLATION_LIFECYCLE, group_id=settings.group("vault-gateway.shredder"),
                 description="Shred credentials of uninstalled installations")
-    async def on_installation_event(envelope: Envelope, runtime: RuntimeContext) -> None:
+    async def on_installation_event(envelope: InstallationLifecycleEvents, runtime: RuntimeContext) -> None:
         if envelope.type != InstallationUninstalled.event_type:
             return
         event = envelope.payload(InstallationUninstalled)
