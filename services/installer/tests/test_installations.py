@@ -191,3 +191,39 @@ async def test_push_is_a_platform_setting_for_integrations_that_can_push(client,
                           json={"config": config, "push_min_severity": "high"})
     assert ok.status_code == 200, ok.text
     assert ok.json()["settings"]["push_min_severity"] == "high" and "api_token" not in ok.json()["settings"]
+
+
+async def test_changing_where_the_secret_goes_requires_the_secrets_again(client, org, database):
+    """Issue 17 item 1: a kept secret must not follow a changed base URL / tenant / token URL."""
+    _, h = org
+    inst = (await client.post("/v1/installations", json={"integration_key": "microsoft_defender_endpoint"},
+                              headers=h["admin"])).json()
+    config = {"tenant_id": "11111111-2222-3333-4444-555555555555", "client_id": "app-1", "client_secret": SECRET,
+              "api_url": "https://api.securitycenter.microsoft.com",
+              "login_url": "https://login.microsoftonline.com"}
+    ok = await client.put(f"/v1/installations/{inst['id']}/configuration", json={"config": config},
+                          headers=h["admin"])
+    assert ok.status_code == 200, ok.text
+    before = await table_dump(database)
+
+    without_secret = {k: v for k, v in config.items() if k != "client_secret"}
+    for setting, value in (("api_url", "https://attacker.example"), ("login_url", "https://attacker.example"),
+                           ("tenant_id", "99999999-2222-3333-4444-555555555555")):
+        moved = await client.put(f"/v1/installations/{inst['id']}/configuration",
+                                 json={"config": {**without_secret, setting: value}}, headers=h["admin"])
+        assert moved.status_code == 422, moved.text
+        assert moved.headers["content-type"].startswith("application/problem+json")
+        assert moved.json()["code"] == "secrets_required"
+        assert moved.json()["changed_settings"] == [setting] and moved.json()["missing_secrets"] == ["client_secret"]
+        assert SECRET not in moved.text
+    assert await table_dump(database) == before, "a refused configure must write nothing"
+
+    # Settings that do not decide the destination may still change without the secret ...
+    same_place = await client.put(f"/v1/installations/{inst['id']}/configuration",
+                                  json={"config": {**without_secret, "client_id": "app-2"}}, headers=h["admin"])
+    assert same_place.status_code == 200, same_place.text
+    # ... and the destination may change when the secret comes with it.
+    moved_with_secret = await client.put(
+        f"/v1/installations/{inst['id']}/configuration",
+        json={"config": {**config, "api_url": "https://api-eu.securitycenter.microsoft.com"}}, headers=h["admin"])
+    assert moved_with_secret.status_code == 200, moved_with_secret.text

@@ -17,6 +17,7 @@ import httpx
 import orjson
 
 from aria_connectors import registry
+from aria_connectors.sdk.manifest import Manifest
 from aria_contracts.events import (
     InstallationConfigured,
     InstallationDisabled,
@@ -133,6 +134,8 @@ async def configure(*, pool: asyncpg.Pool, vault_gateway: InternalClient, princi
         raise Problem(422, "push_not_supported", "Integration cannot push",
                       f"{current['integration_key']} has no push actions")
     settings, secrets = plugin.split_config(config)
+    _refuse_moving_kept_secrets(plugin.manifest, before=current["settings"] or {}, after=settings,
+                                kept=kept_secrets - secrets.keys())
     if push_min_severity:
         settings[PUSH_SETTING] = push_min_severity
     credential_ref = current["credential_ref"]
@@ -168,6 +171,19 @@ async def configure(*, pool: asyncpg.Pool, vault_gateway: InternalClient, princi
             # Running installations pick up the new settings through a fresh enabled event.
             await announce(conn, enabled_event(updated, revision, principal.subject))
         return updated
+
+
+def _refuse_moving_kept_secrets(manifest: Manifest, *, before: dict[str, Any], after: dict[str, Any], kept: set[str]) -> None:
+    """A stored secret may only go where it went when it was entered: changing a setting that
+    decides the destination (base URL, tenant, token URL...) must come with every secret again,
+    else the next connection test would send the stored secret to the new host."""
+    if not kept:
+        return
+    moved = sorted(name for name in manifest.destination_settings() if before.get(name) != after.get(name))
+    if moved:
+        raise Problem(422, "secrets_required", "Secrets required for a new destination",
+                      f"changing {', '.join(moved)} decides where the credential is sent: "
+                      f"send {', '.join(sorted(kept))} again", changed_settings=moved, missing_secrets=sorted(kept))
 
 
 def configured_event(row: asyncpg.Record, revision: int, actor: str) -> InstallationConfigured:
