@@ -156,3 +156,34 @@ async def test_a_replica_leases_what_another_replica_stored_or_rotated_and_nothi
     assert after_rotation.json()["version"] == 3 and after_rotation.json()["secrets"] == {"client_secret": SECRET}
     after_shred = await lease()
     assert after_shred.status_code == 404 and SECRET not in after_shred.text
+
+
+async def test_tokens_without_exp_or_with_a_long_lifetime_cannot_lease(client, infra):
+    """Issue 17 item 5: a leaked long-lived service token must not read plaintext secrets."""
+    import time
+
+    import jwt
+
+    from aria_platform.auth import mint_token
+
+    inst, org = uuid.uuid4(), uuid.uuid4()
+    ref = (await store(client, infra, inst, org, {"client_secret": SECRET})).json()["credential_ref"]
+    now = int(time.time())
+    claims = {"sub": "service:sync-runner", "svc": "sync-runner", "iss": "aria", "aud": "aria-marketplace", "iat": now}
+    forged = {
+        "no exp": jwt.encode(claims, infra.jwt_secret, algorithm="HS256"),
+        "100 years": jwt.encode({**claims, "exp": now + 100 * 365 * 86400}, infra.jwt_secret, algorithm="HS256"),
+        "no iat, a day left": jwt.encode({k: v for k, v in claims.items() if k != "iat"} | {"exp": now + 86400},
+                                         infra.jwt_secret, algorithm="HS256"),
+        "service for an hour": mint_token(infra.jwt_secret, subject="service:sync-runner", service="sync-runner",
+                                          ttl_s=3600),
+    }
+    for what, token in forged.items():
+        lease = await client.post(f"/internal/v1/credentials/{ref}/lease", json={"installation_id": str(inst)},
+                                  headers=bearer(token))
+        assert lease.status_code == 401, what
+        assert lease.json()["code"] == "invalid_token" and SECRET not in lease.text, what
+    minted = mint_token(infra.jwt_secret, subject="service:sync-runner", service="sync-runner")
+    lease = await client.post(f"/internal/v1/credentials/{ref}/lease", json={"installation_id": str(inst)},
+                              headers=bearer(minted))
+    assert lease.status_code == 200, "the services' own tokens are minted within the bound"
