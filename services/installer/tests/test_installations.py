@@ -3,6 +3,7 @@ import uuid
 from pathlib import Path
 
 import asyncpg
+import pytest
 
 from aria_platform.app import create_app
 from aria_platform.testing import KafkaProbe, bearer, migrated_database, running_app, user_token
@@ -227,3 +228,45 @@ async def test_changing_where_the_secret_goes_requires_the_secrets_again(client,
         f"/v1/installations/{inst['id']}/configuration",
         json={"config": {**config, "api_url": "https://api-eu.securitycenter.microsoft.com"}}, headers=h["admin"])
     assert moved_with_secret.status_code == 200, moved_with_secret.text
+
+
+async def test_a_configure_whose_postgres_write_fails_keeps_the_previous_credential(
+        client, org, database, infra, vault_gateway_url):
+    """Issue 17 item 4: the new secret reaches Vault first; when the configuration then fails to
+    commit, leases must go on returning the previous secret (all or nothing)."""
+    import httpx
+
+    from aria_platform.testing import service_token
+
+    _, h = org
+    inst = (await client.post("/v1/installations", json={"integration_key": "crowdstrike_falcon"},
+                              headers=h["admin"])).json()
+    ok = await client.put(f"/v1/installations/{inst['id']}/configuration", json={"config": CONFIG}, headers=h["admin"])
+    assert ok.status_code == 200, ok.text
+
+    conn = await asyncpg.connect(database)
+    try:
+        ref = await conn.fetchval("SELECT credential_ref FROM integration_configurations WHERE installation_id = $1",
+                                  uuid.UUID(inst["id"]))
+        await conn.execute("""
+            CREATE FUNCTION refuse_configuration() RETURNS trigger LANGUAGE plpgsql AS
+                $$ BEGIN RAISE EXCEPTION 'configuration write fails (test)'; END $$;
+            CREATE TRIGGER refuse_configuration BEFORE INSERT ON integration_configurations
+                FOR EACH ROW EXECUTE FUNCTION refuse_configuration();""")
+        try:
+            # The in-process client re-raises what the app leaves unhandled (a server answers 500).
+            with pytest.raises(asyncpg.RaiseError):
+                await client.put(f"/v1/installations/{inst['id']}/configuration",
+                                 json={"config": {**CONFIG, "client_secret": "the-NEW-secret"}}, headers=h["admin"])
+        finally:
+            await conn.execute("DROP TRIGGER refuse_configuration ON integration_configurations;"
+                               "DROP FUNCTION refuse_configuration();")
+    finally:
+        await conn.close()
+    assert (await client.get(f"/v1/installations/{inst['id']}", headers=h["admin"])).json()["config_version"] == 1
+
+    async with httpx.AsyncClient(base_url=vault_gateway_url) as vault_gateway:
+        lease = await vault_gateway.post(f"/internal/v1/credentials/{ref}/lease", json={"installation_id": inst["id"]},
+                                         headers=bearer(service_token(infra, "sync-runner")))
+    assert lease.status_code == 200, lease.text
+    assert lease.json()["secrets"] == {"client_secret": SECRET}, "the installation keeps its previous credential"

@@ -187,3 +187,27 @@ async def test_tokens_without_exp_or_with_a_long_lifetime_cannot_lease(client, i
     lease = await client.post(f"/internal/v1/credentials/{ref}/lease", json={"installation_id": str(inst)},
                               headers=bearer(minted))
     assert lease.status_code == 200, "the services' own tokens are minted within the bound"
+
+
+async def test_a_store_taken_back_leaves_the_previous_version_current(client, infra):
+    """Issue 17 item 4: the installer takes back a store whose configuration did not commit."""
+    inst, org = uuid.uuid4(), uuid.uuid4()
+    first = (await store(client, infra, inst, org, {"client_secret": SECRET})).json()
+    ref = first["credential_ref"]
+    revert = f"/internal/v1/credentials/{ref}/versions/{{}}/revert"
+    nothing_before = await client.post(revert.format(first["version"]), headers=as_service(infra, "installer"))
+    assert nothing_before.status_code == 409 and nothing_before.json()["code"] == "version_not_current"
+    second = (await store(client, infra, inst, org, {"client_secret": "second-value"})).json()
+    assert (await client.post(revert.format(second["version"]),
+                              headers=as_service(infra, "sync-runner"))).status_code == 403
+
+    taken_back = await client.post(revert.format(second["version"]), headers=as_service(infra, "installer"))
+    assert taken_back.status_code == 200 and taken_back.json()["version"] == first["version"]
+    lease = await client.post(f"/internal/v1/credentials/{ref}/lease", json={"installation_id": str(inst)},
+                              headers=as_service(infra, "sync-runner"))
+    assert lease.json()["secrets"] == {"client_secret": SECRET}
+    # Once: the version it went back to replaced nothing that could be restored.
+    again = await client.post(revert.format(second["version"]), headers=as_service(infra, "installer"))
+    assert again.status_code == 409
+    huge = await client.post(revert.format(2**40), headers=as_service(infra, "installer"))
+    assert huge.status_code == 422

@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 import httpx
 import orjson
+import structlog
 
 from aria_connectors import registry
 from aria_connectors.sdk.manifest import Manifest
@@ -37,6 +38,7 @@ from ..mappings.defaults import seed_defaults
 from . import repo
 from .states import next_state
 
+log = structlog.get_logger(__name__)
 SOURCE = "installer"
 PUSH_SETTING = "push_min_severity"
 
@@ -154,6 +156,38 @@ async def configure(*, pool: asyncpg.Pool, vault_gateway: InternalClient, princi
     config_hash = request_hash({"settings": settings, "secret_fields": stored_secret_fields,
                                 "credential": [str(credential_ref), credential_version]})
 
+    try:
+        return await _commit_configuration(
+            pool=pool, principal=principal, installation_id=installation_id, settings=settings,
+            stored_secret_fields=stored_secret_fields, config_hash=config_hash, credential_ref=credential_ref,
+            sync_frequency=sync_frequency, changed_secrets=sorted(secrets))
+    except BaseException:
+        if credential_version is not None:
+            await _take_back_store(vault_gateway, credential_ref=credential_ref, version=credential_version)
+        raise
+
+
+async def _take_back_store(vault_gateway: InternalClient, *, credential_ref: uuid.UUID, version: int) -> None:
+    """The configuration did not commit, so the secret stored for it must not become the one in use:
+    vault-gateway points the credential back at the version before. A 409 needs nothing: a first
+    store replaced nothing (and no committed configuration refers to it), or a later store or
+    rotation is current. Vault-gateway unreachable leaves the new version current: logged for an
+    operator (names and numbers only)."""
+    try:
+        response = await vault_gateway.request(
+            "POST", f"/internal/v1/credentials/{credential_ref}/versions/{version}/revert")
+        settled = response.status_code in (200, 409)
+    except Problem:
+        settled = False
+    if not settled:
+        log.error("credential_store_not_taken_back", credential_ref=str(credential_ref), version=version)
+
+
+async def _commit_configuration(*, pool: asyncpg.Pool, principal: Principal, installation_id: uuid.UUID,
+                                settings: dict[str, Any], stored_secret_fields: list[str], config_hash: str,
+                                credential_ref: uuid.UUID | None, sync_frequency: str | None,
+                                changed_secrets: list[str]) -> asyncpg.Record:
+    """The configuration version, state, activity line and events: one transaction."""
     async with pool.acquire() as conn, conn.transaction():
         row = await load_installation(conn, principal=principal, installation_id=installation_id, for_update=True)
         status = next_state("configure", row["status"])
@@ -164,7 +198,7 @@ async def configure(*, pool: asyncpg.Pool, vault_gateway: InternalClient, princi
         revision = await repo.set_state(conn, installation_id=installation_id, status=status, **extra)
         await activity.add(conn, installation_id=installation_id, org_id=principal.org_id, activity_type="configure",
                            status="success", actor=principal.subject, message=f"configuration version {version}",
-                           details={"config_version": version, "changed_secrets": sorted(secrets)})
+                           details={"config_version": version, "changed_secrets": changed_secrets})
         updated = await repo.get(conn, org_id=principal.org_id, installation_id=installation_id)
         await announce(conn, configured_event(updated, revision, principal.subject))
         if status == "enabled":
