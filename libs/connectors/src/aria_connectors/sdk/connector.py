@@ -270,8 +270,10 @@ class DeclarativeConnector:
         if spec is None:
             return WebhookVerdict(False, delivery_id, "connector does not accept webhooks")
         ok, reason = wh.verify(spec, headers, body, secrets if secrets is not None else self._secrets, now)
-        challenge = wh.challenge_response(spec, body) if ok else None
-        return WebhookVerdict(ok, delivery_id, reason, challenge)
+        if not ok:
+            return WebhookVerdict(False, delivery_id, reason)
+        return WebhookVerdict(True, delivery_id, None, wh.challenge_response(spec, body),
+                              wh.replay_key(spec, headers, body))
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes, delivery_id: str) -> WebhookParseResult:
         spec = self.manifest.webhook

@@ -43,6 +43,16 @@ def signed_content(spec: WebhookSpec, body: bytes, timestamp: str | None, delive
     return out.replace(b"{body}", body)
 
 
+def replay_key(spec: WebhookSpec, headers: Mapping[str, str], body: bytes) -> str:
+    """SHA-256 of exactly what the signature covers (the signed content as verified). Two deliveries
+    with the same key carry the same signature, so a second one is a replay whatever delivery id it
+    claims, unless the vendor signs the id, when the id is part of the key."""
+    ts_value = _header(headers, spec.timestamp.header) if spec.timestamp is not None else None
+    delivery_header = _header(headers, spec.delivery_id_header) if spec.delivery_id_header else None
+    content = signed_content(spec, body, ts_value.strip() if ts_value else None, delivery_header)
+    return "sha256:" + hashlib.sha256(content).hexdigest()
+
+
 def compute_signature(spec: WebhookSpec, secret: str, content: bytes) -> str:
     mac = hmac.new(secret.encode(), content, _DIGESTS[spec.signature.algorithm]).digest()
     return mac.hex() if spec.signature.encoding == "hex" else base64.b64encode(mac).decode()

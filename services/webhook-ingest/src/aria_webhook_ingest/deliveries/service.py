@@ -4,7 +4,8 @@ Order of checks for POST /v1/webhooks/{installation_id} (each failure is problem
 unknown / not live installation or connector without webhooks → 404; rate limit → 429; content
 type (views) → 415; size (views) → 413; signature with the leased secret → 401; payload → 400;
 then the verified delivery joins a group commit (group_commit.py): one Postgres transaction per
-batch inserts the dedup rows (a replay → 200 duplicate), publishes the events with acks=all and
+batch inserts the dedup rows (a replay → 200 duplicate: the same delivery id, or the same signed
+content under another or no id), publishes the events with acks=all and
 commits → 202. Kafka or Postgres failing rolls the batch back → 503, so the vendor's retry is
 accepted later and nothing is lost or half-recorded.
 """
@@ -136,7 +137,8 @@ async def receive(*, pool: asyncpg.Pool, commits: GroupCommit, http: httpx.Async
     messages = kafka.encode_many([*events, received], source=SOURCE, org_id=org_id, installation_id=installation_id)
     return await commits.submit(Verified(installation_id=installation_id, org_id=org_id,
                                          delivery_id=verdict.delivery_id, payload_sha256=payload_sha256,
-                                         event_count=len(events), messages=messages))
+                                         replay_key=verdict.replay_key, event_count=len(events),
+                                         messages=messages))
 
 
 def encode_cursor(row_id: int) -> str:
