@@ -92,3 +92,32 @@ async def test_preview_failures_are_problems(client, org, simulator):
     assert early.status_code == 409 and early.json()["current_state"] == "configuring"
     assert (await client.post(f"/v1/installations/{refused}/preview", headers=h["viewer"])).status_code == 403
     assert (await client.post(f"/v1/installations/{uuid.uuid4()}/preview", headers=h["operator"])).status_code == 404
+
+
+async def test_a_vendor_that_never_answers_is_named_not_sync_runner(client, org):
+    """Issue 17 item 9: the connection test ends with the vendor's timeout before the installer's
+    call to sync-runner times out, so the answer names the vendor."""
+    import socket
+    import time
+
+    from aria_platform.app import HTTP_TIMEOUT_S
+    from aria_sync_runner.settings import SyncRunnerSettings
+
+    bound = SyncRunnerSettings.model_fields["connection_test_timeout_s"].default
+    assert bound < HTTP_TIMEOUT_S
+    _, h = org
+    silent = socket.socket()  # accepts connections (the kernel's backlog) and never answers
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    try:
+        inst = await configured(client, h, f"http://127.0.0.1:{silent.getsockname()[1]}")
+        started = time.monotonic()
+        response = await client.post(f"/v1/installations/{inst}/test", headers=h["operator"])
+        elapsed = time.monotonic() - started
+    finally:
+        silent.close()
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["ok"] is False and result["error_class"] == "transient"
+    assert result["message"] == f"CrowdStrike Falcon did not answer within {bound:g} s"
+    assert "sync-runner" not in response.text and elapsed < HTTP_TIMEOUT_S
