@@ -1,4 +1,5 @@
 import dataclasses
+import json
 import uuid
 from pathlib import Path
 
@@ -270,3 +271,33 @@ async def test_a_configure_whose_postgres_write_fails_keeps_the_previous_credent
                                          headers=bearer(service_token(infra, "sync-runner")))
     assert lease.status_code == 200, lease.text
     assert lease.json()["secrets"] == {"client_secret": SECRET}, "the installation keeps its previous credential"
+
+
+async def test_unstorable_text_and_crafted_cursors_are_4xx(client, org, database):
+    """Issue 17 item 6: NUL bytes and lone surrogates in a configuration, and cursors this API never
+    issued, are clear 4xx problems (they were 500s), and a refused configure stores nothing."""
+    import base64
+
+    _, h = org
+    inst = (await client.post("/v1/installations", json={"integration_key": "crowdstrike_falcon"},
+                              headers=h["admin"])).json()
+    url = f"/v1/installations/{inst['id']}/configuration"
+    for config in ({**CONFIG, "client_id": "nul\x00byte"}, {**CONFIG, "client_secret": "lone\ud800surrogate"},
+                   {**CONFIG, "nested\x00key": "x"}):
+        # json.dumps escapes the surrogate as \ud800, as an attacker's client would send it.
+        refused = await client.put(url, content=json.dumps({"config": config}),
+                                   headers={**h["admin"], "content-type": "application/json"})
+        assert refused.status_code == 422 and refused.json()["code"] == "invalid_text", refused.text
+        assert refused.headers["content-type"].startswith("application/problem+json")
+    assert (await client.get(f"/v1/installations/{inst['id']}", headers=h["admin"])).json()["config_version"] is None
+
+    def crafted(values) -> str:
+        return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+    for path, values in (("/v1/installations", [1, 2]), ("/v1/installations", ["2026-01-01T00:00:00+00:00", 7]),
+                         ("/v1/installations", ["\x00", "x"]),
+                         (f"/v1/installations/{inst['id']}/activity", ["x"]),
+                         (f"/v1/installations/{inst['id']}/activity", [2**70]),
+                         (f"/v1/installations/{inst['id']}/activity", [True])):
+        answer = await client.get(path, params={"cursor": crafted(values)}, headers=h["viewer"])
+        assert answer.status_code == 400 and answer.json()["code"] == "invalid_cursor", (path, values, answer.text)

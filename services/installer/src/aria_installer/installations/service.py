@@ -31,6 +31,7 @@ from aria_platform.auth import Principal
 from aria_platform.internal import InternalClient
 from aria_platform.outbox import enqueue, traced
 from aria_platform.problems import Problem, not_found
+from aria_platform.text import first_unstorable
 
 from ..activity import repo as activity
 from ..mappings import repo as mappings
@@ -119,6 +120,10 @@ async def configure(*, pool: asyncpg.Pool, vault_gateway: InternalClient, princi
     `push_min_severity` is a platform setting, not the vendor's: it turns on pushing risks of at
     least that severity to this installation (sync-runner reads it from the settings it is sent).
     """
+    if (bad := first_unstorable(config)) is not None:
+        # Refused before Vault is written: a secret Postgres could not describe must not be stored.
+        raise Problem(422, "invalid_text", "Configuration contains unstorable text",
+                      f"{bad[0]} {bad[1]}", errors=[{"field": bad[0], "message": bad[1]}])
     async with pool.acquire() as conn:
         current = await load_installation(conn, principal=principal, installation_id=installation_id)
     next_state("configure", current["status"])
