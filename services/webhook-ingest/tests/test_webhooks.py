@@ -424,3 +424,28 @@ async def test_a_captured_delivery_replayed_under_another_or_no_id_is_a_duplicat
     # A new delivery of the same content (a new timestamp, hence a new signature) is accepted.
     fresh = await client.post(url, content=body, headers=sign(inst.secret, body, int(time.time()), "dlv-next"))
     assert fresh.status_code == 202, fresh.text
+
+
+async def test_deeply_nested_or_event_heavy_deliveries_are_4xx_and_publish_nothing(client, installations, infra,
+                                                                                    database):
+    """Issue 17 item 6: nesting past what the parser and encoders take, or more events than the
+    per-delivery bound, is a clear 4xx problem, never a 500."""
+    from aria_webhook_ingest.settings import WebhookIngestSettings
+
+    inst = await installations.enabled()
+    bound = WebhookIngestSettings.model_fields["max_events_per_delivery"].default
+    async with KafkaProbe(infra.kafka_bootstrap, *TOPICS) as probe:
+        for depth in (40, 30_000):  # past MAX_DEPTH (32); past the interpreter's recursion limit
+            nested = b'{"events":[{"id":"deep","type":"risk","title":"t","severity":"high","x":' + \
+                b"[" * depth + b"]" * depth + b"}]}"
+            assert_problem(await deliver(client, inst, body=nested), 400, "malformed_payload")
+        tiny = {"type": "risk", "title": "t", "severity": "high"}  # within the tests' 64 KiB bodies
+        refused = await deliver(client, inst, {"events": [{**tiny, "id": str(n)} for n in range(bound + 1)]})
+        assert_problem(refused, 422, "too_many_events")
+        assert str(bound) in refused.json()["detail"]
+        accepted = await deliver(client, inst, {"events": [{**tiny, "id": str(n)} for n in range(bound)]})
+        assert accepted.status_code == 202, accepted.text
+        await probe.wait_for(lambda e: mine(inst)(e) and e.type == "webhook.received")
+        await probe.drain(1.0)
+    received = [e for _, e, _ in probe.seen if mine(inst)(e) and e.type == "webhook.received"]
+    assert [e.data["event_count"] for e in received] == [bound], "only the delivery within the bound published"

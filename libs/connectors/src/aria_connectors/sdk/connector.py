@@ -283,6 +283,10 @@ class DeclarativeConnector:
             data = json.loads(body)
         except (ValueError, UnicodeDecodeError):
             raise BadWebhookPayload("body is not JSON") from None
+        except RecursionError:  # nesting deeper than the interpreter's recursion limit
+            raise BadWebhookPayload(f"body is nested deeper than {wh.MAX_DEPTH} levels") from None
+        if wh.nested_deeper_than(data):
+            raise BadWebhookPayload(f"body is nested deeper than {wh.MAX_DEPTH} levels")
         records = get_path(data, spec.payload.records_path) if spec.payload.records_path else data
         # One record per delivery (the whole body, or an object at records_path, e.g. Jira's
         # "issue"): its type is read from the body, the envelope that describes it.
