@@ -211,3 +211,18 @@ async def test_a_store_taken_back_leaves_the_previous_version_current(client, in
     assert again.status_code == 409
     huge = await client.post(revert.format(2**40), headers=as_service(infra, "installer"))
     assert huge.status_code == 422
+
+
+async def test_a_kind_postgres_cannot_store_is_refused_before_vault_is_written(client, infra):
+    """Issue 17 item 6: a NUL in `kind` was a 500 after the Vault write, leaving an orphan version."""
+    import json
+
+    inst, org = uuid.uuid4(), uuid.uuid4()
+    for kind in ("con\x00nector", "lone\ud800", "x" * 65):
+        refused = await client.put(
+            f"/internal/v1/installations/{inst}/credentials/connector",
+            content=json.dumps({"org_id": str(org), "kind": kind, "secrets": {"client_secret": SECRET}}),
+            headers={**as_service(infra, "installer"), "content-type": "application/json"})
+        assert refused.status_code == 422 and refused.json()["code"] == "validation_error", refused.text
+    audit = await client.get(f"/internal/v1/installations/{inst}/credential-audit", headers=as_service(infra, "installer"))
+    assert audit.json() == [], "nothing stored, nothing attempted"

@@ -20,7 +20,8 @@ router = APIRouter(prefix="/internal/v1", tags=["credentials (internal)"])
 
 class StoreRequest(BaseModel):
     org_id: uuid.UUID
-    kind: str = Field(default="connector", max_length=64)
+    # Validated here, before Vault is written: a kind Postgres refuses would leave an orphan version.
+    kind: str = Field(default="connector", pattern=r"^[a-z][a-z0-9_]{0,62}$")
     secrets: dict[str, str] = Field(min_length=1, description="Secret field name → value. Never returned.")
     rotation_frequency_days: int | None = Field(default=None, ge=1, le=3650)
 
