@@ -301,3 +301,16 @@ async def test_unstorable_text_and_crafted_cursors_are_4xx(client, org, database
                          (f"/v1/installations/{inst['id']}/activity", [True])):
         answer = await client.get(path, params={"cursor": crafted(values)}, headers=h["viewer"])
         assert answer.status_code == 400 and answer.json()["code"] == "invalid_cursor", (path, values, answer.text)
+
+
+async def test_an_over_long_url_is_refused_without_echoing_it(client, org):
+    """Issue 17 item 6: a 100,000-character base URL was accepted (and failed later, at the vendor)."""
+    _, h = org
+    inst = (await client.post("/v1/installations", json={"integration_key": "crowdstrike_falcon"},
+                              headers=h["admin"])).json()
+    long_url = "https://api.crowdstrike.com/" + "a" * 100_000
+    refused = await client.put(f"/v1/installations/{inst['id']}/configuration",
+                               json={"config": {**CONFIG, "base_url": long_url}}, headers=h["admin"])
+    assert refused.status_code == 422 and refused.json()["code"] == "config_invalid", refused.text[:500]
+    assert refused.json()["errors"] == [{"field": "base_url", "message": "not a valid uri: longer than 2048 characters"}]
+    assert len(refused.text) < 2000, "the value is not echoed"
