@@ -421,3 +421,15 @@ def test_matches_and_bands_keep_vendor_quirks_declarative():
     assert _mapped(banded, {"id": 1, "title": "x", "score": 75}).severity == "high"
     assert _mapped(banded, {"id": 1, "title": "x", "score": 95, "name": "Low"}).severity == "low"
     assert _mapped(banded, {"id": 1, "title": "x", "score": 3}).severity == "low"
+
+
+def test_destination_settings_come_from_base_url_token_url_and_push_endpoints():
+    """The settings that decide where a credential goes (issue 17 item 1), read from each manifest."""
+    destinations = {key: plugin.manifest.destination_settings() for key, plugin in registry.discover().items()}
+    assert destinations["crowdstrike_falcon"] == {"base_url"}
+    assert destinations["microsoft_defender_endpoint"] == {"api_url", "login_url", "tenant_id"}  # token_url too
+    assert destinations["splunk"] == {"base_url", "hec_url"}  # the HEC push action's own endpoint
+    assert destinations["servicenow_itsm"] == {"instance_url"}
+    for key, plugin in registry.discover().items():
+        if plugin.manifest.api is not None:
+            assert destinations[key], f"{key}: a connector that calls out has a destination setting"

@@ -284,3 +284,20 @@ def test_bulk_encoded_events_read_back_as_the_envelopes_publish_would_send():
         assert sent.event_id.version == 4 and sent.event_id.variant == uuid.RFC_4122
         ids.add(sent.event_id)
     assert len(ids) == len(risks)
+
+
+def test_user_tokens_are_bounded_to_twelve_hours_and_service_tokens_to_minutes():
+    """Issue 17 item 5: no token without exp, none valid longer than its kind of identity may be."""
+    from aria_platform.auth import MAX_SERVICE_TOKEN_LIFETIME_S, MAX_USER_TOKEN_LIFETIME_S, TokenVerifier, mint_token
+
+    verifier = TokenVerifier(secret="shared", jwks_url=None, issuer="aria", audience="aria-marketplace")
+    user = dict(subject="u", org_id=uuid.uuid4(), role="admin")
+    assert verifier.verify(mint_token("shared", **user, ttl_s=MAX_USER_TOKEN_LIFETIME_S)).subject == "u"
+    assert verifier.verify(mint_token("shared", subject="service:installer", service="installer")).service
+    for too_long in (mint_token("shared", **user, ttl_s=MAX_USER_TOKEN_LIFETIME_S + 60),
+                     mint_token("shared", **user, ttl_s=100 * 365 * 86400),
+                     mint_token("shared", subject="service:installer", service="installer",
+                                ttl_s=MAX_SERVICE_TOKEN_LIFETIME_S + 60)):
+        with pytest.raises(Problem) as refused:
+            verifier.verify(too_long)
+        assert refused.value.code == "invalid_token" and refused.value.detail == "TokenLifetimeTooLong"

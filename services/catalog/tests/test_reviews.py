@@ -1,4 +1,5 @@
 import asyncio
+import json
 import uuid
 
 import pytest
@@ -282,3 +283,39 @@ async def test_vendor_response_is_written_by_the_vendor_portal_only(api, infra, 
 
     r = await client.delete(url, headers=portal, params={"vendor": "CrowdStrike"})
     assert r.status_code == 200 and r.json()["vendor_response"] is None
+
+
+async def test_unstorable_text_null_texts_bad_keys_and_crafted_cursors_are_4xx(api, infra, h):
+    """Issue 17 item 6: each of these was a 500 (Postgres refused the value); now a clear 4xx."""
+    import base64
+
+    import orjson
+
+    client, _, database, _ = api
+    me = _user(infra, h)
+    before = await h.fetchval(database, "SELECT count(*) FROM integration_reviews")
+    for bad in ({**_review(), "title": "nul\x00"}, {**_review(), "text": "lone \ud800"}, _review(pros="\x00")):
+        # json.dumps escapes the surrogate as \ud800, as an attacker's client would send it.
+        await h.problem(await client.post(f"/v1/integrations/{KEY}/reviews", content=json.dumps(bad),
+                                          headers={**me, "content-type": "application/json"}),
+                        422, "validation_error")
+    for key in ("nul%00key", "%ED%A0%80"):
+        await h.problem(await client.get(f"/v1/integrations/{key}/reviews", headers=me), 404, "integration_not_found")
+        await h.problem(await client.get(f"/v1/integrations/{key}", headers=me), 404, "integration_not_found")
+    assert await h.fetchval(database, "SELECT count(*) FROM integration_reviews") == before
+
+    review = (await client.post(f"/v1/integrations/{KEY}/reviews", headers=me, json=_review(3))).json()
+    url = f"/v1/integrations/{KEY}/reviews/{review['id']}"
+    for field in ("text", "pros", "cons"):
+        await h.problem(await client.patch(url, headers=me, json={field: None}), 422, "validation_error")
+    await h.problem(await client.patch(url, headers=me, json={"text": "a\x00b"}), 422, "validation_error")
+    assert (await client.patch(url, headers=me, json={"pros": ""})).status_code == 200
+
+    def crafted(values) -> str:
+        return base64.urlsafe_b64encode(orjson.dumps(values)).decode().rstrip("=")
+
+    for sort, values in (("most_helpful", ["most_helpful", KEY, 2**40, "2026-01-01T00:00:00+00:00", str(uuid.uuid4())]),
+                         ("newest", ["newest", KEY, "2026-01-01T00:00:00+00:00", "\x00"]),
+                         ("newest", ["newest", KEY, [1], str(uuid.uuid4())])):
+        await h.problem(await client.get(f"/v1/integrations/{KEY}/reviews", headers=me,
+                                         params={"sort": sort, "cursor": crafted(values)}), 400, "invalid_cursor")

@@ -1,8 +1,10 @@
 import dataclasses
+import json
 import uuid
 from pathlib import Path
 
 import asyncpg
+import pytest
 
 from aria_platform.app import create_app
 from aria_platform.testing import KafkaProbe, bearer, migrated_database, running_app, user_token
@@ -217,3 +219,124 @@ async def test_list_filters_by_status_and_names_the_integration(client, org):
     assert ids(await client.get("/v1/installations?status=enabled", headers=h["viewer"])) == []
     bad = await client.get("/v1/installations?status=nope", headers=h["viewer"])
     assert bad.status_code == 422
+
+
+async def test_changing_where_the_secret_goes_requires_the_secrets_again(client, org, database):
+    """Issue 17 item 1: a kept secret must not follow a changed base URL / tenant / token URL."""
+    _, h = org
+    inst = (await client.post("/v1/installations", json={"integration_key": "microsoft_defender_endpoint"},
+                              headers=h["admin"])).json()
+    config = {"tenant_id": "11111111-2222-3333-4444-555555555555", "client_id": "app-1", "client_secret": SECRET,
+              "api_url": "https://api.securitycenter.microsoft.com",
+              "login_url": "https://login.microsoftonline.com"}
+    ok = await client.put(f"/v1/installations/{inst['id']}/configuration", json={"config": config},
+                          headers=h["admin"])
+    assert ok.status_code == 200, ok.text
+    before = await table_dump(database)
+
+    without_secret = {k: v for k, v in config.items() if k != "client_secret"}
+    for setting, value in (("api_url", "https://attacker.example"), ("login_url", "https://attacker.example"),
+                           ("tenant_id", "99999999-2222-3333-4444-555555555555")):
+        moved = await client.put(f"/v1/installations/{inst['id']}/configuration",
+                                 json={"config": {**without_secret, setting: value}}, headers=h["admin"])
+        assert moved.status_code == 422, moved.text
+        assert moved.headers["content-type"].startswith("application/problem+json")
+        assert moved.json()["code"] == "secrets_required"
+        assert moved.json()["changed_settings"] == [setting] and moved.json()["missing_secrets"] == ["client_secret"]
+        assert SECRET not in moved.text
+    assert await table_dump(database) == before, "a refused configure must write nothing"
+
+    # Settings that do not decide the destination may still change without the secret ...
+    same_place = await client.put(f"/v1/installations/{inst['id']}/configuration",
+                                  json={"config": {**without_secret, "client_id": "app-2"}}, headers=h["admin"])
+    assert same_place.status_code == 200, same_place.text
+    # ... and the destination may change when the secret comes with it.
+    moved_with_secret = await client.put(
+        f"/v1/installations/{inst['id']}/configuration",
+        json={"config": {**config, "api_url": "https://api-eu.securitycenter.microsoft.com"}}, headers=h["admin"])
+    assert moved_with_secret.status_code == 200, moved_with_secret.text
+
+
+async def test_a_configure_whose_postgres_write_fails_keeps_the_previous_credential(
+        client, org, database, infra, vault_gateway_url):
+    """Issue 17 item 4: the new secret reaches Vault first; when the configuration then fails to
+    commit, leases must go on returning the previous secret (all or nothing)."""
+    import httpx
+
+    from aria_platform.testing import service_token
+
+    _, h = org
+    inst = (await client.post("/v1/installations", json={"integration_key": "crowdstrike_falcon"},
+                              headers=h["admin"])).json()
+    ok = await client.put(f"/v1/installations/{inst['id']}/configuration", json={"config": CONFIG}, headers=h["admin"])
+    assert ok.status_code == 200, ok.text
+
+    conn = await asyncpg.connect(database)
+    try:
+        ref = await conn.fetchval("SELECT credential_ref FROM integration_configurations WHERE installation_id = $1",
+                                  uuid.UUID(inst["id"]))
+        await conn.execute("""
+            CREATE FUNCTION refuse_configuration() RETURNS trigger LANGUAGE plpgsql AS
+                $$ BEGIN RAISE EXCEPTION 'configuration write fails (test)'; END $$;
+            CREATE TRIGGER refuse_configuration BEFORE INSERT ON integration_configurations
+                FOR EACH ROW EXECUTE FUNCTION refuse_configuration();""")
+        try:
+            # The in-process client re-raises what the app leaves unhandled (a server answers 500).
+            with pytest.raises(asyncpg.RaiseError):
+                await client.put(f"/v1/installations/{inst['id']}/configuration",
+                                 json={"config": {**CONFIG, "client_secret": "the-NEW-secret"}}, headers=h["admin"])
+        finally:
+            await conn.execute("DROP TRIGGER refuse_configuration ON integration_configurations;"
+                               "DROP FUNCTION refuse_configuration();")
+    finally:
+        await conn.close()
+    assert (await client.get(f"/v1/installations/{inst['id']}", headers=h["admin"])).json()["config_version"] == 1
+
+    async with httpx.AsyncClient(base_url=vault_gateway_url) as vault_gateway:
+        lease = await vault_gateway.post(f"/internal/v1/credentials/{ref}/lease", json={"installation_id": inst["id"]},
+                                         headers=bearer(service_token(infra, "sync-runner")))
+    assert lease.status_code == 200, lease.text
+    assert lease.json()["secrets"] == {"client_secret": SECRET}, "the installation keeps its previous credential"
+
+
+async def test_unstorable_text_and_crafted_cursors_are_4xx(client, org, database):
+    """Issue 17 item 6: NUL bytes and lone surrogates in a configuration, and cursors this API never
+    issued, are clear 4xx problems (they were 500s), and a refused configure stores nothing."""
+    import base64
+
+    _, h = org
+    inst = (await client.post("/v1/installations", json={"integration_key": "crowdstrike_falcon"},
+                              headers=h["admin"])).json()
+    url = f"/v1/installations/{inst['id']}/configuration"
+    for config in ({**CONFIG, "client_id": "nul\x00byte"}, {**CONFIG, "client_secret": "lone\ud800surrogate"},
+                   {**CONFIG, "nested\x00key": "x"}):
+        # json.dumps escapes the surrogate as \ud800, as an attacker's client would send it.
+        refused = await client.put(url, content=json.dumps({"config": config}),
+                                   headers={**h["admin"], "content-type": "application/json"})
+        assert refused.status_code == 422 and refused.json()["code"] == "invalid_text", refused.text
+        assert refused.headers["content-type"].startswith("application/problem+json")
+    assert (await client.get(f"/v1/installations/{inst['id']}", headers=h["admin"])).json()["config_version"] is None
+
+    def crafted(values) -> str:
+        return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+    for path, values in (("/v1/installations", [1, 2]), ("/v1/installations", ["2026-01-01T00:00:00+00:00", 7]),
+                         ("/v1/installations", ["\x00", "x"]),
+                         (f"/v1/installations/{inst['id']}/activity", ["x"]),
+                         (f"/v1/installations/{inst['id']}/activity", [2**70]),
+                         (f"/v1/installations/{inst['id']}/activity", [True])):
+        answer = await client.get(path, params={"cursor": crafted(values)}, headers=h["viewer"])
+        assert answer.status_code == 400 and answer.json()["code"] == "invalid_cursor", (path, values, answer.text)
+
+
+async def test_an_over_long_url_is_refused_without_echoing_it(client, org):
+    """Issue 17 item 6: a 100,000-character base URL was accepted (and failed later, at the vendor)."""
+    _, h = org
+    inst = (await client.post("/v1/installations", json={"integration_key": "crowdstrike_falcon"},
+                              headers=h["admin"])).json()
+    long_url = "https://api.crowdstrike.com/" + "a" * 100_000
+    refused = await client.put(f"/v1/installations/{inst['id']}/configuration",
+                               json={"config": {**CONFIG, "base_url": long_url}}, headers=h["admin"])
+    assert refused.status_code == 422 and refused.json()["code"] == "config_invalid", refused.text[:500]
+    assert refused.json()["errors"] == [{"field": "base_url", "message": "not a valid uri: longer than 2048 characters"}]
+    assert len(refused.text) < 2000, "the value is not echoed"

@@ -155,3 +155,32 @@ async def test_preview_of_an_unsaved_mapping(client, org, simulator):
     invalid = await client.post(f"/v1/installations/{inst}/preview", headers=h["operator"],
                                 json={"max_pages": 1, "mappings": edited})
     assert invalid.status_code == 422 and invalid.json()["code"] == "mapping_invalid"
+
+
+async def test_a_vendor_that_never_answers_is_named_not_sync_runner(client, org):
+    """Issue 17 item 9: the connection test ends with the vendor's timeout before the installer's
+    call to sync-runner times out, so the answer names the vendor."""
+    import socket
+    import time
+
+    from aria_platform.app import HTTP_TIMEOUT_S
+    from aria_sync_runner.settings import SyncRunnerSettings
+
+    bound = SyncRunnerSettings.model_fields["connection_test_timeout_s"].default
+    assert bound < HTTP_TIMEOUT_S
+    _, h = org
+    silent = socket.socket()  # accepts connections (the kernel's backlog) and never answers
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    try:
+        inst = await configured(client, h, f"http://127.0.0.1:{silent.getsockname()[1]}")
+        started = time.monotonic()
+        response = await client.post(f"/v1/installations/{inst}/test", headers=h["operator"])
+        elapsed = time.monotonic() - started
+    finally:
+        silent.close()
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["ok"] is False and result["error_class"] == "transient"
+    assert result["message"] == f"CrowdStrike Falcon did not answer within {bound:g} s"
+    assert "sync-runner" not in response.text and elapsed < HTTP_TIMEOUT_S

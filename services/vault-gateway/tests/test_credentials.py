@@ -156,3 +156,73 @@ async def test_a_replica_leases_what_another_replica_stored_or_rotated_and_nothi
     assert after_rotation.json()["version"] == 3 and after_rotation.json()["secrets"] == {"client_secret": SECRET}
     after_shred = await lease()
     assert after_shred.status_code == 404 and SECRET not in after_shred.text
+
+
+async def test_tokens_without_exp_or_with_a_long_lifetime_cannot_lease(client, infra):
+    """Issue 17 item 5: a leaked long-lived service token must not read plaintext secrets."""
+    import time
+
+    import jwt
+
+    from aria_platform.auth import mint_token
+
+    inst, org = uuid.uuid4(), uuid.uuid4()
+    ref = (await store(client, infra, inst, org, {"client_secret": SECRET})).json()["credential_ref"]
+    now = int(time.time())
+    claims = {"sub": "service:sync-runner", "svc": "sync-runner", "iss": "aria", "aud": "aria-marketplace", "iat": now}
+    forged = {
+        "no exp": jwt.encode(claims, infra.jwt_secret, algorithm="HS256"),
+        "100 years": jwt.encode({**claims, "exp": now + 100 * 365 * 86400}, infra.jwt_secret, algorithm="HS256"),
+        "no iat, a day left": jwt.encode({k: v for k, v in claims.items() if k != "iat"} | {"exp": now + 86400},
+                                         infra.jwt_secret, algorithm="HS256"),
+        "service for an hour": mint_token(infra.jwt_secret, subject="service:sync-runner", service="sync-runner",
+                                          ttl_s=3600),
+    }
+    for what, token in forged.items():
+        lease = await client.post(f"/internal/v1/credentials/{ref}/lease", json={"installation_id": str(inst)},
+                                  headers=bearer(token))
+        assert lease.status_code == 401, what
+        assert lease.json()["code"] == "invalid_token" and SECRET not in lease.text, what
+    minted = mint_token(infra.jwt_secret, subject="service:sync-runner", service="sync-runner")
+    lease = await client.post(f"/internal/v1/credentials/{ref}/lease", json={"installation_id": str(inst)},
+                              headers=bearer(minted))
+    assert lease.status_code == 200, "the services' own tokens are minted within the bound"
+
+
+async def test_a_store_taken_back_leaves_the_previous_version_current(client, infra):
+    """Issue 17 item 4: the installer takes back a store whose configuration did not commit."""
+    inst, org = uuid.uuid4(), uuid.uuid4()
+    first = (await store(client, infra, inst, org, {"client_secret": SECRET})).json()
+    ref = first["credential_ref"]
+    revert = f"/internal/v1/credentials/{ref}/versions/{{}}/revert"
+    nothing_before = await client.post(revert.format(first["version"]), headers=as_service(infra, "installer"))
+    assert nothing_before.status_code == 409 and nothing_before.json()["code"] == "version_not_current"
+    second = (await store(client, infra, inst, org, {"client_secret": "second-value"})).json()
+    assert (await client.post(revert.format(second["version"]),
+                              headers=as_service(infra, "sync-runner"))).status_code == 403
+
+    taken_back = await client.post(revert.format(second["version"]), headers=as_service(infra, "installer"))
+    assert taken_back.status_code == 200 and taken_back.json()["version"] == first["version"]
+    lease = await client.post(f"/internal/v1/credentials/{ref}/lease", json={"installation_id": str(inst)},
+                              headers=as_service(infra, "sync-runner"))
+    assert lease.json()["secrets"] == {"client_secret": SECRET}
+    # Once: the version it went back to replaced nothing that could be restored.
+    again = await client.post(revert.format(second["version"]), headers=as_service(infra, "installer"))
+    assert again.status_code == 409
+    huge = await client.post(revert.format(2**40), headers=as_service(infra, "installer"))
+    assert huge.status_code == 422
+
+
+async def test_a_kind_postgres_cannot_store_is_refused_before_vault_is_written(client, infra):
+    """Issue 17 item 6: a NUL in `kind` was a 500 after the Vault write, leaving an orphan version."""
+    import json
+
+    inst, org = uuid.uuid4(), uuid.uuid4()
+    for kind in ("con\x00nector", "lone\ud800", "x" * 65):
+        refused = await client.put(
+            f"/internal/v1/installations/{inst}/credentials/connector",
+            content=json.dumps({"org_id": str(org), "kind": kind, "secrets": {"client_secret": SECRET}}),
+            headers={**as_service(infra, "installer"), "content-type": "application/json"})
+        assert refused.status_code == 422 and refused.json()["code"] == "validation_error", refused.text
+    audit = await client.get(f"/internal/v1/installations/{inst}/credential-audit", headers=as_service(infra, "installer"))
+    assert audit.json() == [], "nothing stored, nothing attempted"

@@ -26,7 +26,10 @@ def body_of(payload) -> bytes:
 
 async def deliver(client, inst, payload=None, *, delivery_id=None, secret=None, timestamp=None, body=None,
                   headers=None):
-    body = body if body is not None else body_of(payload if payload is not None else {"events": [RISK]})
+    if body is None:
+        # Each new delivery differs in its signed content, as a real sender's do: the same timestamp
+        # and body twice is a replay (a duplicate) whatever its delivery id.
+        body = body_of({**(payload if payload is not None else {"events": [RISK]}), "sent": uuid.uuid4().hex})
     signed = sign(secret or inst.secret, body, timestamp, delivery_id or str(uuid.uuid4()))
     signed.update(headers or {})
     return await client.post(f"/v1/webhooks/{inst.installation_id}", content=body, headers=signed)
@@ -391,3 +394,58 @@ async def test_the_installations_own_signing_secret_wins_over_the_connector_secr
     # The connector's secret was leased moments ago; the new endpoint revision leases again at once.
     assert_problem(await deliver(client, inst), 401, "invalid_signature")
     assert (await deliver(client, inst, secret=own_secret)).status_code == 202
+
+
+async def test_a_captured_delivery_replayed_under_another_or_no_id_is_a_duplicate(client, installations, infra,
+                                                                                  database):
+    """Issue 17 item 2: the signature covers timestamp and body, not the delivery id, so dedup is on
+    what it covers; the replay window is the manifest's tolerance (300 s for generic_webhook)."""
+    inst = await installations.enabled()
+    body = body_of({"events": [{**RISK, "id": "evt-replayed"}]})
+    url = f"/v1/webhooks/{inst.installation_id}"
+    signed_at = int(time.time()) - 290  # inside the 300 s tolerance, close to its end
+    captured = sign(inst.secret, body, signed_at, "dlv-original")
+    async with KafkaProbe(infra.kafka_bootstrap, *TOPICS) as probe:
+        first = await client.post(url, content=body, headers=captured)
+        assert first.status_code == 202, first.text
+        await probe.wait_for(lambda e: mine(inst)(e) and e.type == "webhook.received")
+        new_id = await client.post(url, content=body, headers={**captured, "X-Aria-Delivery-Id": "dlv-forged"})
+        assert new_id.status_code == 200 and new_id.json()["status"] == "duplicate", new_id.text
+        no_id = await client.post(url, content=body,
+                                  headers={k: v for k, v in captured.items() if k != "X-Aria-Delivery-Id"})
+        assert no_id.status_code == 200 and no_id.json()["status"] == "duplicate", no_id.text
+        await probe.drain(2.0)
+    published = [e for _, e, _ in probe.seen if e.installation_id == inst.installation_id]
+    assert sorted(e.type for e in published) == ["risk.observed", "webhook.received"], "published exactly once"
+
+    # Past the tolerance the timestamp is refused, so nothing older can be replayed at all.
+    stale = sign(inst.secret, body, int(time.time()) - 302, "dlv-stale")
+    assert_problem(await client.post(url, content=body, headers=stale), 401, "invalid_signature")
+    # A new delivery of the same content (a new timestamp, hence a new signature) is accepted.
+    fresh = await client.post(url, content=body, headers=sign(inst.secret, body, int(time.time()), "dlv-next"))
+    assert fresh.status_code == 202, fresh.text
+
+
+async def test_deeply_nested_or_event_heavy_deliveries_are_4xx_and_publish_nothing(client, installations, infra,
+                                                                                    database):
+    """Issue 17 item 6: nesting past what the parser and encoders take, or more events than the
+    per-delivery bound, is a clear 4xx problem, never a 500."""
+    from aria_webhook_ingest.settings import WebhookIngestSettings
+
+    inst = await installations.enabled()
+    bound = WebhookIngestSettings.model_fields["max_events_per_delivery"].default
+    async with KafkaProbe(infra.kafka_bootstrap, *TOPICS) as probe:
+        for depth in (40, 30_000):  # past MAX_DEPTH (32); past the interpreter's recursion limit
+            nested = b'{"events":[{"id":"deep","type":"risk","title":"t","severity":"high","x":' + \
+                b"[" * depth + b"]" * depth + b"}]}"
+            assert_problem(await deliver(client, inst, body=nested), 400, "malformed_payload")
+        tiny = {"type": "risk", "title": "t", "severity": "high"}  # within the tests' 64 KiB bodies
+        refused = await deliver(client, inst, {"events": [{**tiny, "id": str(n)} for n in range(bound + 1)]})
+        assert_problem(refused, 422, "too_many_events")
+        assert str(bound) in refused.json()["detail"]
+        accepted = await deliver(client, inst, {"events": [{**tiny, "id": str(n)} for n in range(bound)]})
+        assert accepted.status_code == 202, accepted.text
+        await probe.wait_for(lambda e: mine(inst)(e) and e.type == "webhook.received")
+        await probe.drain(1.0)
+    received = [e for _, e, _ in probe.seen if mine(inst)(e) and e.type == "webhook.received"]
+    assert [e.data["event_count"] for e in received] == [bound], "only the delivery within the bound published"

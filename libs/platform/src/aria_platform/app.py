@@ -31,6 +31,9 @@ from .telemetry import FASTAPI_TELEMETRY, configure_tracing, instrument_app
 log = structlog.get_logger(__name__)
 Hook = Callable[[Runtime], Awaitable[None]]
 ReadinessCheck = Callable[[Runtime], Awaitable[None]]
+# Of the runtime's HTTP client (service-to-service calls): a callee that does slow work for a
+# caller (sync-runner testing a vendor) must answer within it.
+HTTP_TIMEOUT_S = 10.0
 
 
 @dataclass
@@ -95,7 +98,7 @@ def create_app(service: ServiceDefinition) -> ServiceApp:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         pool = await create_pool(settings.database_url, server_settings=service.db_session or None)
-        runtime = Runtime(settings=settings, pool=pool, broker=broker, http=httpx.AsyncClient(timeout=10.0))
+        runtime = Runtime(settings=settings, pool=pool, broker=broker, http=httpx.AsyncClient(timeout=HTTP_TIMEOUT_S))
         app.state.runtime = runtime
         broker.context.set_global("runtime", runtime)
         # Hooks first: subscribers may get a message as soon as the broker starts.

@@ -17,12 +17,27 @@ from .problems import Problem
 Role = Literal["viewer", "operator", "admin"]
 _RANK = {"viewer": 0, "operator": 1, "admin": 2}
 
+# The longest a token may be valid (exp minus iat, or minus now without iat). A stolen token is
+# useful for at most this long; a service identity can lease plaintext secrets, so it is minted
+# for minutes (InternalClient re-mints every 4) and refused when it claims more.
+MAX_USER_TOKEN_LIFETIME_S = 12 * 3600
+MAX_SERVICE_TOKEN_LIFETIME_S = 10 * 60
+SERVICE_TOKEN_TTL_S = 300
+
+
+class TokenLifetimeTooLong(jwt.InvalidTokenError):
+    """The token claims a validity longer than its kind of identity may have."""
+
 
 class Principal(BaseModel):
     subject: str
     org_id: uuid.UUID | None = None
     role: Role | None = None
     service: str | None = None
+
+
+# Every token must say when it expires; PyJWT then checks exp (and iat, when present) itself.
+_REQUIRED = {"require": ["exp"]}
 
 
 class TokenVerifier:
@@ -61,38 +76,45 @@ class TokenVerifier:
         if principal is not None:
             return principal
         principal, expires_at = self._verify(token)
-        if expires_at is not None:  # tokens without exp are checked every time
-            with self._insert:
-                if len(self._verified) >= self.MAX_CACHED:
-                    self._verified.pop(next(iter(self._verified)), None)
-                self._verified[token] = (principal, expires_at)
+        with self._insert:
+            if len(self._verified) >= self.MAX_CACHED:
+                self._verified.pop(next(iter(self._verified)), None)
+            self._verified[token] = (principal, expires_at)
         return principal
 
-    def _verify(self, token: str) -> tuple[Principal, float | None]:
+    def _verify(self, token: str) -> tuple[Principal, float]:
         try:
             asymmetric = jwt.get_unverified_header(token).get("alg") != "HS256"
             if self._jwks is not None and asymmetric:
                 key = self._jwks.get_signing_key_from_jwt(token).key
-                claims = jwt.decode(token, key, algorithms=["RS256", "ES256"], audience=self._audience, issuer=self._issuer)
+                claims = jwt.decode(token, key, algorithms=["RS256", "ES256"], audience=self._audience, issuer=self._issuer,
+                                    options=_REQUIRED)
             elif self._secret:
-                claims = jwt.decode(token, self._secret, algorithms=["HS256"], audience=self._audience, issuer=self._issuer)
+                claims = jwt.decode(token, self._secret, algorithms=["HS256"], audience=self._audience,
+                                    issuer=self._issuer, options=_REQUIRED)
                 if self._jwks is not None and not claims.get("svc"):
                     # With an identity provider, users come from it; the shared key signs services only.
                     raise jwt.InvalidTokenError("user tokens must come from the identity provider")
             else:
                 raise jwt.InvalidAlgorithmError("HS256 tokens are not accepted")
+            limit = MAX_SERVICE_TOKEN_LIFETIME_S if claims.get("svc") else MAX_USER_TOKEN_LIFETIME_S
+            if claims["exp"] - claims.get("iat", time.time()) > limit:
+                raise TokenLifetimeTooLong(f"longer than {limit} s")
             principal = Principal(subject=claims["sub"], org_id=claims.get("org_id"), role=claims.get("role"),
                                   service=claims.get("svc"))
-            return principal, claims.get("exp")
-        except (jwt.PyJWTError, KeyError, ValueError) as exc:
+            return principal, claims["exp"]
+        except (jwt.PyJWTError, KeyError, ValueError, TypeError) as exc:
             raise Problem(401, "invalid_token", "Invalid bearer token", type(exc).__name__,
                           headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from None
 
 
 def mint_token(secret: str, *, subject: str, issuer: str = "aria", audience: str = "aria-marketplace",
                org_id: uuid.UUID | None = None, role: Role | None = None, service: str | None = None,
-               ttl_s: int = 3600) -> str:
-    """Sign a token: used for service identities, the demo organization and tests."""
+               ttl_s: int | None = None) -> str:
+    """Sign a token: used for service identities, the demo organization and tests. Default
+    lifetime: SERVICE_TOKEN_TTL_S for a service, an hour for a user."""
+    if ttl_s is None:
+        ttl_s = SERVICE_TOKEN_TTL_S if service is not None else 3600
     now = int(time.time())
     claims: dict = {"sub": subject, "iss": issuer, "aud": audience, "iat": now, "exp": now + ttl_s}
     if org_id is not None:

@@ -6,7 +6,7 @@ import time
 
 import httpx
 
-from .auth import mint_token
+from .auth import SERVICE_TOKEN_TTL_S, mint_token
 from .problems import Problem
 
 
@@ -21,8 +21,8 @@ class InternalClient:
     def _auth(self) -> dict[str, str]:
         if time.monotonic() > self._expires:
             self._token = mint_token(self._secret, subject=f"service:{self._service}", service=self._service,
-                                     issuer=self._issuer, audience=self._audience, ttl_s=300)
-            self._expires = time.monotonic() + 240
+                                     issuer=self._issuer, audience=self._audience)
+            self._expires = time.monotonic() + SERVICE_TOKEN_TTL_S - 60  # a minute's margin for clock skew
         return {"authorization": f"Bearer {self._token}"}
 
     async def request(self, method: str, path: str, **kwargs) -> httpx.Response:

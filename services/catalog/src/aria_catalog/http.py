@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
 from aria_platform.problems import MEDIA_TYPE, PROBLEM_BASE, Problem
+from aria_platform.text import unstorable
 
 from .entity import JsonEntity
 
@@ -21,6 +22,13 @@ def problem_example(status: int, code: str, title: str, detail: str, *, instance
     return {"description": title, "content": {MEDIA_TYPE: {"example": {
         "type": PROBLEM_BASE + code, "title": title, "status": status, "code": code,
         "instance": instance, "detail": detail, **extra}}}}
+
+
+async def storable_key(key: str) -> None:
+    """Path dependency: a key no integration can have (a NUL or lone surrogate in it, which would
+    fail in SQL as a 500) is not found, the same answer as for any other missing key."""
+    if unstorable(key) is not None:
+        raise Problem(404, "integration_not_found", "Integration not found", f"no integration with key {key!r}")
 
 
 def ok_example(example: Any, description: str = "Successful response") -> dict:

@@ -14,7 +14,7 @@ import os
 
 import httpx
 
-from aria_platform.auth import mint_token
+from aria_platform.auth import MAX_USER_TOKEN_LIFETIME_S, mint_token
 
 from .dev_signin.service import DEMO_ORG
 
@@ -27,7 +27,7 @@ def main() -> None:
     parser.add_argument("--client-secret", default="demo-client-secret")
     args = parser.parse_args()
     token = mint_token(os.environ["ARIA_JWT_SECRET"], subject="demo-admin", org_id=DEMO_ORG, role="admin",
-                       ttl_s=7 * 24 * 3600)
+                       ttl_s=MAX_USER_TOKEN_LIFETIME_S)
     api = httpx.Client(base_url=args.installer, headers={"authorization": f"Bearer {token}"}, timeout=30)
     inst = api.post("/v1/installations", json={"integration_key": "crowdstrike_falcon"}).raise_for_status().json()
     # Configure on every run: the credential may belong to an OpenBao that was reset since.
@@ -40,7 +40,7 @@ def main() -> None:
     api.post(f"/v1/installations/{inst['id']}/sync").raise_for_status()
     print(f"demo organization {DEMO_ORG}: CrowdStrike Falcon installation {inst['id']} "
           f"(connection test: {'ok' if test['ok'] else test['message']}), sync requested")
-    print(f"demo admin token (7 days): {token}")
+    print(f"demo admin token (12 hours): {token}")
 
 
 if __name__ == "__main__":

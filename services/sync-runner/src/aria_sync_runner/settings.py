@@ -17,6 +17,10 @@ class SyncRunnerSettings(ServiceSettings):
     # private/loopback addresses. ARIA_OUTBOUND_ALLOWLIST=127.0.0.1,localhost for the local stack.
     outbound_allowlist: Annotated[list[str], NoDecode] = []
     outbound_timeout_s: float = 30.0
+    # A connection test (retries included) ends by then with "the vendor did not answer": below the
+    # installer's call timeout (aria_platform.app.HTTP_TIMEOUT_S), which would otherwise name
+    # sync-runner as the one not answering.
+    connection_test_timeout_s: float = 8.0
     outbound_max_redirects: int = 5
     # Consumer group of sync requests; tests use their own so parallel runs do not steal messages.
     sync_group_id: str = "sync-runner.jobs"

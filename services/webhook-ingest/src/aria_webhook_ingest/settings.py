@@ -7,6 +7,9 @@ class WebhookIngestSettings(ServiceSettings):
     vault_gateway_url: str = "http://127.0.0.1:8003"
     # Largest body accepted (Content-Length and bytes actually read); bigger → 413.
     max_body_bytes: int = 1024 * 1024
+    # Events one delivery may publish: a body within max_body_bytes can hold thousands of tiny
+    # records, each an event on Kafka; a vendor's real deliveries carry one or a few.
+    max_events_per_delivery: int = 1000
     # Token bucket per installation, per process: sustained rate and burst. Over it → 429.
     rate_limit_per_s: float = 20.0
     rate_limit_burst: int = 50

@@ -270,8 +270,10 @@ class DeclarativeConnector:
         if spec is None:
             return WebhookVerdict(False, delivery_id, "connector does not accept webhooks")
         ok, reason = wh.verify(spec, headers, body, secrets if secrets is not None else self._secrets, now)
-        challenge = wh.challenge_response(spec, body) if ok else None
-        return WebhookVerdict(ok, delivery_id, reason, challenge)
+        if not ok:
+            return WebhookVerdict(False, delivery_id, reason)
+        return WebhookVerdict(True, delivery_id, None, wh.challenge_response(spec, body),
+                              wh.replay_key(spec, headers, body))
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes, delivery_id: str) -> WebhookParseResult:
         spec = self.manifest.webhook
@@ -281,6 +283,10 @@ class DeclarativeConnector:
             data = json.loads(body)
         except (ValueError, UnicodeDecodeError):
             raise BadWebhookPayload("body is not JSON") from None
+        except RecursionError:  # nesting deeper than the interpreter's recursion limit
+            raise BadWebhookPayload(f"body is nested deeper than {wh.MAX_DEPTH} levels") from None
+        if wh.nested_deeper_than(data):
+            raise BadWebhookPayload(f"body is nested deeper than {wh.MAX_DEPTH} levels")
         records = get_path(data, spec.payload.records_path) if spec.payload.records_path else data
         # One record per delivery (the whole body, or an object at records_path, e.g. Jira's
         # "issue"): its type is read from the body, the envelope that describes it.

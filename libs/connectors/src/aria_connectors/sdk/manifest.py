@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..errors import ConfigurationError, ManifestError
+from .templates import placeholders
 
 SCHEMA_PATH = Path(__file__).with_name("manifest.schema.json")
 
@@ -615,6 +616,24 @@ class Manifest(_Model):
     def secret_fields(self) -> list[str]:
         props = self.config_schema.get("properties", {})
         return [name for name, spec in props.items() if isinstance(spec, dict) and spec.get("x-secret") is True]
+
+    def destination_settings(self) -> set[str]:
+        """Settings that decide where a credential is sent: those in api.base_url, an OAuth2
+        token_url, and a push action's base_url or token_url. A configuration that changes one of
+        them must supply the secrets again, or a stored secret would follow it to a new host."""
+        auths: list[Auth | None] = []
+        templates: list[str | None] = []
+        if self.api is not None:
+            templates.append(self.api.base_url)
+            auths.append(self.api.auth)
+        for action in self.push:
+            templates.append(action.base_url)
+            auths.append(action.auth)
+        for auth in auths:
+            singles = [o.auth for o in auth.options] if isinstance(auth, ChoiceAuth) else [auth]
+            templates += [a.token_url for a in singles if isinstance(a, OAuth2ClientCredentials)]
+        return {name.split(".")[1] for template in templates if template
+                for name in placeholders(template) if name.startswith("settings.")}
 
     def stream(self, name: str) -> StreamSpec:
         for s in self.api.streams if self.api else []:

@@ -15,12 +15,17 @@ from .manifest import Manifest, load_manifest
 from .types import ConfigError, InstallationContext, RuntimeOptions
 
 _FORMATS = jsonschema.FormatChecker()
+# Longest URL a configuration may hold: browsers and servers commonly stop near 2,000-8,000, and
+# no vendor endpoint comes close; longer ones were accepted and failed later, at the vendor call.
+MAX_URL_LENGTH = 2048
 
 
 @_FORMATS.checks("uri", raises=ValueError)
 def _is_uri(value: object) -> bool:
     if not isinstance(value, str):
         return True
+    if len(value) > MAX_URL_LENGTH:
+        raise ValueError(f"longer than {MAX_URL_LENGTH} characters")
     parsed = urlparse(value)
     if not parsed.scheme or not (parsed.netloc or parsed.scheme in ("urn", "mailto")):
         raise ValueError("not an absolute URI")
@@ -85,6 +90,11 @@ class ConnectorPlugin:
                     message = f"invalid value ({err.validator} {err.validator_value!r})" \
                         if err.validator != "type" else f"must be of type {err.validator_value!r}"
                 out.append(ConfigError(path, message))
+                continue
+            if err.validator == "format":
+                # The checker's reason, not jsonschema's message, which quotes the whole value.
+                reason = f": {err.cause}" if err.cause else ""
+                out.append(ConfigError(path, f"not a valid {err.validator_value}{reason}"))
                 continue
             out.append(ConfigError(path, _scrub(err.message, secret_values)))
         return out

@@ -101,6 +101,7 @@ class WebhookVerdict:
     delivery_id: str
     reason: str | None = None
     challenge_response: dict[str, Any] | None = None
+    replay_key: str | None = None  # of a verified delivery: the hash of what its signature covers
 
 
 @dataclass

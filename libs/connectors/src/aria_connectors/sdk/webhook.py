@@ -14,6 +14,25 @@ from .manifest import WebhookSpec
 _DIGESTS = {"hmac-sha256": hashlib.sha256, "hmac-sha1": hashlib.sha1, "hmac-sha512": hashlib.sha512}
 
 
+# Deepest nesting of a webhook body (objects and arrays). Vendors send a few levels; thousands
+# would exhaust the interpreter's recursion (a 500) and hundreds the JSON encoders' limits.
+MAX_DEPTH = 32
+
+
+def nested_deeper_than(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether a parsed JSON value nests objects/arrays more than `limit` levels (iterative)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 def body_delivery_id(body: bytes) -> str:
     return "sha256:" + hashlib.sha256(body).hexdigest()
 
@@ -41,6 +60,16 @@ def signed_content(spec: WebhookSpec, body: bytes, timestamp: str | None, delive
     out = out.replace(b"{timestamp}", (timestamp or "").encode())
     out = out.replace(b"{delivery_id}", (delivery_id or "").encode())
     return out.replace(b"{body}", body)
+
+
+def replay_key(spec: WebhookSpec, headers: Mapping[str, str], body: bytes) -> str:
+    """SHA-256 of exactly what the signature covers (the signed content as verified). Two deliveries
+    with the same key carry the same signature, so a second one is a replay whatever delivery id it
+    claims, unless the vendor signs the id, when the id is part of the key."""
+    ts_value = _header(headers, spec.timestamp.header) if spec.timestamp is not None else None
+    delivery_header = _header(headers, spec.delivery_id_header) if spec.delivery_id_header else None
+    content = signed_content(spec, body, ts_value.strip() if ts_value else None, delivery_header)
+    return "sha256:" + hashlib.sha256(content).hexdigest()
 
 
 def compute_signature(spec: WebhookSpec, secret: str, content: bytes) -> str:
@@ -112,7 +141,7 @@ def challenge_response(spec: WebhookSpec, body: bytes) -> dict[str, Any] | None:
         return None
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deeply: not a handshake
         return None
     if isinstance(data, dict) and spec.challenge.request_field in data:
         return {spec.challenge.response_field: data[spec.challenge.request_field]}

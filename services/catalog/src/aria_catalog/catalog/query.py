@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from aria_platform.problems import Problem
+from aria_platform.text import unstorable
 
 SORTS = ("relevance", "name", "installs", "rating", "updated")
 DIMENSIONS = ("category", "capability", "data_type", "auth_method", "pricing_model")
@@ -90,24 +91,32 @@ def _invalid_cursor(detail: str) -> Problem:
     return Problem(400, "invalid_cursor", "Invalid cursor", detail, parameter="cursor")
 
 
+def _int4(value: Any) -> bool:
+    """An integer the Postgres integer it is compared with can hold (a larger one fails there)."""
+    return isinstance(value, int) and not isinstance(value, bool) and -2**31 <= value < 2**31
+
+
 def decode_cursor(query: CatalogQuery, cursor: str) -> tuple[Any, str]:
     """(last sort value, last key) of the previous page; a cursor only continues its own search."""
     try:
         data = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError, orjson.JSONDecodeError):
         raise _invalid_cursor("the cursor is not one this API issued") from None
-    if not isinstance(data, dict) or data.get("v") != 1 or not isinstance(data.get("k"), str) or "a" not in data:
+    if (not isinstance(data, dict) or data.get("v") != 1 or not isinstance(data.get("k"), str) or "a" not in data
+            or unstorable(data["k"]) is not None):
         raise _invalid_cursor("the cursor is not one this API issued")
     if data.get("f") != query.fingerprint():
         raise _invalid_cursor("the cursor belongs to a different search; repeat the same filters and sort")
     value = data["a"]
     try:
-        if query.sort == "name" and isinstance(value, str):
+        if query.sort == "name" and isinstance(value, str) and unstorable(value) is None:
             return value, data["k"]
-        if query.sort == "installs" and isinstance(value, int) and not isinstance(value, bool):
+        if query.sort == "installs" and _int4(value):
             return value, data["k"]
-        if query.sort in ("rating", "relevance") and isinstance(value, str):
-            return Decimal(value), data["k"]
+        if query.sort in ("rating", "relevance") and isinstance(value, str) and len(value) <= 40:
+            number = Decimal(value)
+            if number.is_finite():  # NaN or Infinity never came from a page of ours
+                return number, data["k"]
         if query.sort == "updated" and isinstance(value, str):
             parsed = datetime.fromisoformat(value)
             if parsed.tzinfo is not None:

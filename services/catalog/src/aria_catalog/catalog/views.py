@@ -12,7 +12,7 @@ from aria_platform.auth import Principal, require_role
 from aria_platform.runtime import Runtime, get_runtime
 
 from ..http import NOT_FOUND, NOT_MODIFIED, UNAUTHORIZED, cached_json, problem_example, query_model, \
-    query_parameters, validation
+    query_parameters, storable_key, validation
 from ..deps import CatalogDeps
 from . import service
 from .cache import current_view
@@ -254,6 +254,7 @@ async def integration_facets(
 
 @router.get(
     "/integrations/{key}", response_model=IntegrationDetail, summary="One integration, with its setup requirements",
+    dependencies=[Depends(storable_key)],
     description="Everything the catalog knows about one integration, including the configuration fields the "
                 "install wizard asks for (derived from its config schema; secret fields are flagged), a reviews "
                 "summary (average, count, distribution 1–5), usage stats over the last 30 days (sync runs per "

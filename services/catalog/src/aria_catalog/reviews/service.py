@@ -79,7 +79,8 @@ async def update_review(*, pool: asyncpg.Pool, key: str, review_id: uuid.UUID, o
                         changes: dict[str, Any]) -> dict[str, Any]:
     if not changes:
         raise Problem(400, "empty_update", "Nothing to change", "send at least one review field")
-    required = [f for f in ("rating", "title") if f in changes and changes[f] is None]
+    # Columns that always hold a value (texts default to ""): null would be a NOT NULL violation.
+    required = [f for f in ("rating", "title", "text", "pros", "cons") if f in changes and changes[f] is None]
     if required:
         raise Problem(422, "validation_error", "Request is invalid", f"{required[0]} cannot be removed",
                       errors=[{"location": f"body.{required[0]}", "message": "may not be null"}])
@@ -153,8 +154,8 @@ def _cursor_values(sort: str, key: str, cursor: str) -> list[Any]:
                       parameter="cursor")
     try:
         *rest, created_at, last_id = values[2:]
-        if sort == "most_helpful" and not (isinstance(rest[0], int) and not isinstance(rest[0], bool)):
-            raise ValueError("helpfulness")
+        if sort == "most_helpful" and not (isinstance(rest[0], int) and -2**31 <= rest[0] < 2**31):
+            raise ValueError("helpfulness")  # compared with an integer column: a larger one fails there
         parsed = datetime.fromisoformat(created_at)
         if parsed.tzinfo is None:
             raise ValueError("naive timestamp")

@@ -12,22 +12,25 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from aria_platform.auth import Principal, require_role, require_service
 from aria_platform.runtime import Runtime, get_runtime
+from aria_platform.text import Storable
 
 from ..http import INVALID_CURSOR, NOT_FOUND, NOT_MODIFIED, PATH_VALIDATION, UNAUTHORIZED, VALIDATION, cached_json, \
-    ok_example, problem_example, reject_unknown_params
+    ok_example, problem_example, reject_unknown_params, storable_key
 from . import service
 
-router = APIRouter(prefix="/v1/integrations/{key}/reviews", tags=["reviews"])
-internal_router = APIRouter(prefix="/internal/v1/integrations/{key}/reviews", tags=["vendor responses"])
+router = APIRouter(prefix="/v1/integrations/{key}/reviews", tags=["reviews"], dependencies=[Depends(storable_key)])
+internal_router = APIRouter(prefix="/internal/v1/integrations/{key}/reviews", tags=["vendor responses"],
+                            dependencies=[Depends(storable_key)])
 
 # The only identity allowed to write vendor responses: the vendor portal authenticates vendor
 # staff and says which vendor they represent (checked against the integration's vendor).
 VENDOR_PORTAL = "vendor-portal"
 
 Score = Annotated[int, Field(ge=1, le=5, strict=True)]
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)]
-Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Storable]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000), Storable]
+Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), Storable]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Storable]
 
 
 class ReviewIn(BaseModel):
@@ -44,7 +47,8 @@ class ReviewIn(BaseModel):
 
 
 class ReviewPatch(BaseModel):
-    """Only the fields sent change; null clears an optional field (rating and title cannot be cleared)."""
+    """Only the fields sent change; null clears an optional field (rating, title, text, pros and cons
+    cannot be null: send "" to empty a text)."""
     model_config = ConfigDict(extra="forbid")
     rating: Score | None = None
     title: Title | None = None
@@ -64,11 +68,9 @@ class VoteIn(BaseModel):
 
 class VendorResponseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    vendor: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] = Field(
-        description="The vendor the portal authenticated; must be the integration's vendor.")
-    responder: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] = Field(
-        description="Shown with the response, e.g. 'CrowdStrike Support'.")
-    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+    vendor: Name = Field(description="The vendor the portal authenticated; must be the integration's vendor.")
+    responder: Name = Field(description="Shown with the response, e.g. 'CrowdStrike Support'.")
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000), Storable]
 
 
 class VendorResponse(BaseModel):

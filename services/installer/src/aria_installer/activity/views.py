@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from aria_platform.auth import Principal, require_role
-from aria_platform.pagination import decode_cursor, encode_cursor
+from aria_platform.pagination import decode_cursor, encode_cursor, invalid_cursor
 from aria_platform.runtime import Runtime, get_runtime
 
 from . import service
@@ -41,6 +41,8 @@ async def activity(installation_id: uuid.UUID,
                    limit: int = Query(50, ge=1, le=200), rt: Runtime = Depends(get_runtime),
                    principal: Principal = Depends(require_role("viewer"))) -> ActivityPage:
     before = decode_cursor(cursor, arity=1)
+    if before and not isinstance(before[0], int):
+        raise invalid_cursor()
     rows = await service.page(pool=rt.pool, principal=principal, installation_id=installation_id, activity_type=type,
                               status=status, since=since, until=until, before_id=before[0] if before else None,
                               limit=limit + 1)

@@ -15,8 +15,10 @@ from typing import Any
 import asyncpg
 import httpx
 import orjson
+import structlog
 
 from aria_connectors import registry
+from aria_connectors.sdk.manifest import Manifest
 from aria_contracts.events import (
     InstallationConfigured,
     InstallationDisabled,
@@ -29,6 +31,7 @@ from aria_platform.auth import Principal
 from aria_platform.internal import InternalClient
 from aria_platform.outbox import enqueue, traced
 from aria_platform.problems import Problem, not_found
+from aria_platform.text import first_unstorable
 
 from ..activity import repo as activity
 from ..mappings import repo as mappings
@@ -37,6 +40,7 @@ from ..mappings.defaults import seed_defaults
 from . import repo
 from .states import next_state
 
+log = structlog.get_logger(__name__)
 SOURCE = "installer"
 PUSH_SETTING = "push_min_severity"
 
@@ -117,6 +121,10 @@ async def configure(*, pool: asyncpg.Pool, vault_gateway: InternalClient, princi
     `push_min_severity` is a platform setting, not the vendor's: it turns on pushing risks of at
     least that severity to this installation (sync-runner reads it from the settings it is sent).
     """
+    if (bad := first_unstorable(config)) is not None:
+        # Refused before Vault is written: a secret Postgres could not describe must not be stored.
+        raise Problem(422, "invalid_text", "Configuration contains unstorable text",
+                      f"{bad[0]} {bad[1]}", errors=[{"field": bad[0], "message": bad[1]}])
     async with pool.acquire() as conn:
         current = await load_installation(conn, principal=principal, installation_id=installation_id)
     next_state("configure", current["status"])
@@ -134,6 +142,8 @@ async def configure(*, pool: asyncpg.Pool, vault_gateway: InternalClient, princi
         raise Problem(422, "push_not_supported", "Integration cannot push",
                       f"{current['integration_key']} has no push actions")
     settings, secrets = plugin.split_config(config)
+    _refuse_moving_kept_secrets(plugin.manifest, before=current["settings"] or {}, after=settings,
+                                kept=kept_secrets - secrets.keys())
     if push_min_severity:
         settings[PUSH_SETTING] = push_min_severity
     credential_ref = current["credential_ref"]
@@ -152,6 +162,38 @@ async def configure(*, pool: asyncpg.Pool, vault_gateway: InternalClient, princi
     config_hash = request_hash({"settings": settings, "secret_fields": stored_secret_fields,
                                 "credential": [str(credential_ref), credential_version]})
 
+    try:
+        return await _commit_configuration(
+            pool=pool, principal=principal, installation_id=installation_id, settings=settings,
+            stored_secret_fields=stored_secret_fields, config_hash=config_hash, credential_ref=credential_ref,
+            sync_frequency=sync_frequency, changed_secrets=sorted(secrets))
+    except BaseException:
+        if credential_version is not None:
+            await _take_back_store(vault_gateway, credential_ref=credential_ref, version=credential_version)
+        raise
+
+
+async def _take_back_store(vault_gateway: InternalClient, *, credential_ref: uuid.UUID, version: int) -> None:
+    """The configuration did not commit, so the secret stored for it must not become the one in use:
+    vault-gateway points the credential back at the version before. A 409 needs nothing: a first
+    store replaced nothing (and no committed configuration refers to it), or a later store or
+    rotation is current. Vault-gateway unreachable leaves the new version current: logged for an
+    operator (names and numbers only)."""
+    try:
+        response = await vault_gateway.request(
+            "POST", f"/internal/v1/credentials/{credential_ref}/versions/{version}/revert")
+        settled = response.status_code in (200, 409)
+    except Problem:
+        settled = False
+    if not settled:
+        log.error("credential_store_not_taken_back", credential_ref=str(credential_ref), version=version)
+
+
+async def _commit_configuration(*, pool: asyncpg.Pool, principal: Principal, installation_id: uuid.UUID,
+                                settings: dict[str, Any], stored_secret_fields: list[str], config_hash: str,
+                                credential_ref: uuid.UUID | None, sync_frequency: str | None,
+                                changed_secrets: list[str]) -> asyncpg.Record:
+    """The configuration version, state, activity line and events: one transaction."""
     async with pool.acquire() as conn, conn.transaction():
         row = await load_installation(conn, principal=principal, installation_id=installation_id, for_update=True)
         status = next_state("configure", row["status"])
@@ -162,13 +204,26 @@ async def configure(*, pool: asyncpg.Pool, vault_gateway: InternalClient, princi
         revision = await repo.set_state(conn, installation_id=installation_id, status=status, **extra)
         await activity.add(conn, installation_id=installation_id, org_id=principal.org_id, activity_type="configure",
                            status="success", actor=principal.subject, message=f"configuration version {version}",
-                           details={"config_version": version, "changed_secrets": sorted(secrets)})
+                           details={"config_version": version, "changed_secrets": changed_secrets})
         updated = await repo.get(conn, org_id=principal.org_id, installation_id=installation_id)
         await announce(conn, configured_event(updated, revision, principal.subject))
         if status == "enabled":
             # Running installations pick up the new settings through a fresh enabled event.
             await announce(conn, enabled_event(updated, revision, principal.subject))
         return updated
+
+
+def _refuse_moving_kept_secrets(manifest: Manifest, *, before: dict[str, Any], after: dict[str, Any], kept: set[str]) -> None:
+    """A stored secret may only go where it went when it was entered: changing a setting that
+    decides the destination (base URL, tenant, token URL...) must come with every secret again,
+    else the next connection test would send the stored secret to the new host."""
+    if not kept:
+        return
+    moved = sorted(name for name in manifest.destination_settings() if before.get(name) != after.get(name))
+    if moved:
+        raise Problem(422, "secrets_required", "Secrets required for a new destination",
+                      f"changing {', '.join(moved)} decides where the credential is sent: "
+                      f"send {', '.join(sorted(kept))} again", changed_settings=moved, missing_secrets=sorted(kept))
 
 
 def configured_event(row: asyncpg.Record, revision: int, actor: str) -> InstallationConfigured:

@@ -10,8 +10,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from aria_platform.auth import Principal, require_role
-from aria_platform.pagination import decode_cursor, encode_cursor
-from aria_platform.problems import Problem
+from aria_platform.pagination import decode_cursor, encode_cursor, invalid_cursor
 from aria_platform.runtime import Runtime, get_runtime
 
 from ..deps import InstallerDeps
@@ -104,8 +103,8 @@ async def list_installations(request: Request, cursor: str | None = None, limit:
     if after:
         try:
             after = (datetime.fromisoformat(after[0]), uuid.UUID(after[1]))
-        except ValueError:
-            raise Problem(400, "invalid_cursor", "Invalid cursor", "use the next_cursor of a previous page") from None
+        except (TypeError, ValueError, AttributeError):  # Type/AttributeError: a number where a string belongs
+            raise invalid_cursor() from None
     rows = await service.list_page(pool=rt.pool, principal=principal, after=after, limit=limit + 1,
                                    statuses=sorted(set(status)) or None)
     items = [_out(request, r) for r in rows[:limit]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -20,8 +21,10 @@ log = structlog.get_logger(__name__)
 
 async def test_connection(*, outbound: httpx.AsyncClient, vault_gateway: InternalClient, org_id: uuid.UUID,
                           installation_id: uuid.UUID, integration_key: str, settings: dict[str, Any],
-                          credential_ref: str | None, unsaved_secrets: dict[str, str] | None = None) -> dict:
-    """{ok, latency_ms, message, error_class}. A down vault-gateway is a 503 (try again), not a verdict.
+                          credential_ref: str | None, timeout_s: float,
+                          unsaved_secrets: dict[str, str] | None = None) -> dict:
+    """{ok, latency_ms, message, error_class}. A down vault-gateway is a 503 (try again), not a verdict;
+    a vendor that does not answer within `timeout_s` is a failed test naming the vendor.
 
     `unsaved_secrets` (the setup wizard's test before saving) replace the lease; they live only in
     this call's connector instance and are never logged."""
@@ -42,7 +45,12 @@ async def test_connection(*, outbound: httpx.AsyncClient, vault_gateway: Interna
     finally:
         secrets = {}
     try:
-        result = await instance.test_connection()
+        async with asyncio.timeout(timeout_s):
+            result = await instance.test_connection()
+    except TimeoutError:
+        result_dict = {"ok": False, "latency_ms": timeout_s * 1000,
+                       "message": f"{plugin.manifest.name} did not answer within {timeout_s:g} s",
+                       "error_class": "transient"}
     except ConnectorError as exc:
         result_dict = {"ok": False, "latency_ms": 0.0, "message": exc.message, "error_class": exc.error_class}
     else:

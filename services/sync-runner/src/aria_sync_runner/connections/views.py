@@ -48,7 +48,8 @@ async def test_connection(body: TestConnectionRequestWithSecrets, rt: Runtime = 
     return await service.test_connection(
         outbound=deps.outbound, vault_gateway=deps.vault_gateway, org_id=body.org_id,
         installation_id=body.installation_id, integration_key=body.integration_key, settings=body.settings,
-        credential_ref=body.credential_ref, unsaved_secrets=unsaved)
+        credential_ref=body.credential_ref, timeout_s=rt.settings.connection_test_timeout_s,
+        unsaved_secrets=unsaved)
 
 
 class PreviewRequest(TestConnectionRequest):

@@ -65,7 +65,7 @@ def _decode(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
         return None
     try:
         return datetime.fromisoformat(values[0]), uuid.UUID(values[1])
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, AttributeError):  # uuid.UUID(7) is an AttributeError
         raise Problem(400, "invalid_cursor", "Invalid cursor", "use the next_cursor value of a previous page") from None
 
 

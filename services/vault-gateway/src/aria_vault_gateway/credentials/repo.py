@@ -21,7 +21,10 @@ async def upsert_credential(conn: asyncpg.Connection, *, org_id: uuid.UUID, inst
                     rotation_frequency_days, auto_rotate)
                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8::integer, $8::integer IS NOT NULL)
                 ON CONFLICT (installation_id, name) DO UPDATE
-                   SET current_version = EXCLUDED.current_version, field_names = EXCLUDED.field_names,
+                   SET current_version = EXCLUDED.current_version,
+                       previous_version = CASE WHEN integration_credentials.shredded_at IS NULL
+                                               THEN integration_credentials.current_version END,
+                       field_names = EXCLUDED.field_names,
                        kind = EXCLUDED.kind, rotation_frequency_days = EXCLUDED.rotation_frequency_days,
                        auto_rotate = EXCLUDED.auto_rotate, updated_at = now(), shredded_at = NULL
                 RETURNING {_COLUMNS}),
@@ -47,6 +50,17 @@ async def record_rotation(conn: asyncpg.Connection, credential_ref: uuid.UUID, v
     await conn.execute(
         """UPDATE integration_credentials SET current_version = $2, last_rotated_at = now(), updated_at = now()
            WHERE credential_ref = $1""", credential_ref, version)
+
+
+async def revert_store(conn: asyncpg.Connection, credential_ref: uuid.UUID, version: int) -> asyncpg.Record | None:
+    """Point the credential back at the version `version` replaced, if `version` is still current
+    (a later store or rotation wins); None when it is not, or there is nothing to go back to."""
+    return await conn.fetchrow(
+        f"""UPDATE integration_credentials
+               SET current_version = previous_version, previous_version = NULL, updated_at = now()
+             WHERE credential_ref = $1 AND current_version = $2 AND previous_version IS NOT NULL
+               AND shredded_at IS NULL
+         RETURNING {_COLUMNS}""", credential_ref, version)
 
 
 async def mark_shredded(conn: asyncpg.Connection, installation_id: uuid.UUID) -> None:

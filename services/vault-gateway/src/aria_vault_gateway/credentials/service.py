@@ -81,6 +81,27 @@ async def lease_credential(*, pool: asyncpg.Pool, vault: Vault, actor: str, cred
     }
 
 
+async def revert_store(*, pool: asyncpg.Pool, actor: str, credential_ref: uuid.UUID, version: int) -> asyncpg.Record:
+    """Take back the store of `version`: the configuration it was for did not commit, so leases go
+    on decrypting the version before it (Postgres only; the KV version stays, unreferenced)."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = await repo.revert_store(conn, credential_ref, version)
+        if row is None:
+            current = await repo.get_credential(conn, credential_ref)
+            if current is None:
+                raise Problem(404, "credential_not_found", "Credential not found",
+                              "no live credential with this reference")
+            await repo.audit(conn, credential_ref=credential_ref, org_id=current["org_id"],
+                             installation_id=current["installation_id"], action="revert", actor=actor,
+                             outcome="denied", reason=f"version {version} is not current or replaced nothing")
+            raise Problem(409, "version_not_current", "Version is not current",
+                          f"version {version} is not the current version or replaced none")
+        await repo.audit(conn, credential_ref=credential_ref, org_id=row["org_id"],
+                         installation_id=row["installation_id"], action="revert", actor=actor, outcome="ok",
+                         reason=f"store of version {version} taken back")
+        return row
+
+
 async def rotate_credential(*, pool: asyncpg.Pool, vault: Vault, actor: str, credential_ref: uuid.UUID) -> asyncpg.Record:
     """Rotate the installation's key and rewrap the stored ciphertext to the new key version."""
     row = await repo.get_credential(pool, credential_ref)

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 
 from aria_platform.auth import Principal, require_service
@@ -20,7 +20,8 @@ router = APIRouter(prefix="/internal/v1", tags=["credentials (internal)"])
 
 class StoreRequest(BaseModel):
     org_id: uuid.UUID
-    kind: str = Field(default="connector", max_length=64)
+    # Validated here, before Vault is written: a kind Postgres refuses would leave an orphan version.
+    kind: str = Field(default="connector", pattern=r"^[a-z][a-z0-9_]{0,62}$")
     secrets: dict[str, str] = Field(min_length=1, description="Secret field name → value. Never returned.")
     rotation_frequency_days: int | None = Field(default=None, ge=1, le=3650)
 
@@ -72,6 +73,14 @@ async def lease(credential_ref: uuid.UUID, body: LeaseRequest, rt: Runtime = Dep
     return await service.lease_credential(pool=rt.pool, vault=rt.deps_of(VaultGatewayDeps).vault, actor=caller.subject,
                                           credential_ref=credential_ref, installation_id=body.installation_id,
                                           ttl_s=rt.settings.lease_ttl_s)
+
+
+@router.post("/credentials/{credential_ref}/versions/{version}/revert", response_model=CredentialOut,
+             summary="Take back a store whose configuration did not commit: the previous version is current again")
+async def revert(credential_ref: uuid.UUID, version: Annotated[int, Path(ge=1, le=2**31 - 1)], rt: Runtime = Depends(get_runtime),
+                 caller: Principal = Depends(require_service("installer"))) -> CredentialOut:
+    return _out(await service.revert_store(pool=rt.pool, actor=caller.subject, credential_ref=credential_ref,
+                                           version=version))
 
 
 @router.post("/credentials/{credential_ref}/rotate", response_model=CredentialOut,

@@ -36,7 +36,9 @@ Guarantees, the same as one transaction per delivery:
   the same events with the same deterministic entity ids and dedup keys (in the envelope), so
   consumers see no duplicate fact: at least once on the wire, exactly once in effect.
 - Rows are inserted sorted by (installation, delivery id), so concurrent batches take index
-  locks in one order and cannot deadlock on each other's duplicates.
+  locks in one order and cannot deadlock on each other's duplicates by delivery id. A replay
+  under a new delivery id conflicts on the replay-key index instead, in another order; should
+  that ever deadlock, Postgres aborts one batch, which answers 503 and is retried (nothing lost).
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ log = structlog.get_logger(__name__)
 DELIVERIES = Counter("aria_webhook_deliveries_total", "Webhook deliveries by outcome", ["outcome"])
 BATCH_SIZE = Histogram("aria_webhook_commit_batch_size", "Deliveries committed together in one group commit",
                        buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512))
-DUPLICATE_REASON = "delivery id already accepted"
+DUPLICATE_REASON = "delivery id or signed content already accepted"
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ class Verified:
     org_id: uuid.UUID
     delivery_id: str
     payload_sha256: str
+    replay_key: str  # hash of what the signature covers: the same key is the same signed delivery
     event_count: int
     messages: list[kafka.Outgoing]  # its events and webhook.received, encoded
 
@@ -215,7 +218,8 @@ class GroupCommit:
         ordered = sorted(candidates.values(), key=lambda d: d.key)
         async with self._pool.acquire() as conn, conn.transaction():
             inserted = await repo.insert_accepted(
-                conn, [(d.installation_id, d.org_id, d.delivery_id, d.payload_sha256, d.event_count) for d in ordered])
+                conn, [(d.installation_id, d.org_id, d.delivery_id, d.payload_sha256, d.replay_key, d.event_count)
+                       for d in ordered])
             accepted = [d for d in ordered if d.key in inserted]
             is_accepted = {id(d) for d in accepted}
             duplicates = [d for d in deliveries if id(d) not in is_accepted]

@@ -9,25 +9,27 @@ import asyncpg
 _COLUMNS = "id, installation_id, org_id, delivery_id, payload_sha256, status, reason, event_count, received_at"
 
 
-async def insert_accepted(conn: asyncpg.Connection, rows: list[tuple[uuid.UUID, uuid.UUID, str, str, int]]
+async def insert_accepted(conn: asyncpg.Connection, rows: list[tuple[uuid.UUID, uuid.UUID, str, str, str, int]]
                           ) -> set[tuple[uuid.UUID, str]]:
-    """Insert accepted deliveries (installation, org, delivery id, body hash, event count) in one
-    statement; returns the (installation, delivery id) pairs inserted. A pair already accepted
-    (a replay) is skipped. A concurrent insert of the same delivery waits here until the other
+    """Insert accepted deliveries (installation, org, delivery id, body hash, replay key, event
+    count) in one statement; returns the (installation, delivery id) pairs inserted. A delivery
+    whose id or replay key (hash of the signed content) was already accepted (a replay) is skipped. A concurrent insert of the same delivery waits here until the other
     transaction ends, so of two racing copies exactly one is accepted. Rows are inserted in the
     order given: callers sort them, so two batches lock index entries in the same order and
     cannot deadlock."""
     if not rows:
         return set()
-    installation_ids, org_ids, delivery_ids, hashes, counts = zip(*rows)
+    installation_ids, org_ids, delivery_ids, hashes, replay_keys, counts = zip(*rows)
+    # No conflict target: a row conflicting on either unique index (delivery id, replay key) is skipped.
     inserted = await conn.fetch(
         """INSERT INTO webhook_deliveries
-               (installation_id, org_id, delivery_id, payload_sha256, status, event_count)
-            SELECT i, o, d, h, 'accepted', n
-              FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::int[]) AS t(i, o, d, h, n)
-            ON CONFLICT (installation_id, delivery_id) WHERE status = 'accepted' DO NOTHING
+               (installation_id, org_id, delivery_id, payload_sha256, replay_key, status, event_count)
+            SELECT i, o, d, h, r, 'accepted', n
+              FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::int[])
+                   AS t(i, o, d, h, r, n)
+            ON CONFLICT DO NOTHING
             RETURNING installation_id, delivery_id""",
-        installation_ids, org_ids, delivery_ids, hashes, counts)
+        installation_ids, org_ids, delivery_ids, hashes, replay_keys, counts)
     return {(r["installation_id"], r["delivery_id"]) for r in inserted}
 
 

@@ -2,9 +2,10 @@
 
 Order of checks for POST /v1/webhooks/{installation_id} (each failure is problem+json):
 unknown / not live installation or connector without webhooks → 404; rate limit → 429; content
-type (views) → 415; size (views) → 413; signature with the leased secret → 401; payload → 400;
+type (views) → 415; size (views) → 413; signature with the leased secret → 401; payload → 400; more events than allowed → 422;
 then the verified delivery joins a group commit (group_commit.py): one Postgres transaction per
-batch inserts the dedup rows (a replay → 200 duplicate), publishes the events with acks=all and
+batch inserts the dedup rows (a replay → 200 duplicate: the same delivery id, or the same signed
+content under another or no id), publishes the events with acks=all and
 commits → 202. Kafka or Postgres failing rolls the batch back → 503, so the vendor's retry is
 accepted later and nothing is lost or half-recorded.
 """
@@ -84,8 +85,9 @@ async def reject(*, pool: asyncpg.Pool, endpoint: asyncpg.Record, status: int, c
 
 async def receive(*, pool: asyncpg.Pool, commits: GroupCommit, http: httpx.AsyncClient, secrets: LeasedSecrets,
                   endpoint: asyncpg.Record, plugin: ConnectorPlugin,
-                  headers: Mapping[str, str], body: bytes) -> Outcome:
-    """Verify, normalize, dedup and publish one delivery whose size and content type were checked."""
+                  headers: Mapping[str, str], body: bytes, max_events: int) -> Outcome:
+    """Verify, normalize, dedup and publish one delivery whose size and content type were checked;
+    one that maps to more than `max_events` events is refused whole (422, nothing published)."""
     installation_id, org_id = endpoint["installation_id"], endpoint["org_id"]
     received_at = datetime.now(timezone.utc)
     payload_sha256 = hashlib.sha256(body).hexdigest()
@@ -127,6 +129,11 @@ async def receive(*, pool: asyncpg.Pool, commits: GroupCommit, http: httpx.Async
         raise Problem(500, "webhook_processing_failed", "Webhook processing failed",
                       "the error was logged; retry later") from None
 
+    if len(events) > max_events:
+        raise await reject(pool=pool, endpoint=endpoint, status=422, code="too_many_events",
+                           title="Webhook maps to too many events",
+                           detail=f"{len(events)} events; at most {max_events} per delivery",
+                           delivery_id=verdict.delivery_id, payload_sha256=payload_sha256)
     received = WebhookReceived(installation_id=installation_id, org_id=org_id,
                                integration_key=endpoint["integration_key"], delivery_id=verdict.delivery_id,
                                payload_sha256=payload_sha256, event_count=len(events),
@@ -136,7 +143,8 @@ async def receive(*, pool: asyncpg.Pool, commits: GroupCommit, http: httpx.Async
     messages = kafka.encode_many([*events, received], source=SOURCE, org_id=org_id, installation_id=installation_id)
     return await commits.submit(Verified(installation_id=installation_id, org_id=org_id,
                                          delivery_id=verdict.delivery_id, payload_sha256=payload_sha256,
-                                         event_count=len(events), messages=messages))
+                                         replay_key=verdict.replay_key, event_count=len(events),
+                                         messages=messages))
 
 
 def encode_cursor(row_id: int) -> str:

@@ -114,7 +114,8 @@ async def receive(request: Request) -> JSONResponse:
 
     outcome = await service.receive(pool=rt.pool, commits=deps.commits, http=rt.http,
                                     secrets=deps.secrets, endpoint=endpoint, plugin=plugin,
-                                    headers=request.headers, body=body)
+                                    headers=request.headers, body=body,
+                                    max_events=rt.settings.max_events_per_delivery)
     return JSONResponse(outcome.body, status_code=outcome.status_code)
 
 
