@@ -575,7 +575,8 @@ export interface components {
         };
         /**
          * ReviewPatch
-         * @description Only the fields sent change; null clears an optional field (rating and title cannot be cleared).
+         * @description Only the fields sent change; null clears an optional field (rating, title, text, pros and cons
+         *     cannot be null: send "" to empty a text).
          */
         ReviewPatch: {
             /** Cons */
