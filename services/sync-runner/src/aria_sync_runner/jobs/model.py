@@ -13,10 +13,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 
-class SyncJob(BaseModel):
-    """One row of integration_sync_jobs (repo._COLUMNS); built by repo.py only."""
+class SyncJobSummary(BaseModel):
+    """What installer sees of a job (the internal jobs API's answer)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, from_attributes=True)
 
     id: uuid.UUID
     org_id: uuid.UUID
@@ -39,14 +39,20 @@ class SyncJob(BaseModel):
     triggered_by: str
     config_version: int | None
     connector_version: str | None
+    cancel_requested: bool
+    next_sync_at: datetime | None
     created_at: datetime
     updated_at: datetime
+
+
+class SyncJob(SyncJobSummary):
+    """One row of integration_sync_jobs (repo._COLUMNS); built by repo.py only: the summary plus
+    what only the runner uses."""
+
     priority: int
     settings: dict[str, Any]
     credential_ref: str | None
     claimed_by: str | None
-    cancel_requested: bool
-    next_sync_at: datetime | None
     traceparent: str | None
     # The set a sync-now request carried, as the event had it; None: the schedule's newest set.
     mappings: list[dict[str, Any]] | None

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from aria_platform.auth import Principal, require_service
 from aria_platform.pagination import decode_cursor, encode_cursor
@@ -14,44 +14,13 @@ from aria_platform.problems import Problem
 from aria_platform.runtime import Runtime, get_runtime
 
 from . import service
+from .model import SyncJobSummary
 
 router = APIRouter(prefix="/internal/v1", tags=["sync jobs (internal)"])
 
 
-class SyncJobOut(BaseModel):
-    """What installer sees of a job (a SyncJob without its runner-internal fields)."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    id: uuid.UUID
-    org_id: uuid.UUID
-    installation_id: uuid.UUID
-    integration_key: str
-    request_id: uuid.UUID
-    sync_type: str
-    status: str
-    progress_percent: int
-    total_records: int | None
-    processed_records: int
-    failed_records: int
-    published_events: int
-    started_at: datetime | None
-    completed_at: datetime | None
-    retry_count: int
-    max_retries: int
-    error_class: str | None
-    error_message: str | None
-    triggered_by: str
-    config_version: int | None
-    connector_version: str | None
-    cancel_requested: bool
-    next_sync_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
-
-
 class SyncJobPage(BaseModel):
-    items: list[SyncJobOut]
+    items: list[SyncJobSummary]
     next_cursor: str | None
 
 
@@ -76,19 +45,19 @@ async def list_jobs(installation_id: uuid.UUID, limit: int = Query(50, ge=1, le=
                     caller: Principal = Depends(require_service("installer"))) -> SyncJobPage:
     items, nxt = await service.list_jobs(pool=rt.pool, installation_id=installation_id, limit=limit,
                                          cursor=_decode(cursor))
-    return SyncJobPage(items=[SyncJobOut.model_validate(i) for i in items], next_cursor=_encode(nxt))
+    return SyncJobPage(items=[SyncJobSummary.model_validate(i) for i in items], next_cursor=_encode(nxt))
 
 
-@router.get("/sync-jobs/{job_id}", response_model=SyncJobOut, summary="One sync job")
+@router.get("/sync-jobs/{job_id}", response_model=SyncJobSummary, summary="One sync job")
 async def get_job(job_id: uuid.UUID, rt: Runtime = Depends(get_runtime),
-                  caller: Principal = Depends(require_service("installer"))) -> SyncJobOut:
-    return SyncJobOut.model_validate(await service.get_job(pool=rt.pool, job_id=job_id))
+                  caller: Principal = Depends(require_service("installer"))) -> SyncJobSummary:
+    return SyncJobSummary.model_validate(await service.get_job(pool=rt.pool, job_id=job_id))
 
 
-@router.post("/sync-jobs/{job_id}/cancel", response_model=SyncJobOut, status_code=202,
+@router.post("/sync-jobs/{job_id}/cancel", response_model=SyncJobSummary, status_code=202,
              summary="Cancel a job: a pending one now, a running one at its next batch boundary",
              responses={404: {"description": "no such job"}, 409: {"description": "the job already finished"}})
 async def cancel_job(job_id: uuid.UUID, rt: Runtime = Depends(get_runtime),
-                     caller: Principal = Depends(require_service("installer"))) -> SyncJobOut:
-    return SyncJobOut.model_validate(await service.cancel_job(pool=rt.pool, job_id=job_id,
+                     caller: Principal = Depends(require_service("installer"))) -> SyncJobSummary:
+    return SyncJobSummary.model_validate(await service.cancel_job(pool=rt.pool, job_id=job_id,
                                                               requested_by=caller.subject))
