@@ -95,7 +95,11 @@ function InstallationCard({ inst, name }: { inst: Installation; name: string }) 
       <dl className="stats">
         <dt>Last sync</dt>
         <dd>
-          <RelativeTime iso={inst.last_sync_at} /> {inst.last_sync_status && <StatusBadge status={inst.last_sync_status} />}
+          {/* the installer learns a job's outcome from an event, a moment after the job list shows it */}
+          <RelativeTime iso={inst.last_sync_at ?? job?.completed_at} />{" "}
+          {(inst.last_sync_status ?? (job?.completed_at ? job.status : null)) && (
+            <StatusBadge status={(inst.last_sync_status ?? job?.status) as string} />
+          )}
         </dd>
         <dt>Records synced</dt>
         <dd data-testid="records" data-job={job?.id ?? ""}>
