@@ -307,13 +307,20 @@ async def test_connection(*, pool: asyncpg.Pool, sync_runner: InternalClient, pr
     response = await _ask_sync_runner(pool=pool, sync_runner=sync_runner, principal=principal,
                                       installation_id=installation_id, action="test",
                                       path="/internal/v1/test-connection")
+    return await _test_outcome(pool, principal=principal, installation_id=installation_id, response=response)
+
+
+async def _test_outcome(pool: asyncpg.Pool, *, principal: Principal, installation_id: uuid.UUID,
+                        response: httpx.Response, **details: Any) -> dict:
+    """sync-runner's verdict on a connection test, recorded in the activity log."""
     if response.status_code != 200:
         raise Problem(502, "connection_test_failed", "Connection test could not run",
                       f"sync-runner answered {response.status_code}")
     result = response.json()
     await _log_outcome(pool, principal=principal, installation_id=installation_id, activity_type="test",
                        ok=result["ok"], message=result.get("message") or "",
-                       details={"latency_ms": result.get("latency_ms"), "error_class": result.get("error_class")})
+                       details={"latency_ms": result.get("latency_ms"), "error_class": result.get("error_class"),
+                                **details})
     return result
 
 
@@ -336,16 +343,8 @@ async def test_configuration(*, pool: asyncpg.Pool, sync_runner: InternalClient,
     response = await sync_runner.request("POST", "/internal/v1/test-connection", json={
         "org_id": str(row["org_id"]), "installation_id": str(row["id"]), "integration_key": row["integration_key"],
         "settings": settings, "secrets": secrets})
-    secrets = {}
-    if response.status_code != 200:
-        raise Problem(502, "connection_test_failed", "Connection test could not run",
-                      f"sync-runner answered {response.status_code}")
-    result = response.json()
-    await _log_outcome(pool, principal=principal, installation_id=installation_id, activity_type="test",
-                       ok=result["ok"], message=result.get("message") or "",
-                       details={"latency_ms": result.get("latency_ms"), "error_class": result.get("error_class"),
-                                "unsaved_configuration": True})
-    return result
+    return await _test_outcome(pool, principal=principal, installation_id=installation_id, response=response,
+                               unsaved_configuration=True)
 
 
 async def preview(*, pool: asyncpg.Pool, sync_runner: InternalClient, principal: Principal,
