@@ -497,16 +497,20 @@ class FalconSimulator:
         ids = [r[id_field] for r in page]
         return ids, {"offset": offset, "limit": limit, "total": total}
 
-    async def query_alerts(self, request: Request) -> Response:
-        started = time.perf_counter()
-        denied, headers = await self.guard(request)
-        if denied:
-            return denied
-        out = self._query(request, "alerts", "composite_id", 10000, (500, "Internal Server Error"))
-        if isinstance(out, JSONResponse):
-            return out
-        ids, pagination = out
-        return FastJSONResponse(self.envelope(ids, pagination=pagination, started=started), headers=headers)
+    def id_query(self, stream: str, id_field: str, max_limit: int, past_window: tuple[int, str]):
+        """An id query route: the stream's ids matching the FQL filter, one page of them; each query
+        answers its own way past the offset window (alerts 500, devices 400)."""
+        async def query(request: Request) -> Response:
+            started = time.perf_counter()
+            denied, headers = await self.guard(request)
+            if denied:
+                return denied
+            out = self._query(request, stream, id_field, max_limit, past_window)
+            if isinstance(out, JSONResponse):
+                return out
+            ids, pagination = out
+            return FastJSONResponse(self.envelope(ids, pagination=pagination, started=started), headers=headers)
+        return query
 
     async def alert_entities(self, request: Request) -> Response:
         started = time.perf_counter()
@@ -525,17 +529,6 @@ class FalconSimulator:
         found = [self.data.alerts[i] for i in ids if i in self.data.alerts]
         errors = [{"code": 404, "message": f"alert {i} not found"} for i in ids if i not in self.data.alerts]
         return FastJSONResponse(self.envelope(found, errors=errors, started=started), headers=headers)
-
-    async def query_devices(self, request: Request) -> Response:
-        started = time.perf_counter()
-        denied, headers = await self.guard(request)
-        if denied:
-            return denied
-        out = self._query(request, "hosts", "device_id", 5000, (400, "limit + offset must be less than 10000"))
-        if isinstance(out, JSONResponse):
-            return out
-        ids, pagination = out
-        return FastJSONResponse(self.envelope(ids, pagination=pagination, started=started), headers=headers)
 
     async def device_entities(self, request: Request) -> Response:
         started = time.perf_counter()
@@ -598,9 +591,10 @@ class FalconSimulator:
     def app(self) -> Starlette:
         return simulator_app(self, [
             Route("/oauth2/token", self.token, methods=["POST"]),
-            Route("/alerts/queries/alerts/v2", self.query_alerts, methods=["GET"]),
+            Route("/alerts/queries/alerts/v2", self.id_query("alerts", "composite_id", 10000, (500, "Internal Server Error")), methods=["GET"]),
             Route("/alerts/entities/alerts/v2", self.alert_entities, methods=["POST"]),
-            Route("/devices/queries/devices/v1", self.query_devices, methods=["GET"]),
+            Route("/devices/queries/devices/v1", self.id_query("hosts", "device_id", 5000, (400, "limit + offset must be less than 10000")),
+                  methods=["GET"]),
             Route("/devices/entities/devices/v2", self.device_entities, methods=["GET", "POST"]),
             Route("/_sim/update_on_fetch", self.post_update_on_fetch, methods=["POST"]),
         ], expire_tokens=self.expire_tokens)
