@@ -290,10 +290,15 @@ class Asset(DomainEntity):
     entity_type: ClassVar[str] = "asset"
 
     name: str
-    asset_type: Literal["host", "user", "cloud_resource", "application", "network_device", "other"]
+    asset_type: Literal["host", "user", "cloud_resource", "application", "network_device", "web_application",
+                        "repository", "container_image", "other"]
     hostname: str | None = None
+    fqdn: str | None = Field(default=None, description="Fully qualified domain name, as the vendor reports it.")
     ip_addresses: list[str] = Field(default_factory=list)
     mac_addresses: list[str] = Field(default_factory=list)
+    cloud_instance_id: str | None = Field(
+        default=None, description="The cloud provider's instance id (EC2 i-…, Azure VM id, GCE id), to correlate across vendors.")
+    agent_id: str | None = Field(default=None, description="The vendor's own agent or sensor id on this asset.")
     os: str | None = None
     os_version: str | None = None
     status: str | None = None

@@ -574,6 +574,11 @@ class Manifest(_Model):
     beta: bool = False
     deprecated: bool = False
     installation_complexity: Complexity = "low"
+    key_features: list[str] = Field(default_factory=list, description="What the connector does, a line each, for the detail page.")
+    required_permissions: list[str] = Field(
+        default_factory=list, description="The vendor roles or API scopes the credential needs, in the vendor's words.")
+    setup_minutes: int | None = Field(default=None, ge=1, le=480,
+                                      description="Expected minutes from a vendor console to a first sync, before installs measure it.")
     capabilities: list[Capability]
     data_types: list[DataType]
     auth_methods: list[AuthType]
@@ -670,6 +675,9 @@ class Manifest(_Model):
             "beta": self.beta,
             "deprecated": self.deprecated,
             "installation_complexity": self.installation_complexity,
+            "key_features": list(self.key_features),
+            "required_permissions": list(self.required_permissions),
+            "setup_minutes": self.setup_minutes,
             "capabilities": list(self.capabilities),
             "data_types": list(self.data_types),
             "auth_methods": list(self.auth_methods),
