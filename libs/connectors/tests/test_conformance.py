@@ -18,7 +18,7 @@ import yaml
 
 from aria_connectors.errors import BadWebhookPayload, ConnectorError
 from aria_connectors.sdk import PushRequest, drain_sync
-from aria_connectors.sdk.manifest import manifest_json_schema
+from aria_connectors.sdk.manifest import ON_VENDOR_OBJECT, manifest_json_schema
 from aria_connectors.sdk.mapping import MODELS, canonical_json
 from aria_connectors.sdk.templates import render
 from aria_contracts.events import Provenance
@@ -549,8 +549,8 @@ def sample_event(h, entity_type: str, fields: dict | None = None):
 
 def push_request(h, spec, vendor_id: str | None = None, event=None) -> PushRequest:
     fx = (h.fixtures.get("push") or {}).get(spec.name, {})
-    if spec.kind == "update_status":
-        assert event is not None, "update_status needs the vendor object's event (status_target)"
+    if spec.kind in ON_VENDOR_OBJECT:
+        assert event is not None, f"{spec.kind} needs the vendor object's event (status_target)"
         return PushRequest(event=event, changes=fx.get("changes") or {"status": "resolved"})
     if spec.input == "ticket":
         return PushRequest(vendor_id=vendor_id, changes=fx.get("changes") or {"title": "Updated by conformance"},
@@ -565,9 +565,9 @@ def created(h) -> int:
 
 
 async def status_target(h, spec):
-    """update_status acts on an object the vendor already has: the first event of the fixture's
+    """update_status, isolate_host and release_host act on an object the vendor already has: the first event of the fixture's
     ``push.<action>.from_stream``."""
-    if spec.kind != "update_status":
+    if spec.kind not in ON_VENDOR_OBJECT:
         return None
     stream = h.fixtures["push"][spec.name]["from_stream"]
     events = [e for b in await collect(h.create(), None, None) if b.stream == stream for e in b.events]
@@ -575,7 +575,7 @@ async def status_target(h, spec):
     return events[0]
 
 
-UPDATES = ("update_ticket", "update_status")  # change an object: nothing is created
+UPDATES = ("update_ticket", *ON_VENDOR_OBJECT)  # change an object: nothing is created
 
 
 async def new_ticket(h, inst) -> str:
@@ -610,7 +610,8 @@ async def test_push_actions(harness):
         result = await inst.push(spec.name, req)
         assert result.vendor_id, f"{spec.name}: no vendor id"
         assert result.status == {"send_event": "sent", "create_ticket": "created", "update_ticket": "updated",
-                                 "add_comment": "created", "update_status": "updated"}[spec.kind]
+                                 "add_comment": "created", "update_status": "updated", "isolate_host": "updated",
+                                 "release_host": "updated"}[spec.kind]
         assert json.loads(json.dumps(result.details)) == result.details
         assert created(harness) == before + (0 if spec.kind in UPDATES else 1), \
             f"{spec.name}: the simulator saw {created(harness) - before} creations"

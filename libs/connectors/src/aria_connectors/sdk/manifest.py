@@ -479,7 +479,10 @@ class ErrorRule(_Model):
 
 # --- push actions ---------------------------------------------------------------------
 
-PushKind = Literal["send_event", "create_ticket", "update_ticket", "add_comment", "update_status"]
+PushKind = Literal["send_event", "create_ticket", "update_ticket", "add_comment", "update_status", "isolate_host",
+                   "release_host"]
+# Kinds that act on an object the vendor already has: its id is the event's own external id.
+ON_VENDOR_OBJECT: frozenset[str] = frozenset({"update_status", "isolate_host", "release_host"})
 
 
 class PushLookup(_Model):
@@ -527,6 +530,8 @@ class PushAction(_Model):
                                                                  "(None: the request's vendor_id).")
     vendor_url: str | None = Field(default=None, description="Template of a link to the object ({vendor_id}).")
     idempotency: PushIdempotency
+    destructive: bool = Field(default=False, description="Changes what the vendor protects or closes (isolate a "
+                                                         "host, close an alert): run on demand by admins only.")
     base_url: str | None = Field(default=None, description="Template of another endpoint for this action (Splunk HEC "
                                                            "listens on its own port); default api.base_url.")
     auth: SingleAuth | None = Field(default=None, discriminator="type", description="This action's own credential "
@@ -536,8 +541,10 @@ class PushAction(_Model):
     def _consistent(self) -> "PushAction":
         if self.kind in ("update_ticket", "add_comment") and self.input != "ticket":
             raise ValueError(f"{self.kind} actions take input 'ticket'")
-        if self.kind in ("send_event", "create_ticket", "update_status") and self.input == "ticket":
+        if self.kind in ("send_event", "create_ticket", *ON_VENDOR_OBJECT) and self.input == "ticket":
             raise ValueError(f"{self.kind} actions take a contract entity type as input")
+        if self.kind in ("isolate_host", "release_host") and (self.input != "asset" or not self.destructive):
+            raise ValueError(f"{self.kind} actions take input 'asset' and are destructive")
         if self.kind == "create_ticket" and self.idempotency.strategy in ("none", "natural"):
             raise ValueError("create_ticket must be idempotent (strategy header, body or lookup)")
         return self

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigurationError, ConnectorError, MappingError, PermanentError, TransientError
 from .http import Authenticator
-from .manifest import PushAction
+from .manifest import ON_VENDOR_OBJECT, PushAction
 from .mapping import _field_value
 from .paths import get_path
 from .templates import render
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 CHANGE_KEYS = ("title", "description", "severity", "status", "assignee", "labels")
 _STATUS = {"send_event": "sent", "create_ticket": "created", "update_ticket": "updated", "add_comment": "created",
-           "update_status": "updated"}
+           "update_status": "updated", "isolate_host": "updated", "release_host": "updated"}
 
 
 def prune_nulls(value: Any) -> Any:
@@ -79,7 +79,7 @@ def push_context(conn: "DeclarativeConnector", spec: PushAction, payload: PushRe
         event["event_type"] = payload.event.event_type
     external_ref = payload.external_ref or (str(payload.event.entity_id) if payload.event is not None else None)
     vendor_id = payload.vendor_id
-    if spec.kind == "update_status" and vendor_id is None:
+    if spec.kind in ON_VENDOR_OBJECT and vendor_id is None:
         vendor_id = payload.event.provenance.external_id  # type: ignore[union-attr]  # the vendor's own object
     key = payload.idempotency_key or _digest(
         str(conn.context.installation_id), spec.name, external_ref, payload.vendor_id,
