@@ -59,6 +59,35 @@ def event_problems(event: Any) -> list[str]:
             ipaddress.ip_address(ip)
         except ValueError:
             problems.append(f"ip_addresses holds {ip!r}, not an IP address")
+    problems += asset_identity_problems(event)
+    return problems
+
+
+MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+
+
+def asset_identity_problems(event: Any) -> list[str]:
+    """An endpoint seen by several vendors is correlated on the same fields: a short host name, a
+    fully qualified name, canonical MACs (the contract normalises the usual forms)."""
+    if event.entity_type != "asset":
+        return []
+    problems = []
+    for name in ("hostname", "fqdn"):
+        value = getattr(event, name)
+        if value is None:
+            continue
+        try:
+            ipaddress.ip_address(value)
+            problems.append(f"{name} holds the IP address {value!r}")
+            continue
+        except ValueError:
+            pass
+        if name == "hostname" and "." in value:
+            problems.append(f"hostname {value!r} is fully qualified (its short name goes there, the name to fqdn)")
+        if name == "fqdn" and "." not in value:
+            problems.append(f"fqdn {value!r} is not fully qualified")
+    problems += [f"mac_addresses holds {mac!r}, not a MAC address" for mac in event.mac_addresses
+                 if not MAC.match(mac)]
     return problems
 
 

@@ -223,6 +223,19 @@ def test_wildcard_and_coalesce_paths():
         FieldSpec(path="a", coalesce=["b"])
 
 
+def test_host_names_keep_one_meaning_per_field_across_vendors():
+    from aria_connectors.sdk.manifest import FieldSpec
+    from aria_connectors.sdk.mapping import _field_value
+
+    rec = {"dns": "WKS-01.corp.example.com.", "short": "WKS-01", "ip": "10.0.0.7"}
+    assert _field_value(rec, "hostname", FieldSpec(path="dns", host="short")) == "WKS-01"
+    assert _field_value(rec, "fqdn", FieldSpec(path="dns", host="fqdn")) == "WKS-01.corp.example.com"
+    assert _field_value(rec, "fqdn", FieldSpec(path="short", host="fqdn")) is None
+    # a host scanned by address only has no name: neither field takes its IP
+    assert _field_value(rec, "hostname", FieldSpec(path="ip", host="short")) is None
+    assert _field_value(rec, "hostname", FieldSpec(coalesce=["ip"], host="short", default="n/a")) == "n/a"
+
+
 def test_a_compiled_mapping_fails_records_with_the_reasons_of_the_field_by_field_mapping():
     import uuid
 

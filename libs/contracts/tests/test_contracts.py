@@ -83,3 +83,15 @@ def test_a_topic_subscriber_gets_typed_envelopes_and_untyped_ones_it_can_skip():
     # envelopes for the handler to skip rather than decoding errors.
     for other in (dict(wire, type="installation.archived"), dict(wire, data={"revision": 0})):
         assert type(on_topic.validate_python(other)) is Envelope
+
+
+def test_asset_macs_take_one_form_whatever_the_vendor_wrote():
+    import uuid
+
+    from aria_contracts.events import Asset, Provenance
+
+    prov = Provenance(installation_id=uuid.uuid4(), integration_key="x", connector_version="1.0.0", stream="s",
+                      external_id="1", raw_sha256="0" * 64)
+    asset = Asset(entity_id=uuid.uuid4(), org_id=uuid.uuid4(), provenance=prov, name="h", asset_type="host",
+                  mac_addresses=["00-50-56-A1-2B-3C", "0050.56a1.2b3c", "005056A12B3D", "not-a-mac"])
+    assert asset.mac_addresses == ["00:50:56:a1:2b:3c", "00:50:56:a1:2b:3d", "not-a-mac"]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from . import topics
 from .envelope import Envelope, EventPayload
@@ -299,6 +300,20 @@ class Asset(DomainEntity):
     cloud_instance_id: str | None = Field(
         default=None, description="The cloud provider's instance id (EC2 i-…, Azure VM id, GCE id), to correlate across vendors.")
     agent_id: str | None = Field(default=None, description="The vendor's own agent or sensor id on this asset.")
+
+    @field_validator("mac_addresses")
+    @classmethod
+    def _one_mac_format(cls, macs: list[str]) -> list[str]:
+        """Vendors write 00-50-56-A1-2B-3C, 0050.56a1.2b3c or 005056A12B3C; subscribers correlate hosts
+        across vendors on one form, lowercase and colon-separated. Other values are kept as sent."""
+        out: list[str] = []
+        for mac in macs:
+            digits = re.sub(r"[-:.\s]", "", mac)
+            if len(digits) == 12 and all(c in "0123456789abcdefABCDEF" for c in digits):
+                mac = ":".join(digits[i:i + 2] for i in range(0, 12, 2)).lower()
+            if mac not in out:
+                out.append(mac)
+        return out
     os: str | None = None
     os_version: str | None = None
     status: str | None = None

@@ -364,6 +364,10 @@ class FieldSpec(_Model):
     bands: list[tuple[float, Any]] | None = Field(
         default=None, description="[floor, value] pairs, highest floor first: a number becomes the value of the first "
                                   "band it reaches (before map), e.g. a 1-100 severity named by the vendor's bands.")
+    host: Literal["short", "fqdn"] | None = Field(
+        default=None, description="The value is a host name: 'short' keeps its first label (the machine name), "
+                                  "'fqdn' keeps it only when fully qualified; an IP address is neither. One meaning "
+                                  "per field across vendors, so subscribers can correlate an endpoint.")
     as_list: bool = False
     lower: bool = False
 

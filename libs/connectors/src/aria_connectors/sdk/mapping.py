@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import ipaddress
 import json
 import re
 import uuid
@@ -145,6 +146,30 @@ def _field_value(record: dict[str, Any], name: str, spec: FieldSpec | str) -> An
     return field_getter(name, spec)(record)
 
 
+def _host_name(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    name = value.strip().rstrip(".")
+    try:
+        ipaddress.ip_address(name)
+        return None
+    except ValueError:
+        return name or None
+
+
+def _short_host(value: Any) -> str | None:
+    name = _host_name(value)
+    return name.split(".", 1)[0] if name else None
+
+
+def _fqdn(value: Any) -> str | None:
+    name = _host_name(value)
+    return name if name and "." in name else None
+
+
+_HOST_PARTS: dict[str, Callable[[Any], str | None]] = {"short": _short_host, "fqdn": _fqdn}
+
+
 def field_getter(name: str, spec: FieldSpec | str) -> Callable[[dict[str, Any]], Any]:
     """The value of model field ``name`` in a record, as a function built once from its spec
     (None: the field is left out). Raises MappingError when a value is not in the spec's map."""
@@ -182,11 +207,14 @@ def field_getter(name: str, spec: FieldSpec | str) -> Callable[[dict[str, Any]],
     as_time = time_reader(name, spec.time) if spec.time is not None else None
     pattern = re.compile(spec.matches) if spec.matches is not None else None
     bands = spec.bands
+    host = _HOST_PARTS[spec.host] if spec.host is not None else None
 
     def value_of(record: dict[str, Any]) -> Any:
         value = source(record)
         if pattern is not None:
             value = kept(value)
+        if host is not None:
+            value = host(value)
         if value is None or value == "":
             value = default
         if value is None:
