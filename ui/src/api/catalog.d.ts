@@ -465,6 +465,26 @@ export interface components {
             /** Version */
             version: string;
         };
+        /**
+         * Problem
+         * @description RFC 9457 problem details; `code` is stable and machine-readable, `detail` is for people.
+         */
+        Problem: {
+            code: string;
+            detail?: string;
+            /** @description Validation errors: where, and what is wrong (never the value). */
+            errors?: {
+                location?: string;
+                message?: string;
+            }[];
+            instance?: string;
+            status: number;
+            title: string;
+            /** Format: uri */
+            type: string;
+        } & {
+            [key: string]: unknown;
+        };
         /** Review */
         Review: {
             /** Cons */
@@ -771,7 +791,25 @@ export interface operations {
                      *       "type": "https://docs.aria.example/problems/missing_token"
                      *     }
                      */
-                    "application/problem+json": unknown;
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role or service identity may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other error, as problem+json */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -865,7 +903,16 @@ export interface operations {
                      *       "type": "https://docs.aria.example/problems/missing_token"
                      *     }
                      */
-                    "application/problem+json": unknown;
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role or service identity may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Collection not found */
@@ -884,7 +931,7 @@ export interface operations {
                      *       "type": "https://docs.aria.example/problems/collection_not_found"
                      *     }
                      */
-                    "application/problem+json": unknown;
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Request is invalid */
@@ -909,7 +956,16 @@ export interface operations {
                      *       "type": "https://docs.aria.example/problems/validation_error"
                      *     }
                      */
-                    "application/problem+json": unknown;
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other error, as problem+json */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1015,7 +1071,25 @@ export interface operations {
                      *       "type": "https://docs.aria.example/problems/missing_token"
                      *     }
                      */
-                    "application/problem+json": unknown;
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role or service identity may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other error, as problem+json */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1136,7 +1210,7 @@ export interface operations {
                      *       "type": "https://docs.aria.example/problems/unknown_filter_value"
                      *     }
                      */
-                    "application/problem+json": unknown;
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Authentication required */
@@ -1155,7 +1229,16 @@ export interface operations {
                      *       "type": "https://docs.aria.example/problems/missing_token"
                      *     }
                      */
-                    "application/problem+json": unknown;
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role or service identity may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Request is invalid */
@@ -1180,7 +1263,16 @@ export interface operations {
                      *       "type": "https://docs.aria.example/problems/validation_error"
                      *     }
                      */
-                    "application/problem+json": unknown;
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other error, as problem+json */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1287,7 +1379,7 @@ export interface operations {
                      *       "type": "https://docs.aria.example/problems/unknown_filter_value"
                      *     }
                      */
-                    "application/problem+json": unknown;
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Authentication required */
@@ -1306,7 +1398,16 @@ export interface operations {
                      *       "type": "https://docs.aria.example/problems/missing_token"
                      *     }
                      */
-                    "application/problem+json": unknown;
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role or service identity may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Request is invalid */
@@ -1331,7 +1432,16 @@ export interface operations {
                      *       "type": "https://docs.aria.example/problems/validation_error"
                      *     }
                      */
-                    "application/problem+json": unknown;
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other error, as problem+json */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1495,7 +1605,16 @@ export interface operations {
                      *       "type": "https://docs.aria.example/problems/missing_token"
                      *     }
                      */
-                    "application/problem+json": unknown;
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role or service identity may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Integration not found */
@@ -1514,7 +1633,7 @@ export interface operations {
                      *       "type": "https://docs.aria.example/problems/integration_not_found"
                      *     }
                      */
-                    "application/problem+json": unknown;
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Request is invalid */
@@ -1539,7 +1658,16 @@ export interface operations {
                      *       "type": "https://docs.aria.example/problems/validation_error"
                      *     }
                      */
-                    "application/problem+json": unknown;
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other error, as problem+json */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1627,7 +1755,7 @@ export interface operations {
                      *       "type": "https://docs.aria.example/problems/invalid_cursor"
                      *     }
                      */
-                    "application/problem+json": unknown;
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Authentication required */
@@ -1646,7 +1774,16 @@ export interface operations {
                      *       "type": "https://docs.aria.example/problems/missing_token"
                      *     }
                      */
-                    "application/problem+json": unknown;
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role or service identity may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Integration not found */
@@ -1665,7 +1802,7 @@ export interface operations {
                      *       "type": "https://docs.aria.example/problems/integration_not_found"
                      *     }
                      */
-                    "application/problem+json": unknown;
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Request is invalid */
@@ -1690,7 +1827,16 @@ export interface operations {
                      *       "type": "https://docs.aria.example/problems/validation_error"
                      *     }
                      */
-                    "application/problem+json": unknown;
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other error, as problem+json */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1762,7 +1908,16 @@ export interface operations {
                      *       "type": "https://docs.aria.example/problems/missing_token"
                      *     }
                      */
-                    "application/problem+json": unknown;
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role or service identity may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Integration not found */
@@ -1781,7 +1936,7 @@ export interface operations {
                      *       "type": "https://docs.aria.example/problems/integration_not_found"
                      *     }
                      */
-                    "application/problem+json": unknown;
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description You already reviewed this integration */
@@ -1801,7 +1956,7 @@ export interface operations {
                      *       "type": "https://docs.aria.example/problems/review_exists"
                      *     }
                      */
-                    "application/problem+json": unknown;
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Request is invalid */
@@ -1826,7 +1981,16 @@ export interface operations {
                      *       "type": "https://docs.aria.example/problems/validation_error"
                      *     }
                      */
-                    "application/problem+json": unknown;
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other error, as problem+json */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1902,7 +2066,16 @@ export interface operations {
                      *       "type": "https://docs.aria.example/problems/missing_token"
                      *     }
                      */
-                    "application/problem+json": unknown;
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role or service identity may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Review not found */
@@ -1921,7 +2094,7 @@ export interface operations {
                      *       "type": "https://docs.aria.example/problems/review_not_found"
                      *     }
                      */
-                    "application/problem+json": unknown;
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Request is invalid */
@@ -1946,7 +2119,16 @@ export interface operations {
                      *       "type": "https://docs.aria.example/problems/validation_error"
                      *     }
                      */
-                    "application/problem+json": unknown;
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other error, as problem+json */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1986,7 +2168,7 @@ export interface operations {
                      *       "type": "https://docs.aria.example/problems/missing_token"
                      *     }
                      */
-                    "application/problem+json": unknown;
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Not your review */
@@ -2005,7 +2187,7 @@ export interface operations {
                      *       "type": "https://docs.aria.example/problems/not_review_author"
                      *     }
                      */
-                    "application/problem+json": unknown;
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Review not found */
@@ -2024,7 +2206,7 @@ export interface operations {
                      *       "type": "https://docs.aria.example/problems/review_not_found"
                      *     }
                      */
-                    "application/problem+json": unknown;
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Request is invalid */
@@ -2049,7 +2231,16 @@ export interface operations {
                      *       "type": "https://docs.aria.example/problems/validation_error"
                      *     }
                      */
-                    "application/problem+json": unknown;
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other error, as problem+json */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2122,7 +2313,7 @@ export interface operations {
                      *       "type": "https://docs.aria.example/problems/empty_update"
                      *     }
                      */
-                    "application/problem+json": unknown;
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Authentication required */
@@ -2141,7 +2332,7 @@ export interface operations {
                      *       "type": "https://docs.aria.example/problems/missing_token"
                      *     }
                      */
-                    "application/problem+json": unknown;
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Not your review */
@@ -2160,7 +2351,7 @@ export interface operations {
                      *       "type": "https://docs.aria.example/problems/not_review_author"
                      *     }
                      */
-                    "application/problem+json": unknown;
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Review not found */
@@ -2179,7 +2370,7 @@ export interface operations {
                      *       "type": "https://docs.aria.example/problems/review_not_found"
                      *     }
                      */
-                    "application/problem+json": unknown;
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Request is invalid */
@@ -2204,7 +2395,16 @@ export interface operations {
                      *       "type": "https://docs.aria.example/problems/validation_error"
                      *     }
                      */
-                    "application/problem+json": unknown;
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other error, as problem+json */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2277,7 +2477,7 @@ export interface operations {
                      *       "type": "https://docs.aria.example/problems/missing_token"
                      *     }
                      */
-                    "application/problem+json": unknown;
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description You cannot vote on your own review */
@@ -2296,7 +2496,7 @@ export interface operations {
                      *       "type": "https://docs.aria.example/problems/own_review"
                      *     }
                      */
-                    "application/problem+json": unknown;
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Review not found */
@@ -2315,7 +2515,7 @@ export interface operations {
                      *       "type": "https://docs.aria.example/problems/review_not_found"
                      *     }
                      */
-                    "application/problem+json": unknown;
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Request is invalid */
@@ -2340,7 +2540,16 @@ export interface operations {
                      *       "type": "https://docs.aria.example/problems/validation_error"
                      *     }
                      */
-                    "application/problem+json": unknown;
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other error, as problem+json */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2408,7 +2617,7 @@ export interface operations {
                      *       "type": "https://docs.aria.example/problems/missing_token"
                      *     }
                      */
-                    "application/problem+json": unknown;
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description You cannot vote on your own review */
@@ -2427,7 +2636,7 @@ export interface operations {
                      *       "type": "https://docs.aria.example/problems/own_review"
                      *     }
                      */
-                    "application/problem+json": unknown;
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Review not found */
@@ -2446,7 +2655,7 @@ export interface operations {
                      *       "type": "https://docs.aria.example/problems/review_not_found"
                      *     }
                      */
-                    "application/problem+json": unknown;
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Request is invalid */
@@ -2471,7 +2680,16 @@ export interface operations {
                      *       "type": "https://docs.aria.example/problems/validation_error"
                      *     }
                      */
-                    "application/problem+json": unknown;
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other error, as problem+json */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };

@@ -16,6 +16,7 @@ from faststream.kafka import KafkaRouter
 from faststream.specification import AsyncAPI, get_asyncapi_html
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from . import openapi
 from .auth import TokenVerifier
 from .db import create_pool
 from .direct import DirectRoutes
@@ -70,6 +71,11 @@ class ServiceApp(FastAPI):
         if self.direct is not None and scope["type"] == "http" and await self.direct.serve(scope, receive, send):
             return
         await super().__call__(scope, receive, send)
+
+    def openapi(self) -> dict:
+        if self.openapi_schema is None:
+            self.openapi_schema = openapi.complete(super().openapi(), self.routes)
+        return self.openapi_schema
 
 
 # A request or a sync page allocates many short-lived objects (decoded JSON, models, events); at

@@ -152,6 +152,7 @@ def require_role(minimum: Role):
             raise Problem(403, "insufficient_role", "Forbidden", f"requires role {minimum} or higher")
         return principal
 
+    dependency.aria_access = {"role": minimum}  # type: ignore[attr-defined]  # read by aria_platform.openapi
     return dependency
 
 
@@ -164,4 +165,5 @@ def require_service(*allowed: str):
             raise Problem(403, "service_not_allowed", "Forbidden", "this caller may not use this endpoint")
         return principal
 
+    dependency.aria_access = {"services": list(allowed)}  # type: ignore[attr-defined]
     return dependency
