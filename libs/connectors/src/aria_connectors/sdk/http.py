@@ -38,6 +38,7 @@ from ..errors import (
 )
 from .manifest import (
     ApiKeyAuth,
+    ApiKeyIdAuth,
     BasicAuth,
     BearerAuth,
     ErrorRule,
@@ -46,6 +47,7 @@ from .manifest import (
     RateLimits,
     SingleAuth,
 )
+from .keyhash import api_key_id_headers
 from .paths import get_path
 from .templates import render
 from .types import RuntimeOptions
@@ -223,6 +225,8 @@ class Authenticator:
             return {}
         if isinstance(spec, ApiKeyAuth):
             return {spec.header: spec.prefix + self._r(spec.value)}
+        if isinstance(spec, ApiKeyIdAuth):
+            return api_key_id_headers(spec, self._r)
         if isinstance(spec, BearerAuth):
             return {"Authorization": f"Bearer {self._r(spec.token)}"}
         if isinstance(spec, BasicAuth):

@@ -31,7 +31,7 @@ PricingModel = Literal["free", "freemium", "paid", "vendor_license", "contact_sa
 Complexity = Literal["low", "medium", "high"]
 Capability = Literal["sync", "incremental", "webhook", "test_connection", "health_check", "push_actions"]
 DataType = Literal["risk", "asset", "alert", "vulnerability", "indicator", "ticket"]
-AuthType = Literal["oauth2_client_credentials", "api_key", "bearer", "basic", "none", "hmac_signature"]
+AuthType = Literal["oauth2_client_credentials", "api_key", "bearer", "basic", "none", "hmac_signature", "api_key_id"]
 
 
 class _Model(BaseModel):
@@ -111,7 +111,32 @@ class NoAuth(_Model):
     type: Literal["none"]
 
 
-SingleAuth = OAuth2ClientCredentials | ApiKeyAuth | BearerAuth | BasicAuth | NoAuth
+class NonceHash(_Model):
+    """Per-request proof of the key instead of the key itself (Palo Alto Cortex "advanced" API keys):
+    a fresh random nonce and the time in epoch ms travel in their own headers, and the key header
+    carries the hex digest of ``signed_content`` ({key}, {nonce}, {timestamp})."""
+
+    nonce_header: str
+    timestamp_header: str
+    nonce_length: int = Field(default=64, ge=16, le=256)
+    algorithm: Literal["sha256", "sha512"] = "sha256"
+    signed_content: str = Field(default="{key}{nonce}{timestamp}", description="What is hashed: {key}, {nonce}, "
+                                                                               "{timestamp} (epoch ms).")
+
+
+class ApiKeyIdAuth(_Model):
+    """An API key and its key id, each in its own header (Cortex XDR: ``Authorization: <key>``,
+    ``x-xdr-auth-id: <id>``); with ``nonce_hash`` the key header carries a per-request digest."""
+
+    type: Literal["api_key_id"]
+    header: str = "Authorization"
+    value: str = Field(description="Template of the key, e.g. '{secrets.api_key}'.")
+    key_id_header: str
+    key_id: str = Field(description="Template of the key id, e.g. '{settings.api_key_id}'.")
+    nonce_hash: NonceHash | None = None
+
+
+SingleAuth = OAuth2ClientCredentials | ApiKeyAuth | BearerAuth | BasicAuth | NoAuth | ApiKeyIdAuth
 
 
 class AuthOption(_Model):
@@ -294,8 +319,31 @@ class NoPagination(_Model):
     type: Literal["none"]
 
 
+class BodyOffsetPagination(_Model):
+    """An offset window in the JSON body of a search request (Cortex XDR ``request_data.search_from`` /
+    ``search_to``, Carbon Black Cloud ``start`` / ``rows``): ``offset_field`` holds the first row
+    (counted from ``first_index``), and either ``limit_field`` the page size or ``end_field`` the
+    exclusive end of the window (offset + size). Re-anchors on the cursor like offset paging; the total
+    (``total_path``) or a short page ends it."""
+
+    type: Literal["body_offset"]
+    offset_field: str = Field(description="Body path of the window's first row.")
+    limit_field: str | None = Field(default=None, description="Body path of the page size.")
+    end_field: str | None = Field(default=None, description="Body path of the window's exclusive end (offset + size).")
+    first_index: int = Field(default=0, ge=0, description="The first row's index (Carbon Black counts from 1).")
+    page_size: int = Field(default=100, ge=1)
+    max_page_size: int | None = None
+    total_path: str | None = Field(default=None, description="Path of the query's total count in the response.")
+
+    @model_validator(mode="after")
+    def _one_size(self) -> "BodyOffsetPagination":
+        if (self.limit_field is None) == (self.end_field is None):
+            raise ValueError("body_offset pagination needs exactly one of limit_field and end_field")
+        return self
+
+
 Pagination = (OffsetPagination | KeysetPagination | PageNumberPagination | RangeHeaderPagination | CursorPagination
-              | SearchAfterPagination | LinkHeaderPagination | NextUrlPagination | NoPagination)
+              | SearchAfterPagination | LinkHeaderPagination | NextUrlPagination | NoPagination | BodyOffsetPagination)
 
 
 class HydrateSpec(_Model):

@@ -15,6 +15,7 @@ import httpx
 from ..errors import PermanentError
 from .http import decode_json
 from .manifest import (
+    BodyOffsetPagination,
     CursorPagination,
     KeysetPagination,
     LinkHeaderPagination,
@@ -147,6 +148,39 @@ class RangeHeaderPaging(WindowPaging):
     def total(self, body: Any, resp: httpx.Response) -> int | None:
         m = _CONTENT_RANGE.search(resp.headers.get("Content-Range", ""))
         return int(m.group(3)) if m else None
+
+
+class BodyOffsetPaging(WindowPaging):
+    """``body_offset``: the window travels in the JSON body of a search request (Cortex XDR
+    ``search_from``/``search_to``, Carbon Black Cloud ``start``/``rows``), re-anchored like offsets."""
+
+    spec: BodyOffsetPagination
+
+    def total(self, body: Any, resp: httpx.Response) -> int | None:
+        total = get_path(body, self.spec.total_path) if self.spec.total_path else None
+        return total if isinstance(total, int) else None
+
+    async def pages(self) -> AsyncIterator["Page"]:
+        reader, pag = self.reader, self.spec
+        limit = self.page_size(pag.page_size, pag.max_page_size)
+        offset = 0
+        while True:
+            anchor = reader.anchor()
+            json_body = set_path(reader._filter_body(self.json_body, anchor), pag.offset_field, pag.first_index + offset)
+            if pag.limit_field is not None:
+                json_body = set_path(json_body, pag.limit_field, limit)
+            else:
+                json_body = set_path(json_body, pag.end_field, pag.first_index + offset + limit)  # type: ignore[arg-type]
+            body, resp = await self.fetch(self.path, params={**self.base_params, **reader._filter_params(anchor)},
+                                          json=json_body)
+            records, n = await reader._records_of(body)
+            total = self.total(body, resp)
+            if reader.total is None and total is not None:
+                reader.total = total
+            yield reader._process(records, anchor)
+            if n == 0 or self.last(body, offset, n, limit, total):
+                return
+            offset = 0 if reader.spec.incremental is not None and reader.state.cursor != anchor.cursor else offset + n
 
 
 class KeysetPaging(Paging):
@@ -344,6 +378,7 @@ PAGINGS: dict[type, type[Paging]] = {
     CursorPagination: CursorPaging,
     LinkHeaderPagination: NextUrlPaging,
     NextUrlPagination: NextUrlPaging,
+    BodyOffsetPagination: BodyOffsetPaging,
 }
 
 
