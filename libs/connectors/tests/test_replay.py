@@ -183,6 +183,12 @@ async def test_real_vendor_responses_replay(harness):
             problems += [f"{case.id} event {i}: {p}" for p in event_problems(event)]
         problems += expectation_problems(case, events)
     assert not problems, "\n".join(problems[:40])
+    skip_unless_complete(h, corpus)
+
+
+def skip_unless_complete(h, corpus: tuple[Case, ...]) -> None:
+    """After a test's checks passed: a corpus missing a stream or the webhook earns no `replay`
+    criterion, so the test is reported as skipped rather than passed."""
     missing = covered_targets(h) - {c.target for c in corpus if not c.placeholder}
     if missing:
         pytest.skip(f"{h.key}: no real-response corpus for {sorted(missing)} (placeholders do not count)")
@@ -256,3 +262,4 @@ async def test_simulator_serves_only_recorded_shapes(harness):
                 break
     assert compared, f"{h.key}: the simulator answered no request the corpus records"
     assert not problems, "\n".join(sorted(set(problems))[:40])
+    skip_unless_complete(h, corpus)
