@@ -131,6 +131,17 @@ ui_build() {
   (cd "$UI_DIR" && npm run --silent build >/dev/null) || return 1
 }
 
+# The edge's nginx.conf on stdout, from the template and this stack's ports; request budgets per
+# client in requests/s: ARIA_EDGE_API_RATE (50), ARIA_EDGE_WEBHOOK_RATE (200); bursts are in the routes.
+render_edge_conf() {
+  sed -e "s#@STATE@#$EDGE_STATE#g" -e "s#@UI_DIST@#$UI_DIR/dist#g" -e "s#@EDGE_PORT@#$EDGE_PORT#g" \
+    -e "s#@CATALOG_PORT@#${SERVICE_PORTS[catalog]}#g" -e "s#@INSTALLER_PORT@#${SERVICE_PORTS[installer]}#g" \
+    -e "s#@WEBHOOK_INGEST_PORT@#${SERVICE_PORTS[webhook-ingest]}#g" \
+    -e "s#@API_RATE@#${ARIA_EDGE_API_RATE:-50}#g" -e "s#@WEBHOOK_RATE@#${ARIA_EDGE_WEBHOOK_RATE:-200}#g" \
+    -e "s#@EDGE_ROUTES@#$REPO_ROOT/deploy/edge/public-routes.conf#g" \
+    "$LOCAL_DIR_SCRIPTS/edge/nginx.conf.template"
+}
+
 start_edge() {
   ensure_nginx
   local nginx_bin
@@ -138,10 +149,7 @@ start_edge() {
   [ -f "$UI_DIR/dist/index.html" ] || die "the console is not built (ui/dist); ui_build builds it"
   port_open "$EDGE_PORT" && die "port $EDGE_PORT (edge) is already in use by a process this script did not start"
   mkdir -p "$EDGE_STATE/tmp"
-  sed -e "s#@STATE@#$EDGE_STATE#g" -e "s#@UI_DIST@#$UI_DIR/dist#g" -e "s#@EDGE_PORT@#$EDGE_PORT#g" \
-    -e "s#@CATALOG_PORT@#${SERVICE_PORTS[catalog]}#g" -e "s#@INSTALLER_PORT@#${SERVICE_PORTS[installer]}#g" \
-    -e "s#@WEBHOOK_INGEST_PORT@#${SERVICE_PORTS[webhook-ingest]}#g" \
-    "$LOCAL_DIR_SCRIPTS/edge/nginx.conf.template" >"$EDGE_STATE/nginx.conf"
+  render_edge_conf >"$EDGE_STATE/nginx.conf"
   log "starting the edge (nginx) on :$EDGE_PORT"
   setsid "$nginx_bin" -e "$EDGE_STATE/error.log" -p "$EDGE_STATE" -c "$EDGE_STATE/nginx.conf" \
     </dev/null >"$EDGE_STATE/stdout.log" 2>&1 9>&- &
