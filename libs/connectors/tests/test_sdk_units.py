@@ -405,6 +405,13 @@ def test_map_default_applies_to_an_absent_field():
     assert _mapped(VULN, {"id": 1, "title": "x", "sev": 4}).severity == "high"
 
 
+def test_map_keys_match_a_number_however_the_vendor_writes_it():
+    """Linear's Issue.priority is a Float in its schema: 1, 1.0 and "1" are one priority."""
+    urgent = {**VULN, "severity": {"path": "sev", "map": {"1": "critical", "0": "info"}}}
+    assert [_mapped(urgent, {"id": 1, "title": "x", "sev": v}).severity for v in (1, 1.0, "1", 0.0)] == \
+        ["critical", "critical", "critical", "info"]
+
+
 def test_cursor_keys_read_epoch_seconds_written_as_text():
     assert cursor_key("1700000000", "datetime") == cursor_key(1700000000, "datetime") == \
         cursor_key("2023-11-14T22:13:20Z", "datetime")

@@ -212,7 +212,8 @@ def field_getter(name: str, spec: FieldSpec | str) -> Callable[[dict[str, Any]],
         return value if isinstance(value, str) and pattern.fullmatch(value) else None
 
     def translate(value: Any) -> Any:
-        key = str(value)
+        # a whole float is the integer's key: GraphQL Float fields (Linear's priority) read as 1.0
+        key = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
         if key in table:
             return table[key]
         if table_default is not None:
