@@ -412,6 +412,21 @@ def test_map_keys_match_a_number_however_the_vendor_writes_it():
         ["critical", "critical", "critical", "info"]
 
 
+def test_tenable_findings_without_indexed_at_move_the_cursor_by_indexed():
+    """Tenable's newer exports carry indexed (ISO) and no indexed_at (epoch seconds): the declared
+    cursor_coalesce reads it, so such a finding moves the cursor instead of being re-read forever."""
+    from aria_connector_testkit.corpus import cases, records_of
+    from aria_connectors.sdk.paging import record_cursor
+
+    plugin = registry.get("tenable_vm")
+    inc = plugin.manifest.stream("vulnerabilities").incremental
+    by_case = {c.name: records_of(plugin, c) for c in cases(plugin) if c.target == "vulnerabilities"}
+    assert record_cursor(by_case["agent_info_no_indexed_at"][0], inc) == "2024-06-14T07:21:57.744162Z"
+    assert record_cursor(by_case["docs_example_cvss2_epoch_string"][0], inc) == \
+        by_case["docs_example_cvss2_epoch_string"][0]["indexed_at"]
+    assert cursor_key("2024-06-14T07:21:57.744162Z", "datetime") > cursor_key("1590006395", "datetime")
+
+
 def test_cursor_keys_read_epoch_seconds_written_as_text():
     assert cursor_key("1700000000", "datetime") == cursor_key(1700000000, "datetime") == \
         cursor_key("2023-11-14T22:13:20Z", "datetime")

@@ -309,6 +309,9 @@ class HydrateSpec(_Model):
 
 class IncrementalSpec(_Model):
     cursor_field: str = Field(description="Record path of the monotonically increasing timestamp.")
+    cursor_coalesce: list[str] = Field(default_factory=list, description="Record paths tried in order when cursor_field "
+                                       "has no value: a vendor that renamed the field (Tenable's newer exports carry "
+                                       "indexed, an ISO time, instead of indexed_at, epoch seconds).")
     cursor_type: Literal["datetime", "number", "string"] = "datetime"
     tie_breaker_field: str | None = Field(default=None, description="Defaults to the mapping's external_id (its "
                                                                     "candidates, composite keys included).")
