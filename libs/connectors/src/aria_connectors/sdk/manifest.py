@@ -367,6 +367,11 @@ class FieldSpec(_Model):
     bands: list[tuple[float, Any]] | None = Field(
         default=None, description="[floor, value] pairs, highest floor first: a number becomes the value of the first "
                                   "band it reaches (before map), e.g. a 1-100 severity named by the vendor's bands.")
+    split: str | None = Field(default=None, description="A text value is a list joined by this separator "
+                                                       "(Sentinel's Tactics 'InitialAccess, Persistence'): it becomes "
+                                                       "its trimmed, non-empty parts.")
+    item: int | None = Field(default=None, description="Take this element (0: the first) of a list value; none "
+                                                      "when the list is shorter.")
     as_list: bool = False
     lower: bool = False
 

@@ -182,9 +182,14 @@ def field_getter(name: str, spec: FieldSpec | str) -> Callable[[dict[str, Any]],
     as_time = time_reader(name, spec.time) if spec.time is not None else None
     pattern = re.compile(spec.matches) if spec.matches is not None else None
     bands = spec.bands
+    sep, item = spec.split, spec.item
 
     def value_of(record: dict[str, Any]) -> Any:
         value = source(record)
+        if sep is not None and isinstance(value, str):
+            value = [part.strip() for part in value.split(sep) if part.strip()]
+        if item is not None and isinstance(value, list):
+            value = value[item] if -len(value) <= item < len(value) else None
         if pattern is not None:
             value = kept(value)
         if value is None or value == "":
