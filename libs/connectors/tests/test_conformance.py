@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import uuid
+from typing import Any
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 
@@ -24,6 +26,15 @@ from aria_connectors.sdk.templates import render
 from aria_contracts.events import Provenance
 from aria_contracts.ids import entity_id
 from aria_connector_testkit import simulator_module
+from aria_connector_testkit.graphql_schema import (
+    ResultCheck,
+    document_problems,
+    first_nullable,
+    manifest_documents,
+    result_problems,
+    schema_for,
+    variable_problems,
+)
 
 CATALOG_FIELDS = {
     "key", "name", "vendor", "product", "category", "description", "version", "documentation_url", "support_url",
@@ -689,3 +700,107 @@ async def test_push_errors_are_classified(harness):
     with pytest.raises(ConnectorError) as info:
         await inst.push(spec.name, push_request(harness, spec, ticket, target))
     assert info.value.error_class == "transient"
+
+
+# --- GraphQL vendors: the vendor's published schema (conformance.yaml ``graphql_schema``) ---------
+#
+# The manifest's documents must validate, the variables the connector sends must be accepted, and
+# every answer of the seeded simulator must fit the result type of the query it answers - including
+# nulls where the schema allows them in the fields the connector reads. Others skip.
+
+
+def require_schema(h):
+    schema = schema_for(h.plugin)
+    if schema is None:
+        pytest.skip(f"{h.key}: no graphql_schema declared in conformance.yaml")
+    return schema
+
+
+def test_manifest_graphql_documents_validate_against_the_schema(harness):
+    schema = require_schema(harness)
+    documents = manifest_documents(harness.plugin)
+    assert documents, f"{harness.key} declares a GraphQL schema but its manifest sends no GraphQL document"
+    problems = [f"{where}: {p}" for where, doc in documents for p in document_problems(schema, doc)]
+    assert not problems, "\n".join(problems)
+
+
+def read_paths(spec) -> set[str]:
+    """Record paths a stream's mapping reads (fields, attributes, external id)."""
+    mapping = spec.mapping
+    paths: set[str] = set(mapping.attributes.values())
+    ids = mapping.external_id if isinstance(mapping.external_id, list) else [mapping.external_id]
+    for candidate in ids:
+        paths.update(candidate if isinstance(candidate, list) else [candidate])
+    for fspec in mapping.fields.values():
+        if isinstance(fspec, str):
+            paths.add(fspec)
+            continue
+        paths.update(p for p in [fspec.path, *(fspec.paths or []), *(fspec.coalesce or [])] if p)
+    return {p.rstrip("?") for p in paths if "*" not in p and "[" not in p}
+
+
+async def exchanges(h) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(request body, response body) of every GraphQL call the connector makes against the seeded
+    simulator: connection test, health check, a full sync and each push action."""
+    seen: list[tuple[dict[str, Any], dict[str, Any]]] = []
+
+    async def capture(response) -> None:
+        await response.aread()
+        try:
+            sent, answer = json.loads(response.request.content or b"null"), json.loads(response.text)
+        except ValueError:
+            return
+        if isinstance(sent, dict) and isinstance(sent.get("query"), str):
+            seen.append((sent, answer))
+    h.http.event_hooks["response"].append(capture)
+    try:
+        inst = h.create()
+        if h.has("test_connection"):
+            await inst.test_connection()
+        if h.has("health_check"):
+            await inst.health_check()
+        if h.has("sync"):
+            await drain_sync(inst, None, uuid.uuid4())
+        ticket = None
+        for spec in sorted(h.plugin.manifest.push, key=lambda a: a.input == "ticket"):
+            if spec.input == "ticket" and ticket is None:
+                ticket = await new_ticket(h, inst)
+            result = await inst.push(spec.name, push_request(h, spec, ticket, await status_target(h, spec)))
+            if spec.kind == "create_ticket":
+                ticket = result.vendor_id
+    finally:
+        h.http.event_hooks["response"].remove(capture)
+    return seen
+
+
+async def test_simulator_graphql_answers_match_the_schema(harness):
+    """Variables the vendor accepts, answers of the result type (JSON types, enum values, non-null
+    never null or absent), and the nulls the schema allows in the fields the connector reads
+    actually served: a connector that assumes such a field is always set must meet a null."""
+    h = harness
+    schema = require_schema(h)
+    calls = await exchanges(h)
+    assert calls, f"{h.key}: the connector made no GraphQL call"
+    problems: list[str] = []
+    check = ResultCheck()
+    for sent, answer in calls:
+        name = sent.get("operationName")
+        op = sent["query"].split("{", 1)[0].strip() or "query"
+        problems += [f"{op}: variables: {p}" for p in variable_problems(schema, sent["query"], sent.get("variables"), name)]
+        if answer.get("errors"):
+            problems.append(f"{op}: answered with errors {answer['errors']}")
+            continue
+        before = len(check.problems)
+        result_problems(schema, sent["query"], answer.get("data"), name, check)
+        problems += [f"{op}: {p}" for p in check.problems[before:]]
+    streams = h.plugin.manifest.api.streams if h.plugin.manifest.api else []
+    for spec in streams:
+        query = (spec.request.json_body or {}).get("query")
+        if not query:
+            continue
+        for read in sorted(read_paths(spec)):
+            nullable = first_nullable(schema, query, spec.record_selector, read)
+            if nullable is not None and "null" not in check.observed.get(nullable, set()):
+                problems.append(f"stream {spec.name}: {read!r} may be null ({nullable} is nullable in the schema) "
+                                f"but the simulator never served a null there")
+    assert not problems, "\n".join(sorted(set(problems))[:40])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 import time
 
 import httpx
@@ -12,7 +13,7 @@ from aria_connectors import registry
 from aria_connectors.errors import ManifestError
 from aria_connectors.sdk.http import RateLimiter, RetryPolicy, parse_retry_after, vendor_message
 from aria_connectors.sdk.manifest import SCHEMA_PATH, RateLimits, generated_schema, validate_manifest_dict
-from aria_connectors.sdk.mapping import cursor_key
+from aria_connectors.sdk.mapping import CompiledMapping, cursor_key
 from aria_connectors.sdk.templates import render
 
 
@@ -416,6 +417,44 @@ def test_map_default_applies_to_an_absent_field():
     assert _mapped(VULN, {"id": 1, "title": "x"}).severity == "info"
     assert _mapped(VULN, {"id": 1, "title": "x", "sev": 9}).severity == "info"
     assert _mapped(VULN, {"id": 1, "title": "x", "sev": 4}).severity == "high"
+
+
+def test_map_keys_match_a_number_however_the_vendor_writes_it():
+    """Linear's Issue.priority is a Float in its schema: 1, 1.0 and "1" are one priority."""
+    urgent = {**VULN, "severity": {"path": "sev", "map": {"1": "critical", "0": "info"}}}
+    assert [_mapped(urgent, {"id": 1, "title": "x", "sev": v}).severity for v in (1, 1.0, "1", 0.0)] == \
+        ["critical", "critical", "critical", "info"]
+
+
+def test_tenable_findings_without_indexed_at_move_the_cursor_by_indexed():
+    """Tenable's newer exports carry indexed (ISO) and no indexed_at (epoch seconds): the declared
+    cursor_coalesce reads it, so such a finding moves the cursor instead of being re-read forever."""
+    from aria_connector_testkit.corpus import cases, records_of
+    from aria_connectors.sdk.paging import record_cursor
+
+    plugin = registry.get("tenable_vm")
+    inc = plugin.manifest.stream("vulnerabilities").incremental
+    by_case = {c.name: records_of(plugin, c) for c in cases(plugin) if c.target == "vulnerabilities"}
+    assert record_cursor(by_case["agent_info_no_indexed_at"][0], inc) == "2024-06-14T07:21:57.744162Z"
+    assert record_cursor(by_case["docs_example_cvss2_epoch_string"][0], inc) == \
+        by_case["docs_example_cvss2_epoch_string"][0]["indexed_at"]
+    assert cursor_key("2024-06-14T07:21:57.744162Z", "datetime") > cursor_key("1590006395", "datetime")
+
+
+def test_sentinel_alert_tactics_list_publishes_a_mitre_tactic():
+    """SecurityAlert.Tactics is a comma-separated list ("InitialAccess, Persistence"): the alert's
+    tactic is one MITRE tactic of it, never the list as one string."""
+    spec = registry.get("microsoft_sentinel").manifest.stream("security_alerts").mapping
+    record = {"SystemAlertId": "a-1", "AlertName": "x", "AlertSeverity": "Medium", "Status": "New",
+              "StartTime": "2024-01-05T09:00:00Z", "Tactics": "InitialAccess, Persistence"}
+    event = CompiledMapping(spec).map(record, org_id=uuid.uuid4(), integration_key="x", provenance={
+        "installation_id": uuid.uuid4(), "integration_key": "x", "connector_version": "1", "stream": "s"})
+    assert event.tactic == "InitialAccess"
+    assert event.attributes["tactics"] == "InitialAccess, Persistence"  # all of them, as the vendor wrote them
+    one = CompiledMapping(spec).map({**record, "Tactics": "Execution"}, org_id=uuid.uuid4(), integration_key="x",
+                                    provenance={"installation_id": uuid.uuid4(), "integration_key": "x",
+                                                "connector_version": "1", "stream": "s"})
+    assert one.tactic == "Execution"
 
 
 def test_cursor_keys_read_epoch_seconds_written_as_text():

@@ -357,6 +357,9 @@ class HydrateSpec(_Model):
 
 class IncrementalSpec(_Model):
     cursor_field: str = Field(description="Record path of the monotonically increasing timestamp.")
+    cursor_coalesce: list[str] = Field(default_factory=list, description="Record paths tried in order when cursor_field "
+                                       "has no value: a vendor that renamed the field (Tenable's newer exports carry "
+                                       "indexed, an ISO time, instead of indexed_at, epoch seconds).")
     cursor_type: Literal["datetime", "number", "string"] = "datetime"
     tie_breaker_field: str | None = Field(default=None, description="Defaults to the mapping's external_id (its "
                                                                     "candidates, composite keys included).")
@@ -416,6 +419,11 @@ class FieldSpec(_Model):
         default=None, description="The value is a host name: 'short' keeps its first label (the machine name), "
                                   "'fqdn' keeps it only when fully qualified; an IP address is neither. One meaning "
                                   "per field across vendors, so subscribers can correlate an endpoint.")
+    split: str | None = Field(default=None, description="A text value is a list joined by this separator "
+                                                       "(Sentinel's Tactics 'InitialAccess, Persistence'): it becomes "
+                                                       "its trimmed, non-empty parts.")
+    item: int | None = Field(default=None, description="Take this element (0: the first) of a list value; none "
+                                                      "when the list is shorter.")
     as_list: bool = False
     lower: bool = False
 

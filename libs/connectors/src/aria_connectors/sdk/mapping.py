@@ -208,9 +208,14 @@ def field_getter(name: str, spec: FieldSpec | str) -> Callable[[dict[str, Any]],
     pattern = re.compile(spec.matches) if spec.matches is not None else None
     bands = spec.bands
     host = _HOST_PARTS[spec.host] if spec.host is not None else None
+    sep, item = spec.split, spec.item
 
     def value_of(record: dict[str, Any]) -> Any:
         value = source(record)
+        if sep is not None and isinstance(value, str):
+            value = [part.strip() for part in value.split(sep) if part.strip()]
+        if item is not None and isinstance(value, list):
+            value = value[item] if -len(value) <= item < len(value) else None
         if pattern is not None:
             value = kept(value)
         if host is not None:
@@ -240,7 +245,8 @@ def field_getter(name: str, spec: FieldSpec | str) -> Callable[[dict[str, Any]],
         return value if isinstance(value, str) and pattern.fullmatch(value) else None
 
     def translate(value: Any) -> Any:
-        key = str(value)
+        # a whole float is the integer's key: GraphQL Float fields (Linear's priority) read as 1.0
+        key = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
         if key in table:
             return table[key]
         if table_default is not None:

@@ -34,6 +34,18 @@ if TYPE_CHECKING:
 _CONTENT_RANGE = re.compile(r"\s(\d+)-(\d+)/(\d+)")
 
 
+def record_cursor(record: Any, inc: Any) -> Any:
+    """A record's incremental cursor value: ``cursor_field``, else the first set ``cursor_coalesce`` path."""
+    if not isinstance(record, dict):
+        return None
+    value = get_path(record, inc.cursor_field)
+    for path in inc.cursor_coalesce:
+        if value is not None:
+            break
+        value = get_path(record, path)
+    return value
+
+
 class Paging:
     """What every kind shares: the stream's request rendered once, and one way to fetch a page."""
 
@@ -246,7 +258,7 @@ class KeysetPaging(Paging):
         if not newest:  # nothing past the checkpoint (or the newest was deleted before its fetch:
             return None  # this run reads nothing and the next one starts from the same checkpoint)
         record = reader.conn.transform_record(spec.name, newest[0])
-        value = get_path(record, inc.cursor_field) if isinstance(record, dict) else None
+        value = record_cursor(record, inc)
         if value is None:
             raise PermanentError(f"stream {spec.name}: the newest record has no cursor at {inc.cursor_field!r}")
         return value

@@ -28,13 +28,14 @@ import httpx
 from ..errors import ConfigurationError, MappingError, PermanentError
 from .manifest import StreamSpec
 from .mapping import cursor_key, describe_identity, external_id_of, identity_reader
-from .paging import paging_for
+from .paging import paging_for, record_cursor
 from .paths import get_path, getter, set_path
 from .templates import render
 from .types import RecordError
 
 if TYPE_CHECKING:
     from .connector import DeclarativeConnector
+
 
 
 # Entity requests of one page in flight at once: the vendor works on the next while we decode one.
@@ -212,7 +213,7 @@ class StreamReader:
                 candidates.append((None, external_id_of(rec, spec.mapping) or "", rec, raw))
                 continue
             tb = self._tie_break(rec)
-            raw_cursor = get_path(rec, inc.cursor_field) if isinstance(rec, dict) else None
+            raw_cursor = record_cursor(rec, inc)
             try:
                 if tb is None:
                     raise MappingError(f"missing tie-break id at {self._tie_break_name}")
@@ -235,7 +236,7 @@ class StreamReader:
                 if key is None:
                     continue
                 if cur_key is None or key > cur_key:
-                    state.cursor = get_path(rec, inc.cursor_field)
+                    state.cursor = record_cursor(rec, inc)
                     state.seen = {tb}
                     cur_key = key
                 elif key == cur_key:
