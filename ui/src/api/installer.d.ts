@@ -56,6 +56,77 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/installations/{installation_id}/action-runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Action runs of the installation, newest first */
+        get: operations["list_runs_v1_installations__installation_id__action_runs_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/installations/{installation_id}/action-runs/{run_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One action run */
+        get: operations["get_run_v1_installations__installation_id__action_runs__run_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/installations/{installation_id}/actions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Push actions the installation's connector offers, with their input schema and role */
+        get: operations["list_actions_v1_installations__installation_id__actions_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/installations/{installation_id}/actions/{action}/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Run a push action (executed once by sync-runner; poll the run for its outcome)
+         * @description Operators may run non-destructive actions, destructive ones need an admin (403 insufficient_role). The body follows the action's `input_schema` (422 action_input_invalid). A retry with the same `Idempotency-Key` returns the same run (200) and never reaches the vendor again; the same key with another request is 422 idempotency_key_reused. The installation must be enabled (409 otherwise).
+         */
+        post: operations["run_action_v1_installations__installation_id__actions__action__runs_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/installations/{installation_id}/activity": {
         parameters: {
             query?: never;
@@ -359,6 +430,144 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** Action */
+        Action: {
+            /** Description */
+            description: string | null;
+            /**
+             * Destructive
+             * @description Changes what the vendor protects or closes (isolate a host, close an alert): only admins may run it.
+             */
+            destructive: boolean;
+            /**
+             * Input Schema
+             * @description JSON Schema (2020-12) of the body a run takes.
+             */
+            input_schema: {
+                [key: string]: unknown;
+            };
+            /**
+             * Input Type
+             * @description The contract entity type the action acts on, or 'ticket'.
+             */
+            input_type: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "send_event" | "create_ticket" | "update_ticket" | "add_comment" | "update_status" | "isolate_host" | "release_host";
+            /**
+             * Min Role
+             * @description The least role that may run it.
+             * @enum {string}
+             */
+            min_role: "operator" | "admin";
+            /** Name */
+            name: string;
+        };
+        /**
+         * ActionInput
+         * @description Everything any action may take; which fields one action needs is in its input schema.
+         */
+        ActionInput: {
+            changes?: components["schemas"]["TicketChanges"] | null;
+            /** Comment */
+            comment?: string | null;
+            /**
+             * Entity Id
+             * @description Entity actions: an entity the platform has seen.
+             */
+            entity_id?: string | null;
+            /**
+             * Event
+             * @description Entity actions: the contract event itself.
+             */
+            event?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Vendor Id
+             * @description Ticket actions: the vendor's id of the ticket (e.g. SEC-42).
+             */
+            vendor_id?: string | null;
+        };
+        /** ActionList */
+        ActionList: {
+            /** Items */
+            items: components["schemas"]["Action"][];
+        };
+        /** ActionRun */
+        ActionRun: {
+            /** Action */
+            action: string;
+            /** Completed At */
+            completed_at: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Destructive */
+            destructive: boolean;
+            /**
+             * Error Class
+             * @description authentication, permission, rate_limited, transient, permanent, configuration or internal.
+             */
+            error_class: string | null;
+            /** Error Message */
+            error_message: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Input
+             * @description What the run was asked with (never a secret: actions take none).
+             */
+            input: {
+                [key: string]: unknown;
+            };
+            /**
+             * Installation Id
+             * Format: uuid
+             */
+            installation_id: string;
+            /** Kind */
+            kind: string;
+            /** Requested By */
+            requested_by: string;
+            /**
+             * Status
+             * @description pending until sync-runner reports; unknown: the request may have reached a vendor that cannot de-duplicate it, so it was not re-sent.
+             * @enum {string}
+             */
+            status: "pending" | "succeeded" | "failed" | "unknown";
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /**
+             * Vendor Id
+             * @description The vendor's id of what the action made or changed.
+             */
+            vendor_id: string | null;
+            /**
+             * Vendor Status
+             * @description duplicate: an object made earlier for the same entity was found, none was made.
+             */
+            vendor_status: ("sent" | "created" | "updated" | "duplicate") | null;
+            /** Vendor Url */
+            vendor_url: string | null;
+        };
+        /** ActionRunPage */
+        ActionRunPage: {
+            /** Items */
+            items: components["schemas"]["ActionRun"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
         /** Activity */
         Activity: {
             /** Activity Type */
@@ -932,6 +1141,24 @@ export interface components {
              */
             value: string;
         };
+        /** TicketChanges */
+        TicketChanges: {
+            /** Assignee */
+            assignee?: string | null;
+            /** Description */
+            description?: string | null;
+            /** Labels */
+            labels?: string[] | null;
+            /** Severity */
+            severity?: ("info" | "low" | "medium" | "high" | "critical") | null;
+            /**
+             * Status
+             * @description The platform's status word (e.g. resolved); mapped by the connector.
+             */
+            status?: string | null;
+            /** Title */
+            title?: string | null;
+        };
         /**
          * TimeSpec
          * @description How a vendor writes a timestamp, so that every published one carries a UTC offset.
@@ -1292,10 +1519,173 @@ export interface operations {
             };
         };
     };
+    list_runs_v1_installations__installation_id__action_runs_get: {
+        parameters: {
+            query?: {
+                action?: string | null;
+                cursor?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                installation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActionRunPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_run_v1_installations__installation_id__action_runs__run_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                installation_id: string;
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActionRun"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_actions_v1_installations__installation_id__actions_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                installation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActionList"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    run_action_v1_installations__installation_id__actions__action__runs_post: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Client-chosen key; a retry sends the same one. */
+                "idempotency-key": string;
+            };
+            path: {
+                installation_id: string;
+                action: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ActionInput"];
+            };
+        };
+        responses: {
+            /** @description A retry: the run this Idempotency-Key started */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActionRun"];
+                };
+            };
+            /** @description The action needs a higher role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such installation or action */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The installation is not enabled */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input or a reused Idempotency-Key */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     activity_v1_installations__installation_id__activity_get: {
         parameters: {
             query?: {
-                type?: ("install" | "configure" | "state_change" | "test" | "preview" | "sync" | "sync_result" | "sync_settings" | "mapping" | "webhook" | "uninstall") | null;
+                type?: ("install" | "configure" | "state_change" | "test" | "preview" | "sync" | "sync_result" | "sync_settings" | "mapping" | "webhook" | "action" | "action_result" | "uninstall") | null;
                 status?: ("success" | "failure" | "info") | null;
                 since?: string | null;
                 until?: string | null;

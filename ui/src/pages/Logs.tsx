@@ -2,6 +2,7 @@ import { useState } from "react";
 import { Link, useParams } from "react-router-dom";
 import { useQuery } from "@tanstack/react-query";
 import { installer, unwrap } from "../api/client";
+import { ActionsPanel } from "../components/ActionsPanel";
 import { ProblemMessage } from "../components/ProblemMessage";
 import { RelativeTime } from "../components/RelativeTime";
 import { StatusBadge } from "../components/StatusBadge";
@@ -21,7 +22,7 @@ type Job = {
   created_at: string;
 };
 
-const TABS = ["Activity", "Sync jobs"] as const;
+const TABS = ["Activity", "Sync jobs", "Actions"] as const;
 
 /** An installation's logs: the activity log (configuration, tests, state changes, syncs) and its sync jobs. */
 export default function Logs() {
@@ -92,6 +93,7 @@ export default function Logs() {
             </table>
           </>
         )}
+        {tab === "Actions" && <ActionsPanel installationId={id} />}
         {tab === "Sync jobs" && (
           <>
             <ProblemMessage error={jobs.error} title="Could not load the sync jobs" />

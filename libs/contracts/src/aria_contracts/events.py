@@ -430,11 +430,67 @@ class DeadLetter(EventPayload):
         return f"{self.event_type}:{self.installation_id}:{self.origin}:{self.external_id}:{self.raw_sha256}"
 
 
+# --- on-demand push actions (requested by installer, run by sync-runner) -----------------
+
+
+class ActionEvent(EventPayload):
+    """About one run of a connector push action that a person asked for (one run id, one vendor request)."""
+
+    run_id: uuid.UUID = Field(description="The installer's run id: also the key the run is executed once by.")
+    installation_id: uuid.UUID
+    org_id: uuid.UUID
+    integration_key: str
+    action: str = Field(description="The push action's name in the connector's manifest.")
+
+    def partition_key(self) -> str:
+        return str(self.installation_id)
+
+    def dedup_key(self) -> str:
+        return f"{self.event_type}:{self.run_id}"
+
+
+class ActionRequested(ActionEvent):
+    topic: ClassVar[str] = topics.ACTION_REQUESTS.name
+    event_type: ClassVar[str] = "action.requested"
+
+    requested_by: str
+    config_version: int
+    settings: dict[str, Any] = Field(description="Non-secret connector settings of the installation.")
+    credential_ref: str | None
+    entity_id: uuid.UUID | None = Field(
+        default=None, description="Entity actions: the entity (risk, alert, asset...) to act on, as the platform "
+                                  "last saw it on its topic; absent when `event` carries it.")
+    event: dict[str, Any] | None = Field(default=None, description="Entity actions: the contract event itself "
+                                                                   "(its payload, validated by the installer).")
+    vendor_id: str | None = Field(default=None, description="Ticket actions: the vendor's id of the ticket.")
+    changes: dict[str, Any] = Field(default_factory=dict, description="Fields to change (title, description, "
+                                                                      "severity, status, assignee, labels).")
+    comment: str | None = None
+
+
+class ActionCompleted(ActionEvent):
+    topic: ClassVar[str] = topics.ACTION_RUNS.name
+    event_type: ClassVar[str] = "action.completed"
+
+    status: Literal["succeeded", "failed", "unknown"] = Field(
+        description="unknown: the request may have reached a vendor that cannot de-duplicate it; not re-sent.")
+    vendor_id: str | None = None
+    vendor_url: str | None = None
+    vendor_status: Literal["sent", "created", "updated", "duplicate"] | None = Field(
+        default=None, description="What the vendor did; duplicate: an object made earlier for the same entity.")
+    error_class: str | None = Field(default=None, description="authentication, permission, rate_limited, transient, "
+                                                              "permanent, configuration or internal.")
+    error_message: str | None = Field(default=None, description="In words; never a secret value.")
+    entity_id: uuid.UUID | None = Field(default=None, description="The entity the action was run for, if any.")
+    completed_at: datetime
+
+
 EVENT_MODELS: tuple[type[EventPayload], ...] = (
     InstallationInstalled, InstallationConfigured, InstallationEnabled, InstallationDisabled,
     InstallationUninstalled, InstallationMappingsChanged, CredentialStored, CredentialShredded, SyncRequested,
     SyncStarted, SyncProgress, SyncCompleted, SyncFailed, SyncCancelled, IntegrationHealthChanged, WebhookReceived,
-    Risk, Asset, Vulnerability, Indicator, Alert, Ticket, CatalogEntryChanged, DeadLetter,
+    Risk, Asset, Vulnerability, Indicator, Alert, Ticket, CatalogEntryChanged, DeadLetter, ActionRequested,
+    ActionCompleted,
 )
 DOMAIN_MODELS: tuple[type[DomainEntity], ...] = (Risk, Asset, Vulnerability, Indicator, Alert, Ticket)
 
@@ -491,6 +547,8 @@ AlertEvents = Annotated[Event[Alert] | Envelope, _IN_ORDER]
 TicketEvents = Annotated[Event[Ticket] | Envelope, _IN_ORDER]
 CatalogChangeEvents = Annotated[Event[CatalogEntryChanged] | Envelope, _IN_ORDER]
 DeadLetterEvents = Annotated[Event[DeadLetter] | Envelope, _IN_ORDER]
+ActionRequestEvents = Annotated[Event[ActionRequested] | Envelope, _IN_ORDER]
+ActionRunEvents = Annotated[Event[ActionCompleted] | Envelope, _IN_ORDER]
 TOPIC_EVENTS: dict[str, Any] = {
     topics.INSTALLATION_LIFECYCLE.name: InstallationLifecycleEvents,
     topics.CREDENTIAL_LIFECYCLE.name: CredentialLifecycleEvents,
@@ -499,4 +557,5 @@ TOPIC_EVENTS: dict[str, Any] = {
     topics.RISKS.name: RiskEvents, topics.ASSETS.name: AssetEvents, topics.VULNERABILITIES.name: VulnerabilityEvents,
     topics.INDICATORS.name: IndicatorEvents, topics.ALERTS.name: AlertEvents, topics.TICKETS.name: TicketEvents,
     topics.CATALOG_CHANGES.name: CatalogChangeEvents, topics.DEAD_LETTERS.name: DeadLetterEvents,
+    topics.ACTION_REQUESTS.name: ActionRequestEvents, topics.ACTION_RUNS.name: ActionRunEvents,
 }

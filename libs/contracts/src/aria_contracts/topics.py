@@ -79,9 +79,21 @@ DEAD_LETTERS = Topic(
     retention_ms=14 * DAY_MS, description="Records or messages that could not be processed, with the reason.",
 )
 
+ACTION_REQUESTS = Topic(
+    name="aria.action.requested", key="installation_id", partitions=3,
+    cleanup_policy="delete", retention_ms=7 * DAY_MS,
+    description="Push actions a person asked to run on one installation (commands to sync-runner).",
+)
+ACTION_RUNS = Topic(
+    name="aria.action.runs", key="installation_id", partitions=3,
+    cleanup_policy="delete", retention_ms=30 * DAY_MS,
+    description="Outcomes of on-demand push actions (vendor id, status, error class).",
+)
+
 REGISTRY: tuple[Topic, ...] = (
     INSTALLATION_LIFECYCLE, CREDENTIAL_LIFECYCLE, SYNC_REQUESTS, SYNC_JOBS, INTEGRATION_HEALTH,
     WEBHOOKS, RISKS, ASSETS, VULNERABILITIES, INDICATORS, ALERTS, TICKETS, CATALOG_CHANGES, DEAD_LETTERS,
+    ACTION_REQUESTS, ACTION_RUNS,
 )
 
 

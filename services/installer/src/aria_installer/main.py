@@ -9,6 +9,8 @@ from aria_platform.cli import service_cli
 from aria_platform.runtime import Runtime
 
 from . import deps
+from .actions import events as action_events
+from .actions import views as action_views
 from .activity import service as activity_service
 from .activity import views as activity_views
 from .dev_signin import views as dev_signin_views
@@ -30,12 +32,15 @@ def define(settings: InstallerSettings) -> ServiceDefinition:
     return ServiceDefinition(
         name="installer", title="ARIA installer",
         description="Install, configure, test, enable, disable, sync and uninstall integrations for an "
-                    "organization; data mappings, sync and webhook settings. Secrets go to vault-gateway; every "
-                    "change is in the activity log and announced on Kafka through a transactional outbox.",
+                    "organization; data mappings, sync and webhook settings; run connectors' push actions on "
+                    "demand. Secrets go to vault-gateway; every change is in the activity log and announced on "
+                    "Kafka through a transactional outbox.",
         settings=settings,
         routers=[installation_views.router, mapping_views.router, webhook_views.router, sync_job_views.router,
-                 activity_views.router, *([dev_signin_views.router] if settings.dev_signin else [])],
-        kafka_routers=[installation_events.build_router(settings)], on_start=[deps.wire],
+                 action_views.router, activity_views.router,
+                 *([dev_signin_views.router] if settings.dev_signin else [])],
+        kafka_routers=[installation_events.build_router(settings), action_events.build_router(settings)],
+        on_start=[deps.wire],
         background=[_retention],
     )
 

@@ -8,6 +8,7 @@ from aria_platform.app import ServiceDefinition
 from aria_platform.cli import service_cli
 
 from . import deps
+from .actions import events as action_events
 from .connections import views as connection_views
 from .jobs import events as job_events
 from .jobs import views as job_views
@@ -21,12 +22,14 @@ def define(settings: SyncRunnerSettings) -> ServiceDefinition:
         name="sync-runner", title="ARIA sync-runner",
         description="Runs connector syncs on schedule and on request (one replica per job, resumable from "
                     "checkpoints): leases credentials from vault-gateway, pulls vendor data through an SSRF-guarded "
-                    "client, publishes normalized entity events, job lifecycle and health events, and pushes risks "
-                    "out to ticketing tools.",
+                    "client, publishes normalized entity events, job lifecycle and health events, pushes risks "
+                    "out to ticketing tools and runs the push actions people ask for (action.requested).",
         settings=settings, routers=[connection_views.router, job_views.router],
         kafka_routers=[job_events.build_router(group_id=settings.group(settings.sync_group_id)),
                        schedule_events.build_router(group_id=settings.group(settings.lifecycle_group_id)),
-                       push_events.build_router(group_id=settings.group(settings.push_group_id))],
+                       push_events.build_router(group_id=settings.group(settings.push_group_id)),
+                       action_events.build_router(group_id=settings.group(settings.actions_group_id),
+                                                  entities_group_id=settings.group(settings.action_entities_group_id))],
         on_start=[deps.start], on_stop=[deps.stop],
     )
 

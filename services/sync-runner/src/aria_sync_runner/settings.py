@@ -32,6 +32,9 @@ class SyncRunnerSettings(ServiceSettings):
     sync_request_max_age_s: float = 3600.0
     lifecycle_group_id: str = "sync-runner.schedules"
     push_group_id: str = "sync-runner.push"
+    # On-demand actions (action.requested), and the risks / alerts they may name by entity id.
+    actions_group_id: str = "sync-runner.actions"
+    action_entities_group_id: str = "sync-runner.action-entities"
     # Which replica holds a job (claimed_by). Default: host name + pid + random, unique per process.
     replica_id: str = ""
     # How often a replica looks for due schedules and claimable jobs.

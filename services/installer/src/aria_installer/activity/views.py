@@ -35,7 +35,7 @@ class ActivityPage(BaseModel):
             summary="Activity log: configuration and state changes, tests, syncs, errors (newest first)")
 async def activity(installation_id: uuid.UUID,
                    type: Literal["install", "configure", "state_change", "test", "preview", "sync", "sync_result",
-                                 "sync_settings", "mapping", "webhook", "uninstall"] | None = None,
+                                 "sync_settings", "mapping", "webhook", "action", "action_result", "uninstall"] | None = None,
                    status: Literal["success", "failure", "info"] | None = None,
                    since: datetime | None = None, until: datetime | None = None, cursor: str | None = None,
                    limit: int = Query(50, ge=1, le=200), rt: Runtime = Depends(get_runtime),

@@ -15,6 +15,7 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
     "sync": (frozenset({"enabled", "error"}), None),  # syncing again is how an error is cleared
     "test": (frozenset({"disabled", "enabled", "error", "suspended"}), None),
     "preview": (frozenset({"disabled", "enabled", "error", "suspended"}), None),
+    "run_action": (frozenset({"enabled", "error"}), None),  # an on-demand push action, like a sync
 }
 
 

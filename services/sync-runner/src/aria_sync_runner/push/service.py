@@ -117,13 +117,14 @@ async def _deliver(*, pool: asyncpg.Pool, outbound: httpx.AsyncClient, vault_gat
     async with pool.acquire() as conn, conn.transaction():
         await repo.delivered(conn, **key, vendor_id=result.vendor_id, vendor_url=result.details.get("url"))
         if spec.kind == "create_ticket":
-            await enqueue(conn, _wrap(_ticket(plugin, target, action, risk, result), target))
+            await enqueue(conn, _wrap(ticket_for(plugin, target, action, risk, result), target))
     bound.info("pushed", status=result.status, vendor_id=result.vendor_id)
     return result.status
 
 
-def _ticket(plugin, target: asyncpg.Record, action: str, risk: Risk, result) -> Ticket:
-    """The ticket a create_ticket push made (or found: status duplicate), linked to its risk."""
+def ticket_for(plugin, target, action: str, risk: Risk, result) -> Ticket:
+    """The ticket a create_ticket push made (or found: status duplicate), linked to its risk.
+    ``target``: the ticketing installation (installation_id, integration_key)."""
     raw = {"vendor_id": result.vendor_id, "linked_entity_id": str(risk.entity_id), "action": action}
     return Ticket(
         entity_id=entity_id(org_id=risk.org_id, integration_key=target["integration_key"], entity_type="ticket",
