@@ -706,6 +706,11 @@ export interface components {
              */
             host?: ("short" | "fqdn") | null;
             /**
+             * Item
+             * @description Take this element (0: the first) of a list value; none when the list is shorter.
+             */
+            item?: number | null;
+            /**
              * Lower
              * @default false
              */
@@ -734,6 +739,11 @@ export interface components {
              * @description Several paths collected into a list (nulls dropped); '*' parts take every element ('KB.CVE_LIST.*.ID').
              */
             paths?: string[] | null;
+            /**
+             * Split
+             * @description A text value is a list joined by this separator (Sentinel's Tactics 'InitialAccess, Persistence'): it becomes its trimmed, non-empty parts.
+             */
+            split?: string | null;
             /** @description The value is a timestamp written this way. */
             time?: components["schemas"]["TimeSpec"] | null;
         };
@@ -1543,13 +1553,40 @@ export interface operations {
                     "application/json": components["schemas"]["ActionRunPage"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No valid bearer token (missing, expired, wrong issuer or audience) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role or service identity may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body or parameters failed validation */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other error, as problem+json */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1575,13 +1612,40 @@ export interface operations {
                     "application/json": components["schemas"]["ActionRun"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No valid bearer token (missing, expired, wrong issuer or audience) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role or service identity may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body or parameters failed validation */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other error, as problem+json */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1606,13 +1670,40 @@ export interface operations {
                     "application/json": components["schemas"]["ActionList"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No valid bearer token (missing, expired, wrong issuer or audience) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role or service identity may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body or parameters failed validation */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other error, as problem+json */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1652,33 +1743,59 @@ export interface operations {
                     "application/json": components["schemas"]["ActionRun"];
                 };
             };
+            /** @description No valid bearer token (missing, expired, wrong issuer or audience) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The action needs a higher role */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
             };
             /** @description No such installation or action */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
             };
             /** @description The installation is not enabled */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
             };
-            /** @description Invalid input or a reused Idempotency-Key */
+            /** @description The request body or parameters failed validation */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other error, as problem+json */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
             };
         };
     };
