@@ -173,3 +173,15 @@ class Installations:
 async def installations(infra, database, vault_gateway, producer, client):
     # `client` first: the app's lifecycle consumer must be running before installations are awaited.
     return Installations(infra, database, vault_gateway, producer)
+
+
+@pytest.fixture(scope="module")
+def make_settings(infra, database, vault_gateway):
+    """Settings of an app of this module's stack, with overrides (test modules cannot import conftest)."""
+    return lambda **overrides: settings_for(infra, database, vault_gateway, **overrides)
+
+
+@pytest.fixture(scope="module")
+def send(producer):
+    """Publish an envelope to its topic as its producer would."""
+    return lambda envelope: publish(producer, envelope)

@@ -100,6 +100,10 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         self._refusal = refusal
         self._who = who
 
+    def allows(self, host: str) -> bool:
+        """True if ``host`` is on the allowlist (its addresses are not checked)."""
+        return self._allow.allows_host(host)
+
     async def check(self, url: httpx.URL) -> IPAddress | None:
         """The vetted address to connect to (None: allowlisted, connect as usual); raises if refused."""
         if url.scheme not in ("http", "https"):
@@ -178,3 +182,11 @@ def guarded_client(*, allowlist: Iterable[str], timeout_s: float = 30.0, max_red
     return httpx.AsyncClient(transport=transport, timeout=timeout_s, follow_redirects=follow_redirects,
                              max_redirects=max_redirects, trust_env=False, cookies=_no_cookies(),
                              headers={"user-agent": user_agent})
+
+
+def guard_of(client: httpx.AsyncClient) -> GuardedTransport:
+    """The GuardedTransport of a client built by ``guarded_client`` (to check a URL before storing it)."""
+    transport = client._transport  # httpx keeps the client's transport here; guarded_client set it
+    if not isinstance(transport, GuardedTransport):
+        raise TypeError("not a guarded client")
+    return transport
