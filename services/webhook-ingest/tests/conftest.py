@@ -72,7 +72,8 @@ def settings_for(infra, database, vault_gateway, **overrides) -> WebhookIngestSe
                   vault_gateway_url=vault_gateway, max_body_bytes=64 * 1024, rate_limit_per_s=RATE_PER_S,
                   rate_limit_burst=BURST, secret_cache_s=30.0, publish_timeout_s=10.0,
                   # Own consumer group: a parallel test run or a running service keeps its partitions.
-                  endpoints_group_id=f"webhook-ingest.endpoints.test-{uuid.uuid4().hex[:8]}")
+                  endpoints_group_id=f"webhook-ingest.endpoints.test-{uuid.uuid4().hex[:8]}",
+                  outbound_group_id=f"webhook-ingest.outbound.test-{uuid.uuid4().hex[:8]}")
     values.update(overrides)
     return WebhookIngestSettings(**values)
 
