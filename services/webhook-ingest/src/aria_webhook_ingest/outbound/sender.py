@@ -46,6 +46,7 @@ class SenderSettings:
     concurrency: int = 64
     lease_s: float = 60.0
     poll_interval_s: float = 1.0
+    linger_s: float = 0.02
     timeout_s: float = 10.0
     backoff_base_s: float = 5.0
     backoff_max_s: float = 3600.0
@@ -99,10 +100,13 @@ class Sender:
             except Exception:
                 log.exception("outbound sender pass failed")
                 sent = 0
-            if sent == 0:
+            if sent < self.settings.batch:
+                # Not a full batch: wait for new deliveries (a wake-up or the poll), then linger a
+                # moment so a stream of fan-outs is sent as one batch rather than a pass each.
                 self._wake.clear()
                 try:
                     await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval_s)
+                    await asyncio.sleep(self.settings.linger_s)
                 except TimeoutError:
                     pass
 
