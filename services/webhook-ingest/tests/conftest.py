@@ -72,7 +72,8 @@ def settings_for(infra, database, vault_gateway, **overrides) -> WebhookIngestSe
                   vault_gateway_url=vault_gateway, max_body_bytes=64 * 1024, rate_limit_per_s=RATE_PER_S,
                   rate_limit_burst=BURST, secret_cache_s=30.0, publish_timeout_s=10.0,
                   # Own consumer group: a parallel test run or a running service keeps its partitions.
-                  endpoints_group_id=f"webhook-ingest.endpoints.test-{uuid.uuid4().hex[:8]}")
+                  endpoints_group_id=f"webhook-ingest.endpoints.test-{uuid.uuid4().hex[:8]}",
+                  outbound_group_id=f"webhook-ingest.outbound.test-{uuid.uuid4().hex[:8]}")
     values.update(overrides)
     return WebhookIngestSettings(**values)
 
@@ -173,3 +174,15 @@ class Installations:
 async def installations(infra, database, vault_gateway, producer, client):
     # `client` first: the app's lifecycle consumer must be running before installations are awaited.
     return Installations(infra, database, vault_gateway, producer)
+
+
+@pytest.fixture(scope="module")
+def make_settings(infra, database, vault_gateway):
+    """Settings of an app of this module's stack, with overrides (test modules cannot import conftest)."""
+    return lambda **overrides: settings_for(infra, database, vault_gateway, **overrides)
+
+
+@pytest.fixture(scope="module")
+def send(producer):
+    """Publish an envelope to its topic as its producer would."""
+    return lambda envelope: publish(producer, envelope)

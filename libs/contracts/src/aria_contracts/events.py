@@ -485,12 +485,38 @@ class ActionCompleted(ActionEvent):
     completed_at: datetime
 
 
+# --- outbound webhooks (published by webhook-ingest) ---------------------------------------
+
+
+class OutboundEndpointDisabled(EventPayload):
+    """An organization's outbound webhook endpoint was turned off because every delivery to it
+    failed for longer than the service allows (a notice for the organization; an admin turns it
+    back on). Carries the host only: a URL's path or query may hold a token."""
+
+    topic: ClassVar[str] = topics.OUTBOUND_ENDPOINTS.name
+    event_type: ClassVar[str] = "outbound_endpoint.disabled"
+
+    endpoint_id: uuid.UUID
+    org_id: uuid.UUID
+    host: str
+    reason: str
+    failing_since: datetime
+    disabled_at: datetime
+
+    def partition_key(self) -> str:
+        return str(self.endpoint_id)
+
+    def dedup_key(self) -> str:
+        return f"{self.event_type}:{self.endpoint_id}:{self.disabled_at.isoformat()}"
+
+
 EVENT_MODELS: tuple[type[EventPayload], ...] = (
     InstallationInstalled, InstallationConfigured, InstallationEnabled, InstallationDisabled,
     InstallationUninstalled, InstallationMappingsChanged, CredentialStored, CredentialShredded, SyncRequested,
     SyncStarted, SyncProgress, SyncCompleted, SyncFailed, SyncCancelled, IntegrationHealthChanged, WebhookReceived,
     Risk, Asset, Vulnerability, Indicator, Alert, Ticket, CatalogEntryChanged, DeadLetter, ActionRequested,
     ActionCompleted,
+    OutboundEndpointDisabled,
 )
 DOMAIN_MODELS: tuple[type[DomainEntity], ...] = (Risk, Asset, Vulnerability, Indicator, Alert, Ticket)
 
@@ -549,6 +575,7 @@ CatalogChangeEvents = Annotated[Event[CatalogEntryChanged] | Envelope, _IN_ORDER
 DeadLetterEvents = Annotated[Event[DeadLetter] | Envelope, _IN_ORDER]
 ActionRequestEvents = Annotated[Event[ActionRequested] | Envelope, _IN_ORDER]
 ActionRunEvents = Annotated[Event[ActionCompleted] | Envelope, _IN_ORDER]
+OutboundEndpointEvents = Annotated[Event[OutboundEndpointDisabled] | Envelope, _IN_ORDER]
 TOPIC_EVENTS: dict[str, Any] = {
     topics.INSTALLATION_LIFECYCLE.name: InstallationLifecycleEvents,
     topics.CREDENTIAL_LIFECYCLE.name: CredentialLifecycleEvents,
@@ -558,4 +585,5 @@ TOPIC_EVENTS: dict[str, Any] = {
     topics.INDICATORS.name: IndicatorEvents, topics.ALERTS.name: AlertEvents, topics.TICKETS.name: TicketEvents,
     topics.CATALOG_CHANGES.name: CatalogChangeEvents, topics.DEAD_LETTERS.name: DeadLetterEvents,
     topics.ACTION_REQUESTS.name: ActionRequestEvents, topics.ACTION_RUNS.name: ActionRunEvents,
+    topics.OUTBOUND_ENDPOINTS.name: OutboundEndpointEvents,
 }

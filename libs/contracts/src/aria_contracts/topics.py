@@ -74,6 +74,11 @@ CATALOG_CHANGES = Topic(
     name="aria.catalog.changes", key="integration_key", partitions=1, cleanup_policy="compact",
     retention_ms=-1, description="Integrations added, updated or removed from the catalog.",
 )
+OUTBOUND_ENDPOINTS = Topic(
+    name="aria.outbound.endpoints", key="endpoint_id", partitions=3, cleanup_policy="delete",
+    retention_ms=30 * DAY_MS,
+    description="Notices about an organization's outbound webhook endpoints (disabled after sustained failure).",
+)
 DEAD_LETTERS = Topic(
     name="aria.deadletter", key="installation_id", partitions=3, cleanup_policy="delete",
     retention_ms=14 * DAY_MS, description="Records or messages that could not be processed, with the reason.",
@@ -93,7 +98,7 @@ ACTION_RUNS = Topic(
 REGISTRY: tuple[Topic, ...] = (
     INSTALLATION_LIFECYCLE, CREDENTIAL_LIFECYCLE, SYNC_REQUESTS, SYNC_JOBS, INTEGRATION_HEALTH,
     WEBHOOKS, RISKS, ASSETS, VULNERABILITIES, INDICATORS, ALERTS, TICKETS, CATALOG_CHANGES, DEAD_LETTERS,
-    ACTION_REQUESTS, ACTION_RUNS,
+    ACTION_REQUESTS, ACTION_RUNS, OUTBOUND_ENDPOINTS,
 )
 
 

@@ -1,3 +1,8 @@
+from typing import Annotated
+
+from pydantic import field_validator
+from pydantic_settings import NoDecode
+
 from aria_platform.settings import ServiceSettings, load_settings
 
 
@@ -28,6 +33,37 @@ class WebhookIngestSettings(ServiceSettings):
     commit_linger_s: float = 0.002
     # Consumer group that keeps webhook_endpoints current from the installation lifecycle topic.
     endpoints_group_id: str = "webhook-ingest.endpoints"
+
+    # --- outbound webhooks (outbound/) ---
+    # Consumer group that queues deliveries from the entity topics (starts at the latest offset).
+    outbound_group_id: str = "webhook-ingest.outbound"
+    # TEST ONLY, off by default: hosts (names, IPs or CIDR ranges) an outbound endpoint may use
+    # although they resolve to private or loopback addresses, and over plain http. Never set in
+    # production: it turns the SSRF guard off for these hosts. ARIA_OUTBOUND_WEBHOOK_ALLOW_HOSTS=127.0.0.1
+    outbound_webhook_allow_hosts: Annotated[list[str], NoDecode] = []
+    # A sender pass claims this many due deliveries and sends up to `concurrency` at once.
+    outbound_batch: int = 200
+    outbound_concurrency: int = 64
+    outbound_timeout_s: float = 10.0
+    outbound_poll_interval_s: float = 1.0
+    # Retry n waits min(max, base * 2^(n-1)) * random(0.5..1); retries go on for retry_window_s
+    # (26 h: at least a day), then the delivery is failed (replayable).
+    outbound_backoff_base_s: float = 5.0
+    outbound_backoff_max_s: float = 3600.0
+    outbound_retry_window_s: float = 26 * 3600.0
+    # An endpoint whose every delivery failed for this long is disabled (event + audit record).
+    outbound_disable_after_s: float = 3 * 24 * 3600.0
+    # Delivered and failed deliveries are kept (log, replay) this long.
+    outbound_retention_s: float = 30 * 24 * 3600.0
+    # An organization's endpoint list is reused this long by the fan-out (other replicas' changes).
+    outbound_subscriptions_cache_s: float = 5.0
+
+    @field_validator("outbound_webhook_allow_hosts", mode="before")
+    @classmethod
+    def _split(cls, value):
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
 
 
 def load() -> WebhookIngestSettings:

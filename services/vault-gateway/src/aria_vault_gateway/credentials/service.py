@@ -135,9 +135,12 @@ async def rotate_due_credentials(*, pool: asyncpg.Pool, vault: Vault) -> int:
 
 
 async def shred_installation(*, pool: asyncpg.Pool, vault: Vault, actor: str, installation_id: uuid.UUID,
-                             org_id: uuid.UUID | None) -> int:
-    """Crypto-shred every credential of an installation. Idempotent."""
+                             org_id: uuid.UUID | None, only_kind: str | None = None) -> int:
+    """Crypto-shred every credential of an installation (or outbound endpoint). Idempotent.
+    ``only_kind``: refuse (403) unless every credential under this id is of that kind."""
     rows = await repo.credentials_of_installation(pool, installation_id)
+    if only_kind is not None and any(r["kind"] != only_kind for r in rows):
+        raise Problem(403, "service_not_allowed", "Forbidden", f"only credentials of kind {only_kind} may be shredded")
     try:
         await vault.shred(installation_id=installation_id, names=[r["name"] for r in rows])
     except VaultUnavailable as exc:

@@ -10,12 +10,24 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 
 from aria_platform.auth import Principal, require_service
+from aria_platform.problems import Problem
 from aria_platform.runtime import Runtime, get_runtime
 
 from ..deps import VaultGatewayDeps
 from . import service
 
 router = APIRouter(prefix="/internal/v1", tags=["credentials (internal)"])
+
+# webhook-ingest keeps the signing secret of each outbound webhook endpoint here, under the
+# endpoint's id in place of an installation id (its own transit key: deleting the endpoint
+# crypto-shreds it). That is all it may store or shred: never an installation's credentials.
+OUTBOUND_SIGNING = "outbound_signing"
+
+
+def _only_outbound_signing(caller: Principal, name: str, kind: str | None) -> None:
+    if caller.service == "webhook-ingest" and (name != OUTBOUND_SIGNING or kind not in (None, OUTBOUND_SIGNING)):
+        raise Problem(403, "service_not_allowed", "Forbidden",
+                      f"webhook-ingest may only store credentials named and of kind {OUTBOUND_SIGNING}")
 
 
 class StoreRequest(BaseModel):
@@ -58,7 +70,8 @@ def _out(row) -> CredentialOut:
             summary="Store a new version of an installation's credential")
 async def store(installation_id: uuid.UUID, name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")],
                 body: StoreRequest, rt: Runtime = Depends(get_runtime),
-                caller: Principal = Depends(require_service("installer"))) -> CredentialOut:
+                caller: Principal = Depends(require_service("installer", "webhook-ingest"))) -> CredentialOut:
+    _only_outbound_signing(caller, name, body.kind)
     row = await service.store_credential(
         pool=rt.pool, vault=rt.deps_of(VaultGatewayDeps).vault, actor=caller.subject, org_id=body.org_id,
         installation_id=installation_id, name=name, kind=body.kind, secrets=body.secrets,
@@ -94,9 +107,10 @@ async def rotate(credential_ref: uuid.UUID, rt: Runtime = Depends(get_runtime),
 @router.delete("/installations/{installation_id}/credentials", status_code=204,
                summary="Crypto-shred every credential of an installation (idempotent)")
 async def shred(installation_id: uuid.UUID, rt: Runtime = Depends(get_runtime),
-                caller: Principal = Depends(require_service("installer"))) -> None:
+                caller: Principal = Depends(require_service("installer", "webhook-ingest"))) -> None:
     await service.shred_installation(pool=rt.pool, vault=rt.deps_of(VaultGatewayDeps).vault, actor=caller.subject,
-                                     installation_id=installation_id, org_id=None)
+                                     installation_id=installation_id, org_id=None,
+                                     only_kind=OUTBOUND_SIGNING if caller.service == "webhook-ingest" else None)
 
 
 @router.get("/installations/{installation_id}/credential-audit", summary="Audit trail (never values)")
