@@ -209,6 +209,7 @@ async def test_detail_has_configuration_requirements(client, infra, h, org):
                                 "default": "https://api.example.com"}
     assert reqs["page_size"]["type"] == "integer" and not reqs["page_size"]["required"]
     assert d["quality_tier"] == "silver" and d["quality_criteria"] == FALCON_CRITERIA
+    assert list(d["quality_criteria"]) == sorted(FALCON_CRITERIA), "by name, not jsonb's key order"
     assert d["key_features"] == ["Detections as risks", "Hosts as assets", "Incremental sync"], "manifest order"
     assert d["required_permissions"] == ["Alerts: Read", "Hosts: Read"] and d["setup_minutes"] == 10
     assert d["push_actions"] == [] and d["streams"] == ["items"] and d["data_types"] == ["asset", "risk"]

@@ -172,6 +172,7 @@ async def get_integration(*, pool: asyncpg.Pool, org_id: uuid.UUID, key: str) ->
     entry = dict(row)
     entry["configuration_requirements"] = configuration_requirements(entry["config_schema"], entry["secret_fields"])
     entry["removed_from_registry_at"] = entry.pop("removed_at")
+    entry["quality_criteria"] = dict(sorted(entry["quality_criteria"].items()))  # jsonb keeps its own key order
     entry["reviews_summary"] = await reviews.summary(pool=pool, key=key)
     entry["usage_stats"] = {**await usage.integration_stats(pool=pool, key=key),
                             **await installs.setup_time(pool=pool, key=key)}
