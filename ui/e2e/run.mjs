@@ -91,6 +91,26 @@ try {
     await accessible(admin, "home");
   });
 
+  await step("filter by quality tier: only that tier's cards, then back to all", async () => {
+    const tiers = admin.getByRole("group", { name: "Quality tier" });
+    const silver = tiers.getByRole("checkbox", { name: /^silver \d+$/ });
+    const count = Number((await tiers.getByText(/^silver \d+$/).innerText()).split(" ")[1]);
+    // click, not check(): the box follows the URL, which the router updates in a transition.
+    await silver.click();
+    await admin.waitForFunction(() => location.search.includes("quality_tier=silver") &&
+      document.querySelector("#quality_tier-silver")?.checked);
+    await admin.getByRole("heading", { name: `${count} integrations` }).waitFor();
+    await admin.getByRole("link", { name: "CrowdStrike Falcon", exact: true }).waitFor();
+    await admin.waitForFunction((n) => document.querySelectorAll("ul.grid > li").length === n, count);
+    const cards = admin.locator("ul.grid > li");
+    assert.equal(await cards.count(), count);
+    assert.equal(await cards.filter({ hasText: "Silver tier" }).count(), count, "every card shows the tier");
+    await accessible(admin, "home filtered by tier");
+    await silver.click();
+    await admin.waitForFunction(() => !location.search.includes("quality_tier") &&
+      document.querySelector("#quality_tier-silver")?.checked === false);
+  });
+
   await step("search with a typo finds CrowdStrike", async () => {
     await admin.getByLabel("Search integrations").fill("crowdstrke");
     await admin.getByRole("heading", { name: /integrations? for “crowdstrke”/ }).waitFor();
@@ -103,6 +123,12 @@ try {
     await admin.getByRole("heading", { level: 1, name: "CrowdStrike Falcon" }).waitFor();
     await admin.getByRole("heading", { name: "Configuration requirements" }).waitFor();
     await admin.getByText("in the vault (secret)").waitFor();
+    // What the credential needs at the vendor, and the tier explained by its criteria.
+    const permissions = admin.getByRole("list", { name: "Required permissions" });
+    await permissions.getByRole("listitem").first().waitFor();
+    assert.ok((await permissions.getByRole("listitem").count()) >= 1);
+    await admin.getByText(/^about \d+ min$/).waitFor();
+    await admin.getByRole("list", { name: "Conformance criteria" }).waitFor();
     // Write a review; it is listed at once and the form goes (one review per user).
     await admin.getByRole("textbox", { name: "Title" }).fill("Alerts arrived on the first sync");
     await admin.getByRole("textbox", { name: "Review" }).fill("Set up against the simulator in a minute.");

@@ -5,20 +5,31 @@ import pytest
 from aria_catalog.installs import service as installs
 
 
+FALCON_CRITERIA = {"auth": "pass", "error_classification": "pass", "health": "pass", "incremental": "pass",
+                   "ingest": "pass", "manifest": "pass", "preview": "pass", "push": "n/a", "rate_limits": "pass",
+                   "replay": "pass", "webhooks": "n/a"}
+SPLUNK_PUSH = [{"name": "send_alert", "kind": "send_event", "input": "alert", "description": "Alert to a HEC index."}]
+
+
 def dataset(entry):
     named = [
         entry("t_cs_falcon", "CrowdStrike Falcon", "CrowdStrike", product="Falcon Insight XDR",
               description="Falcon alerts and managed hosts.", data_types=["risk", "asset"],
               capabilities=["sync", "incremental", "test_connection", "health_check"],
-              auth_methods=["oauth2_client_credentials"]),
+              auth_methods=["oauth2_client_credentials"], quality_tier="silver", quality_criteria=FALCON_CRITERIA,
+              key_features=["Detections as risks", "Hosts as assets", "Incremental sync"],
+              required_permissions=["Alerts: Read", "Hosts: Read"], setup_minutes=10),
         entry("t_s1", "SentinelOne Singularity", "SentinelOne", description="Threats and agents.",
-              capabilities=["sync", "webhook"], supports_webhook=True, data_types=["alert", "asset"]),
+              capabilities=["sync", "webhook"], supports_webhook=True, data_types=["alert", "asset"],
+              quality_tier="gold"),
         entry("t_tenable", "Tenable Vulnerability Management", "Tenable", category="vulnerability_management",
-              description="Vulnerability findings and assets from Tenable.io.", data_types=["vulnerability", "asset"]),
+              description="Vulnerability findings and assets from Tenable.io.", data_types=["vulnerability", "asset"],
+              quality_tier="bronze"),
         entry("t_splunk", "Splunk Enterprise Security", "Splunk", category="siem", capabilities=["push_actions"],
-              data_types=["alert"], pricing_model="paid", official=False, community=True),
+              data_types=["alert"], pricing_model="paid", official=False, community=True, quality_tier="gold",
+              push_actions=SPLUNK_PUSH),
         entry("t_sentinel", "Microsoft Sentinel", "Microsoft", category="siem", capabilities=["push_actions", "sync"],
-              data_types=["alert"], auth_methods=["oauth2_client_credentials"], beta=True),
+              data_types=["alert"], auth_methods=["oauth2_client_credentials"], beta=True, quality_tier="silver"),
         entry("t_rf", "Recorded Future", "Recorded Future", category="threat_intelligence",
               data_types=["indicator"], pricing_model="freemium"),
         entry("t_okta", "Okta Workforce Identity", "Okta", category="identity", data_types=["asset"]),
@@ -74,6 +85,41 @@ async def test_filters_combine(client, infra, h, org):
     assert await keys(category="soar") == set(), "a known category without connectors is an empty page"
 
 
+async def test_filter_by_quality_tier(client, infra, h, org):
+    headers = h.as_user(infra, org)
+
+    async def items(**params):
+        r = await client.get("/v1/integrations", params={**params, "limit": 100}, headers=headers)
+        assert r.status_code == 200, r.text
+        return {i["key"]: i["quality_tier"] for i in r.json()["items"]}
+
+    assert await items(quality_tier="gold") == {"t_s1": "gold", "t_splunk": "gold"}
+    assert set(await items(quality_tier="gold,silver")) == {"t_s1", "t_splunk", "t_cs_falcon", "t_sentinel"}
+    assert set(await items(quality_tier=["gold", "bronze"], category="siem")) == {"t_splunk"}
+    unrated = await items(quality_tier="unrated")
+    assert len(unrated) == 20 and set(unrated.values()) == {"unrated"}, "the deprecated one is left out"
+    assert set(await items(quality_tier="bronze", include_deprecated="true")) == {"t_tenable"}
+    # Every item says its tier, filtered or not; the home page's and collections' summaries too.
+    everything = await items()
+    assert everything["t_cs_falcon"] == "silver" and everything["t_filler_00"] == "unrated"
+
+
+async def test_facets_count_per_quality_tier(client, infra, h, org):
+    headers = h.as_user(infra, org)
+    f = (await client.get("/v1/integrations/facets", headers=headers)).json()
+    assert f["quality_tier"] == [{"value": "gold", "count": 2}, {"value": "silver", "count": 2},
+                                 {"value": "bronze", "count": 1}, {"value": "unrated", "count": 20}], \
+        "best tier first, not by count"
+    # Disjunctive: a chosen tier narrows the other dimensions and the total, not the tier counts.
+    r = await client.get("/v1/integrations/facets", params={"quality_tier": "gold"}, headers=headers)
+    f = r.json()
+    assert r.status_code == 200 and f["total"] == 2
+    assert {x["value"]: x["count"] for x in f["quality_tier"]}["unrated"] == 20
+    assert {x["value"]: x["count"] for x in f["category"]} == {"edr": 1, "siem": 1}
+    r = await client.get("/v1/integrations/facets", params={"category": "siem"}, headers=headers)
+    assert r.json()["quality_tier"] == [{"value": "gold", "count": 1}, {"value": "silver", "count": 1}]
+
+
 async def test_installed_filter_is_per_organization(api, infra, h):
     client, pool = api
     mine, other = uuid.uuid4(), uuid.uuid4()
@@ -111,6 +157,7 @@ async def test_facets_count_per_category_and_capability(client, infra, h, org):
 @pytest.mark.parametrize("params", [
     {"sort": "name"}, {"sort": "installs"}, {"sort": "rating"}, {"sort": "updated"},
     {"q": "example connector", "sort": "relevance"}, {"category": "custom", "sort": "name"},
+    {"quality_tier": "unrated", "sort": "installs"}, {"quality_tier": "gold,unrated", "sort": "name"},
 ])
 async def test_pagination_walks_every_entry_once(client, infra, h, org, params):
     headers = h.as_user(infra, org)
@@ -129,7 +176,7 @@ async def test_pagination_walks_every_entry_once(client, infra, h, org, params):
     assert len(seen) == len(set(seen)), "no duplicates across pages"
     assert seen == [i["key"] for i in everything["items"]], "pages concatenate to the single-page order"
     assert pages == max(1, -(-len(seen) // 4)), "the last full page already says there is no next page"
-    if params.get("sort") == "name" and "category" not in params:
+    if params.get("sort") == "name" and len(params) == 1:
         assert len(seen) == 25 and seen == sorted(seen, key=lambda k: next(
             i["name"].lower() for i in everything["items"] if i["key"] == k))
 
@@ -161,6 +208,15 @@ async def test_detail_has_configuration_requirements(client, infra, h, org):
                                 "required": True, "secret": False, "format": "uri",
                                 "default": "https://api.example.com"}
     assert reqs["page_size"]["type"] == "integer" and not reqs["page_size"]["required"]
+    assert d["quality_tier"] == "silver" and d["quality_criteria"] == FALCON_CRITERIA
+    assert list(d["quality_criteria"]) == sorted(FALCON_CRITERIA), "by name, not jsonb's key order"
+    assert d["key_features"] == ["Detections as risks", "Hosts as assets", "Incremental sync"], "manifest order"
+    assert d["required_permissions"] == ["Alerts: Read", "Hosts: Read"] and d["setup_minutes"] == 10
+    assert d["push_actions"] == [] and d["streams"] == ["items"] and d["data_types"] == ["asset", "risk"]
+    assert d["usage_stats"]["average_setup_time_s"] is None, "the measured average stays next to the manifest's"
+    splunk = (await client.get("/v1/integrations/t_splunk", headers=h.as_user(infra, org))).json()
+    assert splunk["push_actions"] == SPLUNK_PUSH and splunk["quality_tier"] == "gold"
+    assert splunk["key_features"] == [] and splunk["setup_minutes"] is None and splunk["quality_criteria"] == {}
     # Deprecated entries stay readable.
     assert (await client.get("/v1/integrations/t_old", headers=h.as_user(infra, org))).json()["is_deprecated"]
 
@@ -174,6 +230,10 @@ async def test_bad_inputs_are_problems(client, infra, h, org):
                    400, "unknown_filter_value")
     await h.problem(await client.get("/v1/integrations/facets", params={"data_type": "x"}, headers=headers),
                    400, "unknown_filter_value")
+    for path in ("/v1/integrations", "/v1/integrations/facets"):
+        body = await h.problem(await client.get(path, params={"quality_tier": "gold,platinum"}, headers=headers),
+                               400, "unknown_filter_value")
+        assert body["parameter"] == "quality_tier" and body["allowed"] == ["bronze", "gold", "silver", "unrated"]
     await h.problem(await client.get("/v1/integrations", params={"sort": "random"}, headers=headers), 400, "invalid_sort")
     await h.problem(await client.get("/v1/integrations", params={"catgory": "edr"}, headers=headers),
                    400, "unknown_parameter")

@@ -141,3 +141,42 @@ async def test_a_change_that_happens_again_is_a_new_event_not_a_duplicate(infra,
         assert len({e["dedup_key"] for e in envelopes}) == 4, "removed twice at 1.0.0: two distinct events"
     finally:
         await pool.close()
+
+
+async def test_a_changed_tier_or_feature_list_is_an_updated_change(infra, kafka_topics, h):
+    database = await h.new_database(infra)
+    pool = await create_pool(database)
+    key = f"tier_{uuid.uuid4().hex[:8]}"
+    facts = dict(key_features=["Alerts as risks"], required_permissions=["Alerts: Read"], setup_minutes=10,
+                 quality_tier="silver", quality_criteria={"manifest": "pass", "push": "n/a"},
+                 push_actions=[{"name": "open", "kind": "create_ticket", "input": "risk", "description": None}])
+    try:
+        await registry_sync.sync_catalog(pool=pool, entries=[h.entry(key, "Tiered", "T", **facts)])
+        assert (await registry_sync.sync_catalog(pool=pool, entries=[h.entry(key, "Tiered", "T", **facts)])).unchanged
+
+        earned = {**facts, "quality_tier": "gold", "quality_criteria": {"manifest": "pass", "push": "pass"}}
+        report = await registry_sync.sync_catalog(pool=pool, entries=[h.entry(key, "Tiered", "T", **earned)])
+        assert report.updated == [key], "same version, new tier: an update"
+        more = {**earned, "key_features": ["Alerts as risks", "Tickets from risks"], "setup_minutes": 15}
+        assert (await registry_sync.sync_catalog(pool=pool, entries=[h.entry(key, "Tiered", "T", **more)])).updated
+
+        row = (await _rows(database, "SELECT * FROM integration_catalog WHERE key = $1", key))[0]
+        assert row["quality_tier"] == "gold" and orjson.loads(row["quality_criteria"])["push"] == "pass"
+        assert row["key_features"] == ["Alerts as risks", "Tickets from risks"] and row["setup_minutes"] == 15
+        assert row["required_permissions"] == ["Alerts: Read"]
+        assert orjson.loads(row["push_actions"]) == facts["push_actions"]
+        assert [r["change"] for r in await registry_sync.history(pool=pool, key=key)] == ["added", "updated", "updated"]
+        events = [orjson.loads(r["envelope"])["data"] for r in
+                  await _rows(database, "SELECT envelope FROM outbox WHERE key = $1 ORDER BY id", key)]
+        assert [(e["change"], e["version"]) for e in events] == [("added", "1.0.0"), ("updated", "1.0.0"),
+                                                                 ("updated", "1.0.0")]
+        tiers = await _rows(database, "SELECT quality_tier FROM catalog_vocabulary")
+        assert tiers[0]["quality_tier"] == ["gold"], "the vocabulary view is refreshed with the change"
+
+        # A tier the catalog does not know is stored as unrated, not a rejected connector.
+        odd = await registry_sync.sync_catalog(pool=pool, entries=[h.entry(key, "Tiered", "T",
+                                                                           **{**more, "quality_tier": "platinum"})])
+        assert odd.updated == [key]
+        assert (await _rows(database, "SELECT quality_tier FROM integration_catalog"))[0]["quality_tier"] == "unrated"
+    finally:
+        await pool.close()

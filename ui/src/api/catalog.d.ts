@@ -88,7 +88,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Counts per category, capability and more
+         * Counts per category, capability, quality tier and more
          * @description Takes the list's filters. Each dimension is counted with every filter except its own, so the counts show what choosing another value would give (disjunctive facets); `total` applies all.
          */
         get: operations["integration_facets_v1_integrations_facets_get"];
@@ -281,6 +281,11 @@ export interface components {
             /** Pricing Model */
             pricing_model: components["schemas"]["FacetValue"][];
             /**
+             * Quality Tier
+             * @description Best tier first (not by count).
+             */
+            quality_tier: components["schemas"]["FacetValue"][];
+            /**
              * Total
              * @description Integrations matching every filter.
              */
@@ -355,6 +360,11 @@ export interface components {
             /** Key */
             key: string;
             /**
+             * Key Features
+             * @description What the connector does, a line each (manifest).
+             */
+            key_features: string[];
+            /**
              * Last Updated
              * Format: date-time
              */
@@ -371,13 +381,41 @@ export interface components {
             pricing_model: string | null;
             /** Product */
             product: string | null;
+            /**
+             * Push Actions
+             * @description Outbound actions: what ARIA can send to the vendor.
+             */
+            push_actions: components["schemas"]["PushAction"][];
+            /**
+             * Quality Criteria
+             * @description Conformance criterion → outcome behind `quality_tier` (n/a: the connector lacks the capability).
+             */
+            quality_criteria: {
+                [key: string]: "pass" | "fail" | "n/a";
+            };
+            /**
+             * Quality Tier
+             * @description Earned in the connector conformance suite, never declared by the connector: gold > silver > bronze; unrated has not passed bronze's criteria. The detail's `quality_criteria` says which criteria passed.
+             * @enum {string}
+             */
+            quality_tier: "gold" | "silver" | "bronze" | "unrated";
             /** Removed From Registry At */
             removed_from_registry_at: string | null;
+            /**
+             * Required Permissions
+             * @description Vendor roles or API scopes the credential needs, in the vendor's words (manifest).
+             */
+            required_permissions: string[];
             /** Review Count */
             review_count: number;
             reviews_summary: components["schemas"]["ReviewsSummary"];
             /** Secret Fields */
             secret_fields: string[];
+            /**
+             * Setup Minutes
+             * @description Expected minutes from the vendor console to a first sync (manifest); the measured average is usage_stats.average_setup_time_s.
+             */
+            setup_minutes: number | null;
             /** Streams */
             streams: string[];
             /** Support Url */
@@ -456,6 +494,12 @@ export interface components {
             pricing_model: string | null;
             /** Product */
             product: string | null;
+            /**
+             * Quality Tier
+             * @description Earned in the connector conformance suite, never declared by the connector: gold > silver > bronze; unrated has not passed bronze's criteria. The detail's `quality_criteria` says which criteria passed.
+             * @enum {string}
+             */
+            quality_tier: "gold" | "silver" | "bronze" | "unrated";
             /** Review Count */
             review_count: number;
             /** Supports Webhooks */
@@ -484,6 +528,23 @@ export interface components {
             type: string;
         } & {
             [key: string]: unknown;
+        };
+        /** PushAction */
+        PushAction: {
+            /** Description */
+            description: string | null;
+            /**
+             * Input
+             * @description Contract entity type the action takes (or 'ticket').
+             */
+            input: string | null;
+            /**
+             * Kind
+             * @description send_event, create_ticket, update_ticket or add_comment.
+             */
+            kind: string;
+            /** Name */
+            name: string;
         };
         /** Review */
         Review: {
@@ -866,6 +927,7 @@ export interface operations {
                      *           "name": "CrowdStrike Falcon",
                      *           "pricing_model": "vendor_license",
                      *           "product": "Falcon Insight XDR",
+                     *           "quality_tier": "silver",
                      *           "review_count": 0,
                      *           "supports_webhooks": false,
                      *           "vendor": "CrowdStrike",
@@ -1037,6 +1099,7 @@ export interface operations {
                      *           "name": "CrowdStrike Falcon",
                      *           "pricing_model": "vendor_license",
                      *           "product": "Falcon Insight XDR",
+                     *           "quality_tier": "silver",
                      *           "review_count": 12,
                      *           "supports_webhooks": false,
                      *           "vendor": "CrowdStrike",
@@ -1109,6 +1172,8 @@ export interface operations {
                 auth_method?: string[];
                 /** @description Any of these pricing models. */
                 pricing_model?: string[];
+                /** @description Any of these earned quality tiers: gold, silver, bronze, unrated. */
+                quality_tier?: string[];
                 /** @description Only official (true) or only non-official (false). */
                 official?: boolean | null;
                 community?: boolean | null;
@@ -1168,6 +1233,7 @@ export interface operations {
                      *           "name": "CrowdStrike Falcon",
                      *           "pricing_model": "vendor_license",
                      *           "product": "Falcon Insight XDR",
+                     *           "quality_tier": "silver",
                      *           "review_count": 0,
                      *           "supports_webhooks": false,
                      *           "vendor": "CrowdStrike",
@@ -1292,6 +1358,8 @@ export interface operations {
                 auth_method?: string[];
                 /** @description Any of these pricing models. */
                 pricing_model?: string[];
+                /** @description Any of these earned quality tiers: gold, silver, bronze, unrated. */
+                quality_tier?: string[];
                 /** @description Only official (true) or only non-official (false). */
                 official?: boolean | null;
                 community?: boolean | null;
@@ -1343,6 +1411,12 @@ export interface operations {
                      *         {
                      *           "count": 1,
                      *           "value": "vendor_license"
+                     *         }
+                     *       ],
+                     *       "quality_tier": [
+                     *         {
+                     *           "count": 1,
+                     *           "value": "silver"
                      *         }
                      *       ],
                      *       "total": 1
@@ -1533,11 +1607,35 @@ export interface operations {
                      *       "is_deprecated": false,
                      *       "is_official": true,
                      *       "key": "crowdstrike_falcon",
+                     *       "key_features": [
+                     *         "Falcon detections and incidents as ARIA risks",
+                     *         "Managed hosts as assets, kept current",
+                     *         "Incremental sync on the alert's update time"
+                     *       ],
                      *       "last_updated": "2026-11-26T06:20:00+00:00",
                      *       "license_required": true,
                      *       "name": "CrowdStrike Falcon",
                      *       "pricing_model": "vendor_license",
                      *       "product": "Falcon Insight XDR",
+                     *       "push_actions": [],
+                     *       "quality_criteria": {
+                     *         "auth": "pass",
+                     *         "error_classification": "pass",
+                     *         "health": "pass",
+                     *         "incremental": "pass",
+                     *         "ingest": "pass",
+                     *         "manifest": "pass",
+                     *         "preview": "pass",
+                     *         "push": "n/a",
+                     *         "rate_limits": "pass",
+                     *         "replay": "pass",
+                     *         "webhooks": "n/a"
+                     *       },
+                     *       "quality_tier": "silver",
+                     *       "required_permissions": [
+                     *         "API client scope Alerts: Read",
+                     *         "API client scope Hosts: Read"
+                     *       ],
                      *       "review_count": 2,
                      *       "reviews_summary": {
                      *         "average_rating": 4.5,
@@ -1557,6 +1655,7 @@ export interface operations {
                      *       "secret_fields": [
                      *         "client_secret"
                      *       ],
+                     *       "setup_minutes": 10,
                      *       "streams": [
                      *         "alerts",
                      *         "hosts"

@@ -1,6 +1,6 @@
 import type { Facets } from "../api/client";
 
-type Dimension = "category" | "capability" | "pricing_model";
+type Dimension = "category" | "capability" | "pricing_model" | "quality_tier";
 
 /** One facet dimension: each value with its count, toggled on and off. */
 export function FacetList(props: {

@@ -1,6 +1,7 @@
 import { Link } from "react-router-dom";
 import type { IntegrationSummary } from "../api/client";
 import { Can } from "./Can";
+import { QualityBadge } from "./catalog/QualityBadge";
 
 export function Rating({ value, count }: { value: number; count: number }) {
   return (
@@ -23,6 +24,7 @@ export function IntegrationCard({ item }: { item: IntegrationSummary }) {
           </h3>
           <p className="muted small">
             {item.vendor} · {item.category}
+            <QualityBadge tier={item.quality_tier} />
           </p>
         </div>
       </div>

@@ -24,7 +24,7 @@ const ITEM = {
   description: "Alerts and hosts", logo_url: null, version: "1.0.0", pricing_model: null, is_official: true,
   is_community: false, is_beta: false, is_deprecated: false, license_required: true, capabilities: ["sync"],
   data_types: ["risk"], auth_methods: [], supports_webhooks: false, installation_complexity: null,
-  average_rating: 4.5, review_count: 2, install_count: 7, last_updated: "2026-01-01T00:00:00Z", installed: false,
+  quality_tier: "silver" as const, average_rating: 4.5, review_count: 2, install_count: 7, last_updated: "2026-01-01T00:00:00Z", installed: false,
 };
 
 describe("role-aware actions", () => {

@@ -5,6 +5,12 @@ import { Can } from "../components/Can";
 import { Rating } from "../components/IntegrationCard";
 import { Reviews } from "../components/Reviews";
 import { ProblemMessage } from "../components/ProblemMessage";
+import { KeyFeatures } from "../components/catalog/KeyFeatures";
+import { Publishes } from "../components/catalog/Publishes";
+import { PushActions } from "../components/catalog/PushActions";
+import { QualityBadge } from "../components/catalog/QualityBadge";
+import { QualityCriteria } from "../components/catalog/QualityCriteria";
+import { SetupFacts } from "../components/catalog/SetupFacts";
 
 function minutes(value: number | null | undefined): string {
   if (value == null) return "—";
@@ -38,6 +44,7 @@ export default function Detail() {
           </p>
           <p>
             <Rating value={d.average_rating} count={d.review_count} /> · {d.install_count} installs
+            <QualityBadge tier={d.quality_tier} />
             {d.is_official && <span className="badge badge-ok">Official</span>}
             {d.is_beta && <span className="badge badge-warn">Beta</span>}
           </p>
@@ -62,6 +69,7 @@ export default function Detail() {
       <section>
         <h2>Overview</h2>
         <p>{d.description}</p>
+        <KeyFeatures features={d.key_features} />
         <p>
           Capabilities: {d.capabilities.map((c) => c.replace(/_/g, " ")).join(", ")}
           {d.supports_webhooks && " · takes vendor webhooks"}
@@ -69,14 +77,17 @@ export default function Detail() {
       </section>
       <section>
         <h2>What you get in ARIA</h2>
-        <ul>
-          {d.data_types.map((t) => (
-            <li key={t}>
-              <strong>{t}</strong> events on <code>aria.entity.{t}</code>
-            </li>
-          ))}
-        </ul>
-        <p className="small muted">Streams read from the vendor: {d.streams.join(", ")}</p>
+        <Publishes dataTypes={d.data_types} streams={d.streams} />
+        <PushActions actions={d.push_actions} vendor={d.vendor} />
+      </section>
+      <section>
+        <h2>Before you install</h2>
+        <SetupFacts d={d} />
+        {d.documentation_url && (
+          <p className="small">
+            Vendor setup steps: <a href={d.documentation_url}>{d.name} documentation</a>
+          </p>
+        )}
       </section>
       <section>
         <h2>Configuration requirements</h2>
@@ -119,12 +130,14 @@ export default function Detail() {
             <dd>{usage.active_installations}</dd>
             <dt>Typical sync cadence</dt>
             <dd>{minutes(usage.sync_interval_minutes)}</dd>
-            <dt>Average setup time</dt>
-            <dd>{usage.average_setup_time_s == null ? "—" : `${Math.round(usage.average_setup_time_s / 60)} min`}</dd>
             <dt>Success rate</dt>
             <dd>{usage.success_rate_pct == null ? "—" : `${usage.success_rate_pct} %`}</dd>
           </dl>
         </div>
+      </section>
+      <section>
+        <h2>Quality</h2>
+        <QualityCriteria tier={d.quality_tier} criteria={d.quality_criteria} />
       </section>
       <Reviews integrationKey={d.key} />
     </article>

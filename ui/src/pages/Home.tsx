@@ -23,6 +23,7 @@ export function Home() {
     category: params.getAll("category"),
     capability: params.getAll("capability"),
     pricing_model: params.getAll("pricing_model"),
+    quality_tier: params.getAll("quality_tier"),
   };
   const webhooksOnly = params.get("webhooks") === "1";
   const query = { q: q || undefined, ...filters };
@@ -107,6 +108,7 @@ export function Home() {
           <FacetList legend="Category" dimension="category" facets={facets.data} selected={filters.category} onToggle={toggle} />
           <FacetList legend="Capability" dimension="capability" facets={facets.data} selected={filters.capability} onToggle={toggle} />
           <FacetList legend="Pricing" dimension="pricing_model" facets={facets.data} selected={filters.pricing_model} onToggle={toggle} />
+          <FacetList legend="Quality tier" dimension="quality_tier" facets={facets.data} selected={filters.quality_tier} onToggle={toggle} />
           <div className="facet-value">
             <input
               type="checkbox"

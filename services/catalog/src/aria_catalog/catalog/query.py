@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Literal, get_args
 
 import orjson
 
@@ -17,7 +17,9 @@ from aria_platform.problems import Problem
 from aria_platform.text import unstorable
 
 SORTS = ("relevance", "name", "installs", "rating", "updated")
-DIMENSIONS = ("category", "capability", "data_type", "auth_method", "pricing_model")
+DIMENSIONS = ("category", "capability", "data_type", "auth_method", "pricing_model", "quality_tier")
+QualityTier = Literal["gold", "silver", "bronze", "unrated"]  # migration 0009's check
+QUALITY_TIERS: tuple[str, ...] = get_args(QualityTier)  # best first
 _WORD = re.compile(r"[^\W_]+")
 MAX_WORDS = 10
 

@@ -11,10 +11,11 @@ from .query import CatalogQuery
 
 _SUMMARY = """c.key, c.name, c.vendor, c.product, c.category, c.description, c.logo_url, c.version, c.pricing_model,
               c.is_official, c.is_community, c.is_beta, c.is_deprecated, c.license_required, c.capabilities,
-              c.data_types, c.auth_methods, c.supports_webhooks, c.installation_complexity,
+              c.data_types, c.auth_methods, c.supports_webhooks, c.installation_complexity, c.quality_tier,
               c.average_rating::float8 AS average_rating, c.review_count, c.install_count, c.last_updated"""
 _DETAIL = _SUMMARY + """, c.documentation_url, c.support_url, c.minimum_platform_version, c.streams,
-              c.config_schema, c.secret_fields, c.api_rate_limits, c.removed_at, c.created_at"""
+              c.config_schema, c.secret_fields, c.api_rate_limits, c.removed_at, c.created_at, c.quality_criteria,
+              c.key_features, c.required_permissions, c.setup_minutes, c.push_actions"""
 
 # Sort → (sort value expression, ORDER BY, keyset condition on ($a = last value, $b = last key)).
 _SORTS = {
@@ -78,7 +79,7 @@ def _where(p: _Params, q: CatalogQuery, org_id: uuid.UUID, *, except_dimension: 
                        f"AND (word_similarity_commutator_op(c.name, {text}) "
                        f"OR word_similarity_commutator_op(c.vendor, {text}) "
                        f"OR word_similarity_commutator_op(c.product, {text}))))")
-    scalar = {"category": "c.category", "pricing_model": "c.pricing_model"}
+    scalar = {"category": "c.category", "pricing_model": "c.pricing_model", "quality_tier": "c.quality_tier"}
     arrays = {"capability": "c.capabilities", "data_type": "c.data_types", "auth_method": "c.auth_methods"}
     for dimension, values in q.values.items():
         if not values or dimension == except_dimension:
@@ -147,7 +148,7 @@ async def facet_counts(conn: asyncpg.Pool | asyncpg.Connection, *, q: CatalogQue
 async def vocabulary(conn: asyncpg.Pool | asyncpg.Connection) -> asyncpg.Record:
     """Distinct values present in the catalog, per filter dimension (kept by the registry sync)."""
     return await conn.fetchrow(
-        "SELECT category, pricing_model, capability, data_type, auth_method FROM catalog_vocabulary")
+        "SELECT category, pricing_model, capability, data_type, auth_method, quality_tier FROM catalog_vocabulary")
 
 
 async def top_rated(conn: asyncpg.Pool | asyncpg.Connection, *, org_id: uuid.UUID,

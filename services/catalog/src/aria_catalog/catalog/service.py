@@ -16,11 +16,13 @@ from ..reviews import service as reviews
 from ..usage import service as usage
 from . import repo
 from .cache import CatalogView
-from .query import DIMENSIONS, CatalogQuery, build_query, decode_cursor, encode_cursor
+from .query import DIMENSIONS, QUALITY_TIERS, CatalogQuery, build_query, decode_cursor, encode_cursor
 
 # Facet dimension → column (unnest: for array columns).
 FACETS = {"category": "category", "capability": "unnest:capabilities", "data_type": "unnest:data_types",
-          "auth_method": "unnest:auth_methods", "pricing_model": "pricing_model"}
+          "auth_method": "unnest:auth_methods", "pricing_model": "pricing_model", "quality_tier": "quality_tier"}
+# Facet values by count, most first; tiers best first instead (a scale, not a list of kinds).
+_FACET_ORDER = {"quality_tier": lambda f: QUALITY_TIERS.index(f["value"])}
 
 
 def _sdk_vocabulary() -> dict[str, set[str]]:
@@ -35,7 +37,8 @@ def _sdk_vocabulary() -> dict[str, set[str]]:
         return {}
 
 
-_SDK_VOCABULARY = _sdk_vocabulary()
+# Plus the tiers a row can hold (migration 0009's check): every tier is a valid filter before one is earned.
+_SDK_VOCABULARY = {**_sdk_vocabulary(), "quality_tier": set(QUALITY_TIERS)}
 
 
 async def vocabulary(view: CatalogView) -> dict[str, set[str]]:
@@ -122,7 +125,7 @@ async def facets(*, view: CatalogView, org_id: uuid.UUID, query: CatalogQuery) -
             else:
                 out[row["dimension"]].append({"value": row["value"], "count": row["count"]})
         for d in FACETS:
-            out[d].sort(key=lambda f: (-f["count"], f["value"]))
+            out[d].sort(key=_FACET_ORDER.get(d, lambda f: (-f["count"], f["value"])))
         return JsonEntity.of(out)
 
     return await view.cached(("facets", query.fingerprint(), _org_part(query, org_id)), compute)
@@ -169,6 +172,7 @@ async def get_integration(*, pool: asyncpg.Pool, org_id: uuid.UUID, key: str) ->
     entry = dict(row)
     entry["configuration_requirements"] = configuration_requirements(entry["config_schema"], entry["secret_fields"])
     entry["removed_from_registry_at"] = entry.pop("removed_at")
+    entry["quality_criteria"] = dict(sorted(entry["quality_criteria"].items()))  # jsonb keeps its own key order
     entry["reviews_summary"] = await reviews.summary(pool=pool, key=key)
     entry["usage_stats"] = {**await usage.integration_stats(pool=pool, key=key),
                             **await installs.setup_time(pool=pool, key=key)}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
@@ -16,7 +16,7 @@ from ..http import NOT_FOUND, NOT_MODIFIED, UNAUTHORIZED, cached_json, problem_e
 from ..deps import CatalogDeps
 from . import service
 from .cache import current_view
-from .query import DIMENSIONS, SORTS
+from .query import DIMENSIONS, QUALITY_TIERS, SORTS, QualityTier
 
 router = APIRouter(prefix="/v1", tags=["catalog"])
 
@@ -43,6 +43,10 @@ class IntegrationSummary(BaseModel):
     auth_methods: list[str]
     supports_webhooks: bool
     installation_complexity: str | None
+    quality_tier: QualityTier = Field(
+        description="Earned in the connector conformance suite, never declared by the connector: gold > silver > "
+                    "bronze; unrated has not passed bronze's criteria. The detail's `quality_criteria` says which "
+                    "criteria passed.")
     average_rating: float
     review_count: int
     install_count: int
@@ -55,6 +59,13 @@ class IntegrationPage(BaseModel):
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
     limit: int
     sort: str = Field(description="Sort applied (relevance without `q` falls back to installs).")
+
+
+class PushAction(BaseModel):
+    name: str
+    kind: str = Field(description="send_event, create_ticket, update_ticket or add_comment.")
+    input: str | None = Field(description="Contract entity type the action takes (or 'ticket').")
+    description: str | None
 
 
 class ConfigurationRequirement(BaseModel):
@@ -105,6 +116,15 @@ class IntegrationDetail(IntegrationSummary):
     configuration_requirements: list[ConfigurationRequirement]
     removed_from_registry_at: datetime | None
     created_at: datetime
+    quality_criteria: dict[str, Literal["pass", "fail", "n/a"]] = Field(
+        description="Conformance criterion → outcome behind `quality_tier` (n/a: the connector lacks the capability).")
+    key_features: list[str] = Field(description="What the connector does, a line each (manifest).")
+    required_permissions: list[str] = Field(
+        description="Vendor roles or API scopes the credential needs, in the vendor's words (manifest).")
+    setup_minutes: int | None = Field(
+        description="Expected minutes from the vendor console to a first sync (manifest); the measured "
+                    "average is usage_stats.average_setup_time_s.")
+    push_actions: list[PushAction] = Field(description="Outbound actions: what ARIA can send to the vendor.")
     reviews_summary: ReviewsSummary
     usage_stats: UsageStats = Field(description="From the daily usage rollups of every organization's installations, "
                                        "and setup times from their lifecycle events.")
@@ -122,6 +142,7 @@ class Facets(BaseModel):
     data_type: list[FacetValue]
     auth_method: list[FacetValue]
     pricing_model: list[FacetValue]
+    quality_tier: list[FacetValue] = Field(description="Best tier first (not by count).")
 
 
 # --- examples --------------------------------------------------------------------------
@@ -134,7 +155,8 @@ SUMMARY_EXAMPLE = {
     "is_beta": False, "is_deprecated": False, "license_required": True,
     "capabilities": ["health_check", "incremental", "sync", "test_connection"], "data_types": ["asset", "risk"],
     "auth_methods": ["oauth2_client_credentials"], "supports_webhooks": False, "installation_complexity": "low",
-    "average_rating": 0.0, "review_count": 0, "install_count": 42, "last_updated": "2026-11-26T06:20:00+00:00",
+    "quality_tier": "silver", "average_rating": 0.0, "review_count": 0, "install_count": 42,
+    "last_updated": "2026-11-26T06:20:00+00:00",
     "installed": True,
 }
 _DETAIL_EXAMPLE = {
@@ -153,6 +175,13 @@ _DETAIL_EXAMPLE = {
          "required": True, "secret": True},
     ],
     "removed_from_registry_at": None, "created_at": "2026-11-26T06:20:00+00:00",
+    "quality_criteria": {"auth": "pass", "error_classification": "pass", "health": "pass", "incremental": "pass",
+                         "ingest": "pass", "manifest": "pass", "preview": "pass", "push": "n/a",
+                         "rate_limits": "pass", "replay": "pass", "webhooks": "n/a"},
+    "key_features": ["Falcon detections and incidents as ARIA risks", "Managed hosts as assets, kept current",
+                     "Incremental sync on the alert's update time"],
+    "required_permissions": ["API client scope Alerts: Read", "API client scope Hosts: Read"],
+    "setup_minutes": 10, "push_actions": [],
     "reviews_summary": {"average_rating": 4.5, "review_count": 2, "distribution": {"1": 0, "2": 0, "3": 0, "4": 1,
                                                                                   "5": 1},
                         "verified_count": 1, "would_recommend_pct": 100.0, "ease_of_setup": 4.5,
@@ -184,6 +213,8 @@ class FilterParams(BaseModel):
     data_type: list[str] = Field([], description="Produces all of these data types.", examples=[["asset"]])
     auth_method: list[str] = Field([], description="Supports all of these auth methods.")
     pricing_model: list[str] = Field([], description="Any of these pricing models.")
+    quality_tier: list[str] = Field([], description=f"Any of these earned quality tiers: {', '.join(QUALITY_TIERS)}.",
+                                    examples=[["gold"]])
     official: bool | None = Field(None, description="Only official (true) or only non-official (false).")
     community: bool | None = None
     beta: bool | None = None
@@ -232,14 +263,14 @@ async def list_integrations(
 
 
 @router.get(
-    "/integrations/facets", response_model=Facets, summary="Counts per category, capability and more",
+    "/integrations/facets", response_model=Facets, summary="Counts per category, capability, quality tier and more",
     description="Takes the list's filters. Each dimension is counted with every filter except its own, so the "
                 "counts show what choosing another value would give (disjunctive facets); `total` applies all.",
     responses={200: {"content": {"application/json": {"example": {
         "total": 1, "category": [{"value": "edr", "count": 1}], "capability": [{"value": "sync", "count": 1}],
         "data_type": [{"value": "asset", "count": 1}], "auth_method": [{"value": "oauth2_client_credentials",
                                                                          "count": 1}],
-        "pricing_model": [{"value": "vendor_license", "count": 1}]}}}},
+        "pricing_model": [{"value": "vendor_license", "count": 1}], "quality_tier": [{"value": "silver", "count": 1}]}}}},
         **NOT_MODIFIED, **_BAD_FILTER, **UNAUTHORIZED, **_QUERY_VALIDATION},
     openapi_extra={"parameters": query_parameters(FilterParams)},
 )

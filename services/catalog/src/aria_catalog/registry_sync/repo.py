@@ -10,7 +10,8 @@ _ENTRY_COLUMNS = (
     "name", "vendor", "product", "category", "description", "logo_url", "documentation_url", "support_url",
     "version", "pricing_model", "is_official", "is_community", "is_beta", "is_deprecated", "license_required",
     "minimum_platform_version", "capabilities", "data_types", "auth_methods", "streams", "config_schema",
-    "secret_fields", "supports_webhooks", "api_rate_limits", "installation_complexity",
+    "secret_fields", "supports_webhooks", "api_rate_limits", "installation_complexity", "quality_tier",
+    "quality_criteria", "key_features", "required_permissions", "setup_minutes", "push_actions",
 )
 
 

@@ -23,6 +23,7 @@ import structlog
 from aria_contracts.events import PLATFORM_ORG, CatalogEntryChanged
 from aria_platform.outbox import enqueue, traced
 
+from ..catalog.query import QUALITY_TIERS
 from . import repo
 
 log = structlog.get_logger(__name__)
@@ -75,6 +76,44 @@ def _strings(value: Any) -> list[str]:
     return sorted({str(v) for v in value})
 
 
+def _lines(value: Any) -> list[str]:
+    """Lines in the manifest's order (features, permissions read as a list), blanks and repeats dropped."""
+    if not value:
+        return []
+    out: list[str] = []
+    for item in [value] if isinstance(value, str) else value:
+        line = str(item).strip()
+        if line and line not in out:
+            out.append(line)
+    return out
+
+
+def _quality_tier(entry: dict) -> str:
+    tier = entry.get("quality_tier") or "unrated"
+    if tier not in QUALITY_TIERS:
+        log.warning("unknown quality tier; catalogued as unrated", key=entry.get("key"), tier=tier)
+        return "unrated"
+    return tier
+
+
+def _setup_minutes(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"setup_minutes must be a positive integer, not {value!r}")
+    return value
+
+
+def _push_actions(value: Any) -> list[dict[str, Any]]:
+    actions = []
+    for action in value or []:
+        if not isinstance(action, dict) or not action.get("name") or not action.get("kind"):
+            raise ValueError(f"push action without a name or kind: {action!r}")
+        actions.append({"name": str(action["name"]), "kind": str(action["kind"]), "input": action.get("input"),
+                        "description": action.get("description")})
+    return actions
+
+
 def _secret_fields(schema: dict) -> list[str]:
     props = schema.get("properties") or {}
     return sorted(name for name, spec in props.items()
@@ -119,6 +158,13 @@ def normalize(entry: dict[str, Any]) -> dict[str, Any]:
                                          default=False)),
         "api_rate_limits": {k: v for k, v in rate_limits.items() if v is not None},
         "installation_complexity": entry.get("installation_complexity"),
+        # Earned in the connector conformance suite (never declared by the manifest).
+        "quality_tier": _quality_tier(entry),
+        "quality_criteria": {str(k): str(v) for k, v in sorted((entry.get("quality_criteria") or {}).items())},
+        "key_features": _lines(entry.get("key_features")),
+        "required_permissions": _lines(entry.get("required_permissions")),
+        "setup_minutes": _setup_minutes(entry.get("setup_minutes")),
+        "push_actions": _push_actions(entry.get("push_actions")),
     }
 
 
