@@ -18,7 +18,7 @@ def test_shipped_collections_file_names_real_connectors():
 
     shipped = collections.load()
     slugs = {c["slug"] for c in shipped}
-    assert {"edr-essentials", "vulnerability-management", "ticketing"} <= slugs
+    assert {"edr-suite", "vulnerability-management", "ticketing"} <= slugs
     # Declared connectors (entry points), whether or not each manifest loads today.
     known = {ep.name for ep in entry_points(group="aria.connectors")}
     for c in shipped:

@@ -1,4 +1,4 @@
-"""Curated collections ("EDR essentials", ...), kept equal to the data file shipped with the service."""
+"""Curated collections ("EDR Suite", ...), kept equal to the data file shipped with the service."""
 
 from __future__ import annotations
 

@@ -27,7 +27,7 @@ class CollectionDetail(Collection):
     integrations: list[IntegrationSummary] = Field(description="In the collection's order, with `installed`.")
 
 
-COLLECTION_EXAMPLE = {"slug": "edr-essentials", "name": "EDR essentials",
+COLLECTION_EXAMPLE = {"slug": "edr-suite", "name": "EDR Suite",
                       "description": "Endpoint detection and response: alerts as risks, managed hosts as assets.",
                       "featured": True, "tool_count": 3}
 
