@@ -16,7 +16,7 @@ from faststream.kafka import KafkaRouter
 from faststream.specification import AsyncAPI, get_asyncapi_html
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from . import openapi
+from . import openapi, retention
 from .auth import TokenVerifier
 from .db import create_pool
 from .direct import DirectRoutes
@@ -27,6 +27,7 @@ from .outbox import OutboxRelay
 from .runtime import Runtime
 from .settings import ServiceSettings
 from .problems import install_problem_handlers
+from .retention import LogTable
 from .telemetry import FASTAPI_TELEMETRY, configure_tracing, instrument_app
 
 log = structlog.get_logger(__name__)
@@ -60,6 +61,9 @@ class ServiceDefinition:
     direct_routes: Sequence[str] = ()
     """Names of API routes served ahead of FastAPI's middleware and routing (direct.py): only a
     hot endpoint that takes the Request alone."""
+    log_tables: Sequence[LogTable] = ()
+    """Tables of records kept for the retention (settings.retention_days), then purged; the
+    platform's inbox (processed_events) is always one."""
 
 
 class ServiceApp(FastAPI):
@@ -83,6 +87,9 @@ class ServiceApp(FastAPI):
 # rescans everything alive, which is a third of a sync's CPU and pauses of tens of ms in latency
 # tails. Reference counting frees nearly all of them anyway; only cycles wait for the collector.
 GC_THRESHOLDS = (50_000, 10, 10)
+
+# The inbox: a Kafka redelivery older than the retention is not expected (topics keep 7-30 days).
+INBOX = LogTable("processed_events", "processed_at")
 
 
 def tune_gc() -> None:
@@ -115,6 +122,9 @@ def create_app(service: ServiceDefinition) -> ServiceApp:
         if relay:
             await relay.start()
         loops = [asyncio.create_task(job(runtime), name=job.__name__) for job in service.background]
+        loops.append(asyncio.create_task(retention.keep(
+            pool=pool, tables=(INBOX, *service.log_tables), retention_days=settings.retention_days,
+            interval_s=settings.retention_interval_s), name="retention"))
         tune_gc()
         log.info("service started", port=settings.http_port)
         try:

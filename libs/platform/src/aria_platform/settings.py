@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TypeVar
 
-from pydantic import SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -30,6 +30,10 @@ class ServiceSettings(BaseSettings):
     # Prepended to every consumer group: lets test runs or staging stacks share one Kafka cluster.
     kafka_group_prefix: str = ""
     shutdown_grace_s: float = 10.0
+    # Rows of the service's log tables (ServiceDefinition.log_tables) older than this are purged,
+    # checked every retention_interval_s; at most two years.
+    retention_days: int = Field(default=90, ge=1, le=730)
+    retention_interval_s: float = Field(default=3600.0, gt=0)
 
 
     def group(self, name: str) -> str:

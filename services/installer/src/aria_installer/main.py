@@ -1,4 +1,4 @@
-"""Wires the installer: routes, subscribers, clients for vault-gateway and sync-runner, log retention."""
+"""Wires the installer: routes, subscribers, clients for vault-gateway and sync-runner, log retention (the platform's)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,11 @@ from pathlib import Path
 
 from aria_platform.app import ServiceDefinition
 from aria_platform.cli import service_cli
-from aria_platform.runtime import Runtime
+from aria_platform.retention import LogTable
 
 from . import deps
 from .actions import events as action_events
 from .actions import views as action_views
-from .activity import service as activity_service
 from .activity import views as activity_views
 from .dev_signin import views as dev_signin_views
 from .installations import events as installation_events
@@ -20,12 +19,6 @@ from .mappings import views as mapping_views
 from .sync_jobs import views as sync_job_views
 from .settings import InstallerSettings, load
 from .webhooks import views as webhook_views
-
-
-async def _retention(rt: Runtime) -> None:
-    s: InstallerSettings = rt.settings  # type: ignore[assignment]
-    await activity_service.keep_retention(pool=rt.pool, retention_days=s.activity_retention_days,
-                                          interval_s=s.activity_purge_interval_s)
 
 
 def define(settings: InstallerSettings) -> ServiceDefinition:
@@ -41,7 +34,7 @@ def define(settings: InstallerSettings) -> ServiceDefinition:
                  *([dev_signin_views.router] if settings.dev_signin else [])],
         kafka_routers=[installation_events.build_router(settings), action_events.build_router(settings)],
         on_start=[deps.wire],
-        background=[_retention],
+        log_tables=[LogTable("integration_activity_logs", "created_at"), LogTable("idempotency_keys", "created_at")],
     )
 
 

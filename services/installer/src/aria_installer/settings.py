@@ -1,4 +1,4 @@
-from pydantic import Field, model_validator
+from pydantic import model_validator
 
 from aria_platform.settings import ServiceSettings, load_settings
 
@@ -10,9 +10,6 @@ class InstallerSettings(ServiceSettings):
     sync_runner_url: str = "http://127.0.0.1:8004"
     # Public base URL vendors post webhooks to (webhook-ingest), shown in installation details.
     webhook_base_url: str = "http://127.0.0.1:8005"
-    # Activity log entries older than this are purged, checked every activity_purge_interval_s.
-    activity_retention_days: int = Field(default=90, ge=1)
-    activity_purge_interval_s: float = Field(default=3600.0, gt=0)
     # Local stack only (deploy/local sets ARIA_DEV_SIGNIN=1): POST /v1/dev/sign-in mints tokens for
     # the demo organization. Refused at start when tokens are verified through JWKS (production).
     dev_signin: bool = False

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from aria_platform.app import ServiceDefinition
 from aria_platform.cli import service_cli
+from aria_platform.retention import LogTable
 
 from . import deps
 from .actions import events as action_events
@@ -31,6 +32,8 @@ def define(settings: SyncRunnerSettings) -> ServiceDefinition:
                        action_events.build_router(group_id=settings.group(settings.actions_group_id),
                                                   entities_group_id=settings.group(settings.action_entities_group_id))],
         on_start=[deps.start], on_stop=[deps.stop],
+        log_tables=[LogTable("integration_sync_jobs", "created_at",
+                             purgeable="status IN ('completed', 'failed', 'cancelled')")],
     )
 
 

@@ -9,6 +9,7 @@ import structlog
 
 from aria_platform.app import ServiceDefinition
 from aria_platform.cli import service_cli
+from aria_platform.retention import LogTable
 from aria_platform.runtime import Runtime
 
 from . import deps
@@ -50,6 +51,7 @@ def define(settings: VaultGatewaySettings) -> ServiceDefinition:
                     "and crypto-shreds installation credentials; metadata and audit in Postgres, never values.",
         settings=settings, routers=[credential_views.router], kafka_routers=[credential_events.build_router(settings)],
         on_start=[deps.wire], background=[_maintain], readiness=[vault],
+        log_tables=[LogTable("credential_audit", "at")],
     )
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from aria_platform.app import ServiceDefinition
 from aria_platform.cli import service_cli
+from aria_platform.retention import LogTable
 
 from . import deps
 from .deliveries import views as delivery_views
@@ -29,6 +30,7 @@ def define(settings: WebhookIngestSettings) -> ServiceDefinition:
         on_start=[deps.start], on_stop=[deps.stop], background=[deps.send_outbound],
         # The vendor endpoint carries the load: served without FastAPI's layers (aria_platform.direct).
         direct_routes=[delivery_views.RECEIVE],
+        log_tables=[LogTable("webhook_deliveries", "received_at")],
         # Inbound deliveries are published inside their batch's transaction (group commit); the outbox
         # carries the outbound notices (outbound_endpoint.disabled).
     )

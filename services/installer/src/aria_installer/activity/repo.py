@@ -27,11 +27,3 @@ async def page(conn, *, org_id: uuid.UUID, installation_id: uuid.UUID, activity_
            ORDER BY id DESC LIMIT $8""",
         org_id, installation_id, activity_type, status, since, until, before_id, limit)
 
-
-async def purge_older_than(conn, *, days: int, batch: int) -> int:
-    """Delete up to `batch` entries older than `days`; short transactions keep the table writable."""
-    result = await conn.execute(
-        """DELETE FROM integration_activity_logs WHERE id IN (
-               SELECT id FROM integration_activity_logs WHERE created_at < now() - make_interval(days => $1) LIMIT $2)""",
-        days, batch)
-    return int(result.split()[-1])
