@@ -485,3 +485,13 @@ def test_destination_settings_come_from_base_url_token_url_and_push_endpoints():
     for key, plugin in registry.discover().items():
         if plugin.manifest.api is not None:
             assert destinations[key], f"{key}: a connector that calls out has a destination setting"
+
+
+def test_a_url_the_http_client_cannot_call_is_refused_when_configured():
+    """Issue 17 item 6: an octal IPv4 host passed validation and failed every call later (a 500)."""
+    plugin = registry.get("crowdstrike_falcon")
+    config = {"base_url": "http://0177.0.0.1/", "client_id": "id", "client_secret": "secret"}
+    errors = plugin.validate_config(config)
+    assert [e.path for e in errors] == ["base_url"]
+    assert errors[0].message.startswith("not a valid uri: Invalid IPv4 address")
+    assert plugin.validate_config({**config, "base_url": "https://api.crowdstrike.com"}) == []

@@ -162,6 +162,25 @@ async def test_a_direct_route_answers_as_through_fastapi(app, client):
     assert (await client.get("/openapi.json")).json()["paths"]["/hot/things/{thing_id}"]["post"]
 
 
+async def test_a_client_gone_before_its_body_arrived_is_not_an_error(app, caplog):
+    """Issue 17 item 6: a client disconnecting mid-request was logged as an unhandled error."""
+    sent = []
+
+    async def receive():
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/hot/things/t9", "headers": [], "query_string": b"",
+             "root_path": "", "scheme": "http", "server": ("t", 80), "client": ("c", 1)}
+    assert await app.direct.serve(scope, receive, send)
+    assert sent[0]["status"] == 499
+    assert b"client_closed_request" in sent[1]["body"]
+    assert "unhandled error" not in caplog.text
+    assert "client disconnected" in caplog.text
+
+
 def test_only_an_endpoint_that_takes_the_request_alone_can_be_direct(infra):
     settings = ServiceSettings(service_name="platform-test", database_url="postgresql://unused/x",
                                jwt_secret=infra.jwt_secret, kafka_bootstrap=infra.kafka_bootstrap)

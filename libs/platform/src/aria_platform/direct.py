@@ -23,10 +23,11 @@ from collections.abc import Sequence
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.routing import APIRoute, iter_route_contexts
+from starlette.requests import ClientDisconnect
 from starlette.routing import compile_path
 
 from .metrics import RequestMetrics
-from .problems import Problem, problem_response, unexpected_error_response
+from .problems import Problem, client_gone_response, problem_response, unexpected_error_response
 from .telemetry import TraceContext
 
 log = structlog.get_logger(__name__)
@@ -69,6 +70,8 @@ class DirectRoutes:
             response = await scope["route"].endpoint(request)
         except Problem as exc:
             response = problem_response(request, exc)
+        except ClientDisconnect:
+            response = client_gone_response(request)
         except Exception:
             log.exception("unhandled error", path=scope["path"])
             response = unexpected_error_response(request)

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 PROBLEM_BASE = "https://docs.aria.example/problems/"
 MEDIA_TYPE = "application/problem+json"
@@ -48,6 +49,13 @@ def problem_response(request: Request, exc: Problem) -> JSONResponse:
     return _response(request, exc.status, exc.code, exc.title, exc.detail, exc.headers, **exc.extra)
 
 
+def client_gone_response(request: Request) -> JSONResponse:
+    """The client closed the connection before its request was read: nobody is waiting for an
+    answer, and it is not the service's error (logged as info, not as an unhandled exception)."""
+    log.info("client disconnected before the request was read", path=request.url.path)
+    return _response(request, 499, "client_closed_request", "Client closed the request", None)
+
+
 def unexpected_error_response(request: Request) -> JSONResponse:
     """A 500 for an unhandled exception, which the caller logs; never the exception's text."""
     return _response(request, 500, "internal_error", "Internal error", "the error was logged")
@@ -70,6 +78,10 @@ def install_problem_handlers(app: FastAPI) -> None:
         codes = {401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
         return _response(request, exc.status_code, codes.get(exc.status_code, f"http_{exc.status_code}"),
                          str(exc.detail), None, getattr(exc, "headers", None))
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, exc: ClientDisconnect):
+        return client_gone_response(request)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):

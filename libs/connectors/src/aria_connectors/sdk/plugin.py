@@ -29,6 +29,13 @@ def _is_uri(value: object) -> bool:
     parsed = urlparse(value)
     if not parsed.scheme or not (parsed.netloc or parsed.scheme in ("urn", "mailto")):
         raise ValueError("not an absolute URI")
+    if parsed.scheme in ("http", "https"):
+        # What the HTTP client will refuse at the first call (an octal 0177.0.0.1, a bad port) is
+        # refused here, with its reason, instead of failing every sync later.
+        try:
+            httpx.URL(value)
+        except httpx.InvalidURL as exc:
+            raise ValueError(str(exc).replace(value, "the URL")) from None
     return True
 
 
