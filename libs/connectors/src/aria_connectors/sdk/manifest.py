@@ -111,7 +111,16 @@ class NoAuth(_Model):
     type: Literal["none"]
 
 
-SingleAuth = OAuth2ClientCredentials | ApiKeyAuth | BearerAuth | BasicAuth | NoAuth
+class VeracodeHmacAuth(_Model):
+    """Veracode's request signing (``sdk.veracode_hmac``): each request is signed with the API key
+    id and its hex secret over its host, path and method."""
+
+    type: Literal["veracode_hmac"]
+    key_id: str = Field(description="Template of the API key id, e.g. '{settings.api_key_id}'.")
+    key_secret: str = Field(description="Template of the hex API key secret, e.g. '{secrets.api_key_secret}'.")
+
+
+SingleAuth = OAuth2ClientCredentials | ApiKeyAuth | BearerAuth | BasicAuth | NoAuth | VeracodeHmacAuth
 
 
 class AuthOption(_Model):
