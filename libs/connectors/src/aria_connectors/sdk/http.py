@@ -46,6 +46,7 @@ from .manifest import (
     OAuth2ClientCredentials,
     RateLimits,
     SingleAuth,
+    VeracodeHmacAuth,
 )
 from .keyhash import api_key_id_headers
 from .paths import get_path
@@ -219,10 +220,20 @@ class Authenticator:
         self._expires_at = 0.0
         self.token_expires_at = None
 
-    async def headers(self) -> dict[str, str]:
+    async def headers(self, method: str = "GET", url: str | httpx.URL | None = None) -> dict[str, str]:
+        """The credential's headers; a signing scheme (Veracode HMAC) signs ``method`` and ``url``."""
         spec = self.spec
         if isinstance(spec, NoAuth):
             return {}
+        if isinstance(spec, VeracodeHmacAuth):
+            from .veracode_hmac import authorization
+
+            try:
+                value = authorization(self._r(spec.key_id), self._r(spec.key_secret), method,
+                                      url if url is not None else self.base_url)
+            except ValueError:
+                raise ConfigurationError("the Veracode API key secret is not hexadecimal") from None
+            return {"Authorization": value}
         if isinstance(spec, ApiKeyAuth):
             return {spec.header: spec.prefix + self._r(spec.value)}
         if isinstance(spec, ApiKeyIdAuth):
@@ -420,8 +431,9 @@ class ApiClient:
         auth = auth or self.auth
         reauthed = False
         while True:
+            target = httpx.URL(self.url(path)).copy_merge_params(_clean_params(params)) if params else self.url(path)
             all_headers = {"Accept": "application/json", **self.default_headers, **(headers or {}),
-                           **(await auth.headers())}
+                           **(await auth.headers(method, target))}
             resp = await send_with_retries(
                 self.http, method, self.url(path), self.retry, what=what, limits=self.limits, rules=self.error_rules,
                 resend_unsafe=resend_unsafe, limiter=self.limiter, params=_clean_params(params), json=json,

@@ -136,7 +136,16 @@ class ApiKeyIdAuth(_Model):
     nonce_hash: NonceHash | None = None
 
 
-SingleAuth = OAuth2ClientCredentials | ApiKeyAuth | BearerAuth | BasicAuth | NoAuth | ApiKeyIdAuth
+class VeracodeHmacAuth(_Model):
+    """Veracode's request signing (``sdk.veracode_hmac``): each request is signed with the API key
+    id and its hex secret over its host, path and method."""
+
+    type: Literal["veracode_hmac"]
+    key_id: str = Field(description="Template of the API key id, e.g. '{settings.api_key_id}'.")
+    key_secret: str = Field(description="Template of the hex API key secret, e.g. '{secrets.api_key_secret}'.")
+
+
+SingleAuth = OAuth2ClientCredentials | ApiKeyAuth | BearerAuth | BasicAuth | NoAuth | ApiKeyIdAuth | VeracodeHmacAuth
 
 
 class AuthOption(_Model):
@@ -363,8 +372,11 @@ class IncrementalSpec(_Model):
     cursor_type: Literal["datetime", "number", "string"] = "datetime"
     tie_breaker_field: str | None = Field(default=None, description="Defaults to the mapping's external_id (its "
                                                                     "candidates, composite keys included).")
-    filter_param: str = Field(description="Request parameter carrying the cursor filter.")
-    filter_template: str = Field(description="Template with {cursor}, e.g. \"updated_timestamp:>='{cursor}'\". Must be inclusive (>=).")
+    filter_param: str | None = Field(default=None, description="Request parameter carrying the cursor filter.")
+    filter_template: str | None = Field(default=None, description="Template with {cursor}, e.g. \"updated_timestamp:>='{cursor}'\". Must be inclusive (>=).")
+    client_side: bool = Field(default=False, description="The vendor offers no filter on the cursor (Snyk's project "
+                                                         "list): no filter is sent, every run reads the whole "
+                                                         "listing and drops what the checkpoint already covers.")
     initial_filter: str | None = Field(default=None, description="Value of filter_param on a first (full) sync (a template).")
     filter_in_body: bool = Field(default=False, description="Put the filter in the JSON body (filter_param a dotted path).")
     cursor_lookback_seconds: float = Field(default=0, ge=0, description="Subtracted from a datetime cursor before "
@@ -373,6 +385,12 @@ class IncrementalSpec(_Model):
     cursor_format: str | None = Field(default=None, description="strftime format the cursor is rendered with in the "
                                                                 "filter (e.g. Jira JQL '%Y-%m-%d %H:%M'); it truncates, "
                                                                 "so the inclusive filter only re-reads, never skips.")
+
+    @model_validator(mode="after")
+    def _filtered(self) -> "IncrementalSpec":
+        if not self.client_side and (self.filter_param is None or self.filter_template is None):
+            raise ValueError("an incremental spec needs filter_param and filter_template (or client_side: true)")
+        return self
 
 
 class TimeSpec(_Model):
@@ -471,7 +489,8 @@ class StreamSpec(_Model):
 
     @model_validator(mode="after")
     def _keyset_needs_a_cursor(self) -> "StreamSpec":
-        if isinstance(self.pagination, KeysetPagination) and (self.incremental is None or self.incremental.filter_in_body):
+        if isinstance(self.pagination, KeysetPagination) and (self.incremental is None or self.incremental.filter_in_body
+                                                              or self.incremental.client_side):
             raise ValueError(f"stream {self.name}: keyset pagination needs an incremental cursor filtered by a "
                              "request parameter")
         return self

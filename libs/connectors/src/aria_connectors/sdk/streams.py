@@ -115,7 +115,7 @@ class StreamReader:
 
     def _filter_value(self, anchor: StreamState) -> Any:
         inc = self.spec.incremental
-        if inc is None:
+        if inc is None or inc.client_side:
             return None
         if anchor.cursor is None:
             return self._render(inc.initial_filter) if inc.initial_filter else None
