@@ -31,7 +31,7 @@ PricingModel = Literal["free", "freemium", "paid", "vendor_license", "contact_sa
 Complexity = Literal["low", "medium", "high"]
 Capability = Literal["sync", "incremental", "webhook", "test_connection", "health_check", "push_actions"]
 DataType = Literal["risk", "asset", "alert", "vulnerability", "indicator", "ticket"]
-AuthType = Literal["oauth2_client_credentials", "api_key", "bearer", "basic", "none", "hmac_signature"]
+AuthType = Literal["oauth2_client_credentials", "oauth2_password", "api_key", "bearer", "basic", "none", "hmac_signature"]
 
 
 class _Model(BaseModel):
@@ -89,6 +89,18 @@ class OAuth2ClientCredentials(_Model):
     default_expires_in: float = Field(default=1800, gt=0)
 
 
+class OAuth2Password(OAuth2ClientCredentials):
+    """OAuth2 resource owner password grant (RFC 6749 4.3): ``grant_type=password`` with an API
+    user's name and password (ESET Connect). Tokens are cached and re-fetched as client credentials'
+    are; a client id and secret are sent only when the vendor issues them."""
+
+    type: Literal["oauth2_password"]  # type: ignore[assignment]
+    username: str = Field(description="Template, e.g. '{settings.username}'.")
+    password: str = Field(description="Template, e.g. '{secrets.password}'.")
+    client_id: str = Field(default="", description="Template; empty: no client authentication.")
+    client_secret: str = Field(default="", description="Template; empty: no client authentication.")
+
+
 class ApiKeyAuth(_Model):
     type: Literal["api_key"]
     header: str
@@ -111,7 +123,7 @@ class NoAuth(_Model):
     type: Literal["none"]
 
 
-SingleAuth = OAuth2ClientCredentials | ApiKeyAuth | BearerAuth | BasicAuth | NoAuth
+SingleAuth = OAuth2ClientCredentials | OAuth2Password | ApiKeyAuth | BearerAuth | BasicAuth | NoAuth
 
 
 class AuthOption(_Model):
