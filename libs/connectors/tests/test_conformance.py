@@ -147,7 +147,7 @@ async def test_lifecycle_initialize_and_authenticate(harness):
     await inst.initialize()
     auth = await inst.authenticate()
     assert auth.ok and auth.error_class is None
-    if auth.method == "oauth2_client_credentials":
+    if auth.method.startswith("oauth2_"):  # client credentials or password grant
         assert auth.expires_at is not None and auth.expires_at > datetime.now(timezone.utc)
     else:
         assert auth.expires_at is None
@@ -384,7 +384,7 @@ async def test_server_errors_retried_then_transient(harness):
 @pytest.mark.quality("auth")
 async def test_expired_token_is_refetched_once(harness):
     harness.require("sync")
-    if harness.plugin.manifest.api.auth.type != "oauth2_client_credentials":
+    if not harness.plugin.manifest.api.auth.type.startswith("oauth2_"):
         pytest.skip("not an OAuth2 connector")
     inst = harness.create()
     assert (await inst.test_connection()).ok

@@ -570,8 +570,9 @@ class ProfileSimulator(Simulator):
         auth = self.profile.auth
         assert isinstance(auth, OAuth2Auth)
         gate = self.control.admit(request, budget=False)
-        if gate.status is not None:
-            return self.error(gate.status, {})
+        if gate.status is not None:  # a queued fault; a 429 says how long to wait, as the API's do
+            retry = self.profile.errors.retry_after_header
+            return self.error(gate.status, {retry: str(gate.retry_after)} if gate.status == 429 and retry else {})
         if auth.token.client_auth == "basic":
             client = basic_credentials(request)
         else:

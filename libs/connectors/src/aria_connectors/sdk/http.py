@@ -43,6 +43,7 @@ from .manifest import (
     BearerAuth,
     ErrorRule,
     NoAuth,
+    OAuth2Password,
     OAuth2ClientCredentials,
     RateLimits,
     SingleAuth,
@@ -257,7 +258,11 @@ class Authenticator:
             form = dict(spec.extra_form)
             headers = {"Accept": "application/json"}
             client_id, client_secret = self._r(spec.client_id), self._r(spec.client_secret)
-            if spec.client_auth == "form":
+            if isinstance(spec, OAuth2Password):
+                form.update(grant_type="password", username=self._r(spec.username), password=self._r(spec.password))
+            if not client_id and isinstance(spec, OAuth2Password):
+                pass  # a password grant without a client (ESET Connect)
+            elif spec.client_auth == "form":
                 form.update(client_id=client_id, client_secret=client_secret)
             else:
                 headers["Authorization"] = "Basic " + base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()

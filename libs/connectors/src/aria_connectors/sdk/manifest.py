@@ -31,7 +31,8 @@ PricingModel = Literal["free", "freemium", "paid", "vendor_license", "contact_sa
 Complexity = Literal["low", "medium", "high"]
 Capability = Literal["sync", "incremental", "webhook", "test_connection", "health_check", "push_actions"]
 DataType = Literal["risk", "asset", "alert", "vulnerability", "indicator", "ticket"]
-AuthType = Literal["oauth2_client_credentials", "api_key", "bearer", "basic", "none", "hmac_signature", "api_key_id"]
+AuthType = Literal["oauth2_client_credentials", "oauth2_password", "api_key", "bearer", "basic", "none",
+                   "hmac_signature", "api_key_id"]
 
 
 class _Model(BaseModel):
@@ -87,6 +88,18 @@ class OAuth2ClientCredentials(_Model):
     extra_form: dict[str, str] = Field(default_factory=dict)
     refresh_margin_seconds: float = Field(default=60, ge=0)
     default_expires_in: float = Field(default=1800, gt=0)
+
+
+class OAuth2Password(OAuth2ClientCredentials):
+    """OAuth2 resource owner password grant (RFC 6749 4.3): ``grant_type=password`` with an API
+    user's name and password (ESET Connect). Tokens are cached and re-fetched as client credentials'
+    are; a client id and secret are sent only when the vendor issues them."""
+
+    type: Literal["oauth2_password"]  # type: ignore[assignment]
+    username: str = Field(description="Template, e.g. '{settings.username}'.")
+    password: str = Field(description="Template, e.g. '{secrets.password}'.")
+    client_id: str = Field(default="", description="Template; empty: no client authentication.")
+    client_secret: str = Field(default="", description="Template; empty: no client authentication.")
 
 
 class ApiKeyAuth(_Model):
@@ -145,7 +158,8 @@ class VeracodeHmacAuth(_Model):
     key_secret: str = Field(description="Template of the hex API key secret, e.g. '{secrets.api_key_secret}'.")
 
 
-SingleAuth = OAuth2ClientCredentials | ApiKeyAuth | BearerAuth | BasicAuth | NoAuth | ApiKeyIdAuth | VeracodeHmacAuth
+SingleAuth = (OAuth2ClientCredentials | OAuth2Password | ApiKeyAuth | BearerAuth | BasicAuth | NoAuth | ApiKeyIdAuth
+              | VeracodeHmacAuth)
 
 
 class AuthOption(_Model):
