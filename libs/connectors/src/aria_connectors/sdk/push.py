@@ -131,6 +131,24 @@ async def _lookup(conn: "DeclarativeConnector", spec: PushAction, ctx: dict[str,
     return None if vid in (None, "") else str(vid)
 
 
+async def _fetch(conn: "DeclarativeConnector", spec: PushAction, ctx: dict[str, Any]) -> dict[str, Any]:
+    """Fetch before write: the answer of ``spec.fetch`` (status, headers by lower-case name, JSON body)."""
+    req = spec.fetch
+    assert req is not None and conn.api is not None
+    resp = await conn.api.request(
+        req.method, str(_render(spec, req.path, ctx)), params=_render(spec, req.params, ctx) or None,
+        json=_render(spec, req.json_body, ctx) if req.json_body is not None else None,
+        headers={k: str(v) for k, v in _render(spec, dict(req.headers), ctx).items()} or None,
+        what=f"push {spec.name} fetch")
+    body: Any = None
+    if resp.content:
+        try:
+            body = resp.json()
+        except ValueError:
+            body = None
+    return {"status": resp.status_code, "headers": {k.lower(): v for k, v in resp.headers.items()}, "body": body}
+
+
 async def run_push(conn: "DeclarativeConnector", action: str, payload: PushRequest) -> PushResult:
     if conn.api is None:
         raise ConfigurationError(f"{conn.manifest.key} has no api section")
@@ -139,6 +157,8 @@ async def run_push(conn: "DeclarativeConnector", action: str, payload: PushReque
     except KeyError:
         raise ConfigurationError(f"{conn.manifest.key} has no push action {action!r}") from None
     ctx = push_context(conn, spec, payload)
+    if spec.fetch is not None:
+        ctx["fetched"] = await _fetch(conn, spec, ctx)
     idem = spec.idempotency
     req = spec.request
     path = str(_render(spec, req.path, ctx))
