@@ -1,6 +1,7 @@
-"""Two small push options EDR vendors need: ``fetch`` (fetch before write: Trend Vision One's
-``PATCH /v3.0/workbench/alerts/{id}`` wants ``If-Match`` with the ETag a ``GET`` of the alert answers)
-and a JSON array as a request body (Trend's response actions take a list of targets)."""
+"""Small SDK options EDR vendors need: ``fetch`` on a push action (fetch before write: Trend Vision
+One's ``PATCH /v3.0/workbench/alerts/{id}`` wants ``If-Match`` with the ETag a ``GET`` of the alert
+answers), a JSON array as a request body (Trend's response actions take a list of targets), and a
+stream request's own headers sent with every page (Trend's ``TMV1-Query`` filter header)."""
 
 from __future__ import annotations
 
@@ -92,3 +93,52 @@ async def test_a_json_array_body_is_rendered_and_pruned():
             result = await inst.push("act", PushRequest(vendor_id="agent-7", changes={}))
     assert result.details["http_status"] == 207
     assert seen == [("POST", "/act", seen[0][2], [{"target": "agent-7"}])]  # the null note left out
+
+
+# -- a stream request's own headers ----------------------------------------------------------------
+
+ITEMS = [{"id": f"e{i}"} for i in range(5)]
+
+
+def listing_app(seen: list[dict]) -> Starlette:
+    """``GET /endpoints`` answering two items a page and ``nextLink`` (Trend's shape); refuses a
+    request without the ``TMV1-Query`` header, which Trend wants in every paginated request."""
+    async def endpoints(request: Request) -> Response:
+        seen.append({"query": dict(request.query_params), "header": request.headers.get("tmv1-query")})
+        if not request.headers.get("tmv1-query"):
+            return JSONResponse({"error": {"code": "BadRequest"}}, status_code=400)
+        start = int(request.query_params.get("skipToken", 0))
+        body: dict = {"items": ITEMS[start:start + 2]}
+        if start + 2 < len(ITEMS):
+            body["nextLink"] = str(request.url.replace(query=f"skipToken={start + 2}"))
+        return JSONResponse(body)
+
+    return Starlette(routes=[Route("/endpoints", endpoints)])
+
+
+async def test_stream_request_headers_go_with_every_page():
+    manifest = validate_manifest_dict({
+        "key": "header_test", "name": "Header test", "vendor": "Test", "product": "Test", "category": "custom",
+        "description": "test", "version": "1.0.0", "documentation_url": "https://example.com", "pricing_model": "free",
+        "capabilities": ["sync"], "data_types": ["asset"], "auth_methods": ["none"],
+        "config_schema": {"type": "object", "properties": {"base_url": {"type": "string"}, "query": {"type": "string"}}},
+        "api": {"base_url": "{settings.base_url}", "auth": {"type": "none"},
+                "connection_test": {"path": "/endpoints", "headers": {"TMV1-Query": "{settings.query}"}},
+                "streams": [{"name": "endpoints",
+                             "request": {"path": "/endpoints", "headers": {"TMV1-Query": "{settings.query}"}},
+                             "record_selector": "items",
+                             "pagination": {"type": "next_url", "next_url_path": "nextLink"},
+                             "mapping": {"entity": "asset", "external_id": "id",
+                                         "fields": {"name": "id", "asset_type": {"const": "host"}}}}]},
+    })
+    seen: list[dict] = []
+    ctx = InstallationContext(uuid.uuid4(), uuid.uuid4(), "header_test")
+    with SimulatorServer(listing_app(seen)) as server:
+        async with httpx.AsyncClient() as http:
+            inst = ConnectorPlugin(manifest=manifest).create(
+                ctx, {"base_url": server.url, "query": "not (endpointName eq 'x')"}, {}, http)
+            assert (await inst.test_connection()).ok
+            ids = [e.provenance.external_id for b in [b async for b in inst.sync()] for e in b.events]
+    assert ids == [r["id"] for r in ITEMS]
+    assert [s["header"] for s in seen] == ["not (endpointName eq 'x')"] * 4
+    assert [s["query"] for s in seen[1:]] == [{}, {"skipToken": "2"}, {"skipToken": "4"}]
