@@ -182,19 +182,28 @@ async def run_push(conn: "DeclarativeConnector", action: str, payload: PushReque
     if idem.strategy == "header":
         headers[idem.header] = ctx["idempotency_key"]  # type: ignore[index]
     resend = idem.strategy in ("header", "body", "natural")
+    # a precondition from a fetch (an ETag) is spent by a write that reached the vendor: such a write is
+    # sent again only after a fresh fetch, never resent as is
+    refetch = spec.fetch is not None and resend
     what = f"push {action}"
     attempts = 0
     while True:
         attempts += 1
+        if refetch and attempts > 1:
+            ctx["fetched"] = await _fetch(conn, spec, ctx)
+            headers = {**headers, **{k: str(v) for k, v in _render(spec, dict(req.headers), ctx).items()}}
+            if req.json_body is not None:
+                body = _render(spec, req.json_body, ctx)
+                body = prune_nulls(body) if spec.omit_nulls else body
         if idem.strategy == "lookup":
             found = await _lookup(conn, spec, ctx)
             if found is not None:
                 return PushResult(found, "duplicate", _details(spec, ctx, attempts, None, found))
         try:
             resp = await conn.api.request(req.method, path, params=params, json=body, data=form, content=content,
-                                          what=what, headers=headers, resend_unsafe=resend, auth=auth)
+                                          what=what, headers=headers, resend_unsafe=resend and not refetch, auth=auth)
         except TransientError as exc:
-            if getattr(exc, "outcome_unknown", False) and idem.strategy == "lookup" \
+            if getattr(exc, "outcome_unknown", False) and (idem.strategy == "lookup" or refetch) \
                     and attempts <= conn.retry.max_retries:
                 await asyncio.sleep(conn.retry.backoff(attempts - 1))
                 continue
