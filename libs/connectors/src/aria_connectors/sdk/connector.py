@@ -117,7 +117,8 @@ class DeclarativeConnector:
         return await self.api.request(req.method, str(render(req.path, self.template_ctx)),
                                       params=render(req.params, self.template_ctx) or None,
                                       json=render(req.json_body, self.template_ctx) if req.json_body else None,
-                                      what=what)
+                                      headers={k: str(v) for k, v in render(dict(req.headers), self.template_ctx).items()}
+                                      or None, what=what)
 
     async def test_connection(self) -> ConnectionTestResult:
         start = time.perf_counter()

@@ -197,7 +197,9 @@ class RequestSpec(_Model):
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "GET"
     path: str = Field(description="Template appended to api.base_url.")
     params: dict[str, Any] = Field(default_factory=dict)
-    json_body: dict[str, Any] | None = Field(default=None, alias="json")
+    json_body: dict[str, Any] | list[Any] | None = Field(default=None, alias="json", description="JSON body: an "
+                                                         "object, or an array (Trend Vision One's response "
+                                                         "actions take a list of targets).")
     form: dict[str, Any] | None = Field(default=None, description="Form-encoded body (application/x-www-form-urlencoded).")
     ndjson: list[Any] | None = Field(default=None, description="Newline-delimited JSON body, one line per item "
                                                                "(Elasticsearch _bulk: action line, then document).")
@@ -623,6 +625,10 @@ class PushAction(_Model):
                                                                  "(None: the request's vendor_id).")
     vendor_url: str | None = Field(default=None, description="Template of a link to the object ({vendor_id}).")
     idempotency: PushIdempotency
+    fetch: RequestSpec | None = Field(default=None, description="Fetch before write: one request sent first (its "
+                                      "templates see the same context); the action's templates see its answer as "
+                                      "{fetched.status}, {fetched.headers.<lower-case name>} and {fetched.body.*} "
+                                      "(Trend Vision One: the alert's ETag for If-Match).")
     destructive: bool = Field(default=False, description="Changes what the vendor protects or closes (isolate a "
                                                          "host, close an alert): run on demand by admins only.")
     base_url: str | None = Field(default=None, description="Template of another endpoint for this action (Splunk HEC "

@@ -57,6 +57,9 @@ class Paging:
         self.path = reader._render(req.path)
         self.base_params = {**reader._render(req.params), **reader.filters}
         self.json_body = reader._render(req.json_body) if req.json_body is not None else None
+        # the request's own headers go with every page (a next-page URL too): a vendor filter header
+        # such as Trend Vision One's TMV1-Query / TMV1-Filter must be in every paginated request
+        self.headers = {k: str(v) for k, v in reader._render(dict(req.headers)).items()}
         self.what = f"stream {reader.spec.name}"
 
     def page_size(self, default: int, maximum: int | None = None) -> int:
@@ -71,7 +74,8 @@ class Paging:
         conn, stream = self.reader.conn, self.reader.spec.name
         params, json = conn.page_request(stream, dict(params or {}), json)
         # no parameters at all (not an empty set): a next-page URL keeps the query it carries
-        resp = await conn.api.request(self.method, url, params=params or None, json=json, headers=headers, what=what)
+        resp = await conn.api.request(self.method, url, params=params or None, json=json,
+                                      headers={**self.headers, **(headers or {})} or None, what=what)
         if page:
             self.reader.page_requests += 1
         return conn.page_body(stream, decode_json(resp, what)), resp

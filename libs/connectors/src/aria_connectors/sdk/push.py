@@ -131,6 +131,24 @@ async def _lookup(conn: "DeclarativeConnector", spec: PushAction, ctx: dict[str,
     return None if vid in (None, "") else str(vid)
 
 
+async def _fetch(conn: "DeclarativeConnector", spec: PushAction, ctx: dict[str, Any]) -> dict[str, Any]:
+    """Fetch before write: the answer of ``spec.fetch`` (status, headers by lower-case name, JSON body)."""
+    req = spec.fetch
+    assert req is not None and conn.api is not None
+    resp = await conn.api.request(
+        req.method, str(_render(spec, req.path, ctx)), params=_render(spec, req.params, ctx) or None,
+        json=_render(spec, req.json_body, ctx) if req.json_body is not None else None,
+        headers={k: str(v) for k, v in _render(spec, dict(req.headers), ctx).items()} or None,
+        what=f"push {spec.name} fetch")
+    body: Any = None
+    if resp.content:
+        try:
+            body = resp.json()
+        except ValueError:
+            body = None
+    return {"status": resp.status_code, "headers": {k.lower(): v for k, v in resp.headers.items()}, "body": body}
+
+
 async def run_push(conn: "DeclarativeConnector", action: str, payload: PushRequest) -> PushResult:
     if conn.api is None:
         raise ConfigurationError(f"{conn.manifest.key} has no api section")
@@ -139,6 +157,8 @@ async def run_push(conn: "DeclarativeConnector", action: str, payload: PushReque
     except KeyError:
         raise ConfigurationError(f"{conn.manifest.key} has no push action {action!r}") from None
     ctx = push_context(conn, spec, payload)
+    if spec.fetch is not None:
+        ctx["fetched"] = await _fetch(conn, spec, ctx)
     idem = spec.idempotency
     req = spec.request
     path = str(_render(spec, req.path, ctx))
@@ -162,19 +182,28 @@ async def run_push(conn: "DeclarativeConnector", action: str, payload: PushReque
     if idem.strategy == "header":
         headers[idem.header] = ctx["idempotency_key"]  # type: ignore[index]
     resend = idem.strategy in ("header", "body", "natural")
+    # a precondition from a fetch (an ETag) is spent by a write that reached the vendor: such a write is
+    # sent again only after a fresh fetch, never resent as is
+    refetch = spec.fetch is not None and resend
     what = f"push {action}"
     attempts = 0
     while True:
         attempts += 1
+        if refetch and attempts > 1:
+            ctx["fetched"] = await _fetch(conn, spec, ctx)
+            headers = {**headers, **{k: str(v) for k, v in _render(spec, dict(req.headers), ctx).items()}}
+            if req.json_body is not None:
+                body = _render(spec, req.json_body, ctx)
+                body = prune_nulls(body) if spec.omit_nulls else body
         if idem.strategy == "lookup":
             found = await _lookup(conn, spec, ctx)
             if found is not None:
                 return PushResult(found, "duplicate", _details(spec, ctx, attempts, None, found))
         try:
             resp = await conn.api.request(req.method, path, params=params, json=body, data=form, content=content,
-                                          what=what, headers=headers, resend_unsafe=resend, auth=auth)
+                                          what=what, headers=headers, resend_unsafe=resend and not refetch, auth=auth)
         except TransientError as exc:
-            if getattr(exc, "outcome_unknown", False) and idem.strategy == "lookup" \
+            if getattr(exc, "outcome_unknown", False) and (idem.strategy == "lookup" or refetch) \
                     and attempts <= conn.retry.max_retries:
                 await asyncio.sleep(conn.retry.backoff(attempts - 1))
                 continue
