@@ -9,14 +9,15 @@
 #                                   Chromium (screenshots to docs/screenshots/); everything it
 #                                   started is stopped on exit.
 # e2e ports (not the local stack's, so both can run at once): ARIA_E2E_PORT_BASE (28000: services
-# 28001-28005), ARIA_E2E_SIMULATOR_PORT (29101), ARIA_E2E_EDGE_PORT (28080).
+# 28001-28005), ARIA_E2E_SIMULATOR_PORT (29101), ARIA_E2E_EDGE_PORT (28080); ARIA_E2E_DB_SUFFIX
+# (_e2e) names the databases, so two checkouts on one PostgreSQL do not drop each other's.
 set -uo pipefail
 
 LOG_TAG=console
 export ARIA_LOCAL_PORT_BASE=${ARIA_E2E_PORT_BASE:-28000}
 export ARIA_LOCAL_SIMULATOR_PORT=${ARIA_E2E_SIMULATOR_PORT:-29101}
 export ARIA_LOCAL_EDGE_PORT=${ARIA_E2E_EDGE_PORT:-28080}
-export ARIA_LOCAL_DB_SUFFIX=_e2e
+export ARIA_LOCAL_DB_SUFFIX=${ARIA_E2E_DB_SUFFIX:-_e2e}
 # shellcheck source=deploy/local/lib.sh
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 export ARIA_LOCAL_SERVICES_STATE="$STATE_DIR/console-e2e"
