@@ -13,7 +13,7 @@ from typing import Any, Iterable
 
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from .problems import MEDIA_TYPE
+from .problems import MEDIA_TYPE, PROBLEM_BASE
 
 SCHEME = "bearerAuth"
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
@@ -35,11 +35,13 @@ PROBLEM_SCHEMA: dict[str, Any] = {
     },
     "additionalProperties": True,
 }
+# status -> (description, the code and title of an example body)
 _STANDARD = {
-    "401": "No valid bearer token (missing, expired, wrong issuer or audience)",
-    "403": "The token's role or service identity may not do this",
-    "422": "The request body or parameters failed validation",
-    "default": "Any other error, as problem+json",
+    "401": ("No valid bearer token (missing, expired, wrong issuer or audience)",
+            "invalid_token", "Invalid bearer token"),
+    "403": ("The token's role or service identity may not do this", "insufficient_role", "Forbidden"),
+    "422": ("The request body or parameters failed validation", "validation_error", "Request is invalid"),
+    "default": ("Any other error, as problem+json", "internal_error", "Internal error"),
 }
 
 
@@ -55,8 +57,11 @@ def auth_of(route: APIRoute) -> dict[str, Any] | None:
     return None
 
 
-def _problem(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {MEDIA_TYPE: {"schema": PROBLEM_REF}}}
+def _problem(status: str, path: str) -> dict[str, Any]:
+    description, code, title = _STANDARD[status]
+    example = {"type": PROBLEM_BASE + code, "title": title, "status": 500 if status == "default" else int(status),
+               "code": code, "instance": path}
+    return {"description": description, "content": {MEDIA_TYPE: {"schema": PROBLEM_REF, "example": example}}}
 
 
 def complete(schema: dict[str, Any], routes: Iterable[Any]) -> dict[str, Any]:
@@ -79,10 +84,10 @@ def complete(schema: dict[str, Any], routes: Iterable[Any]) -> dict[str, Any]:
                 operation["security"] = [{SCHEME: []}]
                 operation["x-aria-access"] = rule
                 for status in ("401", "403"):
-                    responses.setdefault(status, _problem(_STANDARD[status]))
+                    responses.setdefault(status, _problem(status, path))
             if "422" in responses and MEDIA_TYPE not in responses["422"].get("content", {}):
-                responses["422"] = _problem(_STANDARD["422"])  # FastAPI's own body is not what is sent
-            responses.setdefault("default", _problem(_STANDARD["default"]))
+                responses["422"] = _problem("422", path)  # FastAPI's own body is not what is sent
+            responses.setdefault("default", _problem("default", path))
             for status, response in responses.items():  # errors the services list get the body's schema
                 if status == "default" or status.startswith(("4", "5")):
                     body = response.setdefault("content", {}).setdefault(MEDIA_TYPE, {})
