@@ -88,6 +88,40 @@ def stop(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 
             process.wait()
 
 
+class Services:
+    """Stop and restart the platform's service processes; `restore` puts back what was changed."""
+
+    def __init__(self, platform):
+        self.platform = platform
+        self.original: dict[str, dict[str, str]] = {}
+        self.current: dict[str, dict[str, str]] = {}
+
+    def _environ(self, service: str) -> dict[str, str]:
+        """The environment the running process was started with (as conftest built it)."""
+        raw = Path(f"/proc/{self.platform.processes[service].pid}/environ").read_bytes()
+        return dict(item.split("=", 1) for item in raw.decode().split("\0") if "=" in item)
+
+    def kill(self, service: str) -> None:
+        """SIGKILL, as a crash or an OOM kill: no shutdown hook runs."""
+        if service not in self.original:
+            self.original[service] = self.current[service] = self._environ(service)
+        stop(self.platform.processes[service], signal.SIGKILL)
+
+    def start(self, service: str, **overrides: str) -> None:
+        """Start the service again on its port and database, with its environment plus overrides."""
+        env = {**self.original[service], **overrides}
+        self.platform.processes[service] = start_service(service, env, self.platform.logs[service])
+        self.current[service] = env
+
+    def restore(self) -> None:
+        for service, env in self.original.items():
+            process = self.platform.processes[service]
+            if process.poll() is None and self.current[service] == env:
+                continue
+            stop(process)
+            self.start(service)
+
+
 @contextmanager
 def scratch_kafka(workdir: Path) -> Iterator[tuple[str, subprocess.Popen]]:
     """A second, throwaway single-node Kafka (the repo's jars and config template) that a test may kill.

@@ -89,6 +89,7 @@ def test_public_paths_reach_their_owner_and_nothing_else_is_routed(edge):
     with httpx.Client(base_url=edge) as client:
         assert client.get("/v1/integrations/splunk").json()["service"] == "catalog"
         assert client.get("/v1/installations").json()["service"] == "installer"
+        assert client.get("/v1/rules").json()["service"] == "installer"
         assert client.post("/v1/webhooks/abc", content=b"{}").json()["service"] == "webhook-ingest"
         for path in ("/internal/v1/credentials", "/v1/metrics", "/v1/unknown"):
             response = client.get(path)

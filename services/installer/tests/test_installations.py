@@ -180,21 +180,6 @@ async def test_an_event_committed_while_the_relay_is_down_arrives_once_later(set
     assert [e.type for e in installed] == ["installation.installed"]
 
 
-async def test_push_is_a_platform_setting_for_integrations_that_can_push(client, org):
-    _, h = org
-    falcon = (await client.post("/v1/installations", json={"integration_key": "crowdstrike_falcon"},
-                                headers=h["admin"])).json()
-    refused = await client.put(f"/v1/installations/{falcon['id']}/configuration", headers=h["admin"],
-                               json={"config": CONFIG, "push_min_severity": "high"})
-    assert refused.status_code == 422 and refused.json()["code"] == "push_not_supported"
-    jira = (await client.post("/v1/installations", json={"integration_key": "jira_cloud"}, headers=h["admin"])).json()
-    config = {"base_url": "http://127.0.0.1:9", "email": "bot@example.com", "api_token": "t0k3n", "project_key": "SEC"}
-    ok = await client.put(f"/v1/installations/{jira['id']}/configuration", headers=h["admin"],
-                          json={"config": config, "push_min_severity": "high"})
-    assert ok.status_code == 200, ok.text
-    assert ok.json()["settings"]["push_min_severity"] == "high" and "api_token" not in ok.json()["settings"]
-
-
 async def test_list_filters_by_status_and_names_the_integration(client, org):
     _, h = org
     draft = (await client.post("/v1/installations", json={"integration_key": "crowdstrike_falcon"},

@@ -69,10 +69,9 @@ async def pin_group_to_end(bootstrap: str, group_id: str, topic=SYNC_REQUESTS) -
 
 async def pin_groups(infra, settings) -> None:
     """sync-runner's consumer groups see only what is published from now on (the topics are shared)."""
-    from aria_contracts.topics import INSTALLATION_LIFECYCLE, RISKS
+    from aria_contracts.topics import INSTALLATION_LIFECYCLE
 
-    for group, topic in ((settings.sync_group_id, SYNC_REQUESTS), (settings.lifecycle_group_id, INSTALLATION_LIFECYCLE),
-                         (settings.push_group_id, RISKS)):
+    for group, topic in ((settings.sync_group_id, SYNC_REQUESTS), (settings.lifecycle_group_id, INSTALLATION_LIFECYCLE)):
         await pin_group_to_end(infra.kafka_bootstrap, settings.group(group), topic)
 
 
@@ -83,7 +82,7 @@ def sync_runner_settings(infra, database, vault_gateway_url, **overrides):
                   vault_gateway_url=vault_gateway_url, outbound_allowlist=["127.0.0.1", "localhost"],
                   sync_group_id=f"sync-runner.jobs.test-{uuid.uuid4().hex[:8]}",
                   lifecycle_group_id=f"sync-runner.schedules.test-{uuid.uuid4().hex[:8]}",
-                  push_group_id=f"sync-runner.push.test-{uuid.uuid4().hex[:8]}", outbox_poll_interval_s=0.2,
+                  outbox_poll_interval_s=0.2,
                   kafka_group_prefix=os.environ.get("ARIA_KAFKA_GROUP_PREFIX", ""),
                   sync_max_retries=0, sync_retry_backoff_s=0.1, worker_poll_interval_s=0.2,
                   heartbeat_interval_s=0.5, job_lease_s=3.0)

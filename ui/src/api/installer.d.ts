@@ -426,6 +426,148 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The organization's automation rules, newest first */
+        get: operations["list_rules_v1_rules_get"];
+        put?: never;
+        /** Create a rule (version 1) */
+        post: operations["create_rule_v1_rules_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/rules/dry-run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * What a rule (saved or not) would have done with the newest entities; does nothing
+         * @description Evaluates the rule against the newest entities of its trigger's type that sync-runner keeps for the organization, and shows each match with the action input it would get and why that input would be refused. No vendor is called and nothing is recorded.
+         */
+        post: operations["dry_run_v1_rules_dry_run_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/rules/{rule_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One rule (its current version) */
+        get: operations["get_rule_v1_rules__rule_id__get"];
+        /** Change a rule (a new version) */
+        put: operations["update_rule_v1_rules__rule_id__put"];
+        post?: never;
+        /** Delete a rule (a last, deleted version; its history stays readable) */
+        delete: operations["delete_rule_v1_rules__rule_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/rules/{rule_id}/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Who changed the rule or retried its executions */
+        get: operations["list_audit_v1_rules__rule_id__audit_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/rules/{rule_id}/dry-run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Dry-run a saved rule; does nothing */
+        post: operations["dry_run_saved_v1_rules__rule_id__dry_run_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/rules/{rule_id}/executions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What the rule did: one execution per matched entity change, newest first */
+        get: operations["list_executions_v1_rules__rule_id__executions_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/rules/{rule_id}/executions/{execution_id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Retry a dead-lettered execution (a new attempt, executed once) */
+        post: operations["retry_execution_v1_rules__rule_id__executions__execution_id__retry_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/rules/{rule_id}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A rule's versions, newest first */
+        get: operations["list_versions_v1_rules__rule_id__versions_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -648,11 +790,6 @@ export interface components {
             config: {
                 [key: string]: unknown;
             };
-            /**
-             * Push Min Severity
-             * @description Push open risks of at least this severity to this integration (ticketing / SIEM integrations with push actions). Absent: no push.
-             */
-            push_min_severity?: ("info" | "low" | "medium" | "high" | "critical") | null;
             /** Sync Frequency */
             sync_frequency?: ("realtime" | "hourly" | "daily" | "weekly" | "manual") | null;
         };
@@ -672,6 +809,60 @@ export interface components {
             message: string;
             /** Ok */
             ok: boolean;
+        };
+        /** DryRun */
+        DryRun: {
+            /**
+             * Evaluated
+             * @description Entities evaluated: the newest of the trigger's type sync-runner keeps.
+             */
+            evaluated: number;
+            /** Matched */
+            matched: number;
+            /** Matches */
+            matches: components["schemas"]["DryRunMatch"][];
+            /**
+             * Target Enabled
+             * @description False: the target installation is not enabled, so nothing would run.
+             */
+            target_enabled: boolean;
+        };
+        /** DryRunMatch */
+        DryRunMatch: {
+            /** Entity Id */
+            entity_id: string;
+            /**
+             * Errors
+             * @description Why this input would be refused (empty: it would run).
+             */
+            errors: {
+                [key: string]: string;
+            }[];
+            /**
+             * Input
+             * @description The action input the entity would get.
+             */
+            input: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Summary
+             * @description The entity's title or name, severity, status, category, integration.
+             */
+            summary: {
+                [key: string]: unknown;
+            };
+        };
+        /** DryRunRequest */
+        DryRunRequest: {
+            /**
+             * Limit
+             * @description How many of the newest entities to evaluate.
+             * @default 200
+             */
+            limit: number;
+            /** @description The rule as edited (saved or not). */
+            rule: components["schemas"]["RuleIn"];
         };
         /** FieldSpec */
         FieldSpec: {
@@ -1059,6 +1250,291 @@ export interface components {
             signing_secret: string;
             /** Url */
             url: string;
+        };
+        /** Rule */
+        Rule: {
+            action: components["schemas"]["RuleAction"];
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Description */
+            description: string | null;
+            /** Enabled */
+            enabled: boolean;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Name */
+            name: string;
+            trigger: components["schemas"]["RuleTrigger"];
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Updated By */
+            updated_by: string;
+            /**
+             * Version
+             * @description Each change makes a new version (GET …/versions).
+             */
+            version: number;
+        };
+        /**
+         * RuleAction
+         * @description What a rule does for each matching entity: one push action of one installation.
+         */
+        RuleAction: {
+            /** Action */
+            action: string;
+            /**
+             * Input
+             * @description Action input field (dotted: 'changes.status') -> data-mapping field spec read from the event (a path, or {path, const, map, default...}). Empty: {'entity_id': 'entity_id'}.
+             */
+            input?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Installation Id
+             * Format: uuid
+             * @description The target installation (of the rule's organization).
+             */
+            installation_id: string;
+        };
+        /** RuleAuditEntry */
+        RuleAuditEntry: {
+            /** Actor */
+            actor: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Details */
+            details: {
+                [key: string]: unknown;
+            };
+            /**
+             * Event
+             * @enum {string}
+             */
+            event: "created" | "updated" | "deleted" | "execution_retried";
+            /**
+             * Version
+             * @description The rule's version the entry made or acted under.
+             */
+            version: number;
+        };
+        /** RuleAuditPage */
+        RuleAuditPage: {
+            /** Items */
+            items: components["schemas"]["RuleAuditEntry"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /** RuleExecution */
+        RuleExecution: {
+            /** Action */
+            action: string;
+            /** Attempts */
+            attempts: number;
+            /**
+             * Change Sha256
+             * @description The entity change (its raw SHA-256) the execution is for: one per rule, entity and change.
+             */
+            change_sha256: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Entity Id
+             * Format: uuid
+             */
+            entity_id: string;
+            /** Error Class */
+            error_class: string | null;
+            /** Error Message */
+            error_message: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Input */
+            input: {
+                [key: string]: unknown;
+            };
+            /**
+             * Installation Id
+             * Format: uuid
+             */
+            installation_id: string;
+            /** Next Attempt At */
+            next_attempt_at: string | null;
+            /**
+             * Rule Id
+             * Format: uuid
+             */
+            rule_id: string;
+            /** Rule Version */
+            rule_version: number;
+            /**
+             * Run Id
+             * Format: uuid
+             * @description The current attempt's action run.
+             */
+            run_id: string;
+            /**
+             * Status
+             * @description retrying: a transient failure, tried again at next_attempt_at; dead: dead-lettered (a permanent failure, an outcome the vendor may have applied, or attempts used up), until retried through the API.
+             * @enum {string}
+             */
+            status: "requested" | "succeeded" | "retrying" | "dead";
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Vendor Id */
+            vendor_id: string | null;
+            /** Vendor Status */
+            vendor_status: string | null;
+        };
+        /** RuleExecutionPage */
+        RuleExecutionPage: {
+            /** Items */
+            items: components["schemas"]["RuleExecution"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /** RuleIn */
+        RuleIn: {
+            action: components["schemas"]["RuleAction"];
+            /** Description */
+            description?: string | null;
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled: boolean;
+            /** Name */
+            name: string;
+            trigger: components["schemas"]["RuleTrigger"];
+        };
+        /** RulePage */
+        RulePage: {
+            /** Items */
+            items: components["schemas"]["Rule"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /**
+         * RuleTrigger
+         * @description Which entity events start a rule: one entity topic, and filters that all hold (ANDed).
+         */
+        RuleTrigger: {
+            /**
+             * Categories
+             * @description One of these: a risk's category, an alert's tactic, an asset's asset_type, an indicator's indicator_type.
+             */
+            categories?: string[];
+            /**
+             * Conditions
+             * @description Data-mapping filter rules on the event (path, op, value), e.g. a tag: {'path': 'attributes.tags', 'op': 'contains', 'value': 'prod'}.
+             */
+            conditions?: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Entity Type
+             * @enum {string}
+             */
+            entity_type: "risk" | "alert" | "vulnerability" | "asset" | "indicator";
+            /**
+             * From Push Integrations
+             * @description Also match entities from integrations with push actions (a ticketing tool's tickets synced back as risks). Off: a rule cannot make two ticketing tools feed each other.
+             * @default false
+             */
+            from_push_integrations: boolean;
+            /**
+             * Min Severity
+             * @description At least this severe (types with a severity).
+             */
+            min_severity?: ("info" | "low" | "medium" | "high" | "critical") | null;
+            /**
+             * Source Installation Ids
+             * @description Only entities from these installations.
+             */
+            source_installation_ids?: string[];
+            /**
+             * Source Integration Keys
+             * @description Only entities from these integrations.
+             */
+            source_integration_keys?: string[];
+            /**
+             * Statuses
+             * @description One of these statuses.
+             */
+            statuses?: string[];
+        };
+        /** RuleUpdate */
+        RuleUpdate: {
+            action: components["schemas"]["RuleAction"];
+            /** Description */
+            description?: string | null;
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled: boolean;
+            /**
+             * Expected Version
+             * @description Refuse the change (409 rule_version_conflict) unless the rule is still at this version.
+             */
+            expected_version?: number | null;
+            /** Name */
+            name: string;
+            trigger: components["schemas"]["RuleTrigger"];
+        };
+        /** RuleVersion */
+        RuleVersion: {
+            action: components["schemas"]["RuleAction"];
+            /**
+             * Change
+             * @enum {string}
+             */
+            change: "created" | "updated" | "deleted";
+            /**
+             * Changed At
+             * Format: date-time
+             */
+            changed_at: string;
+            /** Changed By */
+            changed_by: string;
+            /** Description */
+            description: string | null;
+            /** Enabled */
+            enabled: boolean;
+            /** Name */
+            name: string;
+            trigger: components["schemas"]["RuleTrigger"];
+            /** Version */
+            version: number;
+        };
+        /** RuleVersionPage */
+        RuleVersionPage: {
+            /** Items */
+            items: components["schemas"]["RuleVersion"][];
+            /** Next Cursor */
+            next_cursor: string | null;
         };
         /** SignInRequest */
         SignInRequest: {
@@ -3090,6 +3566,693 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RotatedSecret"];
+                };
+            };
+            /** @description No valid bearer token (missing, expired, wrong issuer or audience) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role or service identity may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body or parameters failed validation */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other error, as problem+json */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_rules_v1_rules_get: {
+        parameters: {
+            query?: {
+                cursor?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RulePage"];
+                };
+            };
+            /** @description No valid bearer token (missing, expired, wrong issuer or audience) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role or service identity may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body or parameters failed validation */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other error, as problem+json */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_rule_v1_rules_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RuleIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rule"];
+                };
+            };
+            /** @description No valid bearer token (missing, expired, wrong issuer or audience) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role or service identity may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body or parameters failed validation */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other error, as problem+json */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    dry_run_v1_rules_dry_run_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DryRunRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DryRun"];
+                };
+            };
+            /** @description No valid bearer token (missing, expired, wrong issuer or audience) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role or service identity may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body or parameters failed validation */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other error, as problem+json */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_rule_v1_rules__rule_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                rule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rule"];
+                };
+            };
+            /** @description No valid bearer token (missing, expired, wrong issuer or audience) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role or service identity may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body or parameters failed validation */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other error, as problem+json */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    update_rule_v1_rules__rule_id__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                rule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RuleUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rule"];
+                };
+            };
+            /** @description No valid bearer token (missing, expired, wrong issuer or audience) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role or service identity may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description expected_version is not the rule's version */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body or parameters failed validation */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other error, as problem+json */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_rule_v1_rules__rule_id__delete: {
+        parameters: {
+            query?: {
+                expected_version?: number | null;
+            };
+            header?: never;
+            path: {
+                rule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No valid bearer token (missing, expired, wrong issuer or audience) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role or service identity may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body or parameters failed validation */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other error, as problem+json */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_audit_v1_rules__rule_id__audit_get: {
+        parameters: {
+            query?: {
+                cursor?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                rule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleAuditPage"];
+                };
+            };
+            /** @description No valid bearer token (missing, expired, wrong issuer or audience) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role or service identity may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body or parameters failed validation */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other error, as problem+json */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    dry_run_saved_v1_rules__rule_id__dry_run_post: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                rule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DryRun"];
+                };
+            };
+            /** @description No valid bearer token (missing, expired, wrong issuer or audience) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role or service identity may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body or parameters failed validation */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other error, as problem+json */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_executions_v1_rules__rule_id__executions_get: {
+        parameters: {
+            query?: {
+                status?: ("requested" | "succeeded" | "retrying" | "dead") | null;
+                cursor?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                rule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleExecutionPage"];
+                };
+            };
+            /** @description No valid bearer token (missing, expired, wrong issuer or audience) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role or service identity may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body or parameters failed validation */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other error, as problem+json */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    retry_execution_v1_rules__rule_id__executions__execution_id__retry_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                rule_id: string;
+                execution_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleExecution"];
+                };
+            };
+            /** @description No valid bearer token (missing, expired, wrong issuer or audience) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The action is destructive and needs an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such rule or execution */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The execution is not dead-lettered (execution_not_dead) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body or parameters failed validation */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other error, as problem+json */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_versions_v1_rules__rule_id__versions_get: {
+        parameters: {
+            query?: {
+                cursor?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                rule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleVersionPage"];
                 };
             };
             /** @description No valid bearer token (missing, expired, wrong issuer or audience) */

@@ -466,6 +466,9 @@ class ActionRequested(ActionEvent):
     changes: dict[str, Any] = Field(default_factory=dict, description="Fields to change (title, description, "
                                                                       "severity, status, assignee, labels).")
     comment: str | None = None
+    rule_id: uuid.UUID | None = Field(default=None, description="Set when an automation rule asked for the run.")
+    rule_execution_id: uuid.UUID | None = Field(
+        default=None, description="The rule's execution (one per rule, entity and change) this run is an attempt of.")
 
 
 class ActionCompleted(ActionEvent):
@@ -483,6 +486,77 @@ class ActionCompleted(ActionEvent):
     error_message: str | None = Field(default=None, description="In words; never a secret value.")
     entity_id: uuid.UUID | None = Field(default=None, description="The entity the action was run for, if any.")
     completed_at: datetime
+    rule_id: uuid.UUID | None = Field(default=None, description="Set when an automation rule asked for the run.")
+    rule_execution_id: uuid.UUID | None = None
+
+
+# --- automation rules (defined in the installer, executed by sync-runner) ----------------
+
+RuleEntityType = Literal["risk", "alert", "vulnerability", "asset", "indicator"]
+
+
+class RuleTrigger(BaseModel):
+    """Which entity events start a rule: one entity topic, and filters that all hold (ANDed)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    entity_type: RuleEntityType
+    min_severity: Severity | None = Field(default=None, description="At least this severe (types with a severity).")
+    statuses: list[str] = Field(default_factory=list, max_length=10, description="One of these statuses.")
+    categories: list[str] = Field(
+        default_factory=list, max_length=50,
+        description="One of these: a risk's category, an alert's tactic, an asset's asset_type, an indicator's "
+                    "indicator_type.")
+    source_integration_keys: list[str] = Field(default_factory=list, max_length=50,
+                                               description="Only entities from these integrations.")
+    source_installation_ids: list[uuid.UUID] = Field(default_factory=list, max_length=50,
+                                                     description="Only entities from these installations.")
+    conditions: list[dict[str, Any]] = Field(
+        default_factory=list, max_length=20,
+        description="Data-mapping filter rules on the event (path, op, value), e.g. a tag: "
+                    "{'path': 'attributes.tags', 'op': 'contains', 'value': 'prod'}.")
+    from_push_integrations: bool = Field(
+        default=False, description="Also match entities from integrations with push actions (a ticketing tool's "
+                                   "tickets synced back as risks). Off: a rule cannot make two ticketing tools feed "
+                                   "each other.")
+
+
+class RuleAction(BaseModel):
+    """What a rule does for each matching entity: one push action of one installation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    installation_id: uuid.UUID = Field(description="The target installation (of the rule's organization).")
+    action: str = Field(min_length=1, max_length=100, pattern=r"^[a-z][a-z0-9_]*$")
+    input: dict[str, Any] = Field(
+        default_factory=dict, max_length=20,
+        description="Action input field (dotted: 'changes.status') -> data-mapping field spec read from the event "
+                    "(a path, or {path, const, map, default...}). Empty: {'entity_id': 'entity_id'}.")
+
+
+class RuleChanged(EventPayload):
+    """A rule's newest version: created, changed, enabled or disabled, or deleted."""
+
+    topic: ClassVar[str] = topics.AUTOMATION_RULES.name
+    event_type: ClassVar[str] = "automation_rule.changed"
+
+    rule_id: uuid.UUID
+    org_id: uuid.UUID
+    version: int = Field(ge=1)
+    name: str
+    enabled: bool
+    deleted: bool = False
+    trigger: RuleTrigger
+    action: RuleAction
+    changed_by: str
+    changed_at: datetime = Field(description="When this version was saved: it acts on entity changes published "
+                                             "from then on.")
+
+    def partition_key(self) -> str:
+        return str(self.rule_id)
+
+    def dedup_key(self) -> str:
+        return f"{self.event_type}:{self.rule_id}:{self.version}"
 
 
 # --- outbound webhooks (published by webhook-ingest) ---------------------------------------
@@ -515,7 +589,7 @@ EVENT_MODELS: tuple[type[EventPayload], ...] = (
     InstallationUninstalled, InstallationMappingsChanged, CredentialStored, CredentialShredded, SyncRequested,
     SyncStarted, SyncProgress, SyncCompleted, SyncFailed, SyncCancelled, IntegrationHealthChanged, WebhookReceived,
     Risk, Asset, Vulnerability, Indicator, Alert, Ticket, CatalogEntryChanged, DeadLetter, ActionRequested,
-    ActionCompleted,
+    ActionCompleted, RuleChanged,
     OutboundEndpointDisabled,
 )
 DOMAIN_MODELS: tuple[type[DomainEntity], ...] = (Risk, Asset, Vulnerability, Indicator, Alert, Ticket)
@@ -576,6 +650,7 @@ DeadLetterEvents = Annotated[Event[DeadLetter] | Envelope, _IN_ORDER]
 ActionRequestEvents = Annotated[Event[ActionRequested] | Envelope, _IN_ORDER]
 ActionRunEvents = Annotated[Event[ActionCompleted] | Envelope, _IN_ORDER]
 OutboundEndpointEvents = Annotated[Event[OutboundEndpointDisabled] | Envelope, _IN_ORDER]
+RuleEvents = Annotated[Event[RuleChanged] | Envelope, _IN_ORDER]
 TOPIC_EVENTS: dict[str, Any] = {
     topics.INSTALLATION_LIFECYCLE.name: InstallationLifecycleEvents,
     topics.CREDENTIAL_LIFECYCLE.name: CredentialLifecycleEvents,
@@ -586,4 +661,5 @@ TOPIC_EVENTS: dict[str, Any] = {
     topics.CATALOG_CHANGES.name: CatalogChangeEvents, topics.DEAD_LETTERS.name: DeadLetterEvents,
     topics.ACTION_REQUESTS.name: ActionRequestEvents, topics.ACTION_RUNS.name: ActionRunEvents,
     topics.OUTBOUND_ENDPOINTS.name: OutboundEndpointEvents,
+    topics.AUTOMATION_RULES.name: RuleEvents,
 }

@@ -94,11 +94,15 @@ ACTION_RUNS = Topic(
     cleanup_policy="delete", retention_ms=30 * DAY_MS,
     description="Outcomes of on-demand push actions (vendor id, status, error class).",
 )
+AUTOMATION_RULES = Topic(
+    name="aria.automation.rules", key="rule_id", partitions=1, cleanup_policy="compact", retention_ms=-1,
+    description="Every automation rule's newest version (deleted ones as a deleted version), for its executors.",
+)
 
 REGISTRY: tuple[Topic, ...] = (
     INSTALLATION_LIFECYCLE, CREDENTIAL_LIFECYCLE, SYNC_REQUESTS, SYNC_JOBS, INTEGRATION_HEALTH,
     WEBHOOKS, RISKS, ASSETS, VULNERABILITIES, INDICATORS, ALERTS, TICKETS, CATALOG_CHANGES, DEAD_LETTERS,
-    ACTION_REQUESTS, ACTION_RUNS, OUTBOUND_ENDPOINTS,
+    ACTION_REQUESTS, ACTION_RUNS, OUTBOUND_ENDPOINTS, AUTOMATION_RULES,
 )
 
 

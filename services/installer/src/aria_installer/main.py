@@ -16,9 +16,16 @@ from .dev_signin import views as dev_signin_views
 from .installations import events as installation_events
 from .installations import views as installation_views
 from .mappings import views as mapping_views
+from .rules import service as rule_service
+from .rules import views as rule_views
 from .sync_jobs import views as sync_job_views
 from .settings import InstallerSettings, load
 from .webhooks import views as webhook_views
+
+
+async def _convert_push_settings(rt: Runtime) -> None:
+    """on_start hook: the retired push_min_severity setting becomes a rule, once (idempotent)."""
+    await rule_service.convert_push_settings(pool=rt.pool)
 
 
 def define(settings: InstallerSettings) -> ServiceDefinition:
@@ -26,14 +33,14 @@ def define(settings: InstallerSettings) -> ServiceDefinition:
         name="installer", title="ARIA installer",
         description="Install, configure, test, enable, disable, sync and uninstall integrations for an "
                     "organization; data mappings, sync and webhook settings; run connectors' push actions on "
-                    "demand. Secrets go to vault-gateway; every change is in the activity log and announced on "
+                    "demand; automation rules (versions, audit, dry-run, executions). Secrets go to vault-gateway; every change is in the activity log and announced on "
                     "Kafka through a transactional outbox.",
         settings=settings,
         routers=[installation_views.router, mapping_views.router, webhook_views.router, sync_job_views.router,
-                 action_views.router, activity_views.router,
+                 action_views.router, rule_views.router, activity_views.router,
                  *([dev_signin_views.router] if settings.dev_signin else [])],
         kafka_routers=[installation_events.build_router(settings), action_events.build_router(settings)],
-        on_start=[deps.wire],
+        on_start=[deps.wire, _convert_push_settings],
         log_tables=[LogTable("integration_activity_logs", "created_at"), LogTable("idempotency_keys", "created_at")],
     )
 

@@ -13,7 +13,8 @@ from .actions import events as action_events
 from .connections import views as connection_views
 from .jobs import events as job_events
 from .jobs import views as job_views
-from .push import events as push_events
+from .rules import events as rule_events
+from .rules import views as rule_views
 from .schedules import events as schedule_events
 from .settings import SyncRunnerSettings, load
 
@@ -23,12 +24,12 @@ def define(settings: SyncRunnerSettings) -> ServiceDefinition:
         name="sync-runner", title="ARIA sync-runner",
         description="Runs connector syncs on schedule and on request (one replica per job, resumable from "
                     "checkpoints): leases credentials from vault-gateway, pulls vendor data through an SSRF-guarded "
-                    "client, publishes normalized entity events, job lifecycle and health events, pushes risks "
-                    "out to ticketing tools and runs the push actions people ask for (action.requested).",
-        settings=settings, routers=[connection_views.router, job_views.router],
+                    "client, publishes normalized entity events, job lifecycle and health events, runs the push "
+                    "actions people ask for (action.requested) and evaluates and executes automation rules.",
+        settings=settings, routers=[connection_views.router, job_views.router, rule_views.router],
         kafka_routers=[job_events.build_router(group_id=settings.group(settings.sync_group_id)),
                        schedule_events.build_router(group_id=settings.group(settings.lifecycle_group_id)),
-                       push_events.build_router(group_id=settings.group(settings.push_group_id)),
+                       rule_events.build_router(group_id=settings.group(settings.rules_group_id)),
                        action_events.build_router(group_id=settings.group(settings.actions_group_id),
                                                   entities_group_id=settings.group(settings.action_entities_group_id))],
         on_start=[deps.start], on_stop=[deps.stop],

@@ -31,10 +31,20 @@ class SyncRunnerSettings(ServiceSettings):
     # Sync requests older than this are skipped (see jobs.service.accept_request).
     sync_request_max_age_s: float = 3600.0
     lifecycle_group_id: str = "sync-runner.schedules"
-    push_group_id: str = "sync-runner.push"
     # On-demand actions (action.requested), and the risks / alerts they may name by entity id.
     actions_group_id: str = "sync-runner.actions"
     action_entities_group_id: str = "sync-runner.action-entities"
+    # Automation rules (aria.automation.rules): an execution failing transiently is tried again
+    # after rule_retry_backoff_s * 2**(attempt-1) (at most rule_retry_backoff_max_s), and
+    # dead-lettered after rule_max_attempts; due retries are looked for every rule_retry_poll_s.
+    rules_group_id: str = "sync-runner.rules"
+    rule_max_attempts: int = 5
+    rule_retry_backoff_s: float = 30.0
+    rule_retry_backoff_max_s: float = 3600.0
+    rule_retry_poll_s: float = 1.0
+    # Push actions per target installation and replica when its connector declares no rate budget.
+    action_rate_per_minute: int = 60
+    action_rate_burst: int = 10
     # Which replica holds a job (claimed_by). Default: host name + pid + random, unique per process.
     replica_id: str = ""
     # How often a replica looks for due schedules and claimable jobs.

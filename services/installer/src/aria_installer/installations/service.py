@@ -42,7 +42,6 @@ from .states import next_state
 
 log = structlog.get_logger(__name__)
 SOURCE = "installer"
-PUSH_SETTING = "push_min_severity"
 
 
 def _plugin(integration_key: str):
@@ -114,13 +113,9 @@ async def install(*, pool: asyncpg.Pool, principal: Principal, integration_key: 
 
 
 async def configure(*, pool: asyncpg.Pool, vault_gateway: InternalClient, principal: Principal,
-                    installation_id: uuid.UUID, config: dict[str, Any], sync_frequency: str | None,
-                    push_min_severity: str | None = None) -> asyncpg.Record:
+                    installation_id: uuid.UUID, config: dict[str, Any], sync_frequency: str | None) -> asyncpg.Record:
     """Validate against the connector's JSON Schema, send secrets to vault-gateway, keep the rest.
-
-    `push_min_severity` is a platform setting, not the vendor's: it turns on pushing risks of at
-    least that severity to this installation (sync-runner reads it from the settings it is sent).
-    """
+    (Pushing risks to an installation is an automation rule now: ``rules``.)"""
     if (bad := first_unstorable(config)) is not None:
         # Refused before Vault is written: a secret Postgres could not describe must not be stored.
         raise Problem(422, "invalid_text", "Configuration contains unstorable text",
@@ -138,14 +133,9 @@ async def configure(*, pool: asyncpg.Pool, vault_gateway: InternalClient, princi
         raise Problem(422, "config_invalid", "Configuration is invalid",
                       "the configuration does not match the integration's schema",
                       errors=[{"field": e.path, "message": e.message} for e in errors])
-    if push_min_severity and "push_actions" not in plugin.manifest.capabilities:
-        raise Problem(422, "push_not_supported", "Integration cannot push",
-                      f"{current['integration_key']} has no push actions")
     settings, secrets = plugin.split_config(config)
     _refuse_moving_kept_secrets(plugin.manifest, before=current["settings"] or {}, after=settings,
                                 kept=kept_secrets - secrets.keys())
-    if push_min_severity:
-        settings[PUSH_SETTING] = push_min_severity
     credential_ref = current["credential_ref"]
     if secrets:
         response = await vault_gateway.request(

@@ -33,9 +33,6 @@ class ConfigureRequest(BaseModel):
                                    examples=[{"base_url": "https://api.crowdstrike.com", "client_id": "abc",
                                               "client_secret": "..."}])
     sync_frequency: SyncFrequency | None = None
-    push_min_severity: Literal["info", "low", "medium", "high", "critical"] | None = Field(
-        default=None, description="Push open risks of at least this severity to this integration "
-                                  "(ticketing / SIEM integrations with push actions). Absent: no push.")
 
 
 class SyncRequest(BaseModel):
@@ -126,7 +123,7 @@ async def configure(installation_id: uuid.UUID, body: ConfigureRequest, request:
                     principal: Principal = Depends(require_role("admin"))) -> Installation:
     row = await service.configure(pool=rt.pool, vault_gateway=rt.deps_of(InstallerDeps).vault_gateway,
                                   principal=principal, installation_id=installation_id, config=body.config,
-                                  sync_frequency=body.sync_frequency, push_min_severity=body.push_min_severity)
+                                  sync_frequency=body.sync_frequency)
     return _out(request, row)
 
 

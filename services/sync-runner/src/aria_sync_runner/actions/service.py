@@ -7,8 +7,13 @@ push_deliveries: a redelivered request whose run has an outcome is skipped; a ru
 a crash is re-sent only when the action's idempotency strategy makes that safe (header, body,
 lookup, natural), else recorded ``unknown`` and never re-sent.
 
-Entity actions name an entity the platform has seen (``entity_id``): the newest risk or alert per
-entity is kept from the entity topics (action_entities). A ticket opened from an entity is linked
+Automation rules request runs the same way (``rules.service``: ``rule_execution_id`` set); the
+outcome's transaction also settles the rule's execution (retry later, or dead-letter).
+Every run keeps to the target installation's rate budget (``budgets.TargetBudgets``).
+
+Entity actions name an entity the platform has seen (``entity_id``): the newest entity of each
+type (risk, alert, vulnerability, asset, indicator) is kept from the entity topics
+(action_entities). A ticket opened from an entity is linked
 to it (ticket_links); when the ticketing connector syncs the ticket back (Jira, ServiceNow... sync
 tickets as risks whose external id is the ticket's vendor id) with another status, the entity is
 re-published with that status and a ``ticket.observed`` carries the ticket's.
@@ -17,6 +22,7 @@ re-published with that status and a ``ticket.observed`` carries the ticket's.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 from datetime import datetime, timezone
@@ -44,14 +50,14 @@ from aria_platform.internal import InternalClient
 from aria_platform.outbox import enqueue, traced
 
 from ..connectors import RunError, lease_secrets, open_instance, plugin_for
-from ..push.service import ticket_for
+from ..rules import service as rules
 from . import repo
+from .budgets import TargetBudgets
 
 log = structlog.get_logger(__name__)
 SOURCE = "sync-runner"
 # Strategies under which a request that may have reached the vendor can be sent again.
 RESENDABLE = frozenset({"header", "body", "lookup", "natural"})
-KEPT_ENTITIES = (Risk, Alert)
 _MODELS = {m.entity_type: m for m in DOMAIN_MODELS}
 # A request naming an entity published moments before may be consumed before the entity is.
 ENTITY_WAIT_S = 5.0
@@ -65,8 +71,10 @@ class _Failed(Exception):
 
 
 async def run_action(*, pool: asyncpg.Pool, outbound: httpx.AsyncClient, vault_gateway: InternalClient,
-                     request: ActionRequested, entity_wait_s: float = ENTITY_WAIT_S) -> str:
+                     request: ActionRequested, budgets: TargetBudgets | None = None,
+                     retries: rules.RetryPolicy = rules.RetryPolicy(), entity_wait_s: float = ENTITY_WAIT_S) -> str:
     """Execute one requested run at most once; returns its status ('skipped' when it already had one)."""
+    finish = functools.partial(_finish, pool, request, retries=retries)
     async with pool.acquire() as conn:
         attempt = await repo.begin(conn, run_id=request.run_id, installation_id=request.installation_id,
                                    org_id=request.org_id, action=request.action, entity_id=request.entity_id)
@@ -81,7 +89,7 @@ async def run_action(*, pool: asyncpg.Pool, outbound: httpx.AsyncClient, vault_g
         except KeyError:
             raise _Failed("configuration", f"{request.integration_key} has no push action {request.action!r}") from None
         if attempt > 1 and spec.idempotency.strategy not in RESENDABLE:
-            return await _finish(pool, request, entity, status="unknown", error_class="transient",
+            return await finish(entity, status="unknown", error_class="transient",
                                  error_message="an earlier attempt may have reached the vendor, which cannot "
                                                "de-duplicate this action; not re-sent")
         if spec.input != "ticket":
@@ -93,6 +101,8 @@ async def run_action(*, pool: asyncpg.Pool, outbound: httpx.AsyncClient, vault_g
                                  secrets=secrets, http=outbound)
         secrets = {}
         try:
+            if budgets is not None:
+                await budgets.acquire(request.installation_id, plugin.manifest.rate_limits)
             result = await instance.push(request.action, PushRequest(
                 event=entity, vendor_id=request.vendor_id, changes=request.changes, comment=request.comment))
         finally:
@@ -101,12 +111,12 @@ async def run_action(*, pool: asyncpg.Pool, outbound: httpx.AsyncClient, vault_g
         unknown = bool(getattr(exc, "outcome_unknown", False))
         message = f"{exc.message} (the vendor may have applied it; not re-sent)" if unknown else exc.message
         bound.warning("action failed", error_class=exc.error_class, error=exc.message, unknown=unknown)
-        return await _finish(pool, request, entity, status="unknown" if unknown else "failed",
-                             error_class=exc.error_class, error_message=message)
+        return await finish(entity, status="unknown" if unknown else "failed", error_class=exc.error_class,
+                            error_message=message)
     bound.info("action ran", vendor_status=result.status, vendor_id=result.vendor_id)
-    return await _finish(pool, request, entity, status="succeeded", vendor_id=result.vendor_id or None,
-                         vendor_url=result.details.get("url"), vendor_status=result.status,
-                         ticket=(plugin, result) if spec.kind == "create_ticket" and entity is not None else None)
+    return await finish(entity, status="succeeded", vendor_id=result.vendor_id or None,
+                        vendor_url=result.details.get("url"), vendor_status=result.status,
+                        ticket=(plugin, result) if spec.kind == "create_ticket" and entity is not None else None)
 
 
 async def _entity(pool: asyncpg.Pool, request: ActionRequested, entity_type: str, *, wait_s: float) -> DomainEntity:
@@ -137,9 +147,10 @@ async def _entity(pool: asyncpg.Pool, request: ActionRequested, entity_type: str
 
 async def _finish(pool: asyncpg.Pool, request: ActionRequested, entity: DomainEntity | None, *, status: str,
                   vendor_id: str | None = None, vendor_url: str | None = None, vendor_status: str | None = None,
-                  error_class: str | None = None, error_message: str | None = None, ticket=None) -> str:
-    """The outcome, the completion event and (a ticket opened for an entity) its link and ticket event:
-    one transaction."""
+                  error_class: str | None = None, error_message: str | None = None, ticket=None,
+                  retries: rules.RetryPolicy) -> str:
+    """The outcome, the completion event, (a ticket opened for an entity) its link and ticket event,
+    and (a rule's run) the rule execution's next state: one transaction."""
     async with pool.acquire() as conn, conn.transaction():
         await repo.finish(conn, run_id=request.run_id, status=status, vendor_id=vendor_id, vendor_url=vendor_url,
                           vendor_status=vendor_status, error_class=error_class, error_message=error_message)
@@ -155,8 +166,26 @@ async def _finish(pool: asyncpg.Pool, request: ActionRequested, entity: DomainEn
             integration_key=request.integration_key, action=request.action, status=status, vendor_id=vendor_id,
             vendor_url=vendor_url, vendor_status=vendor_status, error_class=error_class, error_message=error_message,
             entity_id=entity.entity_id if entity is not None else request.entity_id,
-            completed_at=datetime.now(timezone.utc)), request))
+            completed_at=datetime.now(timezone.utc), rule_id=request.rule_id,
+            rule_execution_id=request.rule_execution_id), request))
+        await rules.settle(conn, request=request, status=status, policy=retries, vendor_id=vendor_id,
+                           vendor_status=vendor_status, error_class=error_class, error_message=error_message)
     return status
+
+
+def ticket_for(plugin, target, action: str, risk: DomainEntity, result) -> Ticket:
+    """The ticket a create_ticket push made (or found: status duplicate), linked to its entity.
+    ``target``: the ticketing installation (installation_id, integration_key)."""
+    raw = {"vendor_id": result.vendor_id, "linked_entity_id": str(risk.entity_id), "action": action}
+    return Ticket(
+        entity_id=make_entity_id(org_id=risk.org_id, integration_key=target["integration_key"], entity_type="ticket",
+                                 external_id=result.vendor_id),
+        org_id=risk.org_id,
+        provenance=Provenance(installation_id=target["installation_id"], integration_key=target["integration_key"],
+                              connector_version=plugin.manifest.version, stream=f"push:{action}",
+                              external_id=result.vendor_id, raw_sha256=_digest(raw)),
+        vendor_ticket_id=result.vendor_id, title=risk.title, status="open", url=result.details.get("url"),
+        linked_entity_id=risk.entity_id, created_at=datetime.now(timezone.utc))
 
 
 def _wrap(payload, request: ActionRequested):

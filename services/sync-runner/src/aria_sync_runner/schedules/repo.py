@@ -89,10 +89,3 @@ async def set_next_run(conn: asyncpg.Connection, installation_id: uuid.UUID, *, 
     await conn.execute(
         """UPDATE sync_schedules SET next_run_at = now() + make_interval(secs => $2), updated_at = now()
            WHERE installation_id = $1""", installation_id, after_s)
-
-
-async def push_targets(conn: asyncpg.Connection | asyncpg.Pool, org_id: uuid.UUID) -> list[asyncpg.Record]:
-    """Enabled installations of an organization (candidates for push actions)."""
-    return await conn.fetch(
-        """SELECT installation_id, org_id, integration_key, settings, credential_ref FROM sync_schedules
-           WHERE org_id = $1 AND enabled""", org_id)
