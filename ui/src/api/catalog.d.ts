@@ -820,8 +820,8 @@ export interface operations {
                      *       {
                      *         "description": "Endpoint detection and response: alerts as risks, managed hosts as assets.",
                      *         "featured": true,
-                     *         "name": "EDR essentials",
-                     *         "slug": "edr-essentials",
+                     *         "name": "EDR Suite",
+                     *         "slug": "edr-suite",
                      *         "tool_count": 3
                      *       }
                      *     ]
@@ -861,6 +861,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "insufficient_role",
+                     *       "instance": "/v1/collections",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "https://docs.aria.example/problems/insufficient_role"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -870,6 +879,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/collections",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -934,8 +952,8 @@ export interface operations {
                      *           "version": "1.0.0"
                      *         }
                      *       ],
-                     *       "name": "EDR essentials",
-                     *       "slug": "edr-essentials",
+                     *       "name": "EDR Suite",
+                     *       "slug": "edr-suite",
                      *       "tool_count": 3
                      *     }
                      */
@@ -974,6 +992,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "insufficient_role",
+                     *       "instance": "/v1/collections/{slug}",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "https://docs.aria.example/problems/insufficient_role"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1027,6 +1054,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/collections/{slug}",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1063,8 +1099,8 @@ export interface operations {
                      *         {
                      *           "description": "Endpoint detection and response: alerts as risks, managed hosts as assets.",
                      *           "featured": true,
-                     *           "name": "EDR essentials",
-                     *           "slug": "edr-essentials",
+                     *           "name": "EDR Suite",
+                     *           "slug": "edr-suite",
                      *           "tool_count": 3
                      *         }
                      *       ],
@@ -1143,6 +1179,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "insufficient_role",
+                     *       "instance": "/v1/home",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "https://docs.aria.example/problems/insufficient_role"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1152,6 +1197,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/home",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1304,6 +1358,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "insufficient_role",
+                     *       "instance": "/v1/integrations",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "https://docs.aria.example/problems/insufficient_role"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1338,6 +1401,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/integrations",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1481,6 +1553,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "insufficient_role",
+                     *       "instance": "/v1/integrations/facets",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "https://docs.aria.example/problems/insufficient_role"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1515,6 +1596,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/integrations/facets",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1713,6 +1803,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "insufficient_role",
+                     *       "instance": "/v1/integrations/{key}",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "https://docs.aria.example/problems/insufficient_role"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1766,6 +1865,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/integrations/{key}",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1882,6 +1990,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "insufficient_role",
+                     *       "instance": "/v1/integrations/{key}/reviews",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "https://docs.aria.example/problems/insufficient_role"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1935,6 +2052,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/integrations/{key}/reviews",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2016,6 +2142,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "insufficient_role",
+                     *       "instance": "/v1/integrations/{key}/reviews",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "https://docs.aria.example/problems/insufficient_role"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2089,6 +2224,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/integrations/{key}/reviews",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2174,6 +2318,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "insufficient_role",
+                     *       "instance": "/v1/integrations/{key}/reviews/{review_id}",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "https://docs.aria.example/problems/insufficient_role"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2227,6 +2380,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/integrations/{key}/reviews/{review_id}",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2339,6 +2501,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/integrations/{key}/reviews/{review_id}",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2503,6 +2674,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/integrations/{key}/reviews/{review_id}",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2648,6 +2828,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/integrations/{key}/reviews/{review_id}/vote",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2788,6 +2977,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/integrations/{key}/reviews/{review_id}/vote",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };

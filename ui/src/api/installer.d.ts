@@ -1738,6 +1738,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_error",
+                     *       "instance": "/v1/dev/sign-in",
+                     *       "status": 422,
+                     *       "title": "Request is invalid",
+                     *       "type": "https://docs.aria.example/problems/validation_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1747,6 +1756,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/dev/sign-in",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1781,6 +1799,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_token",
+                     *       "instance": "/v1/installations",
+                     *       "status": 401,
+                     *       "title": "Invalid bearer token",
+                     *       "type": "https://docs.aria.example/problems/invalid_token"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1790,6 +1817,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "insufficient_role",
+                     *       "instance": "/v1/installations",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "https://docs.aria.example/problems/insufficient_role"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1799,6 +1835,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_error",
+                     *       "instance": "/v1/installations",
+                     *       "status": 422,
+                     *       "title": "Request is invalid",
+                     *       "type": "https://docs.aria.example/problems/validation_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1808,6 +1853,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/installations",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1850,6 +1904,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_token",
+                     *       "instance": "/v1/installations",
+                     *       "status": 401,
+                     *       "title": "Invalid bearer token",
+                     *       "type": "https://docs.aria.example/problems/invalid_token"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1859,6 +1922,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "insufficient_role",
+                     *       "instance": "/v1/installations",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "https://docs.aria.example/problems/insufficient_role"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1877,6 +1949,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_error",
+                     *       "instance": "/v1/installations",
+                     *       "status": 422,
+                     *       "title": "Request is invalid",
+                     *       "type": "https://docs.aria.example/problems/validation_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1886,6 +1967,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/installations",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1917,6 +2007,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_token",
+                     *       "instance": "/v1/installations/{installation_id}",
+                     *       "status": 401,
+                     *       "title": "Invalid bearer token",
+                     *       "type": "https://docs.aria.example/problems/invalid_token"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1926,6 +2025,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "insufficient_role",
+                     *       "instance": "/v1/installations/{installation_id}",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "https://docs.aria.example/problems/insufficient_role"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1935,6 +2043,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_error",
+                     *       "instance": "/v1/installations/{installation_id}",
+                     *       "status": 422,
+                     *       "title": "Request is invalid",
+                     *       "type": "https://docs.aria.example/problems/validation_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1944,6 +2061,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/installations/{installation_id}",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1973,6 +2099,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_token",
+                     *       "instance": "/v1/installations/{installation_id}",
+                     *       "status": 401,
+                     *       "title": "Invalid bearer token",
+                     *       "type": "https://docs.aria.example/problems/invalid_token"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1982,6 +2117,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "insufficient_role",
+                     *       "instance": "/v1/installations/{installation_id}",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "https://docs.aria.example/problems/insufficient_role"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1991,6 +2135,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_error",
+                     *       "instance": "/v1/installations/{installation_id}",
+                     *       "status": 422,
+                     *       "title": "Request is invalid",
+                     *       "type": "https://docs.aria.example/problems/validation_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2000,6 +2153,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/installations/{installation_id}",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2035,6 +2197,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_token",
+                     *       "instance": "/v1/installations/{installation_id}/action-runs",
+                     *       "status": 401,
+                     *       "title": "Invalid bearer token",
+                     *       "type": "https://docs.aria.example/problems/invalid_token"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2044,6 +2215,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "insufficient_role",
+                     *       "instance": "/v1/installations/{installation_id}/action-runs",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "https://docs.aria.example/problems/insufficient_role"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2053,6 +2233,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_error",
+                     *       "instance": "/v1/installations/{installation_id}/action-runs",
+                     *       "status": 422,
+                     *       "title": "Request is invalid",
+                     *       "type": "https://docs.aria.example/problems/validation_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2062,6 +2251,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/installations/{installation_id}/action-runs",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2094,6 +2292,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_token",
+                     *       "instance": "/v1/installations/{installation_id}/action-runs/{run_id}",
+                     *       "status": 401,
+                     *       "title": "Invalid bearer token",
+                     *       "type": "https://docs.aria.example/problems/invalid_token"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2103,6 +2310,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "insufficient_role",
+                     *       "instance": "/v1/installations/{installation_id}/action-runs/{run_id}",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "https://docs.aria.example/problems/insufficient_role"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2112,6 +2328,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_error",
+                     *       "instance": "/v1/installations/{installation_id}/action-runs/{run_id}",
+                     *       "status": 422,
+                     *       "title": "Request is invalid",
+                     *       "type": "https://docs.aria.example/problems/validation_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2121,6 +2346,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/installations/{installation_id}/action-runs/{run_id}",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2152,6 +2386,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_token",
+                     *       "instance": "/v1/installations/{installation_id}/actions",
+                     *       "status": 401,
+                     *       "title": "Invalid bearer token",
+                     *       "type": "https://docs.aria.example/problems/invalid_token"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2161,6 +2404,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "insufficient_role",
+                     *       "instance": "/v1/installations/{installation_id}/actions",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "https://docs.aria.example/problems/insufficient_role"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2170,6 +2422,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_error",
+                     *       "instance": "/v1/installations/{installation_id}/actions",
+                     *       "status": 422,
+                     *       "title": "Request is invalid",
+                     *       "type": "https://docs.aria.example/problems/validation_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2179,6 +2440,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/installations/{installation_id}/actions",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2225,6 +2495,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_token",
+                     *       "instance": "/v1/installations/{installation_id}/actions/{action}/runs",
+                     *       "status": 401,
+                     *       "title": "Invalid bearer token",
+                     *       "type": "https://docs.aria.example/problems/invalid_token"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2261,6 +2540,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_error",
+                     *       "instance": "/v1/installations/{installation_id}/actions/{action}/runs",
+                     *       "status": 422,
+                     *       "title": "Request is invalid",
+                     *       "type": "https://docs.aria.example/problems/validation_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2270,6 +2558,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/installations/{installation_id}/actions/{action}/runs",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2308,6 +2605,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_token",
+                     *       "instance": "/v1/installations/{installation_id}/activity",
+                     *       "status": 401,
+                     *       "title": "Invalid bearer token",
+                     *       "type": "https://docs.aria.example/problems/invalid_token"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2317,6 +2623,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "insufficient_role",
+                     *       "instance": "/v1/installations/{installation_id}/activity",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "https://docs.aria.example/problems/insufficient_role"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2326,6 +2641,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_error",
+                     *       "instance": "/v1/installations/{installation_id}/activity",
+                     *       "status": 422,
+                     *       "title": "Request is invalid",
+                     *       "type": "https://docs.aria.example/problems/validation_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2335,6 +2659,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/installations/{installation_id}/activity",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2370,6 +2703,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_token",
+                     *       "instance": "/v1/installations/{installation_id}/configuration",
+                     *       "status": 401,
+                     *       "title": "Invalid bearer token",
+                     *       "type": "https://docs.aria.example/problems/invalid_token"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2379,6 +2721,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "insufficient_role",
+                     *       "instance": "/v1/installations/{installation_id}/configuration",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "https://docs.aria.example/problems/insufficient_role"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2388,6 +2739,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_error",
+                     *       "instance": "/v1/installations/{installation_id}/configuration",
+                     *       "status": 422,
+                     *       "title": "Request is invalid",
+                     *       "type": "https://docs.aria.example/problems/validation_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2397,6 +2757,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/installations/{installation_id}/configuration",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2428,6 +2797,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_token",
+                     *       "instance": "/v1/installations/{installation_id}/disable",
+                     *       "status": 401,
+                     *       "title": "Invalid bearer token",
+                     *       "type": "https://docs.aria.example/problems/invalid_token"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2437,6 +2815,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "insufficient_role",
+                     *       "instance": "/v1/installations/{installation_id}/disable",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "https://docs.aria.example/problems/insufficient_role"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2455,6 +2842,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_error",
+                     *       "instance": "/v1/installations/{installation_id}/disable",
+                     *       "status": 422,
+                     *       "title": "Request is invalid",
+                     *       "type": "https://docs.aria.example/problems/validation_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2464,6 +2860,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/installations/{installation_id}/disable",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2495,6 +2900,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_token",
+                     *       "instance": "/v1/installations/{installation_id}/enable",
+                     *       "status": 401,
+                     *       "title": "Invalid bearer token",
+                     *       "type": "https://docs.aria.example/problems/invalid_token"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2504,6 +2918,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "insufficient_role",
+                     *       "instance": "/v1/installations/{installation_id}/enable",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "https://docs.aria.example/problems/insufficient_role"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2522,6 +2945,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_error",
+                     *       "instance": "/v1/installations/{installation_id}/enable",
+                     *       "status": 422,
+                     *       "title": "Request is invalid",
+                     *       "type": "https://docs.aria.example/problems/validation_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2531,6 +2963,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/installations/{installation_id}/enable",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2562,6 +3003,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_token",
+                     *       "instance": "/v1/installations/{installation_id}/mappings",
+                     *       "status": 401,
+                     *       "title": "Invalid bearer token",
+                     *       "type": "https://docs.aria.example/problems/invalid_token"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2571,6 +3021,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "insufficient_role",
+                     *       "instance": "/v1/installations/{installation_id}/mappings",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "https://docs.aria.example/problems/insufficient_role"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2580,6 +3039,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_error",
+                     *       "instance": "/v1/installations/{installation_id}/mappings",
+                     *       "status": 422,
+                     *       "title": "Request is invalid",
+                     *       "type": "https://docs.aria.example/problems/validation_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2589,6 +3057,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/installations/{installation_id}/mappings",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2624,6 +3101,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_token",
+                     *       "instance": "/v1/installations/{installation_id}/mappings",
+                     *       "status": 401,
+                     *       "title": "Invalid bearer token",
+                     *       "type": "https://docs.aria.example/problems/invalid_token"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2633,6 +3119,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "insufficient_role",
+                     *       "instance": "/v1/installations/{installation_id}/mappings",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "https://docs.aria.example/problems/insufficient_role"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2642,6 +3137,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_error",
+                     *       "instance": "/v1/installations/{installation_id}/mappings",
+                     *       "status": 422,
+                     *       "title": "Request is invalid",
+                     *       "type": "https://docs.aria.example/problems/validation_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2651,6 +3155,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/installations/{installation_id}/mappings",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2682,6 +3195,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_token",
+                     *       "instance": "/v1/installations/{installation_id}/mappings/reset",
+                     *       "status": 401,
+                     *       "title": "Invalid bearer token",
+                     *       "type": "https://docs.aria.example/problems/invalid_token"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2691,6 +3213,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "insufficient_role",
+                     *       "instance": "/v1/installations/{installation_id}/mappings/reset",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "https://docs.aria.example/problems/insufficient_role"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2700,6 +3231,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_error",
+                     *       "instance": "/v1/installations/{installation_id}/mappings/reset",
+                     *       "status": 422,
+                     *       "title": "Request is invalid",
+                     *       "type": "https://docs.aria.example/problems/validation_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2709,6 +3249,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/installations/{installation_id}/mappings/reset",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2741,6 +3290,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_token",
+                     *       "instance": "/v1/installations/{installation_id}/mappings/{mapping_id}",
+                     *       "status": 401,
+                     *       "title": "Invalid bearer token",
+                     *       "type": "https://docs.aria.example/problems/invalid_token"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2750,6 +3308,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "insufficient_role",
+                     *       "instance": "/v1/installations/{installation_id}/mappings/{mapping_id}",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "https://docs.aria.example/problems/insufficient_role"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2759,6 +3326,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_error",
+                     *       "instance": "/v1/installations/{installation_id}/mappings/{mapping_id}",
+                     *       "status": 422,
+                     *       "title": "Request is invalid",
+                     *       "type": "https://docs.aria.example/problems/validation_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2768,6 +3344,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/installations/{installation_id}/mappings/{mapping_id}",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2804,6 +3389,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_token",
+                     *       "instance": "/v1/installations/{installation_id}/mappings/{mapping_id}",
+                     *       "status": 401,
+                     *       "title": "Invalid bearer token",
+                     *       "type": "https://docs.aria.example/problems/invalid_token"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2813,6 +3407,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "insufficient_role",
+                     *       "instance": "/v1/installations/{installation_id}/mappings/{mapping_id}",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "https://docs.aria.example/problems/insufficient_role"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2822,6 +3425,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_error",
+                     *       "instance": "/v1/installations/{installation_id}/mappings/{mapping_id}",
+                     *       "status": 422,
+                     *       "title": "Request is invalid",
+                     *       "type": "https://docs.aria.example/problems/validation_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2831,6 +3443,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/installations/{installation_id}/mappings/{mapping_id}",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2861,6 +3482,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_token",
+                     *       "instance": "/v1/installations/{installation_id}/mappings/{mapping_id}",
+                     *       "status": 401,
+                     *       "title": "Invalid bearer token",
+                     *       "type": "https://docs.aria.example/problems/invalid_token"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2870,6 +3500,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "insufficient_role",
+                     *       "instance": "/v1/installations/{installation_id}/mappings/{mapping_id}",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "https://docs.aria.example/problems/insufficient_role"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2879,6 +3518,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_error",
+                     *       "instance": "/v1/installations/{installation_id}/mappings/{mapping_id}",
+                     *       "status": 422,
+                     *       "title": "Request is invalid",
+                     *       "type": "https://docs.aria.example/problems/validation_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2888,6 +3536,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/installations/{installation_id}/mappings/{mapping_id}",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2923,6 +3580,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_token",
+                     *       "instance": "/v1/installations/{installation_id}/preview",
+                     *       "status": 401,
+                     *       "title": "Invalid bearer token",
+                     *       "type": "https://docs.aria.example/problems/invalid_token"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2932,6 +3598,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "insufficient_role",
+                     *       "instance": "/v1/installations/{installation_id}/preview",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "https://docs.aria.example/problems/insufficient_role"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2941,6 +3616,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_error",
+                     *       "instance": "/v1/installations/{installation_id}/preview",
+                     *       "status": 422,
+                     *       "title": "Request is invalid",
+                     *       "type": "https://docs.aria.example/problems/validation_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2959,6 +3643,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/installations/{installation_id}/preview",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2990,6 +3683,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_token",
+                     *       "instance": "/v1/installations/{installation_id}/suspend",
+                     *       "status": 401,
+                     *       "title": "Invalid bearer token",
+                     *       "type": "https://docs.aria.example/problems/invalid_token"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2999,6 +3701,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "insufficient_role",
+                     *       "instance": "/v1/installations/{installation_id}/suspend",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "https://docs.aria.example/problems/insufficient_role"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3017,6 +3728,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_error",
+                     *       "instance": "/v1/installations/{installation_id}/suspend",
+                     *       "status": 422,
+                     *       "title": "Request is invalid",
+                     *       "type": "https://docs.aria.example/problems/validation_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3026,6 +3746,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/installations/{installation_id}/suspend",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3065,6 +3794,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_token",
+                     *       "instance": "/v1/installations/{installation_id}/sync",
+                     *       "status": 401,
+                     *       "title": "Invalid bearer token",
+                     *       "type": "https://docs.aria.example/problems/invalid_token"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3074,6 +3812,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "insufficient_role",
+                     *       "instance": "/v1/installations/{installation_id}/sync",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "https://docs.aria.example/problems/insufficient_role"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3083,6 +3830,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_error",
+                     *       "instance": "/v1/installations/{installation_id}/sync",
+                     *       "status": 422,
+                     *       "title": "Request is invalid",
+                     *       "type": "https://docs.aria.example/problems/validation_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3092,6 +3848,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/installations/{installation_id}/sync",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3128,6 +3893,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_token",
+                     *       "instance": "/v1/installations/{installation_id}/sync-jobs",
+                     *       "status": 401,
+                     *       "title": "Invalid bearer token",
+                     *       "type": "https://docs.aria.example/problems/invalid_token"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3137,6 +3911,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "insufficient_role",
+                     *       "instance": "/v1/installations/{installation_id}/sync-jobs",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "https://docs.aria.example/problems/insufficient_role"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3146,6 +3929,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_error",
+                     *       "instance": "/v1/installations/{installation_id}/sync-jobs",
+                     *       "status": 422,
+                     *       "title": "Request is invalid",
+                     *       "type": "https://docs.aria.example/problems/validation_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3155,6 +3947,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/installations/{installation_id}/sync-jobs",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3189,6 +3990,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_token",
+                     *       "instance": "/v1/installations/{installation_id}/sync-jobs/{job_id}/cancel",
+                     *       "status": 401,
+                     *       "title": "Invalid bearer token",
+                     *       "type": "https://docs.aria.example/problems/invalid_token"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3198,6 +4008,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "insufficient_role",
+                     *       "instance": "/v1/installations/{installation_id}/sync-jobs/{job_id}/cancel",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "https://docs.aria.example/problems/insufficient_role"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3225,6 +4044,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_error",
+                     *       "instance": "/v1/installations/{installation_id}/sync-jobs/{job_id}/cancel",
+                     *       "status": 422,
+                     *       "title": "Request is invalid",
+                     *       "type": "https://docs.aria.example/problems/validation_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3234,6 +4062,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/installations/{installation_id}/sync-jobs/{job_id}/cancel",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3265,6 +4102,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_token",
+                     *       "instance": "/v1/installations/{installation_id}/sync-settings",
+                     *       "status": 401,
+                     *       "title": "Invalid bearer token",
+                     *       "type": "https://docs.aria.example/problems/invalid_token"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3274,6 +4120,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "insufficient_role",
+                     *       "instance": "/v1/installations/{installation_id}/sync-settings",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "https://docs.aria.example/problems/insufficient_role"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3283,6 +4138,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_error",
+                     *       "instance": "/v1/installations/{installation_id}/sync-settings",
+                     *       "status": 422,
+                     *       "title": "Request is invalid",
+                     *       "type": "https://docs.aria.example/problems/validation_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3292,6 +4156,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/installations/{installation_id}/sync-settings",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3327,6 +4200,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_token",
+                     *       "instance": "/v1/installations/{installation_id}/sync-settings",
+                     *       "status": 401,
+                     *       "title": "Invalid bearer token",
+                     *       "type": "https://docs.aria.example/problems/invalid_token"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3336,6 +4218,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "insufficient_role",
+                     *       "instance": "/v1/installations/{installation_id}/sync-settings",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "https://docs.aria.example/problems/insufficient_role"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3345,6 +4236,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_error",
+                     *       "instance": "/v1/installations/{installation_id}/sync-settings",
+                     *       "status": 422,
+                     *       "title": "Request is invalid",
+                     *       "type": "https://docs.aria.example/problems/validation_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3354,6 +4254,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/installations/{installation_id}/sync-settings",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3387,6 +4296,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_token",
+                     *       "instance": "/v1/installations/{installation_id}/test",
+                     *       "status": 401,
+                     *       "title": "Invalid bearer token",
+                     *       "type": "https://docs.aria.example/problems/invalid_token"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3396,6 +4314,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "insufficient_role",
+                     *       "instance": "/v1/installations/{installation_id}/test",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "https://docs.aria.example/problems/insufficient_role"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3405,6 +4332,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_error",
+                     *       "instance": "/v1/installations/{installation_id}/test",
+                     *       "status": 422,
+                     *       "title": "Request is invalid",
+                     *       "type": "https://docs.aria.example/problems/validation_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3414,6 +4350,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/installations/{installation_id}/test",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3449,6 +4394,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_token",
+                     *       "instance": "/v1/installations/{installation_id}/test-configuration",
+                     *       "status": 401,
+                     *       "title": "Invalid bearer token",
+                     *       "type": "https://docs.aria.example/problems/invalid_token"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3458,6 +4412,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "insufficient_role",
+                     *       "instance": "/v1/installations/{installation_id}/test-configuration",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "https://docs.aria.example/problems/insufficient_role"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3467,6 +4430,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_error",
+                     *       "instance": "/v1/installations/{installation_id}/test-configuration",
+                     *       "status": 422,
+                     *       "title": "Request is invalid",
+                     *       "type": "https://docs.aria.example/problems/validation_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3485,6 +4457,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/installations/{installation_id}/test-configuration",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3516,6 +4497,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_token",
+                     *       "instance": "/v1/installations/{installation_id}/webhook",
+                     *       "status": 401,
+                     *       "title": "Invalid bearer token",
+                     *       "type": "https://docs.aria.example/problems/invalid_token"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3525,6 +4515,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "insufficient_role",
+                     *       "instance": "/v1/installations/{installation_id}/webhook",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "https://docs.aria.example/problems/insufficient_role"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3534,6 +4533,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_error",
+                     *       "instance": "/v1/installations/{installation_id}/webhook",
+                     *       "status": 422,
+                     *       "title": "Request is invalid",
+                     *       "type": "https://docs.aria.example/problems/validation_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3543,6 +4551,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/installations/{installation_id}/webhook",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3574,6 +4591,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_token",
+                     *       "instance": "/v1/installations/{installation_id}/webhook/rotate-secret",
+                     *       "status": 401,
+                     *       "title": "Invalid bearer token",
+                     *       "type": "https://docs.aria.example/problems/invalid_token"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3583,6 +4609,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "insufficient_role",
+                     *       "instance": "/v1/installations/{installation_id}/webhook/rotate-secret",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "https://docs.aria.example/problems/insufficient_role"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3592,6 +4627,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_error",
+                     *       "instance": "/v1/installations/{installation_id}/webhook/rotate-secret",
+                     *       "status": 422,
+                     *       "title": "Request is invalid",
+                     *       "type": "https://docs.aria.example/problems/validation_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3601,6 +4645,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/installations/{installation_id}/webhook/rotate-secret",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3633,6 +4686,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_token",
+                     *       "instance": "/v1/rules",
+                     *       "status": 401,
+                     *       "title": "Invalid bearer token",
+                     *       "type": "https://docs.aria.example/problems/invalid_token"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3642,6 +4704,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "insufficient_role",
+                     *       "instance": "/v1/rules",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "https://docs.aria.example/problems/insufficient_role"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3651,6 +4722,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_error",
+                     *       "instance": "/v1/rules",
+                     *       "status": 422,
+                     *       "title": "Request is invalid",
+                     *       "type": "https://docs.aria.example/problems/validation_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3660,6 +4740,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/rules",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3693,6 +4782,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_token",
+                     *       "instance": "/v1/rules",
+                     *       "status": 401,
+                     *       "title": "Invalid bearer token",
+                     *       "type": "https://docs.aria.example/problems/invalid_token"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3702,6 +4800,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "insufficient_role",
+                     *       "instance": "/v1/rules",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "https://docs.aria.example/problems/insufficient_role"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3711,6 +4818,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_error",
+                     *       "instance": "/v1/rules",
+                     *       "status": 422,
+                     *       "title": "Request is invalid",
+                     *       "type": "https://docs.aria.example/problems/validation_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3720,6 +4836,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/rules",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3753,6 +4878,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_token",
+                     *       "instance": "/v1/rules/dry-run",
+                     *       "status": 401,
+                     *       "title": "Invalid bearer token",
+                     *       "type": "https://docs.aria.example/problems/invalid_token"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3762,6 +4896,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "insufficient_role",
+                     *       "instance": "/v1/rules/dry-run",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "https://docs.aria.example/problems/insufficient_role"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3771,6 +4914,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_error",
+                     *       "instance": "/v1/rules/dry-run",
+                     *       "status": 422,
+                     *       "title": "Request is invalid",
+                     *       "type": "https://docs.aria.example/problems/validation_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3780,6 +4932,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/rules/dry-run",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3811,6 +4972,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_token",
+                     *       "instance": "/v1/rules/{rule_id}",
+                     *       "status": 401,
+                     *       "title": "Invalid bearer token",
+                     *       "type": "https://docs.aria.example/problems/invalid_token"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3820,6 +4990,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "insufficient_role",
+                     *       "instance": "/v1/rules/{rule_id}",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "https://docs.aria.example/problems/insufficient_role"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3829,6 +5008,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_error",
+                     *       "instance": "/v1/rules/{rule_id}",
+                     *       "status": 422,
+                     *       "title": "Request is invalid",
+                     *       "type": "https://docs.aria.example/problems/validation_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3838,6 +5026,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/rules/{rule_id}",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3873,6 +5070,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_token",
+                     *       "instance": "/v1/rules/{rule_id}",
+                     *       "status": 401,
+                     *       "title": "Invalid bearer token",
+                     *       "type": "https://docs.aria.example/problems/invalid_token"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3882,6 +5088,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "insufficient_role",
+                     *       "instance": "/v1/rules/{rule_id}",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "https://docs.aria.example/problems/insufficient_role"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3900,6 +5115,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_error",
+                     *       "instance": "/v1/rules/{rule_id}",
+                     *       "status": 422,
+                     *       "title": "Request is invalid",
+                     *       "type": "https://docs.aria.example/problems/validation_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3909,6 +5133,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/rules/{rule_id}",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3940,6 +5173,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_token",
+                     *       "instance": "/v1/rules/{rule_id}",
+                     *       "status": 401,
+                     *       "title": "Invalid bearer token",
+                     *       "type": "https://docs.aria.example/problems/invalid_token"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3949,6 +5191,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "insufficient_role",
+                     *       "instance": "/v1/rules/{rule_id}",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "https://docs.aria.example/problems/insufficient_role"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3958,6 +5209,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_error",
+                     *       "instance": "/v1/rules/{rule_id}",
+                     *       "status": 422,
+                     *       "title": "Request is invalid",
+                     *       "type": "https://docs.aria.example/problems/validation_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3967,6 +5227,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/rules/{rule_id}",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -4001,6 +5270,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_token",
+                     *       "instance": "/v1/rules/{rule_id}/audit",
+                     *       "status": 401,
+                     *       "title": "Invalid bearer token",
+                     *       "type": "https://docs.aria.example/problems/invalid_token"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -4010,6 +5288,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "insufficient_role",
+                     *       "instance": "/v1/rules/{rule_id}/audit",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "https://docs.aria.example/problems/insufficient_role"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -4019,6 +5306,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_error",
+                     *       "instance": "/v1/rules/{rule_id}/audit",
+                     *       "status": 422,
+                     *       "title": "Request is invalid",
+                     *       "type": "https://docs.aria.example/problems/validation_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -4028,6 +5324,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/rules/{rule_id}/audit",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -4061,6 +5366,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_token",
+                     *       "instance": "/v1/rules/{rule_id}/dry-run",
+                     *       "status": 401,
+                     *       "title": "Invalid bearer token",
+                     *       "type": "https://docs.aria.example/problems/invalid_token"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -4070,6 +5384,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "insufficient_role",
+                     *       "instance": "/v1/rules/{rule_id}/dry-run",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "https://docs.aria.example/problems/insufficient_role"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -4079,6 +5402,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_error",
+                     *       "instance": "/v1/rules/{rule_id}/dry-run",
+                     *       "status": 422,
+                     *       "title": "Request is invalid",
+                     *       "type": "https://docs.aria.example/problems/validation_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -4088,6 +5420,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/rules/{rule_id}/dry-run",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -4123,6 +5464,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_token",
+                     *       "instance": "/v1/rules/{rule_id}/executions",
+                     *       "status": 401,
+                     *       "title": "Invalid bearer token",
+                     *       "type": "https://docs.aria.example/problems/invalid_token"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -4132,6 +5482,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "insufficient_role",
+                     *       "instance": "/v1/rules/{rule_id}/executions",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "https://docs.aria.example/problems/insufficient_role"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -4141,6 +5500,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_error",
+                     *       "instance": "/v1/rules/{rule_id}/executions",
+                     *       "status": 422,
+                     *       "title": "Request is invalid",
+                     *       "type": "https://docs.aria.example/problems/validation_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -4150,6 +5518,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/rules/{rule_id}/executions",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -4182,6 +5559,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_token",
+                     *       "instance": "/v1/rules/{rule_id}/executions/{execution_id}/retry",
+                     *       "status": 401,
+                     *       "title": "Invalid bearer token",
+                     *       "type": "https://docs.aria.example/problems/invalid_token"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -4218,6 +5604,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_error",
+                     *       "instance": "/v1/rules/{rule_id}/executions/{execution_id}/retry",
+                     *       "status": 422,
+                     *       "title": "Request is invalid",
+                     *       "type": "https://docs.aria.example/problems/validation_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -4227,6 +5622,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/rules/{rule_id}/executions/{execution_id}/retry",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -4261,6 +5665,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_token",
+                     *       "instance": "/v1/rules/{rule_id}/versions",
+                     *       "status": 401,
+                     *       "title": "Invalid bearer token",
+                     *       "type": "https://docs.aria.example/problems/invalid_token"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -4270,6 +5683,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "insufficient_role",
+                     *       "instance": "/v1/rules/{rule_id}/versions",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "https://docs.aria.example/problems/insufficient_role"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -4279,6 +5701,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_error",
+                     *       "instance": "/v1/rules/{rule_id}/versions",
+                     *       "status": 422,
+                     *       "title": "Request is invalid",
+                     *       "type": "https://docs.aria.example/problems/validation_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -4288,6 +5719,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/rules/{rule_id}/versions",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
