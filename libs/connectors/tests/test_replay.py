@@ -223,7 +223,8 @@ def paging_fields(h, target: str) -> set[str]:
     if target not in {s.name for s in (h.plugin.manifest.api.streams if h.plugin.manifest.api else [])}:
         return set()
     pag = h.plugin.manifest.stream(target).pagination
-    names = ("next_url_path", "next_cursor_path", "total_path", "has_more_path", "total_pages_path")
+    names = ("next_url_path", "next_cursor_path", "total_path", "has_more_path", "total_pages_path",
+             "next_offset_path")
     return {"$." + ".".join(split_path(p)) for p in (getattr(pag, n, None) for n in names) if p}
 
 

@@ -359,6 +359,9 @@ class BodyOffsetPagination(_Model):
     page_size: int = Field(default=100, ge=1)
     max_page_size: int | None = None
     total_path: str | None = Field(default=None, description="Path of the query's total count in the response.")
+    next_offset_path: str | None = Field(default=None, description="Path of the next page's offset the vendor "
+                                         "answers, absent on the last page (Symantec's `next`); read by "
+                                         "sdk.resumable.BodyOffsetSessionReader.")
 
     @model_validator(mode="after")
     def _one_size(self) -> "BodyOffsetPagination":

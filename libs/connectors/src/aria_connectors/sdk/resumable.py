@@ -15,9 +15,9 @@ from __future__ import annotations
 from typing import Any, AsyncIterator
 
 from ..errors import ConnectorError, PermanentError
-from .manifest import LinkHeaderPagination, NextUrlPagination
-from .paging import NextUrlPaging
-from .paths import get_path
+from .manifest import BodyOffsetPagination, LinkHeaderPagination, NextUrlPagination
+from .paging import BodyOffsetPaging, NextUrlPaging
+from .paths import get_path, set_path
 from .sessions import SessionReader
 from .streams import Page
 
@@ -59,4 +59,56 @@ class NextUrlSessionReader(SessionReader):
             self.pending = {"next": url} if url else None
             yield self.process(records)
             if url is None:
+                return
+
+
+class BodyOffsetSessionReader(SessionReader):
+    """A ``body_offset`` search read as one resumable session, for a search whose answer is not
+    ordered by the cursor (Symantec Endpoint Security's incident search): the filter stays on the
+    run's anchor, the offset walks the whole result, and ``pending`` keeps the next offset plus the
+    body values pinned for the session (``session_body``: e.g. the search window's end, so the
+    result does not grow under the offsets), so a resumed run continues the same search. The
+    cursor moves to the newest value read when the search is finished."""
+
+    def session_body(self, body: Any) -> dict[str, Any]:
+        """Body values (dotted paths) fixed for one session, chosen on its first page from the
+        anchored request body; none by default."""
+        return {}
+
+    async def session(self) -> AsyncIterator[Page]:
+        pag = self.spec.pagination
+        if not isinstance(pag, BodyOffsetPagination):
+            raise PermanentError(f"stream {self.spec.name}: a body-offset session needs body_offset paging")
+        paging = BodyOffsetPaging(self, pag)
+        limit = paging.page_size(pag.page_size, pag.max_page_size)
+        base = self._filter_body(paging.json_body, self.anchor)
+        pending = self.pending or {}
+        offset = int(pending.get("offset") or 0)
+        pinned = pending.get("body")
+        if not isinstance(pinned, dict):
+            pinned = self.session_body(base)
+        for path, value in pinned.items():
+            base = set_path(base, path, value)
+        while True:
+            body_json = set_path(base, pag.offset_field, pag.first_index + offset)
+            if pag.limit_field is not None:
+                body_json = set_path(body_json, pag.limit_field, limit)
+            else:
+                body_json = set_path(body_json, pag.end_field, pag.first_index + offset + limit)  # type: ignore[arg-type]
+            body, resp = await paging.fetch(paging.path, params={**paging.base_params, **self._filter_params(self.anchor)},
+                                            json=body_json)
+            records, n = await self._records_of(body)
+            total = paging.total(body, resp)
+            if self.total is None and total is not None:
+                self.total = total
+            if pag.next_offset_path:  # the vendor says where the next page starts, and that there is one
+                nxt = get_path(body, pag.next_offset_path)
+                done = n == 0 or not isinstance(nxt, int) or isinstance(nxt, bool) or nxt <= offset
+                offset = nxt if not done else offset + n
+            else:
+                done = n == 0 or paging.last(body, offset, n, limit, total)
+                offset += n
+            self.pending = None if done else {"offset": offset, "body": pinned}
+            yield self.process(records)
+            if done:
                 return
