@@ -45,15 +45,11 @@ def _order(key: Any, pid: str) -> tuple:
     return (key is not None, () if key is None else key, pid)
 
 
-class _ParentLister(StreamReader):
-    """Reads the parents' listing with its own paging kind, filtered from the anchor; collects the
+class _Collector(StreamReader):
+    """Reads a listing with its own paging kind, filtered from the owner's anchor; collects the
     records instead of mapping them and never moves its state (so offsets simply advance)."""
 
-    def __init__(self, owner: "FanoutReader") -> None:
-        parents = owner.spec.parents
-        assert parents is not None
-        spec = owner.spec.model_copy(update={"request": parents.request, "record_selector": parents.record_selector,
-                                             "pagination": parents.pagination, "hydrate": None, "parents": None})
+    def __init__(self, owner: SessionReader, spec: "StreamSpec") -> None:
         super().__init__(owner.conn, spec, owner.anchor.dump() if owner.spec.incremental else None, owner.job_id)
         self.filters = dict(owner.filters)
         self.found: list[Any] = []
@@ -61,6 +57,43 @@ class _ParentLister(StreamReader):
     def _process(self, records: list[Any], anchor: StreamState, upper: Any = None, *, below: bool = False) -> Page:
         self.found.extend(records)
         return Page([], [], self.state, False)
+
+    def take(self) -> list[Any]:
+        found, self.found = self.found, []
+        return found
+
+
+class ListingSessionReader(SessionReader):
+    """An incremental stream whose listing is not ordered by its cursor (Checkmarx One's projects:
+    no time filter, no documented order), read through the manifest's paging kind (offset, page
+    number, ...) as one session: every page is compared with the run's anchor, the checkpoint keeps
+    ``pending = {"pages": <pages done>}`` and the cursor moves to the newest value read only when
+    the listing ends. A resumed run reads the listing again and publishes from the page after the
+    last one done (a listing that shifted meanwhile may re-publish or, for a record deleted in
+    between, pass one record: the next run reads it, the cursor not having moved)."""
+
+    async def session(self) -> AsyncIterator[Page]:
+        lister = _Collector(self, self.spec)
+        skip = int((self.pending or {}).get("pages") or 0)
+        done = 0
+        async for _ in paging_for(lister).pages():
+            done += 1
+            records = lister.take()
+            self.page_requests, self.total, self.records_read = lister.page_requests, lister.total, lister.records_read
+            self.pending = {"pages": done}
+            if done <= skip:
+                continue  # published before the checkpoint was taken
+            yield self.process(records)
+        self.pending = None  # the listing is finished: the cursor moves
+        yield Page([], [], self.state, False)
+
+
+def _parent_lister(owner: "FanoutReader") -> _Collector:
+    parents = owner.spec.parents
+    assert parents is not None
+    spec = owner.spec.model_copy(update={"request": parents.request, "record_selector": parents.record_selector,
+                                         "pagination": parents.pagination, "hydrate": None, "parents": None})
+    return _Collector(owner, spec)
 
 
 class _ChildReader(StreamReader):
@@ -97,7 +130,7 @@ class FanoutReader(SessionReader):
 
     async def parents(self) -> list[tuple[tuple, str, Any, dict[str, Any]]]:
         """(order key, id, cursor value, record) of every parent past the anchor, oldest first."""
-        lister = _ParentLister(self)
+        lister = _parent_lister(self)
         async for _ in paging_for(lister).pages():
             pass
         inc = self.spec.incremental
