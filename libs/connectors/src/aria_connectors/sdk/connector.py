@@ -360,7 +360,12 @@ class DeclarativeConnector:
 
     def stream_reader(self, spec: StreamSpec, state: dict[str, Any] | None, job_id: uuid.UUID | None) -> StreamReader:
         """The reader of one stream, used by sync and preview. Override to plug a StreamReader
-        subclass (asynchronous export jobs, XML); ``reader.page_requests`` counts pages for preview."""
+        subclass (asynchronous export jobs, XML); ``reader.page_requests`` counts pages for preview.
+        A stream declaring ``parents`` is read per parent (``sdk.fanout``)."""
+        if spec.parents is not None:
+            from .fanout import FanoutReader
+
+            return FanoutReader(self, spec, state, job_id)
         return StreamReader(self, spec, state, job_id)
 
     def transform_record(self, stream: str, record: Any) -> Any:

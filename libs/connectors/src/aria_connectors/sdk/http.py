@@ -44,6 +44,7 @@ from .manifest import (
     ErrorRule,
     NoAuth,
     OAuth2Password,
+    OAuth2RefreshToken,
     OAuth2ClientCredentials,
     RateLimits,
     SingleAuth,
@@ -260,8 +261,12 @@ class Authenticator:
             client_id, client_secret = self._r(spec.client_id), self._r(spec.client_secret)
             if isinstance(spec, OAuth2Password):
                 form.update(grant_type="password", username=self._r(spec.username), password=self._r(spec.password))
+            if isinstance(spec, OAuth2RefreshToken):
+                form.update(grant_type="refresh_token", refresh_token=self._r(spec.refresh_token))
             if not client_id and isinstance(spec, OAuth2Password):
                 pass  # a password grant without a client (ESET Connect)
+            elif isinstance(spec, OAuth2RefreshToken) and not client_secret and spec.client_auth == "form":
+                form["client_id"] = client_id  # a public client (Checkmarx One's ast-app): no secret
             elif spec.client_auth == "form":
                 form.update(client_id=client_id, client_secret=client_secret)
             else:

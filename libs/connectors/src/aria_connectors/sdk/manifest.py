@@ -32,7 +32,7 @@ Complexity = Literal["low", "medium", "high"]
 Capability = Literal["sync", "incremental", "webhook", "test_connection", "health_check", "push_actions"]
 DataType = Literal["risk", "asset", "alert", "vulnerability", "indicator", "ticket"]
 AuthType = Literal["oauth2_client_credentials", "oauth2_password", "api_key", "bearer", "basic", "none",
-                   "hmac_signature", "api_key_id"]
+                   "hmac_signature", "api_key_id", "veracode_hmac", "oauth2_refresh_token"]
 
 
 class _Model(BaseModel):
@@ -102,6 +102,17 @@ class OAuth2Password(OAuth2ClientCredentials):
     client_secret: str = Field(default="", description="Template; empty: no client authentication.")
 
 
+class OAuth2RefreshToken(OAuth2ClientCredentials):
+    """OAuth2 refresh-token grant (RFC 6749 6) with a long-lived token the vendor issues as an API key
+    (Checkmarx One: ``grant_type=refresh_token``, ``client_id=ast-app``, the API key as
+    ``refresh_token``). A public client: the client id is sent in the form and a client secret only
+    when one is configured. Access tokens are cached and re-fetched as client credentials' are."""
+
+    type: Literal["oauth2_refresh_token"]  # type: ignore[assignment]
+    refresh_token: str = Field(description="Template, e.g. '{secrets.api_key}'.")
+    client_secret: str = Field(default="", description="Template; empty: a public client (no secret sent).")
+
+
 class ApiKeyAuth(_Model):
     type: Literal["api_key"]
     header: str
@@ -158,7 +169,7 @@ class VeracodeHmacAuth(_Model):
     key_secret: str = Field(description="Template of the hex API key secret, e.g. '{secrets.api_key_secret}'.")
 
 
-SingleAuth = (OAuth2ClientCredentials | OAuth2Password | ApiKeyAuth | BearerAuth | BasicAuth | NoAuth | ApiKeyIdAuth
+SingleAuth = (OAuth2ClientCredentials | OAuth2Password | OAuth2RefreshToken | ApiKeyAuth | BearerAuth | BasicAuth | NoAuth | ApiKeyIdAuth
               | VeracodeHmacAuth)
 
 
@@ -496,6 +507,25 @@ class MappingSpec(_Model):
     attributes: dict[str, str] = Field(default_factory=dict, description="attribute name -> record path.")
 
 
+class ParentsSpec(_Model):
+    """A parent/child ("fan-out") stream (``sdk.fanout``): the parents are listed first (Veracode's
+    applications, Checkmarx One's completed scans) and the stream's own request, paging and mapping
+    read each parent's children, with ``{parent.<field>}`` in the request's path, params and body.
+    The stream's ``incremental`` spec then describes the parents: its filter goes on this request and
+    its cursor (and tie-break, default ``id_field``) is read in the parent record; children are
+    published whole for every parent past the checkpoint. The checkpoint keeps the parent being read
+    and its child pages done, so a resumed run neither repeats nor skips; the cursor moves when every
+    parent is read."""
+
+    request: RequestSpec = Field(description="The parents' listing (filtered by the stream's incremental spec).")
+    record_selector: str = Field(description="Response path of the parent records.")
+    pagination: Pagination = Field(default_factory=lambda: NoPagination(type="none"), discriminator="type")
+    id_field: str = Field(description="Parent record path of its id (what the checkpoint names).")
+    attach_as: str | None = Field(default="_parent", description="Key under which each child record carries its "
+                                  "parent for the mapping ('_parent.projectId'); the raw hash stays the child's "
+                                  "own. None: not attached.")
+
+
 class StreamSpec(_Model):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     description: str | None = None
@@ -504,7 +534,16 @@ class StreamSpec(_Model):
     pagination: Pagination = Field(default_factory=lambda: NoPagination(type="none"), discriminator="type")
     hydrate: HydrateSpec | None = None
     incremental: IncrementalSpec | None = None
+    parents: ParentsSpec | None = Field(default=None, description="Read this stream per parent record (fan-out): "
+                                        "see ParentsSpec; incremental then describes the parents.")
     mapping: MappingSpec
+
+    @model_validator(mode="after")
+    def _fan_out(self) -> "StreamSpec":
+        if self.parents is not None and (isinstance(self.pagination, KeysetPagination)
+                                         or isinstance(self.parents.pagination, KeysetPagination)):
+            raise ValueError(f"stream {self.name}: a fan-out stream takes no keyset pagination")
+        return self
 
     @model_validator(mode="after")
     def _keyset_needs_a_cursor(self) -> "StreamSpec":

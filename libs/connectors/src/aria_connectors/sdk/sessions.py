@@ -115,7 +115,9 @@ class SessionConnector(DeclarativeConnector):
     reader_classes: dict[str, type[StreamReader]] = {}
 
     def stream_reader(self, spec: StreamSpec, state: dict[str, Any] | None, job_id: uuid.UUID | None) -> StreamReader:
-        return self.reader_classes.get(spec.name, StreamReader)(self, spec, state, job_id)
+        if spec.name not in self.reader_classes:
+            return super().stream_reader(spec, state, job_id)
+        return self.reader_classes[spec.name](self, spec, state, job_id)
 
 
 def poll_delay(conn: DeclarativeConnector, attempt: int, cap: float = 10.0) -> float:

@@ -195,6 +195,10 @@ class StreamReader:
 
     # -- processing -----------------------------------------------------------------------
 
+    def _transform(self, raw: Any) -> Any:
+        """The record as the mapping sees it (the connector's ``transform_record`` hook)."""
+        return self.conn.transform_record(self.spec.name, raw)
+
     def _process(self, records: list[Any], anchor: StreamState, upper: Any = None, *, below: bool = False) -> Page:
         """``records`` as the vendor sent them: each goes through ``transform_record`` here, and its
         ``raw_sha256`` is taken from the received form, so a hook cannot change the provenance hash.
@@ -208,7 +212,7 @@ class StreamReader:
         anchor_key = cursor_key(anchor.cursor, inc.cursor_type) if (inc and anchor.cursor is not None) else None
         upper_key = cursor_key(upper, inc.cursor_type) if (inc and upper is not None) else None
         for raw in records:
-            rec = self.conn.transform_record(spec.name, raw)
+            rec = self._transform(raw)
             if inc is None:
                 candidates.append((None, external_id_of(rec, spec.mapping) or "", rec, raw))
                 continue
