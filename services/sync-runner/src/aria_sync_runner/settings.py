@@ -1,7 +1,7 @@
 import os
 import socket
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import field_validator
 from pydantic_settings import NoDecode
@@ -34,6 +34,10 @@ class SyncRunnerSettings(ServiceSettings):
     # On-demand actions (action.requested), and the risks / alerts they may name by entity id.
     actions_group_id: str = "sync-runner.actions"
     action_entities_group_id: str = "sync-runner.action-entities"
+    # Where a new entity group starts: earliest (every entity's newest state on the compacted
+    # topics, the default), or latest where the broker's history is not this platform's (tests
+    # sharing one broker across runs).
+    action_entities_offset_reset: Literal["earliest", "latest"] = "earliest"
     # Automation rules (aria.automation.rules): an execution failing transiently is tried again
     # after rule_retry_backoff_s * 2**(attempt-1) (at most rule_retry_backoff_max_s), and
     # dead-lettered after rule_max_attempts; due retries are looked for every rule_retry_poll_s.
