@@ -46,6 +46,7 @@ from .manifest import (
     OAuth2Password,
     OAuth2ClientCredentials,
     RateLimits,
+    SessionLoginAuth,
     SingleAuth,
     VeracodeHmacAuth,
 )
@@ -244,8 +245,24 @@ class Authenticator:
         if isinstance(spec, BasicAuth):
             raw = f"{self._r(spec.username)}:{self._r(spec.password)}".encode()
             return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+        if isinstance(spec, SessionLoginAuth):
+            return {spec.header: spec.prefix + await self._session_token()}
         assert isinstance(spec, OAuth2ClientCredentials)
         return {"Authorization": f"Bearer {await self._oauth_token()}"}
+
+    async def _session_token(self) -> str:
+        """The instance's session (``sdk.session_login``), opened on first use."""
+        async with self._lock:
+            spec = self.spec
+            assert isinstance(spec, SessionLoginAuth)
+            if self._token and (spec.ttl_seconds is None or self.clock() < self._expires_at):
+                return self._token
+            from .session_login import open_session
+
+            self._token = await open_session(self)
+            self._expires_at = self.clock() + (spec.ttl_seconds or 0)
+            self.token_fetches += 1
+            return self._token
 
     async def _oauth_token(self) -> str:
         async with self._lock:
@@ -446,7 +463,7 @@ class ApiClient:
             )
             self.last_response = resp
             code = status_of(resp, self.error_rules)
-            if code == 401 and not reauthed and isinstance(auth.spec, OAuth2ClientCredentials):
+            if code == 401 and not reauthed and isinstance(auth.spec, (OAuth2ClientCredentials, SessionLoginAuth)):
                 auth.invalidate()
                 reauthed = True
                 continue
