@@ -692,6 +692,10 @@ class ApiSpec(_Model):
     connection_test: RequestSpec
     health_check: RequestSpec | None = None
     error_rules: list[ErrorRule] = Field(default_factory=list, description="Body-based classification, first match wins.")
+    response_prefix: str | None = Field(
+        default=None, description="Text the vendor writes before every JSON answer (Trellix ePO's 'OK:' line), "
+                                  "stripped with the whitespace after it before decoding; a 2xx answer without it "
+                                  "is a permanent error carrying the vendor's text ('Error 1 : ...').")
     streams: list[StreamSpec] = Field(default_factory=list)
 
 
