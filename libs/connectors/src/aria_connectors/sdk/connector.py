@@ -73,7 +73,8 @@ class DeclarativeConnector:
             auth = Authenticator(auth_spec, self.template_ctx, base_url, http, self.retry)
             self.api = ApiClient(base_url=base_url, auth=auth, http=http, retry=self.retry,
                                  limits=self.limits, default_headers=dict(manifest.api.default_headers),
-                                 timeout=self.options.request_timeout_seconds, error_rules=list(manifest.api.error_rules))
+                                 timeout=self.options.request_timeout_seconds, error_rules=list(manifest.api.error_rules),
+                                 response_prefix=manifest.api.response_prefix)
 
     def __repr__(self) -> str:  # never show secrets
         return f"<{type(self).__name__} {self.manifest.key} installation={self.context.installation_id}>"

@@ -60,7 +60,7 @@ class DiscoveringApiClient(ApiClient):
         """The same client (auth, budget, retries, headers, error rules) with discovery in front."""
         return cls(discover=discover, allowed=allowed, base_url=api.base_url, auth=api.auth, http=api.http,
                    retry=api.retry, limits=api.limits, default_headers=dict(api.default_headers),
-                   timeout=api.timeout, error_rules=api.error_rules)
+                   timeout=api.timeout, error_rules=api.error_rules, response_prefix=api.response_prefix)
 
     async def home_json(self, method: str, path: str, **kw: Any) -> Any:
         """A JSON call to the home host, for ``discover`` (no discovered headers are sent)."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -47,6 +48,7 @@ from .manifest import (
     OAuth2RefreshToken,
     OAuth2ClientCredentials,
     RateLimits,
+    SessionLoginAuth,
     SingleAuth,
     VeracodeHmacAuth,
 )
@@ -245,8 +247,24 @@ class Authenticator:
         if isinstance(spec, BasicAuth):
             raw = f"{self._r(spec.username)}:{self._r(spec.password)}".encode()
             return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+        if isinstance(spec, SessionLoginAuth):
+            return {spec.header: spec.prefix + await self._session_token()}
         assert isinstance(spec, OAuth2ClientCredentials)
         return {"Authorization": f"Bearer {await self._oauth_token()}"}
+
+    async def _session_token(self) -> str:
+        """The instance's session (``sdk.session_login``), opened on first use."""
+        async with self._lock:
+            spec = self.spec
+            assert isinstance(spec, SessionLoginAuth)
+            if self._token and (spec.ttl_seconds is None or self.clock() < self._expires_at):
+                return self._token
+            from .session_login import open_session
+
+            self._token = await open_session(self)
+            self._expires_at = self.clock() + (spec.ttl_seconds or 0)
+            self.token_fetches += 1
+            return self._token
 
     async def _oauth_token(self) -> str:
         async with self._lock:
@@ -414,8 +432,9 @@ class ApiClient:
 
     def __init__(self, *, base_url: str, auth: Authenticator, http: httpx.AsyncClient, retry: RetryPolicy,
                  limits: RateLimits, default_headers: dict[str, str], timeout: float,
-                 error_rules: "list[ErrorRule] | None" = None) -> None:
+                 error_rules: "list[ErrorRule] | None" = None, response_prefix: str | None = None) -> None:
         self.base_url = base_url.rstrip("/")
+        self.response_prefix = response_prefix
         self.auth = auth
         self.http = http
         self.retry = retry
@@ -451,7 +470,7 @@ class ApiClient:
             )
             self.last_response = resp
             code = status_of(resp, self.error_rules)
-            if code == 401 and not reauthed and isinstance(auth.spec, OAuth2ClientCredentials):
+            if code == 401 and not reauthed and isinstance(auth.spec, (OAuth2ClientCredentials, SessionLoginAuth)):
                 auth.invalidate()
                 reauthed = True
                 continue
@@ -459,16 +478,28 @@ class ApiClient:
             return resp
 
     async def request_json(self, method: str, path: str, **kw: Any) -> Any:
-        return decode_json(await self.request(method, path, **kw), kw.get("what", "request"))
+        return decode_json(await self.request(method, path, **kw), kw.get("what", "request"), self.response_prefix)
 
 
-def decode_json(resp: httpx.Response, what: str) -> Any:
+def strip_prefix(content: bytes, prefix: str, what: str) -> bytes:
+    """The JSON after the vendor's ``prefix`` (and the whitespace after it); PermanentError with the
+    vendor's own text when the answer does not start with it (Trellix ePO: ``Error 1 :`` and a message)."""
+    text = content.lstrip()
+    head = prefix.encode()
+    if not text.startswith(head):
+        message = " ".join(text.decode("utf-8", "replace").split())[:300]
+        raise PermanentError(f"{what}: the vendor answered {message!r}")
+    return text[len(head):].lstrip()
+
+
+def decode_json(resp: httpx.Response, what: str, prefix: str | None = None) -> Any:
+    content = resp.content if prefix is None else strip_prefix(resp.content, prefix, what)
     try:
-        return orjson.loads(resp.content)
+        return orjson.loads(content)
     except orjson.JSONDecodeError:
         pass  # what orjson refuses (not UTF-8, NaN, integers past 64 bits) the standard parser may take
     try:
-        return resp.json()
+        return resp.json() if prefix is None else json.loads(content)
     except ValueError:
         raise PermanentError(f"{what}: response is not JSON") from None
 

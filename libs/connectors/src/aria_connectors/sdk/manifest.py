@@ -32,7 +32,7 @@ Complexity = Literal["low", "medium", "high"]
 Capability = Literal["sync", "incremental", "webhook", "test_connection", "health_check", "push_actions"]
 DataType = Literal["risk", "asset", "alert", "vulnerability", "indicator", "ticket"]
 AuthType = Literal["oauth2_client_credentials", "oauth2_password", "api_key", "bearer", "basic", "none",
-                   "hmac_signature", "api_key_id", "veracode_hmac", "oauth2_refresh_token"]
+                   "hmac_signature", "api_key_id", "veracode_hmac", "oauth2_refresh_token", "session_login"]
 
 
 class _Model(BaseModel):
@@ -169,8 +169,38 @@ class VeracodeHmacAuth(_Model):
     key_secret: str = Field(description="Template of the hex API key secret, e.g. '{secrets.api_key_secret}'.")
 
 
-SingleAuth = (OAuth2ClientCredentials | OAuth2Password | OAuth2RefreshToken | ApiKeyAuth | BearerAuth | BasicAuth | NoAuth | ApiKeyIdAuth
-              | VeracodeHmacAuth)
+class SessionLoginAuth(_Model):
+    """A login call that opens a session, whose token then travels in a header of every request
+    (Kaspersky Security Center: ``POST /api/v1.0/Session.StartSession`` with ``Authorization:
+    KSCBasic user="<base64>", pass="<base64>"``, answered ``{"PxgRetVal": "<session id>"}``, then
+    ``X-KSC-Session: <session id>``; ``sdk.session_login``). The login's templates also see
+    ``{base64.settings.x}`` / ``{base64.secrets.x}`` (the value base64-encoded). The session is
+    kept per instance, opened again once on a 401, and dropped by ``disconnect``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    type: Literal["session_login"]
+    method: Literal["GET", "POST"] = "POST"
+    path: str = Field(description="Login path (template), absolute or relative to api.base_url.")
+    headers: dict[str, str] = Field(default_factory=dict, description="Login request headers (templates).")
+    json_body: dict[str, Any] | None = Field(default=None, alias="json", description="Login JSON body (templates).")
+    token_path: str | None = Field(default=None, description="Dotted path of the session token in the login answer.")
+    token_header: str | None = Field(default=None, description="Response header carrying the session token "
+                                                               "(used when token_path is absent or empty).")
+    header: str = Field(description="Request header that carries the session token.")
+    prefix: str = ""
+    ttl_seconds: float | None = Field(default=None, gt=0, description="Open a new session after this long "
+                                                                      "(the vendor's idle timeout); none: on a 401.")
+
+    @model_validator(mode="after")
+    def _token_source(self) -> "SessionLoginAuth":
+        if not (self.token_path or self.token_header):
+            raise ValueError("session_login needs token_path or token_header")
+        return self
+
+
+SingleAuth = (OAuth2ClientCredentials | OAuth2Password | OAuth2RefreshToken | ApiKeyAuth | BearerAuth | BasicAuth
+              | NoAuth | ApiKeyIdAuth | VeracodeHmacAuth | SessionLoginAuth)
 
 
 class AuthOption(_Model):
@@ -701,6 +731,10 @@ class ApiSpec(_Model):
     connection_test: RequestSpec
     health_check: RequestSpec | None = None
     error_rules: list[ErrorRule] = Field(default_factory=list, description="Body-based classification, first match wins.")
+    response_prefix: str | None = Field(
+        default=None, description="Text the vendor writes before every JSON answer (Trellix ePO's 'OK:' line), "
+                                  "stripped with the whitespace after it before decoding; a 2xx answer without it "
+                                  "is a permanent error carrying the vendor's text ('Error 1 : ...').")
     streams: list[StreamSpec] = Field(default_factory=list)
 
 

@@ -78,7 +78,7 @@ class Paging:
                                       headers={**self.headers, **(headers or {})} or None, what=what)
         if page:
             self.reader.page_requests += 1
-        return conn.page_body(stream, decode_json(resp, what)), resp
+        return conn.page_body(stream, decode_json(resp, what, conn.api.response_prefix)), resp
 
     def pages(self) -> AsyncIterator["Page"]:  # pragma: no cover - abstract
         raise NotImplementedError
