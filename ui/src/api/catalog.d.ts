@@ -820,8 +820,8 @@ export interface operations {
                      *       {
                      *         "description": "Endpoint detection and response: alerts as risks, managed hosts as assets.",
                      *         "featured": true,
-                     *         "name": "EDR essentials",
-                     *         "slug": "edr-essentials",
+                     *         "name": "EDR Suite",
+                     *         "slug": "edr-suite",
                      *         "tool_count": 3
                      *       }
                      *     ]
@@ -934,8 +934,8 @@ export interface operations {
                      *           "version": "1.0.0"
                      *         }
                      *       ],
-                     *       "name": "EDR essentials",
-                     *       "slug": "edr-essentials",
+                     *       "name": "EDR Suite",
+                     *       "slug": "edr-suite",
                      *       "tool_count": 3
                      *     }
                      */
@@ -1063,8 +1063,8 @@ export interface operations {
                      *         {
                      *           "description": "Endpoint detection and response: alerts as risks, managed hosts as assets.",
                      *           "featured": true,
-                     *           "name": "EDR essentials",
-                     *           "slug": "edr-essentials",
+                     *           "name": "EDR Suite",
+                     *           "slug": "edr-suite",
                      *           "tool_count": 3
                      *         }
                      *       ],
