@@ -46,6 +46,7 @@ service_env_vars() { # service -> sets SVC_UNSET and SVC_VARS (arguments for env
       SVC_VARS+=("ARIA_DEV_SIGNIN=1")
       SVC_VARS+=("ARIA_VAULT_GATEWAY_URL=http://127.0.0.1:${SERVICE_PORTS[vault-gateway]}"
         "ARIA_SYNC_RUNNER_URL=http://127.0.0.1:${SERVICE_PORTS[sync-runner]}"
+        "ARIA_WEBHOOK_INGEST_URL=http://127.0.0.1:${SERVICE_PORTS[webhook-ingest]}"
         "ARIA_WEBHOOK_BASE_URL=http://127.0.0.1:$EDGE_PORT")  # vendors post through the edge
       ;;
     sync-runner)

@@ -8,6 +8,8 @@ class InstallerSettings(ServiceSettings):
     http_port: int = 8002
     vault_gateway_url: str = "http://127.0.0.1:8003"
     sync_runner_url: str = "http://127.0.0.1:8004"
+    # webhook-ingest's internal API (the delivery log), not the public webhook URL below.
+    webhook_ingest_url: str = "http://127.0.0.1:8005"
     # Public base URL vendors post webhooks to (webhook-ingest), shown in installation details.
     webhook_base_url: str = "http://127.0.0.1:8005"
     # Local stack only (deploy/local sets ARIA_DEV_SIGNIN=1): POST /v1/dev/sign-in mints tokens for
