@@ -239,7 +239,7 @@ try {
     );
   });
 
-  await step("view logs: activity and sync jobs", async () => {
+  await step("view logs: activity, sync jobs, credential audit, webhook deliveries", async () => {
     await admin.getByRole("listitem", { name: "CrowdStrike Falcon" }).getByRole("link", { name: "View logs" }).click();
     await admin.getByRole("heading", { name: /^Logs:/ }).waitFor();
     const panel = admin.getByRole("tabpanel");
@@ -250,6 +250,16 @@ try {
     await accessible(admin, "logs");
     await admin.getByRole("tab", { name: "Sync jobs" }).click();
     await admin.getByRole("tabpanel").getByText("completed").first().waitFor();
+    // The credential audit (vault-gateway's, through the installer): stored by the installer,
+    // leased by sync-runner for the syncs; never a value.
+    await admin.getByRole("tab", { name: "Credential audit" }).click();
+    const audit = admin.getByRole("table", { name: "Credential audit, newest first" });
+    await audit.getByRole("cell", { name: "service:sync-runner" }).first().waitFor();
+    assert.match(await audit.innerText(), /store[\s\S]*service:installer/);
+    assert.doesNotMatch(await audit.innerText(), /demo-client-secret/);
+    await accessible(admin, "logs credential audit");
+    await admin.getByRole("tab", { name: "Webhook deliveries" }).click();
+    await admin.getByText("No webhook deliveries have reached this installation.").waitFor();
     await admin.getByRole("link", { name: "← My integrations" }).click();
     await admin.getByRole("heading", { name: "My integrations" }).waitFor();
   });
@@ -368,6 +378,12 @@ try {
       if (!(status >= 200 && status < 300)) await new Promise((r) => setTimeout(r, 500));
     }
     assert.ok(status >= 200 && status < 300, `signed webhook through the edge answered ${status}`);
+    // The delivery is in the installation's logs (webhook-ingest's log, through the installer).
+    await page.getByRole("listitem", { name: "Generic Webhook (HMAC)" }).getByRole("link", { name: "View logs" }).click();
+    await page.getByRole("tab", { name: "Webhook deliveries" }).click();
+    const deliveries = page.getByRole("table", { name: "Webhook deliveries, newest first" });
+    await deliveries.getByText("accepted").first().waitFor();
+    await accessible(page, "logs webhook deliveries");
     await page.context().close();
   });
 

@@ -161,6 +161,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/installations/{installation_id}/credential-audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Credential audit: every store, lease, rotation and shred of the installation's secrets
+         * @description From vault-gateway's audit trail, newest first; never a value. Cursor pagination: pass `next_cursor` back as `cursor`.
+         */
+        get: operations["credential_audit_v1_installations__installation_id__credential_audit_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/installations/{installation_id}/disable": {
         parameters: {
             query?: never;
@@ -401,6 +421,26 @@ export interface paths {
         };
         /** Webhook URL and secret status */
         get: operations["get_webhook_v1_installations__installation_id__webhook_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/installations/{installation_id}/webhook-deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Webhook deliveries: every vendor delivery that reached the installation
+         * @description From webhook-ingest, newest first: accepted, duplicate or rejected with the reason and the body's hash (never the body). Cursor pagination: pass `next_cursor` back as `cursor`.
+         */
+        get: operations["webhook_deliveries_v1_installations__installation_id__webhook_deliveries_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -672,6 +712,45 @@ export interface components {
             message: string;
             /** Ok */
             ok: boolean;
+        };
+        /** CredentialAuditEntry */
+        CredentialAuditEntry: {
+            /**
+             * Action
+             * @description store, lease, rotate, revert, shred…
+             */
+            action: string;
+            /**
+             * Actor
+             * @description The calling service (service:sync-runner), the scheduler or the lifecycle event.
+             */
+            actor: string;
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /**
+             * Credential Ref
+             * @description The credential's reference; never a secret value.
+             */
+            credential_ref: string | null;
+            /** Id */
+            id: number;
+            /**
+             * Outcome
+             * @description ok, denied or failed
+             */
+            outcome: string;
+            /** Reason */
+            reason: string | null;
+        };
+        /** CredentialAuditPage */
+        CredentialAuditPage: {
+            /** Items */
+            items: components["schemas"]["CredentialAuditEntry"][];
+            /** Next Cursor */
+            next_cursor: string | null;
         };
         /** FieldSpec */
         FieldSpec: {
@@ -1198,6 +1277,45 @@ export interface components {
              * @enum {string}
              */
             op: "truncate";
+        };
+        /** WebhookDelivery */
+        WebhookDelivery: {
+            /**
+             * Delivery Id
+             * @description The vendor's delivery id header, where it sends one.
+             */
+            delivery_id: string | null;
+            /** Event Count */
+            event_count: number;
+            /** Id */
+            id: number;
+            /**
+             * Payload Sha256
+             * @description SHA-256 of the body (the body itself is never kept).
+             */
+            payload_sha256: string | null;
+            /**
+             * Reason
+             * @description Why a delivery was rejected or counted as a duplicate.
+             */
+            reason: string | null;
+            /**
+             * Received At
+             * Format: date-time
+             */
+            received_at: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "accepted" | "duplicate" | "rejected";
+        };
+        /** WebhookDeliveryPage */
+        WebhookDeliveryPage: {
+            /** Items */
+            items: components["schemas"]["WebhookDelivery"][];
+            /** Next Cursor */
+            next_cursor: string | null;
         };
         /** WebhookSettings */
         WebhookSettings: {
@@ -1908,6 +2026,103 @@ export interface operations {
             };
             /** @description The request body or parameters failed validation */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other error, as problem+json */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    credential_audit_v1_installations__installation_id__credential_audit_get: {
+        parameters: {
+            query?: {
+                cursor?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                installation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CredentialAuditPage"];
+                };
+            };
+            /** @description invalid_cursor */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token (missing, expired, wrong issuer or audience) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role or service identity may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not_found (no such installation in your organization) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body or parameters failed validation */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description audit_unavailable */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description dependency_unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3054,6 +3269,103 @@ export interface operations {
             };
             /** @description The request body or parameters failed validation */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other error, as problem+json */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    webhook_deliveries_v1_installations__installation_id__webhook_deliveries_get: {
+        parameters: {
+            query?: {
+                cursor?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                installation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryPage"];
+                };
+            };
+            /** @description invalid_cursor */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token (missing, expired, wrong issuer or audience) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role or service identity may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not_found (no such installation in your organization) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body or parameters failed validation */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description audit_unavailable */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description dependency_unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
