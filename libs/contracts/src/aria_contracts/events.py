@@ -177,12 +177,18 @@ class SyncCompleted(SyncJobEvent):
     published_events: int
     failed_records: int
     duration_ms: int
+    entity_counts: dict[str, int] = Field(
+        default_factory=dict, description="Events the job published per entity type (risk, asset…), "
+                                          "including those of attempts before this outcome.")
 
 
 class SyncFailed(SyncJobEvent):
     event_type: ClassVar[str] = "sync.failed"
     error_class: Literal["authentication", "permission", "transient", "permanent", "configuration", "internal"]
     error_message: str
+    entity_counts: dict[str, int] = Field(
+        default_factory=dict, description="Events the job published per entity type (risk, asset…), "
+                                          "published before it failed stay published.")
 
 
 class SyncCancelled(SyncJobEvent):
@@ -192,6 +198,9 @@ class SyncCancelled(SyncJobEvent):
     processed_records: int
     published_events: int
     cancelled_by: str
+    entity_counts: dict[str, int] = Field(
+        default_factory=dict, description="Events the job published per entity type (risk, asset…), "
+                                          "published before it stopped stay published.")
 
 
 # --- health and webhooks ---------------------------------------------------------------

@@ -8,7 +8,7 @@ import asyncpg
 
 _COLS = """i.id, i.org_id, i.integration_key, i.status, i.revision, i.sync_frequency, i.auto_sync, i.health_status,
            i.last_sync_at, i.last_sync_status, i.error_count, i.last_error, i.installed_by, i.created_at,
-           i.updated_at, c.version AS config_version, c.settings, c.secret_fields, c.config_hash, c.credential_ref,
+           i.updated_at, i.records_synced, c.version AS config_version, c.settings, c.secret_fields, c.config_hash, c.credential_ref,
            w.credential_ref AS webhook_credential_ref"""
 _FROM = """integration_installations i
            LEFT JOIN LATERAL (SELECT * FROM integration_configurations c WHERE c.installation_id = i.id
@@ -106,6 +106,20 @@ async def record_sync_outcome(conn, *, installation_id: uuid.UUID, ok: bool, err
                              WHEN $2 AND status = 'error' THEN 'enabled' ELSE status END,
                updated_at = now()
            WHERE id = $1""", installation_id, ok, error)
+
+
+async def add_records_synced(conn, *, installation_id: uuid.UUID, entity_counts: dict[str, int]) -> None:
+    """Add a job's events per entity type to the installation's totals."""
+    if not entity_counts:
+        return
+    await conn.execute(
+        """UPDATE integration_installations
+           SET records_synced = (SELECT coalesce(jsonb_object_agg(key, total), '{}'::jsonb)
+                                 FROM (SELECT key, sum(value::bigint) AS total
+                                       FROM (SELECT * FROM jsonb_each_text(records_synced)
+                                             UNION ALL SELECT * FROM jsonb_each_text($2::jsonb)) AS both_counts
+                                       GROUP BY key) AS summed)
+           WHERE id = $1""", installation_id, entity_counts)
 
 
 async def record_health(conn, *, installation_id: uuid.UUID, status: str) -> None:
