@@ -206,7 +206,7 @@ try {
     await admin.getByRole("heading", { name: "My integrations" }).waitFor();
   });
 
-  await step("My integrations: active, the first sync's counts", async () => {
+  await step("My integrations: active, records synced per entity type", async () => {
     const card = admin.getByRole("listitem", { name: "CrowdStrike Falcon" });
     await card.getByText("Active").waitFor();
     // The sync runs in sync-runner; the page polls while it runs.
@@ -215,6 +215,10 @@ try {
       null,
       { timeout: 60_000 },
     );
+    // Records synced per entity type: CrowdStrike's alerts as risks, its hosts as assets.
+    const counts = card.getByRole("list", { name: "Records synced per entity type" });
+    await counts.getByText(/^risk [\d,]+$/).waitFor();
+    await counts.getByText(/^asset [\d,]+$/).waitFor();
     installationId = await admin.evaluate(async () => {
       const token = sessionStorage.getItem("aria.session");
       const r = await fetch("/v1/installations", { headers: { authorization: `Bearer ${token}` } });

@@ -874,6 +874,13 @@ export interface components {
              * @description The integration's logo, where its manifest has one.
              */
             logo_url: string | null;
+            /**
+             * Records Synced
+             * @description Records synced per entity type since the installation was created ({"risk": 120, "asset": 40}): events sync jobs published, added up as each job ends (completed, failed or cancelled).
+             */
+            records_synced: {
+                [key: string]: number;
+            };
             /** Revision */
             revision: number;
             /**
