@@ -41,6 +41,8 @@ class InstallationEvent(EventPayload):
 
 class InstallationInstalled(InstallationEvent):
     event_type: ClassVar[str] = "installation.installed"
+    demo: bool = Field(default=False, description="A sandbox installation against the connector's simulator "
+                                                  "(Try demo): not a real install (the catalog does not count it).")
 
 
 class InstallationConfigured(InstallationEvent):

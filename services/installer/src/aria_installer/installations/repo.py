@@ -8,7 +8,7 @@ import asyncpg
 
 _COLS = """i.id, i.org_id, i.integration_key, i.status, i.revision, i.sync_frequency, i.auto_sync, i.health_status,
            i.last_sync_at, i.last_sync_status, i.error_count, i.last_error, i.installed_by, i.created_at,
-           i.updated_at, i.records_synced, c.version AS config_version, c.settings, c.secret_fields, c.config_hash, c.credential_ref,
+           i.updated_at, i.records_synced, i.demo, c.version AS config_version, c.settings, c.secret_fields, c.config_hash, c.credential_ref,
            w.credential_ref AS webhook_credential_ref"""
 _FROM = """integration_installations i
            LEFT JOIN LATERAL (SELECT * FROM integration_configurations c WHERE c.installation_id = i.id
@@ -17,19 +17,21 @@ _FROM = """integration_installations i
 
 
 async def insert_installation(conn: asyncpg.Connection, *, installation_id: uuid.UUID, org_id: uuid.UUID,
-                              integration_key: str, installed_by: str) -> bool:
-    """False when the organization already has a live installation of this integration."""
+                              integration_key: str, installed_by: str, demo: bool = False) -> bool:
+    """False when the organization already has a live installation (or demo) of this integration."""
     row = await conn.fetchval(
-        """INSERT INTO integration_installations (id, org_id, integration_key, status, installed_by)
-           VALUES ($1, $2, $3, 'configuring', $4) ON CONFLICT DO NOTHING RETURNING 1""",
-        installation_id, org_id, integration_key, installed_by)
+        """INSERT INTO integration_installations (id, org_id, integration_key, status, installed_by, demo)
+           VALUES ($1, $2, $3, 'configuring', $4, $5) ON CONFLICT DO NOTHING RETURNING 1""",
+        installation_id, org_id, integration_key, installed_by, demo)
     return row is not None
 
 
-async def live_installation_of(conn, *, org_id: uuid.UUID, integration_key: str) -> asyncpg.Record | None:
+async def live_installation_of(conn, *, org_id: uuid.UUID, integration_key: str,
+                               demo: bool = False) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        f"SELECT {_COLS} FROM {_FROM} WHERE i.org_id = $1 AND i.integration_key = $2 AND i.uninstalled_at IS NULL",
-        org_id, integration_key)
+        f"""SELECT {_COLS} FROM {_FROM} WHERE i.org_id = $1 AND i.integration_key = $2 AND i.demo = $3
+              AND i.uninstalled_at IS NULL""",
+        org_id, integration_key, demo)
 
 
 async def get(conn, *, org_id: uuid.UUID, installation_id: uuid.UUID, for_update: bool = False) -> asyncpg.Record | None:
