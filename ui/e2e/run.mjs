@@ -403,6 +403,28 @@ try {
     await dialog.getByRole("button", { name: "Uninstall and destroy credentials" }).click();
     await admin.getByText("Nothing here yet.").waitFor();
   });
+
+  await step("try demo: a marked sandbox against the simulator, then thrown away", async () => {
+    const page = await newUser("admin", randomUUID());
+    await page.goto("/integrations/crowdstrike_falcon");
+    await page.getByRole("heading", { level: 1, name: "CrowdStrike Falcon" }).waitFor();
+    await page.getByRole("button", { name: "Try demo" }).click();
+    await page.getByRole("heading", { name: "My integrations" }).waitFor();
+    const card = page.getByRole("listitem", { name: "CrowdStrike Falcon (demo)" });
+    await card.getByText("Demo", { exact: true }).waitFor();
+    await card.getByText("Active").waitFor();
+    // Sample data from the simulator, synced like a real installation's.
+    const counts = card.getByRole("list", { name: "Records synced per entity type" });
+    await counts.getByText(/^risk [\d,]+$/).waitFor({ timeout: 60_000 });
+    await accessible(page, "demo card");
+    // The detail page now opens the demo instead of starting another.
+    await page.goto("/integrations/crowdstrike_falcon");
+    await page.getByRole("link", { name: "Open demo" }).click();
+    await card.getByRole("button", { name: "Throw away demo" }).click();
+    await page.getByRole("alertdialog").getByRole("button", { name: "Throw away demo" }).click();
+    await page.getByText("Nothing here yet.").waitFor();
+    await page.context().close();
+  });
 } catch {
   // reported below
 } finally {

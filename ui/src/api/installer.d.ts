@@ -38,6 +38,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/installations/demos": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Integrations with a demo (Try demo) */
+        get: operations["demos_v1_installations_demos_get"];
+        put?: never;
+        /**
+         * Try demo: a sandbox installation against the integration's simulator
+         * @description Installs the integration marked `demo`, configures it for its vendor simulator (sample data, the simulator's demo credentials), enables it and starts a full sync. One demo per integration and organization, next to a real installation; uninstall it to throw it away. Local stack only.
+         */
+        post: operations["open_demo_v1_installations_demos_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/installations/{installation_id}": {
         parameters: {
             query?: never;
@@ -752,6 +773,22 @@ export interface components {
             /** Next Cursor */
             next_cursor: string | null;
         };
+        /** DemoAvailability */
+        DemoAvailability: {
+            /**
+             * Integration Keys
+             * @description Integrations that can be tried against their simulator here (empty outside the local stack).
+             */
+            integration_keys: string[];
+        };
+        /** DemoRequest */
+        DemoRequest: {
+            /**
+             * Integration Key
+             * @example crowdstrike_falcon
+             */
+            integration_key: string;
+        };
         /** FieldSpec */
         FieldSpec: {
             /**
@@ -845,6 +882,11 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+            /**
+             * Demo
+             * @description A sandbox installation against the connector's simulator (Try demo): sample data only; uninstall it to throw it away.
+             */
+            demo: boolean;
             /** Error Count */
             error_count: number;
             /** Health Status */
@@ -1512,6 +1554,129 @@ export interface operations {
                 };
             };
             /** @description Unknown integration */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body or parameters failed validation */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other error, as problem+json */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    demos_v1_installations_demos_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DemoAvailability"];
+                };
+            };
+            /** @description No valid bearer token (missing, expired, wrong issuer or audience) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role or service identity may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other error, as problem+json */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    open_demo_v1_installations_demos_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DemoRequest"];
+            };
+        };
+        responses: {
+            /** @description The demo is already open: the same installation */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Installation"];
+                };
+            };
+            /** @description No valid bearer token (missing, expired, wrong issuer or audience) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role or service identity may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description demo_unavailable / unknown_integration */
             404: {
                 headers: {
                     [name: string]: unknown;

@@ -11,6 +11,7 @@ import { PushActions } from "../components/catalog/PushActions";
 import { QualityBadge } from "../components/catalog/QualityBadge";
 import { QualityCriteria } from "../components/catalog/QualityCriteria";
 import { SetupFacts } from "../components/catalog/SetupFacts";
+import { TryDemo } from "../components/demo/TryDemo";
 
 function minutes(value: number | null | undefined): string {
   if (value == null) return "—";
@@ -59,6 +60,7 @@ export default function Detail() {
               </Link>
             </Can>
           )}
+          <TryDemo integrationKey={d.key} name={d.name} />
           {d.documentation_url && (
             <a className="button" href={d.documentation_url} target="_blank" rel="noreferrer">
               Documentation

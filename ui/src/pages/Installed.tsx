@@ -4,6 +4,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { installer, unwrap, type Installation } from "../api/client";
 import { Can } from "../components/Can";
 import { ConfirmDialog } from "../components/ConfirmDialog";
+import { DemoBadge } from "../components/demo/DemoBadge";
 import { ProblemMessage } from "../components/ProblemMessage";
 import { RecordsSynced } from "../components/RecordsSynced";
 import { RelativeTime } from "../components/RelativeTime";
@@ -85,7 +86,7 @@ function InstallationCard({ inst, name }: { inst: Installation; name: string }) 
   });
   const running = job && ["pending", "running"].includes(job.status);
   return (
-    <li className="card installation" aria-label={name}>
+    <li className={`card installation${inst.demo ? " demo" : ""}`} aria-label={inst.demo ? `${name} (demo)` : name}>
       <div className="card-head">
         {inst.logo_url ? (
           <img className="logo" src={inst.logo_url} alt="" />
@@ -99,7 +100,8 @@ function InstallationCard({ inst, name }: { inst: Installation; name: string }) 
             <Link to={`/integrations/${inst.integration_key}`}>{name}</Link>
           </h2>
           <p className="small">
-            <StatusBadge status={inst.status} /> <StatusBadge status={inst.health_status} label={`health: ${inst.health_status}`} />
+            {inst.demo && <DemoBadge />} <StatusBadge status={inst.status} />{" "}
+            <StatusBadge status={inst.health_status} label={`health: ${inst.health_status}`} />
           </p>
         </div>
       </div>
@@ -163,14 +165,14 @@ function InstallationCard({ inst, name }: { inst: Installation; name: string }) 
             </button>
           )}
           <button type="button" className="danger" onClick={() => setConfirming(true)}>
-            Uninstall
+            {inst.demo ? "Throw away demo" : "Uninstall"}
           </button>
         </Can>
       </div>
       {confirming && (
         <ConfirmDialog
-          title={`Uninstall ${name}?`}
-          confirmLabel="Uninstall and destroy credentials"
+          title={inst.demo ? `Throw away the ${name} demo?` : `Uninstall ${name}?`}
+          confirmLabel={inst.demo ? "Throw away demo" : "Uninstall and destroy credentials"}
           busy={action.isPending}
           onCancel={() => setConfirming(false)}
           onConfirm={() => action.mutate("uninstall")}
