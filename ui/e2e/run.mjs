@@ -129,6 +129,8 @@ try {
     assert.ok((await permissions.getByRole("listitem").count()) >= 1);
     await admin.getByText(/^about \d+ min$/).waitFor();
     await admin.getByRole("list", { name: "Conformance criteria" }).waitFor();
+    // Version history from the catalog's record of the registry.
+    await admin.getByRole("list", { name: "Version history" }).getByText(/added to the marketplace/).waitFor();
     // Write a review; it is listed at once and the form goes (one review per user).
     await admin.getByRole("textbox", { name: "Title" }).fill("Alerts arrived on the first sync");
     await admin.getByRole("textbox", { name: "Review" }).fill("Set up against the simulator in a minute.");
