@@ -39,6 +39,7 @@ def platform_env(infra: Infra, urls: dict[str, str]) -> dict[str, str]:
         "ARIA_JWT_SECRET": infra.jwt_secret,
         "ARIA_VAULT_GATEWAY_URL": urls["vault-gateway"],
         "ARIA_SYNC_RUNNER_URL": urls["sync-runner"],
+        "ARIA_WEBHOOK_INGEST_URL": urls["webhook-ingest"],
         "ARIA_WEBHOOK_BASE_URL": urls["webhook-ingest"],
         "ARIA_OUTBOUND_ALLOWLIST": "127.0.0.1,localhost",
         "ARIA_OUTBOX_POLL_INTERVAL_S": "0.2",

@@ -102,6 +102,10 @@ def test_only_the_installer_calls_sync_runner_and_only_connectors_leave_the_clus
     assert {s for s in SERVICES if can_reach(pod(s), INTERNET, 443)} == {"aria-sync-runner", "aria-webhook-ingest"}
 
 
+def test_only_the_installer_reads_webhook_deliveries_inside_the_cluster():
+    assert {s for s in SERVICES if can_reach(pod(s), pod("aria-webhook-ingest"), 8005)} == {"aria-installer"}
+
+
 def test_every_service_reaches_kafka_and_dns_and_prometheus_reads_metrics():
     for service in SERVICES:
         assert can_reach(pod(service), pod("kafka", "kafka"), 9092)

@@ -44,8 +44,12 @@ service_env_vars() { # service -> sets SVC_UNSET and SVC_VARS (arguments for env
     installer)
       # Local stack only: the console's dev sign-in (POST /v1/dev/sign-in).
       SVC_VARS+=("ARIA_DEV_SIGNIN=1")
+      # Local stack only: Try demo against the CrowdStrike simulator this stack runs (its demo
+      # credentials are the simulator's documented defaults, not a secret).
+      SVC_VARS+=("ARIA_DEMO_CONFIGS={\"crowdstrike_falcon\": {\"base_url\": \"http://127.0.0.1:$SIMULATOR_PORT\", \"client_id\": \"demo-client-id\", \"client_secret\": \"demo-client-secret\"}}")
       SVC_VARS+=("ARIA_VAULT_GATEWAY_URL=http://127.0.0.1:${SERVICE_PORTS[vault-gateway]}"
         "ARIA_SYNC_RUNNER_URL=http://127.0.0.1:${SERVICE_PORTS[sync-runner]}"
+        "ARIA_WEBHOOK_INGEST_URL=http://127.0.0.1:${SERVICE_PORTS[webhook-ingest]}"
         "ARIA_WEBHOOK_BASE_URL=http://127.0.0.1:$EDGE_PORT")  # vendors post through the edge
       ;;
     sync-runner)

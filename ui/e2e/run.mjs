@@ -129,6 +129,8 @@ try {
     assert.ok((await permissions.getByRole("listitem").count()) >= 1);
     await admin.getByText(/^about \d+ min$/).waitFor();
     await admin.getByRole("list", { name: "Conformance criteria" }).waitFor();
+    // Version history from the catalog's record of the registry.
+    await admin.getByRole("list", { name: "Version history" }).getByText(/added to the marketplace/).waitFor();
     // Write a review; it is listed at once and the form goes (one review per user).
     await admin.getByRole("textbox", { name: "Title" }).fill("Alerts arrived on the first sync");
     await admin.getByRole("textbox", { name: "Review" }).fill("Set up against the simulator in a minute.");
@@ -206,7 +208,7 @@ try {
     await admin.getByRole("heading", { name: "My integrations" }).waitFor();
   });
 
-  await step("My integrations: active, the first sync's counts", async () => {
+  await step("My integrations: active, records synced per entity type", async () => {
     const card = admin.getByRole("listitem", { name: "CrowdStrike Falcon" });
     await card.getByText("Active").waitFor();
     // The sync runs in sync-runner; the page polls while it runs.
@@ -215,6 +217,10 @@ try {
       null,
       { timeout: 60_000 },
     );
+    // Records synced per entity type: CrowdStrike's alerts as risks, its hosts as assets.
+    const counts = card.getByRole("list", { name: "Records synced per entity type" });
+    await counts.getByText(/^risk [\d,]+$/).waitFor();
+    await counts.getByText(/^asset [\d,]+$/).waitFor();
     installationId = await admin.evaluate(async () => {
       const token = sessionStorage.getItem("aria.session");
       const r = await fetch("/v1/installations", { headers: { authorization: `Bearer ${token}` } });
@@ -239,7 +245,7 @@ try {
     );
   });
 
-  await step("view logs: activity and sync jobs", async () => {
+  await step("view logs: activity, sync jobs, credential audit, webhook deliveries", async () => {
     await admin.getByRole("listitem", { name: "CrowdStrike Falcon" }).getByRole("link", { name: "View logs" }).click();
     await admin.getByRole("heading", { name: /^Logs:/ }).waitFor();
     const panel = admin.getByRole("tabpanel");
@@ -250,6 +256,16 @@ try {
     await accessible(admin, "logs");
     await admin.getByRole("tab", { name: "Sync jobs" }).click();
     await admin.getByRole("tabpanel").getByText("completed").first().waitFor();
+    // The credential audit (vault-gateway's, through the installer): stored by the installer,
+    // leased by sync-runner for the syncs; never a value.
+    await admin.getByRole("tab", { name: "Credential audit" }).click();
+    const audit = admin.getByRole("table", { name: "Credential audit, newest first" });
+    await audit.getByRole("cell", { name: "service:sync-runner" }).first().waitFor();
+    assert.match(await audit.innerText(), /store[\s\S]*service:installer/);
+    assert.doesNotMatch(await audit.innerText(), /demo-client-secret/);
+    await accessible(admin, "logs credential audit");
+    await admin.getByRole("tab", { name: "Webhook deliveries" }).click();
+    await admin.getByText("No webhook deliveries have reached this installation.").waitFor();
     await admin.getByRole("link", { name: "← My integrations" }).click();
     await admin.getByRole("heading", { name: "My integrations" }).waitFor();
   });
@@ -368,6 +384,12 @@ try {
       if (!(status >= 200 && status < 300)) await new Promise((r) => setTimeout(r, 500));
     }
     assert.ok(status >= 200 && status < 300, `signed webhook through the edge answered ${status}`);
+    // The delivery is in the installation's logs (webhook-ingest's log, through the installer).
+    await page.getByRole("listitem", { name: "Generic Webhook (HMAC)" }).getByRole("link", { name: "View logs" }).click();
+    await page.getByRole("tab", { name: "Webhook deliveries" }).click();
+    const deliveries = page.getByRole("table", { name: "Webhook deliveries, newest first" });
+    await deliveries.getByText("accepted").first().waitFor();
+    await accessible(page, "logs webhook deliveries");
     await page.context().close();
   });
 
@@ -382,6 +404,28 @@ try {
     await accessible(admin, "uninstall dialog");
     await dialog.getByRole("button", { name: "Uninstall and destroy credentials" }).click();
     await admin.getByText("Nothing here yet.").waitFor();
+  });
+
+  await step("try demo: a marked sandbox against the simulator, then thrown away", async () => {
+    const page = await newUser("admin", randomUUID());
+    await page.goto("/integrations/crowdstrike_falcon");
+    await page.getByRole("heading", { level: 1, name: "CrowdStrike Falcon" }).waitFor();
+    await page.getByRole("button", { name: "Try demo" }).click();
+    await page.getByRole("heading", { name: "My integrations" }).waitFor();
+    const card = page.getByRole("listitem", { name: "CrowdStrike Falcon (demo)" });
+    await card.getByText("Demo", { exact: true }).waitFor();
+    await card.getByText("Active").waitFor();
+    // Sample data from the simulator, synced like a real installation's.
+    const counts = card.getByRole("list", { name: "Records synced per entity type" });
+    await counts.getByText(/^risk [\d,]+$/).waitFor({ timeout: 60_000 });
+    await accessible(page, "demo card");
+    // The detail page now opens the demo instead of starting another.
+    await page.goto("/integrations/crowdstrike_falcon");
+    await page.getByRole("link", { name: "Open demo" }).click();
+    await card.getByRole("button", { name: "Throw away demo" }).click();
+    await page.getByRole("alertdialog").getByRole("button", { name: "Throw away demo" }).click();
+    await page.getByText("Nothing here yet.").waitFor();
+    await page.context().close();
   });
 } catch {
   // reported below

@@ -37,6 +37,14 @@ async def test_install_counts_from_kafka_are_exactly_once(infra, kafka_topics, h
         assert await h.consumed(infra, group, TOPIC, partition, offset)
         assert await count() == 1, "a redelivered installed event counts once"
 
+        # A Try-demo sandbox is not an install.
+        demo_inst = uuid.uuid4()
+        partition, offset = await kafka.publish(TOPIC, traced(InstallationInstalled(
+            installation_id=demo_inst, org_id=org, integration_key=key, revision=1, actor="user-1", demo=True),
+            source="installer", org_id=org, installation_id=demo_inst))
+        assert await h.consumed(infra, group, TOPIC, partition, offset)
+        assert await count() == 1, "a demo is not counted"
+
         # Other lifecycle events are not counted.
         partition, offset = await kafka.publish(TOPIC, envelope(InstallationConfigured, 2, config_version=1,
                                                                 config_hash="h", settings={}, credential_ref=None))

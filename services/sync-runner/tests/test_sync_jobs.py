@@ -76,7 +76,9 @@ async def test_sync_publishes_entities_in_the_requesters_trace_then_resumes_from
 
     job_id = done[0].data["job_id"]
     assert done[0].data["published_events"] == alerts + hosts
+    assert done[0].data["entity_counts"] == {"risk": alerts, "asset": hosts}
     job = (await client.get(f"/internal/v1/sync-jobs/{job_id}", headers=support.as_installer(infra))).json()
+    assert job["entity_counts"] == {"risk": alerts, "asset": hosts}
     assert job["status"] == "completed" and job["progress_percent"] == 100
     assert job["processed_records"] == job["published_events"] == job["total_records"] == alerts + hosts
     assert job["failed_records"] == 0 and job["request_id"] == str(request.data["request_id"])
@@ -88,7 +90,7 @@ async def test_sync_publishes_entities_in_the_requesters_trace_then_resumes_from
         second = await support.own_events(probe, database, inst, lambda e: e.type in ("sync.completed", "sync.failed"))
         await probe.drain(0.5)
     assert second and second[0].type == "sync.completed" and second[0].data["job_id"] != job_id
-    assert second[0].data["published_events"] == 0
+    assert second[0].data["published_events"] == 0 and second[0].data["entity_counts"] == {}
     assert not [e for e in probe.seen if e[1].installation_id == inst and e[0].startswith("aria.entity.")]
 
     # New upstream records: the next sync publishes exactly those.
@@ -100,6 +102,7 @@ async def test_sync_publishes_entities_in_the_requesters_trace_then_resumes_from
         await probe.drain(0.5)
     new_risks = {e.data["entity_id"] for _, e, _ in probe.seen if e.installation_id == inst and e.type == "risk.observed"}
     assert third[0].type == "sync.completed" and len(new_risks) == 3
+    assert third[0].data["entity_counts"] == {"risk": 3}
     assert not new_risks & {e.data["entity_id"] for e in risks}
 
     conn = await asyncpg.connect(database)

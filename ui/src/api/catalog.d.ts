@@ -196,6 +196,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/integrations/{key}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Version history of an integration, newest first
+         * @description Every change the catalog recorded from the connector registry. Keyset pagination: follow `next_cursor`. ETag / If-None-Match supported.
+         */
+        get: operations["list_versions_v1_integrations__key__versions_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -782,6 +802,38 @@ export interface components {
              * @description The vendor the portal authenticated; must be the integration's vendor.
              */
             vendor: string;
+        };
+        /** VersionChange */
+        VersionChange: {
+            /**
+             * Change
+             * @description added to the catalog; version_changed (a new connector version); updated (same version, new manifest details); removed from the registry; restored to it.
+             * @enum {string}
+             */
+            change: "added" | "version_changed" | "updated" | "removed" | "restored";
+            /** Id */
+            id: number;
+            /**
+             * Previous Version
+             * @description The version before, for version_changed.
+             */
+            previous_version: string | null;
+            /**
+             * Recorded At
+             * Format: date-time
+             */
+            recorded_at: string;
+            /** Version */
+            version: string;
+        };
+        /** VersionPage */
+        VersionPage: {
+            /** Items */
+            items: components["schemas"]["VersionChange"][];
+            /** Limit */
+            limit: number;
+            /** Next Cursor */
+            next_cursor: string | null;
         };
         /** VoteIn */
         VoteIn: {
@@ -2981,6 +3033,172 @@ export interface operations {
                      * @example {
                      *       "code": "internal_error",
                      *       "instance": "/v1/integrations/{key}/reviews/{review_id}/vote",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_versions_v1_integrations__key__versions_get: {
+        parameters: {
+            query?: {
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "change": "version_changed",
+                     *           "id": 7,
+                     *           "previous_version": "1.0.0",
+                     *           "recorded_at": "2026-03-01T09:00:00Z",
+                     *           "version": "1.1.0"
+                     *         }
+                     *       ],
+                     *       "limit": 20
+                     *     }
+                     */
+                    "application/json": components["schemas"]["VersionPage"];
+                };
+            };
+            /** @description Not modified: If-None-Match matched the current ETag (no body). */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unknown parameter or a malformed cursor */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_cursor",
+                     *       "detail": "the cursor is not one this API issued",
+                     *       "instance": "/v1/integrations",
+                     *       "parameter": "cursor",
+                     *       "status": 400,
+                     *       "title": "Invalid cursor",
+                     *       "type": "https://docs.aria.example/problems/invalid_cursor"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authentication required */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "missing_token",
+                     *       "detail": "send Authorization: Bearer <token>",
+                     *       "instance": "/v1/integrations",
+                     *       "status": 401,
+                     *       "title": "Authentication required",
+                     *       "type": "https://docs.aria.example/problems/missing_token"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role or service identity may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "insufficient_role",
+                     *       "instance": "/v1/integrations/{key}/versions",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "https://docs.aria.example/problems/insufficient_role"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Integration not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "integration_not_found",
+                     *       "detail": "no integration with key 'nope'",
+                     *       "instance": "/v1/integrations",
+                     *       "status": 404,
+                     *       "title": "Integration not found",
+                     *       "type": "https://docs.aria.example/problems/integration_not_found"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request is invalid */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_error",
+                     *       "detail": "the request body or parameters failed validation",
+                     *       "errors": [
+                     *         {
+                     *           "location": "body.rating",
+                     *           "message": "Input should be less than or equal to 5"
+                     *         }
+                     *       ],
+                     *       "instance": "/v1/integrations",
+                     *       "status": 422,
+                     *       "title": "Request is invalid",
+                     *       "type": "https://docs.aria.example/problems/validation_error"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other error, as problem+json */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/integrations/{key}/versions",
                      *       "status": 500,
                      *       "title": "Internal error",
                      *       "type": "https://docs.aria.example/problems/internal_error"

@@ -10,6 +10,8 @@ export type IntegrationDetail = CatalogComponents["schemas"]["IntegrationDetail"
 export type Facets = CatalogComponents["schemas"]["Facets"];
 export type Installation = InstallerComponents["schemas"]["Installation"];
 export type Preview = InstallerComponents["schemas"]["Preview"];
+export type CredentialAuditEntry = InstallerComponents["schemas"]["CredentialAuditEntry"];
+export type WebhookDelivery = InstallerComponents["schemas"]["WebhookDelivery"];
 
 /** RFC 9457 problem+json as the services answer it (stable `code`). */
 export interface Problem {

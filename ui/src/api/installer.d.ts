@@ -38,6 +38,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/installations/demos": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Integrations with a demo (Try demo) */
+        get: operations["demos_v1_installations_demos_get"];
+        put?: never;
+        /**
+         * Try demo: a sandbox installation against the integration's simulator
+         * @description Installs the integration marked `demo`, configures it for its vendor simulator (sample data, the simulator's demo credentials), enables it and starts a full sync. One demo per integration and organization, next to a real installation; uninstall it to throw it away. Local stack only.
+         */
+        post: operations["open_demo_v1_installations_demos_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/installations/{installation_id}": {
         parameters: {
             query?: never;
@@ -154,6 +175,26 @@ export interface paths {
         get?: never;
         /** Configure (validated against the integration's config schema) */
         put: operations["configure_v1_installations__installation_id__configuration_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/installations/{installation_id}/credential-audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Credential audit: every store, lease, rotation and shred of the installation's secrets
+         * @description From vault-gateway's audit trail, newest first; never a value. Cursor pagination: pass `next_cursor` back as `cursor`.
+         */
+        get: operations["credential_audit_v1_installations__installation_id__credential_audit_get"];
+        put?: never;
         post?: never;
         delete?: never;
         options?: never;
@@ -401,6 +442,26 @@ export interface paths {
         };
         /** Webhook URL and secret status */
         get: operations["get_webhook_v1_installations__installation_id__webhook_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/installations/{installation_id}/webhook-deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Webhook deliveries: every vendor delivery that reached the installation
+         * @description From webhook-ingest, newest first: accepted, duplicate or rejected with the reason and the body's hash (never the body). Cursor pagination: pass `next_cursor` back as `cursor`.
+         */
+        get: operations["webhook_deliveries_v1_installations__installation_id__webhook_deliveries_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -810,6 +871,61 @@ export interface components {
             /** Ok */
             ok: boolean;
         };
+        /** CredentialAuditEntry */
+        CredentialAuditEntry: {
+            /**
+             * Action
+             * @description store, lease, rotate, revert, shred…
+             */
+            action: string;
+            /**
+             * Actor
+             * @description The calling service (service:sync-runner), the scheduler or the lifecycle event.
+             */
+            actor: string;
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /**
+             * Credential Ref
+             * @description The credential's reference; never a secret value.
+             */
+            credential_ref: string | null;
+            /** Id */
+            id: number;
+            /**
+             * Outcome
+             * @description ok, denied or failed
+             */
+            outcome: string;
+            /** Reason */
+            reason: string | null;
+        };
+        /** CredentialAuditPage */
+        CredentialAuditPage: {
+            /** Items */
+            items: components["schemas"]["CredentialAuditEntry"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /** DemoAvailability */
+        DemoAvailability: {
+            /**
+             * Integration Keys
+             * @description Integrations that can be tried against their simulator here (empty outside the local stack).
+             */
+            integration_keys: string[];
+        };
+        /** DemoRequest */
+        DemoRequest: {
+            /**
+             * Integration Key
+             * @example crowdstrike_falcon
+             */
+            integration_key: string;
+        };
         /** DryRun */
         DryRun: {
             /**
@@ -957,6 +1073,11 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+            /**
+             * Demo
+             * @description A sandbox installation against the connector's simulator (Try demo): sample data only; uninstall it to throw it away.
+             */
+            demo: boolean;
             /** Error Count */
             error_count: number;
             /** Health Status */
@@ -986,6 +1107,13 @@ export interface components {
              * @description The integration's logo, where its manifest has one.
              */
             logo_url: string | null;
+            /**
+             * Records Synced
+             * @description Records synced per entity type since the installation was created ({"risk": 120, "asset": 40}): events sync jobs published, added up as each job ends (completed, failed or cancelled).
+             */
+            records_synced: {
+                [key: string]: number;
+            };
             /** Revision */
             revision: number;
             /**
@@ -1675,6 +1803,45 @@ export interface components {
              */
             op: "truncate";
         };
+        /** WebhookDelivery */
+        WebhookDelivery: {
+            /**
+             * Delivery Id
+             * @description The vendor's delivery id header, where it sends one.
+             */
+            delivery_id: string | null;
+            /** Event Count */
+            event_count: number;
+            /** Id */
+            id: number;
+            /**
+             * Payload Sha256
+             * @description SHA-256 of the body (the body itself is never kept).
+             */
+            payload_sha256: string | null;
+            /**
+             * Reason
+             * @description Why a delivery was rejected or counted as a duplicate.
+             */
+            reason: string | null;
+            /**
+             * Received At
+             * Format: date-time
+             */
+            received_at: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "accepted" | "duplicate" | "rejected";
+        };
+        /** WebhookDeliveryPage */
+        WebhookDeliveryPage: {
+            /** Items */
+            items: components["schemas"]["WebhookDelivery"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
         /** WebhookSettings */
         WebhookSettings: {
             /** Last Rotated At */
@@ -1971,6 +2138,192 @@ export interface operations {
                      * @example {
                      *       "code": "internal_error",
                      *       "instance": "/v1/installations",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    demos_v1_installations_demos_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DemoAvailability"];
+                };
+            };
+            /** @description No valid bearer token (missing, expired, wrong issuer or audience) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_token",
+                     *       "instance": "/v1/installations/demos",
+                     *       "status": 401,
+                     *       "title": "Invalid bearer token",
+                     *       "type": "https://docs.aria.example/problems/invalid_token"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role or service identity may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "insufficient_role",
+                     *       "instance": "/v1/installations/demos",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "https://docs.aria.example/problems/insufficient_role"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other error, as problem+json */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/installations/demos",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    open_demo_v1_installations_demos_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DemoRequest"];
+            };
+        };
+        responses: {
+            /** @description The demo is already open: the same installation */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Installation"];
+                };
+            };
+            /** @description No valid bearer token (missing, expired, wrong issuer or audience) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_token",
+                     *       "instance": "/v1/installations/demos",
+                     *       "status": 401,
+                     *       "title": "Invalid bearer token",
+                     *       "type": "https://docs.aria.example/problems/invalid_token"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role or service identity may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "insufficient_role",
+                     *       "instance": "/v1/installations/demos",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "https://docs.aria.example/problems/insufficient_role"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description demo_unavailable / unknown_integration */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body or parameters failed validation */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_error",
+                     *       "instance": "/v1/installations/demos",
+                     *       "status": 422,
+                     *       "title": "Request is invalid",
+                     *       "type": "https://docs.aria.example/problems/validation_error"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other error, as problem+json */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/installations/demos",
                      *       "status": 500,
                      *       "title": "Internal error",
                      *       "type": "https://docs.aria.example/problems/internal_error"
@@ -2761,6 +3114,139 @@ export interface operations {
                      * @example {
                      *       "code": "internal_error",
                      *       "instance": "/v1/installations/{installation_id}/configuration",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    credential_audit_v1_installations__installation_id__credential_audit_get: {
+        parameters: {
+            query?: {
+                cursor?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                installation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CredentialAuditPage"];
+                };
+            };
+            /** @description invalid_cursor */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token (missing, expired, wrong issuer or audience) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_token",
+                     *       "instance": "/v1/installations/{installation_id}/credential-audit",
+                     *       "status": 401,
+                     *       "title": "Invalid bearer token",
+                     *       "type": "https://docs.aria.example/problems/invalid_token"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role or service identity may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "insufficient_role",
+                     *       "instance": "/v1/installations/{installation_id}/credential-audit",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "https://docs.aria.example/problems/insufficient_role"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not_found (no such installation in your organization) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body or parameters failed validation */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_error",
+                     *       "instance": "/v1/installations/{installation_id}/credential-audit",
+                     *       "status": 422,
+                     *       "title": "Request is invalid",
+                     *       "type": "https://docs.aria.example/problems/validation_error"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description audit_unavailable */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description dependency_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other error, as problem+json */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/installations/{installation_id}/credential-audit",
                      *       "status": 500,
                      *       "title": "Internal error",
                      *       "type": "https://docs.aria.example/problems/internal_error"
@@ -4555,6 +5041,139 @@ export interface operations {
                      * @example {
                      *       "code": "internal_error",
                      *       "instance": "/v1/installations/{installation_id}/webhook",
+                     *       "status": 500,
+                     *       "title": "Internal error",
+                     *       "type": "https://docs.aria.example/problems/internal_error"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    webhook_deliveries_v1_installations__installation_id__webhook_deliveries_get: {
+        parameters: {
+            query?: {
+                cursor?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                installation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryPage"];
+                };
+            };
+            /** @description invalid_cursor */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token (missing, expired, wrong issuer or audience) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_token",
+                     *       "instance": "/v1/installations/{installation_id}/webhook-deliveries",
+                     *       "status": 401,
+                     *       "title": "Invalid bearer token",
+                     *       "type": "https://docs.aria.example/problems/invalid_token"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role or service identity may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "insufficient_role",
+                     *       "instance": "/v1/installations/{installation_id}/webhook-deliveries",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "https://docs.aria.example/problems/insufficient_role"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not_found (no such installation in your organization) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body or parameters failed validation */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_error",
+                     *       "instance": "/v1/installations/{installation_id}/webhook-deliveries",
+                     *       "status": 422,
+                     *       "title": "Request is invalid",
+                     *       "type": "https://docs.aria.example/problems/validation_error"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description audit_unavailable */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description dependency_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other error, as problem+json */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/installations/{installation_id}/webhook-deliveries",
                      *       "status": 500,
                      *       "title": "Internal error",
                      *       "type": "https://docs.aria.example/problems/internal_error"

@@ -11,6 +11,8 @@ import { PushActions } from "../components/catalog/PushActions";
 import { QualityBadge } from "../components/catalog/QualityBadge";
 import { QualityCriteria } from "../components/catalog/QualityCriteria";
 import { SetupFacts } from "../components/catalog/SetupFacts";
+import { VersionHistory } from "../components/catalog/VersionHistory";
+import { TryDemo } from "../components/demo/TryDemo";
 
 function minutes(value: number | null | undefined): string {
   if (value == null) return "—";
@@ -59,6 +61,7 @@ export default function Detail() {
               </Link>
             </Can>
           )}
+          <TryDemo integrationKey={d.key} name={d.name} />
           {d.documentation_url && (
             <a className="button" href={d.documentation_url} target="_blank" rel="noreferrer">
               Documentation
@@ -140,6 +143,7 @@ export default function Detail() {
         <QualityCriteria tier={d.quality_tier} criteria={d.quality_criteria} />
       </section>
       <Reviews integrationKey={d.key} />
+      <VersionHistory integrationKey={d.key} />
     </article>
   );
 }

@@ -1,10 +1,12 @@
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { Link } from "react-router-dom";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { installer, unwrap, type Installation } from "../api/client";
 import { Can } from "../components/Can";
 import { ConfirmDialog } from "../components/ConfirmDialog";
+import { DemoBadge } from "../components/demo/DemoBadge";
 import { ProblemMessage } from "../components/ProblemMessage";
+import { RecordsSynced } from "../components/RecordsSynced";
 import { RelativeTime } from "../components/RelativeTime";
 import { StatusBadge } from "../components/StatusBadge";
 
@@ -50,8 +52,18 @@ function InstallationCard({ inst, name }: { inst: Installation; name: string }) 
     },
   });
   const job = jobs.data?.items[0];
-  const total = (jobs.data?.items ?? []).reduce((n, j) => n + j.processed_records, 0);
-  const events = (jobs.data?.items ?? []).reduce((n, j) => n + j.published_events, 0);
+  // The installer adds a job's counts up when sync-runner's outcome event reaches it, a moment
+  // after the job list shows the job finished: refresh the installation until it has (at most a minute).
+  const outcomePending =
+    !!job?.completed_at &&
+    ["completed", "failed"].includes(job.status) &&
+    (!inst.last_sync_at || Date.parse(inst.last_sync_at) < Date.parse(job.completed_at)) &&
+    Date.now() - Date.parse(job.completed_at) < 60_000;
+  useEffect(() => {
+    if (!outcomePending) return;
+    const timer = setInterval(() => queryClient.invalidateQueries({ queryKey: ["installations"] }), 1500);
+    return () => clearInterval(timer);
+  }, [outcomePending, queryClient]);
   const waiting = requested !== null && (job?.id ?? null) === requested.after;
   const refresh = () => {
     queryClient.invalidateQueries({ queryKey: ["installations"] });
@@ -74,7 +86,7 @@ function InstallationCard({ inst, name }: { inst: Installation; name: string }) 
   });
   const running = job && ["pending", "running"].includes(job.status);
   return (
-    <li className="card installation" aria-label={name}>
+    <li className={`card installation${inst.demo ? " demo" : ""}`} aria-label={inst.demo ? `${name} (demo)` : name}>
       <div className="card-head">
         {inst.logo_url ? (
           <img className="logo" src={inst.logo_url} alt="" />
@@ -88,7 +100,8 @@ function InstallationCard({ inst, name }: { inst: Installation; name: string }) 
             <Link to={`/integrations/${inst.integration_key}`}>{name}</Link>
           </h2>
           <p className="small">
-            <StatusBadge status={inst.status} /> <StatusBadge status={inst.health_status} label={`health: ${inst.health_status}`} />
+            {inst.demo && <DemoBadge />} <StatusBadge status={inst.status} />{" "}
+            <StatusBadge status={inst.health_status} label={`health: ${inst.health_status}`} />
           </p>
         </div>
       </div>
@@ -103,11 +116,9 @@ function InstallationCard({ inst, name }: { inst: Installation; name: string }) 
         </dd>
         <dt>Records synced</dt>
         <dd data-testid="records" data-job={job?.id ?? ""}>
-          {job ? total : "—"}
-          {job && <span className="muted small"> (last sync: {job.processed_records})</span>}
+          <RecordsSynced counts={inst.records_synced} />
+          {job?.completed_at && <span className="muted small"> (last sync: {job.processed_records} records)</span>}
         </dd>
-        <dt>Events published</dt>
-        <dd data-testid="events">{job ? events : "—"}</dd>
         <dt>Schedule</dt>
         <dd>{inst.auto_sync ? inst.sync_frequency : "manual"}</dd>
       </dl>
@@ -154,14 +165,14 @@ function InstallationCard({ inst, name }: { inst: Installation; name: string }) 
             </button>
           )}
           <button type="button" className="danger" onClick={() => setConfirming(true)}>
-            Uninstall
+            {inst.demo ? "Throw away demo" : "Uninstall"}
           </button>
         </Can>
       </div>
       {confirming && (
         <ConfirmDialog
-          title={`Uninstall ${name}?`}
-          confirmLabel="Uninstall and destroy credentials"
+          title={inst.demo ? `Throw away the ${name} demo?` : `Uninstall ${name}?`}
+          confirmLabel={inst.demo ? "Throw away demo" : "Uninstall and destroy credentials"}
           busy={action.isPending}
           onCancel={() => setConfirming(false)}
           onConfirm={() => action.mutate("uninstall")}

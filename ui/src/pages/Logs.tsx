@@ -3,6 +3,7 @@ import { Link, useParams } from "react-router-dom";
 import { useQuery } from "@tanstack/react-query";
 import { installer, unwrap } from "../api/client";
 import { ActionsPanel } from "../components/ActionsPanel";
+import { CredentialAuditPanel, WebhookDeliveriesPanel } from "../components/logs/AuditPanels";
 import { ProblemMessage } from "../components/ProblemMessage";
 import { RelativeTime } from "../components/RelativeTime";
 import { StatusBadge } from "../components/StatusBadge";
@@ -22,9 +23,10 @@ type Job = {
   created_at: string;
 };
 
-const TABS = ["Activity", "Sync jobs", "Actions"] as const;
+const TABS = ["Activity", "Sync jobs", "Webhook deliveries", "Actions", "Credential audit"] as const;
 
-/** An installation's logs: the activity log (configuration, tests, state changes, syncs) and its sync jobs. */
+/** An installation's logs: the activity log (configuration, tests, state changes, syncs), its sync jobs,
+ * the vendor's webhook deliveries, push actions and their outcomes, and the credential audit. */
 export default function Logs() {
   const { id = "" } = useParams();
   const [tab, setTab] = useState<(typeof TABS)[number]>("Activity");
@@ -94,6 +96,8 @@ export default function Logs() {
           </>
         )}
         {tab === "Actions" && <ActionsPanel installationId={id} />}
+        {tab === "Webhook deliveries" && <WebhookDeliveriesPanel installationId={id} />}
+        {tab === "Credential audit" && <CredentialAuditPanel installationId={id} />}
         {tab === "Sync jobs" && (
           <>
             <ProblemMessage error={jobs.error} title="Could not load the sync jobs" />

@@ -41,6 +41,8 @@ class InstallationEvent(EventPayload):
 
 class InstallationInstalled(InstallationEvent):
     event_type: ClassVar[str] = "installation.installed"
+    demo: bool = Field(default=False, description="A sandbox installation against the connector's simulator "
+                                                  "(Try demo): not a real install (the catalog does not count it).")
 
 
 class InstallationConfigured(InstallationEvent):
@@ -177,12 +179,18 @@ class SyncCompleted(SyncJobEvent):
     published_events: int
     failed_records: int
     duration_ms: int
+    entity_counts: dict[str, int] = Field(
+        default_factory=dict, description="Events the job published per entity type (risk, asset…), "
+                                          "including those of attempts before this outcome.")
 
 
 class SyncFailed(SyncJobEvent):
     event_type: ClassVar[str] = "sync.failed"
     error_class: Literal["authentication", "permission", "transient", "permanent", "configuration", "internal"]
     error_message: str
+    entity_counts: dict[str, int] = Field(
+        default_factory=dict, description="Events the job published per entity type (risk, asset…), "
+                                          "published before it failed stay published.")
 
 
 class SyncCancelled(SyncJobEvent):
@@ -192,6 +200,9 @@ class SyncCancelled(SyncJobEvent):
     processed_records: int
     published_events: int
     cancelled_by: str
+    entity_counts: dict[str, int] = Field(
+        default_factory=dict, description="Events the job published per entity type (risk, asset…), "
+                                          "published before it stopped stay published.")
 
 
 # --- health and webhooks ---------------------------------------------------------------

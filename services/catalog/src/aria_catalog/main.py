@@ -23,6 +23,7 @@ from .home import views as home_views
 from .installs import events as install_events
 from .registry_sync import service as registry_sync
 from .reviews import views as review_views
+from .versions import views as version_views
 from .settings import CatalogSettings, load
 from .usage import events as usage_events
 
@@ -52,7 +53,7 @@ def define(settings: CatalogSettings) -> ServiceDefinition:
                     "installation lifecycle and sync job events.",
         settings=settings,
         routers=[catalog_views.router, review_views.router, collection_views.router, home_views.router,
-                 review_views.internal_router],
+                 version_views.router, review_views.internal_router],
         kafka_routers=[install_events.build_router(settings), usage_events.build_router(settings)],
         on_start=[deps.wire, _sync_on_start],
         # A plan for each execution's own filter values. Postgres otherwise switches a prepared list

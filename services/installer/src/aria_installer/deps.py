@@ -14,10 +14,12 @@ from .settings import InstallerSettings
 class InstallerDeps:
     vault_gateway: InternalClient  # stores and rotates credentials
     sync_runner: InternalClient  # tests connections, previews, lists and cancels sync jobs
+    webhook_ingest: InternalClient  # reads an installation's webhook deliveries
 
 
 async def wire(rt: Runtime) -> None:
     """on_start hook."""
     s: InstallerSettings = rt.settings  # type: ignore[assignment]
     rt.deps = InstallerDeps(vault_gateway=rt.internal_client(s.vault_gateway_url, target="vault-gateway"),
-                            sync_runner=rt.internal_client(s.sync_runner_url, target="sync-runner"))
+                            sync_runner=rt.internal_client(s.sync_runner_url, target="sync-runner"),
+                            webhook_ingest=rt.internal_client(s.webhook_ingest_url, target="webhook-ingest"))

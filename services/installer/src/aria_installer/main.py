@@ -12,6 +12,8 @@ from . import deps
 from .actions import events as action_events
 from .actions import views as action_views
 from .activity import views as activity_views
+from .audit import views as audit_views
+from .demos import views as demo_views
 from .dev_signin import views as dev_signin_views
 from .installations import events as installation_events
 from .installations import views as installation_views
@@ -36,8 +38,8 @@ def define(settings: InstallerSettings) -> ServiceDefinition:
                     "demand; automation rules (versions, audit, dry-run, executions). Secrets go to vault-gateway; every change is in the activity log and announced on "
                     "Kafka through a transactional outbox.",
         settings=settings,
-        routers=[installation_views.router, mapping_views.router, webhook_views.router, sync_job_views.router,
-                 action_views.router, rule_views.router, activity_views.router,
+        routers=[demo_views.router, installation_views.router, mapping_views.router, webhook_views.router,
+                 sync_job_views.router, action_views.router, rule_views.router, activity_views.router, audit_views.router,
                  *([dev_signin_views.router] if settings.dev_signin else [])],
         kafka_routers=[installation_events.build_router(settings), action_events.build_router(settings)],
         on_start=[deps.wire, _convert_push_settings],

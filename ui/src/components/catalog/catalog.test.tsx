@@ -6,6 +6,7 @@ import { PushActions } from "./PushActions";
 import { QualityBadge } from "./QualityBadge";
 import { QualityCriteria } from "./QualityCriteria";
 import { SetupFacts } from "./SetupFacts";
+import { VersionList } from "./VersionHistory";
 import { FacetList } from "../FacetList";
 
 const USAGE = {
@@ -89,5 +90,26 @@ describe("before you install", () => {
     expect(screen.getByText("not stated")).toBeTruthy();
     expect(screen.getByText("no installation has completed setup yet")).toBeTruthy();
     expect(screen.getByText(/does not list vendor permissions/)).toBeTruthy();
+  });
+});
+
+describe("version history", () => {
+  it("says each change in words, newest first", () => {
+    render(
+      <VersionList
+        items={[
+          { id: 3, change: "version_changed", version: "1.1.0", previous_version: "1.0.0", recorded_at: "2026-01-02T00:00:00Z" },
+          { id: 1, change: "added", version: "1.0.0", previous_version: null, recorded_at: "2026-01-01T00:00:00Z" },
+        ]}
+      />,
+    );
+    const items = screen.getByRole("list", { name: "Version history" }).querySelectorAll("li");
+    expect(items[0].textContent).toMatch(/^v1\.1\.0 \(was v1\.0\.0\)/);
+    expect(items[1].textContent).toMatch(/^v1\.0\.0 added to the marketplace/);
+  });
+
+  it("says when nothing is recorded", () => {
+    render(<VersionList items={[]} />);
+    expect(screen.getByText("No version history recorded.")).toBeTruthy();
   });
 });

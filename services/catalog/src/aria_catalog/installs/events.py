@@ -27,6 +27,8 @@ def build_router(settings: ServiceSettings) -> KafkaRouter:
     @subscriber(router, INSTALLATION_LIFECYCLE, group_id=settings.group("catalog.install-counts"),
                 description="Install counts, installed-in-org ledger and setup times")
     async def on_installation_event(envelope: InstallationLifecycleEvents, runtime: RuntimeContext) -> None:
+        if envelope.type == InstallationInstalled.event_type and envelope.payload(InstallationInstalled).demo:
+            return  # a Try-demo sandbox is no install: not counted, not in the org's ledger
         if envelope.type in _MILESTONES:
             model, milestone = _MILESTONES[envelope.type]
             event = envelope.payload(model)

@@ -27,6 +27,8 @@ async def record_sync_event(*, pool: asyncpg.Pool, envelope: Envelope) -> None:
             return
         if await repo.get_any_org(conn, event.installation_id) is None:
             return
+        # What the job published stays published, whatever its outcome.
+        await repo.add_records_synced(conn, installation_id=event.installation_id, entity_counts=event.entity_counts)
         if isinstance(event, SyncCancelled):
             await activity.add(conn, installation_id=event.installation_id, org_id=event.org_id,
                                activity_type="sync_result", status="info", actor=event.cancelled_by,

@@ -8,7 +8,7 @@ import asyncpg
 
 _COLS = """i.id, i.org_id, i.integration_key, i.status, i.revision, i.sync_frequency, i.auto_sync, i.health_status,
            i.last_sync_at, i.last_sync_status, i.error_count, i.last_error, i.installed_by, i.created_at,
-           i.updated_at, c.version AS config_version, c.settings, c.secret_fields, c.config_hash, c.credential_ref,
+           i.updated_at, i.records_synced, i.demo, c.version AS config_version, c.settings, c.secret_fields, c.config_hash, c.credential_ref,
            w.credential_ref AS webhook_credential_ref"""
 _FROM = """integration_installations i
            LEFT JOIN LATERAL (SELECT * FROM integration_configurations c WHERE c.installation_id = i.id
@@ -17,19 +17,21 @@ _FROM = """integration_installations i
 
 
 async def insert_installation(conn: asyncpg.Connection, *, installation_id: uuid.UUID, org_id: uuid.UUID,
-                              integration_key: str, installed_by: str) -> bool:
-    """False when the organization already has a live installation of this integration."""
+                              integration_key: str, installed_by: str, demo: bool = False) -> bool:
+    """False when the organization already has a live installation (or demo) of this integration."""
     row = await conn.fetchval(
-        """INSERT INTO integration_installations (id, org_id, integration_key, status, installed_by)
-           VALUES ($1, $2, $3, 'configuring', $4) ON CONFLICT DO NOTHING RETURNING 1""",
-        installation_id, org_id, integration_key, installed_by)
+        """INSERT INTO integration_installations (id, org_id, integration_key, status, installed_by, demo)
+           VALUES ($1, $2, $3, 'configuring', $4, $5) ON CONFLICT DO NOTHING RETURNING 1""",
+        installation_id, org_id, integration_key, installed_by, demo)
     return row is not None
 
 
-async def live_installation_of(conn, *, org_id: uuid.UUID, integration_key: str) -> asyncpg.Record | None:
+async def live_installation_of(conn, *, org_id: uuid.UUID, integration_key: str,
+                               demo: bool = False) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        f"SELECT {_COLS} FROM {_FROM} WHERE i.org_id = $1 AND i.integration_key = $2 AND i.uninstalled_at IS NULL",
-        org_id, integration_key)
+        f"""SELECT {_COLS} FROM {_FROM} WHERE i.org_id = $1 AND i.integration_key = $2 AND i.demo = $3
+              AND i.uninstalled_at IS NULL""",
+        org_id, integration_key, demo)
 
 
 async def get(conn, *, org_id: uuid.UUID, installation_id: uuid.UUID, for_update: bool = False) -> asyncpg.Record | None:
@@ -106,6 +108,20 @@ async def record_sync_outcome(conn, *, installation_id: uuid.UUID, ok: bool, err
                              WHEN $2 AND status = 'error' THEN 'enabled' ELSE status END,
                updated_at = now()
            WHERE id = $1""", installation_id, ok, error)
+
+
+async def add_records_synced(conn, *, installation_id: uuid.UUID, entity_counts: dict[str, int]) -> None:
+    """Add a job's events per entity type to the installation's totals."""
+    if not entity_counts:
+        return
+    await conn.execute(
+        """UPDATE integration_installations
+           SET records_synced = (SELECT coalesce(jsonb_object_agg(key, total), '{}'::jsonb)
+                                 FROM (SELECT key, sum(value::bigint) AS total
+                                       FROM (SELECT * FROM jsonb_each_text(records_synced)
+                                             UNION ALL SELECT * FROM jsonb_each_text($2::jsonb)) AS both_counts
+                                       GROUP BY key) AS summed)
+           WHERE id = $1""", installation_id, entity_counts)
 
 
 async def record_health(conn, *, installation_id: uuid.UUID, status: str) -> None:

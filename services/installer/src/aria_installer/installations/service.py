@@ -78,10 +78,11 @@ def request_hash(body: Any) -> str:
 
 
 async def install(*, pool: asyncpg.Pool, principal: Principal, integration_key: str,
-                  idempotency_key: str | None) -> tuple[asyncpg.Record, bool]:
+                  idempotency_key: str | None, demo: bool = False) -> tuple[asyncpg.Record, bool]:
     """Install an integration for the caller's organization. Returns (installation, created).
 
     Idempotent per organization + integration: installing again returns the live installation.
+    `demo`: a sandbox installation (demos/), kept apart from the real one (one of each at most).
     """
     _plugin(integration_key)
     async with pool.acquire() as conn, conn.transaction():
@@ -96,15 +97,18 @@ async def install(*, pool: asyncpg.Pool, principal: Principal, integration_key: 
                     return row, False
         installation_id = uuid.uuid4()
         created = await repo.insert_installation(conn, installation_id=installation_id, org_id=principal.org_id,
-                                                 integration_key=integration_key, installed_by=principal.subject)
+                                                 integration_key=integration_key, installed_by=principal.subject,
+                                                 demo=demo)
         if not created:
-            row = await repo.live_installation_of(conn, org_id=principal.org_id, integration_key=integration_key)
+            row = await repo.live_installation_of(conn, org_id=principal.org_id, integration_key=integration_key,
+                                                  demo=demo)
             return row, False
         row = await repo.get(conn, org_id=principal.org_id, installation_id=installation_id)
         await activity.add(conn, installation_id=installation_id, org_id=principal.org_id, activity_type="install",
-                           status="success", actor=principal.subject, message=f"installed {integration_key}")
+                           status="success", actor=principal.subject,
+                           message=f"installed {integration_key}{' (demo against its simulator)' if demo else ''}")
         await seed_defaults(conn, installation=row, actor=principal.subject)
-        await announce(conn, InstallationInstalled(**_event_base(row, 1, principal.subject)))
+        await announce(conn, InstallationInstalled(**_event_base(row, 1, principal.subject), demo=demo))
         if idempotency_key:
             await repo.remember_response(conn, org_id=principal.org_id, key=idempotency_key,
                                          request_hash=request_hash({"integration_key": integration_key}),

@@ -53,6 +53,12 @@ class Installation(BaseModel):
     last_sync_status: str | None
     error_count: int
     last_error: str | None
+    demo: bool = Field(description="A sandbox installation against the connector's simulator (Try demo): "
+                                   "sample data only; uninstall it to throw it away.")
+    records_synced: dict[str, int] = Field(
+        description="Records synced per entity type since the installation was created ({\"risk\": 120, "
+                    "\"asset\": 40}): events sync jobs published, added up as each job ends (completed, failed "
+                    "or cancelled).")
     config_version: int | None
     settings: dict[str, Any] | None = Field(description="Non-secret settings only.")
     secret_fields: list[str] = Field(description="Names of secret fields stored in the vault; never their values.")
@@ -70,7 +76,8 @@ class InstallationPage(BaseModel):
 _DERIVED = ("webhook_url", "secret_fields", "integration_name", "logo_url")
 
 
-def _out(request: Request, row) -> Installation:
+def installation_out(request: Request, row) -> Installation:
+    """An installation row as the public API shows it (also used by demos/)."""
     name, logo = service.integration_display(row["integration_key"])
     return Installation(**{k: row[k] for k in Installation.model_fields if k not in _DERIVED},
                         secret_fields=list(row["secret_fields"] or []), integration_name=name, logo_url=logo,
@@ -87,7 +94,7 @@ async def install(body: InstallRequest, request: Request, response: Response, rt
                                          idempotency_key=idempotency_key)
     if not created:
         response.status_code = 200
-    return _out(request, row)
+    return installation_out(request, row)
 
 
 @router.get("", response_model=InstallationPage, summary="List the organization's installations")
@@ -104,7 +111,7 @@ async def list_installations(request: Request, cursor: str | None = None, limit:
             raise invalid_cursor() from None
     rows = await service.list_page(pool=rt.pool, principal=principal, after=after, limit=limit + 1,
                                    statuses=sorted(set(status)) or None)
-    items = [_out(request, r) for r in rows[:limit]]
+    items = [installation_out(request, r) for r in rows[:limit]]
     more = len(rows) > limit
     return InstallationPage(items=items, next_cursor=encode_cursor([items[-1].created_at.isoformat(), str(items[-1].id)])
                             if more else None)
@@ -113,7 +120,7 @@ async def list_installations(request: Request, cursor: str | None = None, limit:
 @router.get("/{installation_id}", response_model=Installation, summary="Get one installation")
 async def get_installation(installation_id: uuid.UUID, request: Request, rt: Runtime = Depends(get_runtime),
                            principal: Principal = Depends(require_role("viewer"))) -> Installation:
-    return _out(request, await service.get(pool=rt.pool, principal=principal, installation_id=installation_id))
+    return installation_out(request, await service.get(pool=rt.pool, principal=principal, installation_id=installation_id))
 
 
 @router.put("/{installation_id}/configuration", response_model=Installation,
@@ -124,7 +131,7 @@ async def configure(installation_id: uuid.UUID, body: ConfigureRequest, request:
     row = await service.configure(pool=rt.pool, vault_gateway=rt.deps_of(InstallerDeps).vault_gateway,
                                   principal=principal, installation_id=installation_id, config=body.config,
                                   sync_frequency=body.sync_frequency)
-    return _out(request, row)
+    return installation_out(request, row)
 
 
 @router.post("/{installation_id}/test", summary="Test the connection with the stored configuration")
@@ -221,7 +228,7 @@ def _state_route(action: str):
                      principal: Principal = Depends(require_role("admin"))) -> Installation:
         row = await service.change_state(pool=rt.pool, principal=principal, installation_id=installation_id,
                                          action=action)
-        return _out(request, row)
+        return installation_out(request, row)
 
     change.__name__ = action
     return change

@@ -41,6 +41,8 @@ class SyncJobSummary(BaseModel):
     connector_version: str | None
     cancel_requested: bool
     next_sync_at: datetime | None
+    # Events published per entity type ({"risk": 30, "asset": 12}).
+    entity_counts: dict[str, int] = {}
     created_at: datetime
     updated_at: datetime
 

@@ -14,7 +14,7 @@ _COLUMNS = """id, org_id, installation_id, integration_key, request_id, sync_typ
               total_records, processed_records, failed_records, published_events, started_at, completed_at,
               retry_count, max_retries, error_class, error_message, triggered_by, config_version,
               connector_version, created_at, updated_at, priority, settings, credential_ref, claimed_by,
-              cancel_requested, next_sync_at, traceparent, mappings"""
+              cancel_requested, next_sync_at, traceparent, mappings, entity_counts"""
 
 
 def _job(row: asyncpg.Record | None) -> SyncJob | None:
@@ -127,22 +127,27 @@ async def release_for_retry(conn: asyncpg.Connection | asyncpg.Pool, job_id: uui
 
 async def add_progress(conn: asyncpg.Connection | asyncpg.Pool, job_id: uuid.UUID, *, replica: str, processed: int,
                        failed: int, published: int, progress: dict[str, float],
-                       streams: int) -> asyncpg.Record | None:
-    """Counts after a batch, and the share read of the streams in ``progress`` (0..1 each; the
-    job's percentage is their sum over ``streams``, below 100 until it completes). None when this
-    replica lost the job (the caller must stop). Streams that run in different processes each
-    add their own counts and shares."""
+                       streams: int, entities: dict[str, int] | None = None) -> asyncpg.Record | None:
+    """Counts after a batch (``entities``: events published per entity type, added to the job's),
+    and the share read of the streams in ``progress`` (0..1 each; the job's percentage is their
+    sum over ``streams``, below 100 until it completes). None when this replica lost the job (the
+    caller must stop). Streams that run in different processes each add their own counts and shares."""
     return await conn.fetchrow(
         """UPDATE integration_sync_jobs
            SET processed_records = processed_records + $3, failed_records = failed_records + $4,
                published_events = published_events + $5, stream_progress = stream_progress || $6::jsonb,
+               entity_counts = (SELECT coalesce(jsonb_object_agg(key, total), '{}'::jsonb)
+                                FROM (SELECT key, sum(value::bigint) AS total
+                                      FROM (SELECT * FROM jsonb_each_text(entity_counts)
+                                            UNION ALL SELECT * FROM jsonb_each_text($8::jsonb)) AS both_counts
+                                      GROUP BY key) AS summed),
                progress_percent = greatest(progress_percent, least(99, (
                    SELECT floor(100 * coalesce(sum(value::float8), 0) / $7)::int
                    FROM jsonb_each_text(stream_progress || $6::jsonb)))),
                heartbeat_at = now(), updated_at = now()
            WHERE id = $1 AND claimed_by = $2 AND status = 'running'
            RETURNING processed_records, failed_records, published_events, cancel_requested""",
-        job_id, replica, processed, failed, published, progress, max(1, streams))
+        job_id, replica, processed, failed, published, progress, max(1, streams), entities or {})
 
 
 async def complete(conn: asyncpg.Connection, job_id: uuid.UUID, *, replica: str) -> SyncJob | None:

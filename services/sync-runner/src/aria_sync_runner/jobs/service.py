@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -217,7 +218,7 @@ async def _run_job(*, deps: Deps, job: SyncJob) -> str:
         await enqueue(conn, _wrap(SyncCompleted(
             **_base(job), job_id=job_id, processed_records=done.processed_records,
             published_events=done.published_events, failed_records=done.failed_records,
-            duration_ms=int((time.monotonic() - started) * 1000)), job))
+            duration_ms=int((time.monotonic() - started) * 1000), entity_counts=done.entity_counts), job))
     bound.info("sync completed", processed=done.processed_records, published=done.published_events,
                failed=done.failed_records)
     return "completed"
@@ -321,6 +322,7 @@ async def run_streams(*, pool: asyncpg.Pool, broker: KafkaBroker, settings: Sync
             reading = batch.stream
             # Its acks (acks=all) and then its checkpoint are awaited while the loop reads the next page.
             committing = asyncio.create_task(_commit(pool, replica, job, batch, acks=acks, published=len(events),
+                                                     entities=dict(Counter(e.entity_type for e in events)),
                                                      dead=dead, progress=progress, streams=len(all_streams)))
         if committing is not None:
             await committing
@@ -371,6 +373,7 @@ def _screen(job: SyncJob, batch) -> tuple[list, list[DeadLetter]]:
 
 
 async def _commit(pool: asyncpg.Pool, replica: str, job: SyncJob, batch, *, acks: list[asyncio.Future], published: int,
+                  entities: dict[str, int],
                   dead: list[DeadLetter], progress: dict[str, float], streams: int) -> None:
     """Wait for the batch's acknowledgements, then save its counts, checkpoint and dead letters."""
     job_id = job.id
@@ -378,7 +381,7 @@ async def _commit(pool: asyncpg.Pool, replica: str, job: SyncJob, batch, *, acks
     async with pool.acquire() as conn, conn.transaction():
         counts = await repo.add_progress(
             conn, job_id, replica=replica, processed=len(batch.events) + len(batch.record_errors),
-            failed=len(dead), published=published, progress=progress, streams=streams)
+            failed=len(dead), published=published, progress=progress, streams=streams, entities=entities)
         if counts is None:
             raise LeaseLost()
         parts = _split(batch.checkpoint)
@@ -415,7 +418,7 @@ async def _record_failure(conn: asyncpg.Connection, job: SyncJob, *, replica: st
     if row is None:
         return
     await enqueue(conn, _wrap(SyncFailed(**_base(job), job_id=job.id, error_class=error_class,
-                                         error_message=message), job))
+                                         error_message=message, entity_counts=row.entity_counts), job))
     # The installation is unusable until someone acts: say so on the health topic (once per change).
     await health.record(conn, org_id=job.org_id, installation_id=job.installation_id,
                         integration_key=job.integration_key, status="down",
@@ -426,7 +429,8 @@ async def _record_failure(conn: asyncpg.Connection, job: SyncJob, *, replica: st
 def cancelled_event(job: SyncJob, *, by: str) -> Envelope:
     """sync.cancelled for a job that ended cancelled (``by``: who asked)."""
     return _wrap(SyncCancelled(**_base(job), job_id=job.id, processed_records=job.processed_records,
-                               published_events=job.published_events, cancelled_by=by), job)
+                               published_events=job.published_events, cancelled_by=by,
+                               entity_counts=job.entity_counts), job)
 
 
 def _base(job: SyncJob) -> dict:

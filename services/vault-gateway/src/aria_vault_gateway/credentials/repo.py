@@ -84,7 +84,9 @@ async def audit(conn: asyncpg.Connection | asyncpg.Pool, *, credential_ref: uuid
         credential_ref, org_id, installation_id, action, actor, outcome, reason)
 
 
-async def audit_trail(conn: asyncpg.Pool, installation_id: uuid.UUID, *, limit: int) -> list[asyncpg.Record]:
+async def audit_trail(conn: asyncpg.Pool, installation_id: uuid.UUID, *, limit: int,
+                      before_id: int | None = None) -> list[asyncpg.Record]:
     return await conn.fetch(
         """SELECT id, credential_ref, installation_id, action, actor, outcome, reason, at FROM credential_audit
-           WHERE installation_id = $1 ORDER BY id DESC LIMIT $2""", installation_id, limit)
+           WHERE installation_id = $1 AND ($3::bigint IS NULL OR id < $3) ORDER BY id DESC LIMIT $2""",
+        installation_id, limit, before_id)

@@ -158,5 +158,6 @@ async def shred_installation(*, pool: asyncpg.Pool, vault: Vault, actor: str, in
     return len(rows)
 
 
-async def audit_trail(*, pool: asyncpg.Pool, installation_id: uuid.UUID, limit: int) -> list[dict]:
-    return [dict(r) for r in await repo.audit_trail(pool, installation_id, limit=limit)]
+async def audit_trail(*, pool: asyncpg.Pool, installation_id: uuid.UUID, limit: int,
+                      before_id: int | None = None) -> list[dict]:
+    return [dict(r) for r in await repo.audit_trail(pool, installation_id, limit=limit, before_id=before_id)]

@@ -113,7 +113,10 @@ async def shred(installation_id: uuid.UUID, rt: Runtime = Depends(get_runtime),
                                      only_kind=OUTBOUND_SIGNING if caller.service == "webhook-ingest" else None)
 
 
-@router.get("/installations/{installation_id}/credential-audit", summary="Audit trail (never values)")
-async def audit(installation_id: uuid.UUID, limit: int = Query(100, ge=1, le=1000), rt: Runtime = Depends(get_runtime),
+@router.get("/installations/{installation_id}/credential-audit", summary="Audit trail (never values), newest first",
+            description="Keyset paging: pass the smallest `id` of a page as `before_id` for the next one.")
+async def audit(installation_id: uuid.UUID, limit: int = Query(100, ge=1, le=1000),
+                before_id: int | None = Query(None, ge=1, le=2**63 - 1, description="Only rows with a smaller id"),
+                rt: Runtime = Depends(get_runtime),
                 caller: Principal = Depends(require_service("installer"))) -> list[dict]:
-    return await service.audit_trail(pool=rt.pool, installation_id=installation_id, limit=limit)
+    return await service.audit_trail(pool=rt.pool, installation_id=installation_id, limit=limit, before_id=before_id)
