@@ -1,7 +1,7 @@
 """``python -m aria_connectors.docs [--check] [--path docs/connectors.md]``
 
-Regenerates the table of every registered connector (capabilities, data types, auth, push
-actions, earned quality tier) between the markers in docs/connectors.md, so the page cannot
+Regenerates the table of every registered connector (capabilities, streams, data types, auth,
+push actions, push path, earned quality tier) between the markers in docs/connectors.md, so the page cannot
 drift from the manifests; ``--check`` only reports (exit 1) when the committed table is stale.
 """
 
@@ -27,15 +27,22 @@ def _push(plugin: ConnectorPlugin) -> str:
     return ", ".join(f"{a.name} ({a.kind})" if a.name != a.kind else a.name for a in plugin.manifest.push) or "-"
 
 
+def _push_path(plugin: ConnectorPlugin) -> str:
+    """How the vendor pushes to us: its signed webhooks (signature header), or none (polled)."""
+    webhook = plugin.manifest.webhook
+    return "-" if webhook is None else f"webhook ({webhook.signature.header})"
+
+
 def connectors_table(plugins: dict[str, ConnectorPlugin] | None = None) -> str:
     plugins = registry.discover(strict=True) if plugins is None else plugins
-    rows = ["| key | name | category | capabilities | data types | auth | push actions | quality tier |",
-            "|---|---|---|---|---|---|---|---|"]
+    rows = ["| key | name | category | capabilities | streams | data types | auth | push actions | push path | "
+            "quality tier |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
     for key in sorted(plugins):
         entry = plugins[key].manifest.catalog_entry()
         rows.append(f"| `{key}` | {entry['name']} | {entry['category']} | {', '.join(entry['capabilities'])} | "
-                    f"{', '.join(entry['data_types'])} | {_auth(plugins[key])} | {_push(plugins[key])} | "
-                    f"{entry['quality_tier']} |")
+                    f"{', '.join(entry['streams']) or '-'} | {', '.join(entry['data_types'])} | {_auth(plugins[key])} | "
+                    f"{_push(plugins[key])} | {_push_path(plugins[key])} | {entry['quality_tier']} |")
     return "\n".join(rows)
 
 
