@@ -43,9 +43,11 @@ def platform_env(infra: Infra, urls: dict[str, str]) -> dict[str, str]:
         "ARIA_WEBHOOK_BASE_URL": urls["webhook-ingest"],
         "ARIA_OUTBOUND_ALLOWLIST": "127.0.0.1,localhost",
         "ARIA_OUTBOX_POLL_INTERVAL_S": "0.2",
-        # The broker keeps every earlier test's (and run's) entities: sync-runner's entity memory
-        # starts from now instead of catching up on all of them.
+        # The broker keeps every earlier test's (and run's) entities and sync requests: sync-runner's
+        # entity memory starts from now, and requests older than a minute (other tests') are skipped
+        # instead of each running a sync for an installation this platform never had.
         "ARIA_ACTION_ENTITIES_OFFSET_RESET": "latest",
+        "ARIA_SYNC_REQUEST_MAX_AGE_S": "60",
         "ARIA_KAFKA_GROUP_PREFIX": os.environ.get("ARIA_KAFKA_GROUP_PREFIX", ""),
     }
 
