@@ -52,37 +52,26 @@ def build_router(*, group_id: str, entities_group_id: str,
         await rules.evaluate(pool=runtime.pool, entity=entity, published_at=envelope.time)
 
     # From the earliest offset on a new group (by default): the compacted topics hold every entity's
-    # newest state (rules act only on changes published after they were saved, see rules.service). One group per
-    # topic: consumers of different topics in one group rebalance each other on every join, and each
+    # newest state (rules act only on changes published after they were saved, see rules.service).
+    # One group per topic: consumers of different topics in one group rebalance each other on every join, and each
     # rebalance stops all of them.
-    @subscriber(router, RISKS, group_id=f"{entities_group_id}.risk", offset_reset=entities_offset_reset,
-                description="Newest risk per entity (actions by entity id, rules); ticket status back to its risk")
-    async def on_risk(envelope: RiskEvents, runtime: RuntimeContext) -> None:
-        if envelope.type == Risk.event_type:
-            await on_entity(envelope, envelope.payload(Risk), runtime)
+    def entity_subscriber(topic, model: type[DomainEntity], events: object, description: str) -> None:
+        async def on_change(envelope: Envelope, runtime: RuntimeContext) -> None:
+            if envelope.type == model.event_type:
+                await on_entity(envelope, envelope.payload(model), runtime)
 
-    @subscriber(router, ALERTS, group_id=f"{entities_group_id}.alert", offset_reset=entities_offset_reset,
-                description="Newest alert per entity (actions, rules)")
-    async def on_alert(envelope: AlertEvents, runtime: RuntimeContext) -> None:
-        if envelope.type == Alert.event_type:
-            await on_entity(envelope, envelope.payload(Alert), runtime)
+        # The topic's typed envelope, so the AsyncAPI document shows each topic's own payload.
+        on_change.__annotations__ = {**on_change.__annotations__, "envelope": events}
+        on_change.__name__ = on_change.__qualname__ = f"on_{model.entity_type}"
+        subscriber(router, topic, group_id=f"{entities_group_id}.{model.entity_type}",
+                   offset_reset=entities_offset_reset, description=description)(on_change)
 
-    @subscriber(router, VULNERABILITIES, group_id=f"{entities_group_id}.vulnerability", offset_reset=entities_offset_reset,
-                description="Newest vulnerability per entity (rules, dry-runs)")
-    async def on_vulnerability(envelope: VulnerabilityEvents, runtime: RuntimeContext) -> None:
-        if envelope.type == Vulnerability.event_type:
-            await on_entity(envelope, envelope.payload(Vulnerability), runtime)
-
-    @subscriber(router, ASSETS, group_id=f"{entities_group_id}.asset", offset_reset=entities_offset_reset,
-                description="Newest asset per entity (rules, dry-runs)")
-    async def on_asset(envelope: AssetEvents, runtime: RuntimeContext) -> None:
-        if envelope.type == Asset.event_type:
-            await on_entity(envelope, envelope.payload(Asset), runtime)
-
-    @subscriber(router, INDICATORS, group_id=f"{entities_group_id}.indicator", offset_reset=entities_offset_reset,
-                description="Newest indicator per entity (rules, dry-runs)")
-    async def on_indicator(envelope: IndicatorEvents, runtime: RuntimeContext) -> None:
-        if envelope.type == Indicator.event_type:
-            await on_entity(envelope, envelope.payload(Indicator), runtime)
+    entity_subscriber(RISKS, Risk, RiskEvents,
+                      "Newest risk per entity (actions by entity id, rules); ticket status back to its risk")
+    entity_subscriber(ALERTS, Alert, AlertEvents, "Newest alert per entity (actions, rules)")
+    entity_subscriber(VULNERABILITIES, Vulnerability, VulnerabilityEvents,
+                      "Newest vulnerability per entity (rules, dry-runs)")
+    entity_subscriber(ASSETS, Asset, AssetEvents, "Newest asset per entity (rules, dry-runs)")
+    entity_subscriber(INDICATORS, Indicator, IndicatorEvents, "Newest indicator per entity (rules, dry-runs)")
 
     return router
