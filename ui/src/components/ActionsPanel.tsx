@@ -9,6 +9,7 @@ import { can, useSession } from "../auth/session";
 import { ProblemMessage } from "./ProblemMessage";
 import { RelativeTime } from "./RelativeTime";
 import { StatusBadge } from "./StatusBadge";
+import { LogTable } from "./LogTable";
 
 export type Action = components["schemas"]["Action"];
 export type ActionRun = components["schemas"]["ActionRun"];
@@ -54,32 +55,20 @@ export function ActionsView({ actions, runs, onRun, running, error }: {
           <ProblemMessage error={error} title="The action could not be started" />
         </fieldset>
       )}
-      <table>
-        <caption className="sr-only">Action runs, newest first</caption>
-        <thead>
-          <tr>
-            <th scope="col">When</th>
-            <th scope="col">Action</th>
-            <th scope="col">Status</th>
-            <th scope="col">Who</th>
-            <th scope="col">Result</th>
+      <LogTable caption="Action runs, newest first" columns={["When", "Action", "Status", "Who", "Result"]}>
+        {runs.map((r) => (
+          <tr key={r.id}>
+            <td><RelativeTime iso={r.created_at} /></td>
+            <td>{r.action.replace(/_/g, " ")}</td>
+            <td><StatusBadge status={BADGE[r.status] ?? "unknown"} label={r.status} /></td>
+            <td className="small">{r.requested_by}</td>
+            <td className="small">
+              {r.vendor_url ? <a href={r.vendor_url}>{r.vendor_id}</a> : r.vendor_id}
+              {r.error_class ? `${r.error_class}: ${r.error_message ?? ""}` : ""}
+            </td>
           </tr>
-        </thead>
-        <tbody>
-          {runs.map((r) => (
-            <tr key={r.id}>
-              <td><RelativeTime iso={r.created_at} /></td>
-              <td>{r.action.replace(/_/g, " ")}</td>
-              <td><StatusBadge status={BADGE[r.status] ?? "unknown"} label={r.status} /></td>
-              <td className="small">{r.requested_by}</td>
-              <td className="small">
-                {r.vendor_url ? <a href={r.vendor_url}>{r.vendor_id}</a> : r.vendor_id}
-                {r.error_class ? `${r.error_class}: ${r.error_message ?? ""}` : ""}
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+        ))}
+      </LogTable>
     </>
   );
 }

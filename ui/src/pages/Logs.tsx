@@ -7,6 +7,7 @@ import { CredentialAuditPanel, WebhookDeliveriesPanel } from "../components/logs
 import { ProblemMessage } from "../components/ProblemMessage";
 import { RelativeTime } from "../components/RelativeTime";
 import { StatusBadge } from "../components/StatusBadge";
+import { LogTable } from "../components/LogTable";
 
 type Job = {
   id: string;
@@ -66,33 +67,21 @@ export default function Logs() {
         {tab === "Activity" && (
           <>
             <ProblemMessage error={activity.error} title="Could not load the activity log" />
-            <table>
-              <caption className="sr-only">Activity, newest first</caption>
-              <thead>
-                <tr>
-                  <th scope="col">When</th>
-                  <th scope="col">What</th>
-                  <th scope="col">Outcome</th>
-                  <th scope="col">Who</th>
-                  <th scope="col">Message</th>
+            <LogTable caption="Activity, newest first" columns={["When", "What", "Outcome", "Who", "Message"]}>
+              {(activity.data?.items ?? []).map((a) => (
+                <tr key={a.id}>
+                  <td>
+                    <RelativeTime iso={a.created_at} />
+                  </td>
+                  <td>{a.activity_type.replace(/_/g, " ")}</td>
+                  <td>
+                    <StatusBadge status={a.status === "success" ? "completed" : a.status === "failure" ? "failed" : "unknown"} label={a.status} />
+                  </td>
+                  <td className="small">{a.actor}</td>
+                  <td className="small">{a.message}</td>
                 </tr>
-              </thead>
-              <tbody>
-                {(activity.data?.items ?? []).map((a) => (
-                  <tr key={a.id}>
-                    <td>
-                      <RelativeTime iso={a.created_at} />
-                    </td>
-                    <td>{a.activity_type.replace(/_/g, " ")}</td>
-                    <td>
-                      <StatusBadge status={a.status === "success" ? "completed" : a.status === "failure" ? "failed" : "unknown"} label={a.status} />
-                    </td>
-                    <td className="small">{a.actor}</td>
-                    <td className="small">{a.message}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+              ))}
+            </LogTable>
           </>
         )}
         {tab === "Actions" && <ActionsPanel installationId={id} />}
@@ -101,39 +90,25 @@ export default function Logs() {
         {tab === "Sync jobs" && (
           <>
             <ProblemMessage error={jobs.error} title="Could not load the sync jobs" />
-            <table>
-              <caption className="sr-only">Sync jobs, newest first</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Started</th>
-                  <th scope="col">Type</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Records</th>
-                  <th scope="col">Events</th>
-                  <th scope="col">Failed</th>
-                  <th scope="col">Error</th>
+            <LogTable caption="Sync jobs, newest first" columns={["Started", "Type", "Status", "Records", "Events", "Failed", "Error"]}>
+              {(jobs.data?.items ?? []).map((j) => (
+                <tr key={j.id}>
+                  <td>
+                    <RelativeTime iso={j.started_at ?? j.created_at} />
+                  </td>
+                  <td>
+                    {j.sync_type} <span className="muted small">({j.triggered_by})</span>
+                  </td>
+                  <td>
+                    <StatusBadge status={j.status} />
+                  </td>
+                  <td>{j.processed_records}</td>
+                  <td>{j.published_events}</td>
+                  <td>{j.failed_records}</td>
+                  <td className="small">{j.error_class ? `${j.error_class}: ${j.error_message}` : ""}</td>
                 </tr>
-              </thead>
-              <tbody>
-                {(jobs.data?.items ?? []).map((j) => (
-                  <tr key={j.id}>
-                    <td>
-                      <RelativeTime iso={j.started_at ?? j.created_at} />
-                    </td>
-                    <td>
-                      {j.sync_type} <span className="muted small">({j.triggered_by})</span>
-                    </td>
-                    <td>
-                      <StatusBadge status={j.status} />
-                    </td>
-                    <td>{j.processed_records}</td>
-                    <td>{j.published_events}</td>
-                    <td>{j.failed_records}</td>
-                    <td className="small">{j.error_class ? `${j.error_class}: ${j.error_message}` : ""}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+              ))}
+            </LogTable>
           </>
         )}
       </div>

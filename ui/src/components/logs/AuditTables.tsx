@@ -1,6 +1,7 @@
 import type { CredentialAuditEntry, WebhookDelivery } from "../../api/client";
 import { RelativeTime } from "../RelativeTime";
 import { StatusBadge } from "../StatusBadge";
+import { LogTable } from "../LogTable";
 
 const OUTCOME_TONE: Record<string, string> = { ok: "completed", denied: "failed", failed: "failed" };
 const DELIVERY_TONE: Record<string, string> = { accepted: "completed", duplicate: "unknown", rejected: "failed" };
@@ -9,33 +10,21 @@ const DELIVERY_TONE: Record<string, string> = { accepted: "completed", duplicate
 export function CredentialAuditTable({ items }: { items: CredentialAuditEntry[] }) {
   if (items.length === 0) return <p className="muted">No credential activity yet: nothing has been stored for this installation.</p>;
   return (
-    <table>
-      <caption className="sr-only">Credential audit, newest first</caption>
-      <thead>
-        <tr>
-          <th scope="col">When</th>
-          <th scope="col">Action</th>
-          <th scope="col">Outcome</th>
-          <th scope="col">By</th>
-          <th scope="col">Reason</th>
+    <LogTable caption="Credential audit, newest first" columns={["When", "Action", "Outcome", "By", "Reason"]}>
+      {items.map((a) => (
+        <tr key={a.id}>
+          <td>
+            <RelativeTime iso={a.at} />
+          </td>
+          <td>{a.action}</td>
+          <td>
+            <StatusBadge status={OUTCOME_TONE[a.outcome] ?? "unknown"} label={a.outcome} />
+          </td>
+          <td className="small">{a.actor}</td>
+          <td className="small">{a.reason ?? ""}</td>
         </tr>
-      </thead>
-      <tbody>
-        {items.map((a) => (
-          <tr key={a.id}>
-            <td>
-              <RelativeTime iso={a.at} />
-            </td>
-            <td>{a.action}</td>
-            <td>
-              <StatusBadge status={OUTCOME_TONE[a.outcome] ?? "unknown"} label={a.outcome} />
-            </td>
-            <td className="small">{a.actor}</td>
-            <td className="small">{a.reason ?? ""}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
+      ))}
+    </LogTable>
   );
 }
 
@@ -43,35 +32,23 @@ export function CredentialAuditTable({ items }: { items: CredentialAuditEntry[] 
 export function WebhookDeliveriesTable({ items }: { items: WebhookDelivery[] }) {
   if (items.length === 0) return <p className="muted">No webhook deliveries have reached this installation.</p>;
   return (
-    <table>
-      <caption className="sr-only">Webhook deliveries, newest first</caption>
-      <thead>
-        <tr>
-          <th scope="col">Received</th>
-          <th scope="col">Delivery</th>
-          <th scope="col">Outcome</th>
-          <th scope="col">Events</th>
-          <th scope="col">Reason</th>
+    <LogTable caption="Webhook deliveries, newest first" columns={["Received", "Delivery", "Outcome", "Events", "Reason"]}>
+      {items.map((d) => (
+        <tr key={d.id}>
+          <td>
+            <RelativeTime iso={d.received_at} />
+          </td>
+          <td className="small">
+            {d.delivery_id ?? "—"}
+            {d.payload_sha256 && <span className="muted"> · sha256 {d.payload_sha256.slice(0, 12)}…</span>}
+          </td>
+          <td>
+            <StatusBadge status={DELIVERY_TONE[d.status] ?? "unknown"} label={d.status} />
+          </td>
+          <td>{d.event_count}</td>
+          <td className="small">{d.reason ?? ""}</td>
         </tr>
-      </thead>
-      <tbody>
-        {items.map((d) => (
-          <tr key={d.id}>
-            <td>
-              <RelativeTime iso={d.received_at} />
-            </td>
-            <td className="small">
-              {d.delivery_id ?? "—"}
-              {d.payload_sha256 && <span className="muted"> · sha256 {d.payload_sha256.slice(0, 12)}…</span>}
-            </td>
-            <td>
-              <StatusBadge status={DELIVERY_TONE[d.status] ?? "unknown"} label={d.status} />
-            </td>
-            <td>{d.event_count}</td>
-            <td className="small">{d.reason ?? ""}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
+      ))}
+    </LogTable>
   );
 }
