@@ -26,7 +26,3 @@ class EsetProtectConnector(DeclarativeConnector):
                 settings[name] = f"https://{region}.{host}.eset.systems"
         super().__init__(manifest, context, settings, *args, **kwargs)
 
-    def page_request(self, stream: str, params: dict[str, Any], body: Any) -> tuple[dict[str, Any], Any]:
-        if stream == "devices":
-            params.pop("lastSyncTime", None)  # no such filter: the cursor works client-side
-        return params, body
